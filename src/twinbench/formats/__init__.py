@@ -1,0 +1,39 @@
+"""On-disk formats: task directory, test suite, submission and eval results (pydantic v2 models)."""
+
+from twinbench.formats.errors import FormatError
+from twinbench.formats.limits import Limits
+from twinbench.formats.result import BuildRecord, EvalResult, TestResult, TestStatus
+from twinbench.formats.suite import (
+    CompareMode,
+    Comparison,
+    Expectation,
+    Suite,
+    TestCase,
+    dump_suite,
+    load_suite,
+    suite_digest,
+)
+from twinbench.formats.task import ReferenceSpec, Task, TaskDir, TaskLimits, load_task, save_task
+
+__all__ = [
+    "BuildRecord",
+    "CompareMode",
+    "Comparison",
+    "EvalResult",
+    "Expectation",
+    "FormatError",
+    "Limits",
+    "ReferenceSpec",
+    "Suite",
+    "Task",
+    "TaskDir",
+    "TaskLimits",
+    "TestCase",
+    "TestResult",
+    "TestStatus",
+    "dump_suite",
+    "load_suite",
+    "load_task",
+    "save_task",
+    "suite_digest",
+]

@@ -1,0 +1,105 @@
+"""The task directory: task.yaml, docs/ and tests/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from twinbench.formats.errors import FormatError
+from twinbench.formats.limits import Limits
+
+TASK_SCHEMA_VERSION = 1
+
+
+class ReferenceSpec(BaseModel):
+    """Where the reference program comes from and which files the candidate must never see."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    debian_package: str | None = None
+    binary: str = Field(min_length=1, description="command name on PATH, or an absolute path")
+    hidden_paths: list[str] = Field(
+        default_factory=list, description="extra absolute paths to hide, beyond the package's own files"
+    )
+
+
+class TaskLimits(BaseModel):
+    """Limits for building a submission and for each test run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    build: Limits = Field(
+        default_factory=lambda: Limits(
+            wall_s=900, cpu_s=1800, memory_mb=4096, processes=512, file_size_mb=512, disk_mb=2048
+        )
+    )
+    test: Limits = Field(default_factory=Limits)
+
+
+class Task(BaseModel):
+    """task.yaml: what the program is, what the agent may read, and how runs are limited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = TASK_SCHEMA_VERSION
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    reference: ReferenceSpec
+    docs: list[str] = Field(default_factory=list)
+    limits: TaskLimits = Field(default_factory=TaskLimits)
+    env: dict[str, str] = Field(default_factory=dict, description="fixed environment added to every test")
+    clock: str | None = Field(default=None, description="libfaketime FAKETIME value, e.g. '@2024-01-02 03:04:05'")
+
+    @model_validator(mode="after")
+    def _version(self) -> Task:
+        if self.schema_version != TASK_SCHEMA_VERSION:
+            raise ValueError(f"schema_version {self.schema_version} is not supported (expected {TASK_SCHEMA_VERSION})")
+        return self
+
+
+class TaskDir(BaseModel):
+    """A loaded task directory: the parsed task.yaml plus where it lives."""
+
+    root: Path
+    task: Task
+
+    @property
+    def suite_path(self) -> Path:
+        """tests/suite.jsonl, the hidden tests."""
+        return self.root / "tests" / "suite.jsonl"
+
+    @property
+    def docs_dir(self) -> Path:
+        """docs/, what an agent may read."""
+        return self.root / "docs"
+
+
+def load_task(path: Path) -> TaskDir:
+    """Load a task directory (or its task.yaml); errors are one-line FormatErrors."""
+    root = path.parent if path.name == "task.yaml" else path
+    spec_path = root / "task.yaml"
+    if not spec_path.is_file():
+        raise FormatError(f"{root} is not a task directory (no task.yaml)")
+    try:
+        data = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FormatError(f"{spec_path}: not valid YAML ({first_line})") from None
+    if not isinstance(data, dict):
+        raise FormatError(f"{spec_path}: expected a mapping at the top level")
+    try:
+        task = Task.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "task"
+        raise FormatError(f"{spec_path}: {where}: {error['msg']}") from None
+    return TaskDir(root=root.resolve(), task=task)
+
+
+def save_task(task: Task, root: Path) -> None:
+    """Write task.yaml into a task directory."""
+    root.mkdir(parents=True, exist_ok=True)
+    data = task.model_dump(mode="json")
+    (root / "task.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

@@ -1,0 +1,38 @@
+"""The few seams of twinbench, as small Protocols."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from twinbench.sandbox.types import ExecRequest, ExecResult, SessionConfig
+
+
+class SandboxSession(Protocol):
+    """A live sandbox that runs one request at a time, each in a fresh work dir."""
+
+    def run(self, request: ExecRequest) -> ExecResult:
+        """Run one command; every failure comes back inside the ExecResult."""
+        ...
+
+    def close(self) -> None:
+        """Stop everything the session started."""
+        ...
+
+    def __enter__(self) -> SandboxSession: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class Sandbox(Protocol):
+    """An isolation backend, registered by name."""
+
+    name: str
+    isolated: bool
+
+    def problem(self) -> str | None:
+        """Why the backend cannot run on this machine, or None."""
+        ...
+
+    def open(self, config: SessionConfig) -> SandboxSession:
+        """Start a session for one tree."""
+        ...

@@ -1,0 +1,149 @@
+"""The default backend: bubblewrap namespaces, a read-only system and one writable tmpfs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from twinbench.sandbox.launcher import ensure_launcher
+from twinbench.sandbox.runner import RunnerProcess
+from twinbench.sandbox.session import RunnerSession
+from twinbench.sandbox.types import SessionConfig, WorkdirMode
+
+CANDIDATE_UID = 42424
+SANDBOX_TMP = "/tmp"
+WORK_DIR = "/tmp/work"
+HOME_DIR = "/tmp/home"
+STATE_DIR = "/tmp/.twinbench"
+SYSTEM_DIRS = ("/usr", "/etc", "/opt", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+HOSTNAME = "twinbench"
+
+
+class BwrapSandbox:
+    """Each session is one bwrap sandbox; as root the runner inside outlives single runs."""
+
+    name = "bwrap"
+    isolated = True
+
+    def __init__(self, bwrap: str = "bwrap") -> None:
+        self.bwrap = bwrap
+
+    def problem(self) -> str | None:
+        """Why this backend cannot run here, or None."""
+        if shutil.which(self.bwrap) is None:
+            return "bubblewrap is not installed (apt-get install bubblewrap)"
+        return None
+
+    @property
+    def privileged(self) -> bool:
+        """As root the runner can drop candidates to another uid, so one sandbox serves many runs."""
+        return os.geteuid() == 0
+
+    def open(self, config: SessionConfig) -> RunnerSession:
+        """Start a session; with root one sandbox serves every request, otherwise one per request."""
+        command = self.command(config)
+        return RunnerSession(lambda: RunnerProcess(command), persistent=self.privileged)
+
+    def command(self, config: SessionConfig) -> list[str]:
+        """The full bwrap argv for a session: the one place sandbox arguments are built."""
+        python, python_binds = _runner_python()
+        args = [
+            self.bwrap,
+            "--die-with-parent",
+            "--new-session",
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--hostname",
+            HOSTNAME,
+        ]
+        if not self.privileged:
+            args += ["--unshare-user", "--uid", str(CANDIDATE_UID), "--gid", str(CANDIDATE_UID)]
+        bound: list[Path] = []
+        for top in SYSTEM_DIRS:
+            path = Path(top)
+            if path.is_symlink():
+                args += ["--symlink", os.readlink(path), top]
+            elif path.is_dir():
+                args += ["--ro-bind", top, top]
+                bound.append(path.resolve())
+        for extra in python_binds:
+            args += ["--ro-bind", str(extra), str(extra)]
+            bound.append(extra)
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm"]
+        args += ["--size", str(config.disk_mb << 20), "--tmpfs", SANDBOX_TMP, "--dir", STATE_DIR]
+        for hidden in config.hidden_paths:
+            args += _hide_file(hidden, bound)
+        for private in config.private_dirs:
+            args += _hide_dir(private, bound)
+        if config.tree is not None:
+            args += ["--ro-bind", str(config.tree), f"{STATE_DIR}/src"]
+        if config.export_dir is not None:
+            args += ["--bind", str(config.export_dir), f"{STATE_DIR}/out"]
+        launcher = ensure_launcher()
+        if launcher is not None:
+            args += ["--ro-bind", str(launcher), f"{STATE_DIR}/launch"]
+        args += ["--chdir", SANDBOX_TMP]
+        runner_config = {
+            "uid": CANDIDATE_UID if self.privileged else None,
+            "gid": CANDIDATE_UID if self.privileged else None,
+            "tree": f"{STATE_DIR}/src" if config.tree is not None else None,
+            "master": f"{STATE_DIR}/master",
+            "work": WORK_DIR,
+            "home": HOME_DIR,
+            "scratch_dirs": [SANDBOX_TMP, "/dev/shm"],
+            "keep": [Path(STATE_DIR).name],
+            "export": f"{STATE_DIR}/out" if config.export_dir is not None else None,
+            "workdir_mode": config.workdir_mode.value if self.privileged else WorkdirMode.copy.value,
+            "cleanup": "namespace",
+            "one_shot": not self.privileged,
+            "env_overrides": {"HOME": HOME_DIR},
+            "launcher": f"{STATE_DIR}/launch" if launcher is not None else None,
+        }
+        return [*args, python, "-I", "-S", "-B", "-c", _runner_source(), json.dumps(runner_config)]
+
+
+def _runner_source() -> str:
+    from twinbench.sandbox.runner import RUNNER_SOURCE
+
+    return RUNNER_SOURCE
+
+
+def _runner_python() -> tuple[str, list[Path]]:
+    """The system python3 needs no extra mounts; otherwise bind the harness's interpreter read-only."""
+    if Path("/usr/bin/python3").exists():
+        return "/usr/bin/python3", []
+    prefix = Path(sys.base_prefix).resolve()
+    return str(Path(sys.executable).resolve()), [prefix]
+
+
+def _under(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def _hide_file(path: Path, bound: list[Path]) -> list[str]:
+    """Bind /dev/null over the resolved file (a symlink would only hide the link), or tmpfs over a dir."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return []
+    if not _under(real, bound):
+        return []
+    if real.is_dir():
+        return ["--tmpfs", str(real)]
+    return ["--ro-bind", "/dev/null", str(real)]
+
+
+def _hide_dir(path: Path, bound: list[Path]) -> list[str]:
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return []
+    if not real.is_dir() or not _under(real, bound):
+        return []
+    return ["--tmpfs", str(real)]

@@ -1,0 +1,45 @@
+"""A sandbox session: a runner that serves many requests, or a fresh runner per request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twinbench.sandbox.runner import RunnerProcess
+from twinbench.sandbox.types import ExecRequest, ExecResult
+
+
+class RunnerSession:
+    """Runs requests one at a time; a runner that fails is replaced before the next request."""
+
+    def __init__(self, start_runner: Callable[[], RunnerProcess], persistent: bool) -> None:
+        self._start_runner = start_runner
+        self._persistent = persistent
+        self._runner: RunnerProcess | None = None
+
+    def run(self, request: ExecRequest) -> ExecResult:
+        """Run one request in a fresh work dir."""
+        if not self._persistent:
+            runner = self._start_runner()
+            try:
+                return runner.run(request)
+            finally:
+                runner.close()
+        if self._runner is None or not self._runner.alive:
+            self._runner = self._start_runner()
+        result = self._runner.run(request)
+        if result.sandbox_error is not None:
+            self._runner.kill()
+            self._runner = None
+        return result
+
+    def close(self) -> None:
+        """Stop the runner; nothing it started survives."""
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+    def __enter__(self) -> RunnerSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
