@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from twinbench.protocols import Sandbox
+from typing import TYPE_CHECKING
+
 from twinbench.sandbox.bwrap import CANDIDATE_UID, HOME_DIR, WORK_DIR, BwrapSandbox
 from twinbench.sandbox.local import UnsafeLocalSandbox
 from twinbench.sandbox.session import RunnerSession
 from twinbench.sandbox.types import ExecRequest, ExecResult, SessionConfig, WorkdirMode
+
+if TYPE_CHECKING:
+    from twinbench.protocols import Sandbox
 
 BACKENDS = {"bwrap": BwrapSandbox, "unsafe-local": UnsafeLocalSandbox}
 

@@ -57,6 +57,15 @@ class ExecResult(BaseModel):
     sandbox_error: str | None = Field(default=None, description="the harness failed; not the candidate's doing")
 
     @property
+    def status(self) -> int | None:
+        """Exit code, or minus the signal number for a process killed by a signal (as subprocess does)."""
+        if self.exit_code is not None:
+            return self.exit_code
+        if self.signal is not None:
+            return -self.signal
+        return None
+
+    @property
     def ok(self) -> bool:
         """Exited by itself with status 0."""
         return self.exit_code == 0 and not self.timed_out and self.sandbox_error is None

@@ -1454,13 +1454,18 @@ def smush_lowline(left, right):
 def smush_hierarchy(left, right):
     """Smushing rule 4: the character from the later class in the hierarchy wins."""
     classes = ("|", "/\\", "[]", "{}", "()", "<>")
-    for number, members in enumerate(classes):
+    for number, members in enumerate(classes[:-1]):
         later = "".join(classes[number + 1:])
-        if c_strchr(members, left) and c_strchr(later, right):
+        if in_class(left, members) and c_strchr(later, right):
             return right
-        if c_strchr(members, right) and c_strchr(later, left):
+        if in_class(right, members) and c_strchr(later, left):
             return left
     return None
+
+
+def in_class(char, members):
+    """Return True if char belongs to a hierarchy class ('|' is compared exactly)."""
+    return char == "|" if members == "|" else c_strchr(members, char)
 
 
 def deutsch_letter(code):

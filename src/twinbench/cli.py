@@ -1,0 +1,170 @@
+"""The `twinbench` command line: a thin typer layer over the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from twinbench.formats import EvalResult, FormatError, TestResult, load_task
+from twinbench.grade import EvalOptions, evaluate
+from twinbench.sandbox import BACKENDS, SandboxUnavailable, get_sandbox
+
+EXIT_GRADED = 0
+EXIT_BAD_INPUT = 2
+EXIT_HARNESS_ERROR = 3
+
+app = typer.Typer(
+    name="twinbench",
+    help="Rebuild real programs from their executable and docs; grade rebuilds in a bubblewrap sandbox.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _grade(task: Path, submission: Path, output: Path, workers: int, force: bool, sandbox_name: str, label: str) -> EvalResult:
+    """Grade one submission with a progress bar; bad input and harness failures exit with one line."""
+    try:
+        task_dir = load_task(task)
+        sandbox = get_sandbox(sandbox_name)
+    except FormatError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    except SandboxUnavailable as exc:
+        raise _fail(str(exc), EXIT_HARNESS_ERROR) from None
+    if not submission.exists():
+        raise _fail(f"submission {submission} does not exist", EXIT_BAD_INPUT)
+    with Progress(
+        TextColumn(f"[bold]{label}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[passed]} passed"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("grading", total=None, passed=0)
+        passed = 0
+
+        def started(count: int) -> None:
+            progress.update(bar, total=count)
+
+        def advanced(test: TestResult) -> None:
+            nonlocal passed
+            passed += test.status == "passed"
+            progress.update(bar, advance=1, passed=passed)
+
+        try:
+            return evaluate(
+                task_dir,
+                submission,
+                output,
+                sandbox,
+                EvalOptions(workers=workers, force=force),
+                on_start=started,
+                on_progress=advanced,
+            )
+        except FormatError as exc:
+            raise _fail(str(exc), EXIT_BAD_INPUT) from None
+        except OSError as exc:
+            raise _fail(f"harness failure: {exc}", EXIT_HARNESS_ERROR) from None
+
+
+def _summary(result: EvalResult, output: Path) -> None:
+    build = "ok" if result.build.ok else f"failed: {result.build.reason}"
+    out.print(
+        f"[bold]{result.task}[/]: {result.passed}/{result.total} passed, score {result.score:.3f}, "
+        f"resolved {'yes' if result.resolved else 'no'}, near-resolved {'yes' if result.near_resolved else 'no'} "
+        f"(build {build}; {result.seconds:.1f}s)",
+        highlight=False,
+    )
+    failing = [t for t in result.tests if t.status not in ("passed", "not_run")]
+    for test in failing[:5]:
+        out.print(f"  {test.id} [{test.group}] {test.status.value}: {test.reason}", highlight=False, soft_wrap=True)
+    if len(failing) > 5:
+        out.print(f"  ... and {len(failing) - 5} more; see {output / 'eval.json'}", highlight=False)
+    out.print(f"results: {output / 'eval.json'}, {output / 'junit.xml'}", highlight=False)
+
+
+WorkersOption = Annotated[int, typer.Option("--workers", "-j", min=0, help="parallel sandboxes (0: one per core)")]
+SandboxOption = Annotated[str, typer.Option("--sandbox", help=f"isolation backend: {', '.join(BACKENDS)}")]
+
+
+def _default_workers() -> int:
+    import os
+
+    return max(1, os.cpu_count() or 1)
+
+
+@app.command("eval")
+def eval_command(
+    task: Annotated[Path, typer.Argument(help="task directory (holding task.yaml)")],
+    submission: Annotated[Path, typer.Argument(help="directory or .tar.gz with compile.sh")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="where eval.json and junit.xml go")] = Path(
+        "eval-out"
+    ),
+    workers: WorkersOption = 0,
+    force: Annotated[bool, typer.Option("--force", help="rebuild and re-run every test")] = False,
+    sandbox: SandboxOption = "bwrap",
+) -> None:
+    """Build a submission and grade it on a task's hidden tests."""
+    result = _grade(task, submission, output, workers or _default_workers(), force, sandbox, "eval")
+    _summary(result, output)
+    if result.build.reason.startswith("harness:") or result.counts.get("error", 0):
+        raise typer.Exit(EXIT_HARNESS_ERROR)
+
+
+@app.command("demo")
+def demo_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="where each submission's results go")] = Path(
+        "twinbench-demo"
+    ),
+    workers: WorkersOption = 0,
+    sandbox: SandboxOption = "bwrap",
+) -> None:
+    """Grade the bundled figlet task's three submissions: a stub, a partial rebuild and a reference wrapper."""
+    from twinbench.demo import DEMO_SUBMISSIONS, DEMO_TASK, EXPECTED_SCORES
+
+    table = Table(title="twinbench demo: figlet")
+    for column in ("submission", "build", "passed", "score", "resolved", "expected score", "seconds"):
+        table.add_column(column, justify="right" if column in ("passed", "score", "seconds") else "left")
+    all_as_expected = True
+    for name, submission in DEMO_SUBMISSIONS.items():
+        result = _grade(DEMO_TASK, submission, output / name, workers or _default_workers(), True, sandbox, name)
+        low, high = EXPECTED_SCORES[name]
+        as_expected = low <= result.score <= high
+        all_as_expected &= as_expected
+        table.add_row(
+            name,
+            "ok" if result.build.ok else "failed",
+            f"{result.passed}/{result.total}",
+            f"{result.score:.3f}",
+            "yes" if result.resolved else "no",
+            f"{low:g}–{high:g} {'✓' if as_expected else '✗'}",
+            f"{result.seconds:.1f}",
+        )
+    out.print(table)
+    out.print(f"results: {output}/<submission>/eval.json", highlight=False)
+    if not all_as_expected:
+        raise _fail("a demo submission scored outside its expected range", EXIT_HARNESS_ERROR)
+
+
+def main() -> None:
+    """Entry point that never shows a traceback for a user's mistake."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

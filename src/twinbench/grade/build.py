@@ -1,0 +1,75 @@
+"""Build a submission with its compile.sh in a fresh, network-less sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from twinbench.formats import BuildRecord, Limits
+from twinbench.protocols import Sandbox
+from twinbench.sandbox import ExecRequest, SessionConfig, WorkdirMode
+from twinbench.sandbox.testrun import FIXED_ENV
+
+LOG_TAIL_CHARS = 3000
+
+
+def build_submission(
+    source: Path,
+    build_dir: Path,
+    sandbox: Sandbox,
+    limits: Limits,
+    hidden_paths: tuple[Path, ...],
+    private_dirs: tuple[Path, ...],
+) -> BuildRecord:
+    """Run compile.sh on a copy of `source`; the built tree lands in build_dir/tree."""
+    compile_script = source / "compile.sh"
+    if not compile_script.exists() and not compile_script.is_symlink():
+        return BuildRecord(ok=False, reason="submission has no compile.sh")
+    if compile_script.is_symlink() or not compile_script.is_file():
+        return BuildRecord(ok=False, reason="compile.sh is not a regular file")
+    notes = []
+    if not os.access(compile_script, os.X_OK):
+        notes.append("compile.sh is not executable; it was run with bash")
+    if build_dir.exists():
+        shutil.rmtree(build_dir)
+    build_dir.mkdir(parents=True)
+    config = SessionConfig(
+        tree=source,
+        workdir_mode=WorkdirMode.copy,
+        export_dir=build_dir,
+        hidden_paths=hidden_paths,
+        private_dirs=private_dirs,
+        disk_mb=limits.disk_mb,
+    )
+    request = ExecRequest(argv=["/bin/bash", "./compile.sh"], env=dict(FIXED_ENV), limits=limits)
+    with sandbox.open(config) as session:
+        result = session.run(request)
+    log = (result.stdout + result.stderr).decode("utf-8", errors="replace")
+    record = BuildRecord(
+        ok=False,
+        exit_code=result.exit_code,
+        timed_out=result.timed_out,
+        seconds=round(result.seconds, 3),
+        log_tail=log[-LOG_TAIL_CHARS:],
+    )
+    tree = build_dir / "tree"
+    if result.sandbox_error is not None:
+        record.reason = f"harness: {result.sandbox_error}"
+    elif result.timed_out:
+        record.reason = f"compile.sh did not finish within {limits.wall_s:g}s"
+    elif result.exec_error is not None:
+        record.reason = f"compile.sh could not be started: {result.exec_error}"
+    elif result.exit_code != 0:
+        how = f"exit code {result.exit_code}" if result.exit_code is not None else f"signal {result.signal}"
+        record.reason = f"compile.sh failed with {how}"
+    elif not (tree / "executable").exists() and not (tree / "executable").is_symlink():
+        record.reason = "compile.sh succeeded but did not produce ./executable"
+    else:
+        record.ok = True
+        record.reason = "; ".join(notes)
+    if not record.ok and notes:
+        record.reason = f"{record.reason} ({'; '.join(notes)})"
+    (build_dir / "build.json").write_text(json.dumps(record.model_dump(mode="json"), indent=2), encoding="utf-8")
+    return record

@@ -1,0 +1,189 @@
+"""Grade a submission on a task: build it, run every test in the sandbox, score, write results."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+import twinbench
+from twinbench.formats import (
+    BuildRecord,
+    EvalResult,
+    FormatError,
+    TaskDir,
+    TestCase,
+    TestResult,
+    TestStatus,
+    load_suite,
+    suite_digest,
+)
+from twinbench.grade.build import build_submission
+from twinbench.grade.judge import judge
+from twinbench.grade.junit import write_junit
+from twinbench.grade.submission import submission_digest, unpack_submission
+from twinbench.protocols import Sandbox
+from twinbench.reference import hidden_paths_for
+from twinbench.sandbox import ExecResult, SessionConfig
+from twinbench.sandbox.pool import run_many
+from twinbench.sandbox.testrun import request_for
+
+JOURNAL = "progress.jsonl"
+PACKAGE_DIR = Path(twinbench.__file__).resolve().parent
+ProgressCallback = Callable[[TestResult], None]
+
+
+class EvalOptions(BaseModel):
+    """How one evaluation runs."""
+
+    workers: int = max(1, os.cpu_count() or 1)
+    force: bool = False
+
+
+def evaluate(
+    task_dir: TaskDir,
+    submission: Path,
+    out_dir: Path,
+    sandbox: Sandbox,
+    options: EvalOptions | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> EvalResult:
+    """Build and grade; always writes out_dir/eval.json and junit.xml, resuming finished tests."""
+    options = options or EvalOptions()
+    started = time.monotonic()
+    suite = load_suite(task_dir.suite_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    submission = submission.resolve()
+    identity = {
+        "submission_sha256": submission_digest(submission),
+        "suite_sha256": suite_digest(task_dir.suite_path),
+    }
+    finished = {} if options.force else _read_journal(out_dir / JOURNAL, identity)
+    hidden = hidden_paths_for(task_dir.task.reference)
+    private = (task_dir.root, out_dir.resolve(), PACKAGE_DIR, submission if submission.is_dir() else submission.parent)
+
+    build = _reuse_build(out_dir, identity) if not options.force else None
+    if build is None:
+        source = unpack_submission(submission, out_dir / "source")
+        build = build_submission(source, out_dir / "build", sandbox, task_dir.task.limits.build, hidden, private)
+        (out_dir / "build" / "identity.json").write_text(json.dumps(identity), encoding="utf-8")
+        finished = {}
+    results: dict[str, TestResult] = {}
+    if not build.ok:
+        for case in suite.cases:
+            results[case.id] = TestResult(
+                id=case.id, group=case.group, status=TestStatus.not_run, reason="build failed"
+            )
+    else:
+        todo = [case for case in suite.cases if case.id not in finished]
+        results.update({case.id: finished[case.id] for case in suite.cases if case.id in finished})
+        if on_start is not None:
+            on_start(len(todo))
+        _run_tests(task_dir, todo, out_dir, sandbox, options.workers, hidden, private, identity, results, on_progress)
+
+    ordered = [results[case.id] for case in suite.cases]
+    result = EvalResult.scored(
+        ordered,
+        task=task_dir.task.id,
+        submission=str(submission),
+        build=build,
+        sandbox=sandbox.name,
+        workers=options.workers,
+        seconds=round(time.monotonic() - started, 3),
+        twinbench_version=twinbench.__version__,
+        **identity,
+    )
+    _write_atomic(out_dir / "eval.json", result.model_dump_json(indent=2))
+    write_junit(result, out_dir / "junit.xml")
+    return result
+
+
+def _run_tests(
+    task_dir: TaskDir,
+    cases: list[TestCase],
+    out_dir: Path,
+    sandbox: Sandbox,
+    workers: int,
+    hidden: tuple[Path, ...],
+    private: tuple[Path, ...],
+    identity: dict[str, str],
+    results: dict[str, TestResult],
+    on_progress: ProgressCallback | None,
+) -> None:
+    task = task_dir.task
+    config = SessionConfig(
+        tree=out_dir / "build" / "tree",
+        hidden_paths=hidden,
+        private_dirs=private,
+        disk_mb=task.limits.test.disk_mb,
+    )
+    by_id = {case.id: case for case in cases}
+    journal_path = out_dir / JOURNAL
+    fresh = not journal_path.exists() or not results
+    with journal_path.open("w" if fresh else "a", encoding="utf-8") as journal:
+        if fresh:
+            journal.write(json.dumps({"identity": identity}) + "\n")
+            for done in results.values():
+                journal.write(done.model_dump_json() + "\n")
+
+        def record(case_id: str, observed: ExecResult) -> None:
+            verdict = judge(by_id[case_id], observed)
+            results[case_id] = verdict
+            journal.write(verdict.model_dump_json() + "\n")
+            journal.flush()
+            if on_progress is not None:
+                on_progress(verdict)
+
+        jobs = ((case.id, request_for(task, case)) for case in cases)
+        run_many(sandbox, config, jobs, workers, record)
+
+
+def _read_journal(path: Path, identity: dict[str, str]) -> dict[str, TestResult]:
+    """Tests already graded for this exact submission and suite; harness errors are retried."""
+    if not path.exists():
+        return {}
+    finished: dict[str, TestResult] = {}
+    with path.open(encoding="utf-8") as journal:
+        lines = journal.read().splitlines()
+    if not lines:
+        return {}
+    try:
+        if json.loads(lines[0]).get("identity") != identity:
+            return {}
+    except (json.JSONDecodeError, AttributeError):
+        return {}
+    for line in lines[1:]:
+        try:
+            test = TestResult.model_validate_json(line)
+        except ValidationError:
+            continue  # a line cut short by a crash is simply run again
+        if test.status not in (TestStatus.error, TestStatus.not_run):
+            finished[test.id] = test
+    return finished
+
+
+def _reuse_build(out_dir: Path, identity: dict[str, str]) -> BuildRecord | None:
+    build_dir = out_dir / "build"
+    try:
+        if json.loads((build_dir / "identity.json").read_text(encoding="utf-8")) != identity:
+            return None
+        record = BuildRecord.model_validate_json((build_dir / "build.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.ok and not (build_dir / "tree").is_dir():
+        return None
+    return record
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+__all__ = ["EvalOptions", "FormatError", "evaluate"]

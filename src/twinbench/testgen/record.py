@@ -1,0 +1,124 @@
+"""Record expectations by running the reference program in the same sandbox candidates get."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from twinbench.formats import Comparison, Expectation, Suite, Task, TestCase
+from twinbench.protocols import Sandbox
+from twinbench.reference import resolve_binary
+from twinbench.sandbox import ExecResult, SessionConfig
+from twinbench.sandbox.pool import run_many
+from twinbench.sandbox.testrun import request_for
+
+RECORD_REPEATS = 3
+
+
+class CaseSpec(BaseModel):
+    """An invocation to record: everything of a TestCase except what the reference did."""
+
+    id: str
+    group: str = "default"
+    argv: list[str] = Field(default_factory=list)
+    stdin: bytes = b""
+    env: dict[str, str] = Field(default_factory=dict)
+    files: dict[str, bytes] = Field(default_factory=dict)
+    collect: list[str] = Field(default_factory=list)
+    timeout_s: float = 10.0
+    compare: Comparison = Field(default_factory=Comparison)
+
+
+class RecordReport(BaseModel):
+    """What recording kept and what it dropped, with the reason for each drop."""
+
+    kept: int = 0
+    dropped: dict[str, str] = Field(default_factory=dict)
+
+
+def record_reference(
+    task: Task,
+    specs: list[CaseSpec],
+    sandbox: Sandbox,
+    workers: int = 2,
+    repeats: int = RECORD_REPEATS,
+    on_progress: Callable[[], None] | None = None,
+) -> tuple[Suite, RecordReport]:
+    """Run every spec `repeats` times on the reference; keep the ones that behave the same each time."""
+    binary = resolve_binary(task.reference.binary)
+    observed: dict[str, list[ExecResult]] = {spec.id: [] for spec in specs}
+    cases = {spec.id: _placeholder_case(spec) for spec in specs}
+    with tempfile.TemporaryDirectory(prefix="twinbench-ref-") as scratch:
+        tree = Path(scratch)
+        (tree / "executable").symlink_to(binary)
+        config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
+        jobs = [
+            (spec.id, request_for(task, cases[spec.id]))
+            for _ in range(repeats)
+            for spec in specs
+        ]
+
+        def collect(case_id: str, result: ExecResult) -> None:
+            observed[case_id].append(result)
+            if on_progress is not None:
+                on_progress()
+
+        run_many(sandbox, config, jobs, workers, collect)
+
+    report = RecordReport()
+    kept: list[TestCase] = []
+    for spec in specs:
+        runs = observed[spec.id]
+        reason = _drop_reason(runs)
+        if reason is not None:
+            report.dropped[spec.id] = reason
+            continue
+        first = runs[0]
+        expect = Expectation(
+            exit_code=first.status or 0,
+            stdout=first.stdout,
+            stderr=first.stderr,
+            files={name: first.files.get(name) for name in spec.collect},
+        )
+        kept.append(cases[spec.id].model_copy(update={"expect": expect}))
+    report.kept = len(kept)
+    return Suite(cases=kept), report
+
+
+def _placeholder_case(spec: CaseSpec) -> TestCase:
+    return TestCase(
+        id=spec.id,
+        group=spec.group,
+        argv=spec.argv,
+        stdin=spec.stdin,
+        env=spec.env,
+        files=spec.files,
+        timeout_s=spec.timeout_s,
+        expect=Expectation(exit_code=0, files=dict.fromkeys(spec.collect)),
+        compare=spec.compare,
+    )
+
+
+def _drop_reason(runs: list[ExecResult]) -> str | None:
+    first = runs[0]
+    if any(run.sandbox_error for run in runs):
+        return f"harness error: {next(run.sandbox_error for run in runs if run.sandbox_error)}"
+    if any(run.timed_out for run in runs):
+        return "slow_or_hang: the reference did not finish in time"
+    if any(run.exec_error for run in runs):
+        return f"gold_fail: the reference could not start: {first.exec_error}"
+    if any(run.stdout_truncated or run.stderr_truncated for run in runs):
+        return "gold_fail: the reference's output exceeded the output limit"
+    signature = _signature(first)
+    if any(_signature(run) != signature for run in runs[1:]):
+        return "gold_flaky: the reference behaved differently across runs"
+    if first.exit_code == 0 and not first.stdout and not first.stderr and not any(first.files.values()):
+        return "dummy_pass: a stub that exits 0 with no output would pass"
+    return None
+
+
+def _signature(run: ExecResult) -> tuple[object, ...]:
+    return (run.status, run.stdout, run.stderr, tuple(sorted(run.files.items())))
