@@ -78,6 +78,7 @@ class Runner:
         self.env_overrides = config.get("env_overrides", {})
         self.launcher = config.get("launcher")
         self.child_pgid = None
+        self.reaped = {}
 
     def setup(self):
         """Make the read-only master copy that every test's work dir is linked from."""
@@ -130,8 +131,9 @@ class Runner:
             shutil.copytree(self.tree, self.work, symlinks=True)
         else:
             os.mkdir(self.work)
-        if not os.path.lexists(self.home):
-            os.mkdir(self.home)
+        if os.path.lexists(self.home):
+            _remove(self.home)
+        os.mkdir(self.home)
         for path in (self.work, self.home):
             self._give(path)
         if self.workdir_mode == "copy" and self.tree:
@@ -281,7 +283,7 @@ class Runner:
             for fd, _event in poller.poll(max(1, int((limit - now) * 1000))):
                 if fd == pidfd:
                     poller.unregister(pidfd)
-                    _, status = os.waitpid(pid, 0)
+                    status = self.wait_for(pid)
                     exited = True
                     self.kill_leftovers()
                     drain_deadline = time.monotonic() + DRAIN_AFTER_EXIT_S
@@ -296,11 +298,9 @@ class Runner:
                     streams[fd] += chunk[:keep]
                 sizes[fd] += len(chunk)
         seconds = time.monotonic() - started
+        self.kill_leftovers()
         if not exited:
-            self.kill_leftovers()
-            _, status = os.waitpid(pid, 0)
-        else:
-            self.kill_leftovers()
+            status = self.wait_for(pid)
         response = {
             "stdout": base64.b64encode(bytes(streams[out_read])).decode(),
             "stderr": base64.b64encode(bytes(streams[err_read])).decode(),
@@ -325,9 +325,10 @@ class Runner:
                     os.killpg(self.child_pgid, signal.SIGKILL)
                 except OSError:
                     pass
-            _reap()
+            self._reap()
             return
         me = os.getpid()
+        self._reap()
         for _round in range(10000):
             victims = [pid for pid in _namespace_pids() if pid not in (1, me)]
             if not victims:
@@ -337,14 +338,32 @@ class Runner:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            _reap()
+            self._reap()
             if _round:
                 time.sleep(0.001)
+
+    def wait_for(self, pid):
+        """Exit status of our child, even if a sweep of orphans already reaped it."""
+        if pid in self.reaped:
+            return self.reaped.pop(pid)
+        return os.waitpid(pid, 0)[1]
+
+    def _reap(self):
+        """Collect every exited child, keeping statuses for the one we wait for."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.reaped[pid] = status
 
     def cleanup(self):
         """Leave nothing running between requests."""
         self.kill_leftovers()
         self.child_pgid = None
+        self.reaped.clear()
 
 
 def _namespace_pids():
@@ -361,16 +380,6 @@ def _namespace_pids():
             if state != b"Z":
                 pids.append(pid)
     return pids
-
-
-def _reap():
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def _seal(root):

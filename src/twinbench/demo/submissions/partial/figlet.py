@@ -1192,6 +1192,23 @@ def char_at(text, index):
     return text[index] if 0 <= index < len(text) else "\0"
 
 
+def last_visible(text):
+    """Return (index, char) of the last non-blank in text, scanning as figlet does.
+
+    If text is blank, the index is 0 and the char is text[0] (or NUL).
+    """
+    stripped = text.rstrip(" ")
+    if stripped:
+        return len(stripped) - 1, stripped[-1]
+    return 0, char_at(text, 0)
+
+
+def first_visible(text):
+    """Return (index, char) of the first non-space in text (NUL past the end)."""
+    index = len(text) - len(text.lstrip(" "))
+    return index, char_at(text, index)
+
+
 def c_string(chars):
     """Join chars, truncating at the first NUL as a C string would."""
     text = "".join(chars)
@@ -1270,22 +1287,14 @@ class Renderer:
         line = self.rows[row]
         glyph = self.currchar[row]
         if self.right2left:
-            left_bd = len(glyph)
-            while left_bd > 0 and char_at(glyph, left_bd) in ("\0", " "):
-                left_bd -= 1
-            right_bd = 0
-            while char_at(line, right_bd) == " ":
-                right_bd += 1
+            left_bd, left = last_visible(glyph)
+            right_bd, right = first_visible(line)
             amount = right_bd + self.currcharwidth - 1 - left_bd
-            return amount, char_at(glyph, left_bd), char_at(line, right_bd)
-        left_bd = len(line)
-        while left_bd > 0 and char_at(line, left_bd) in ("\0", " "):
-            left_bd -= 1
-        right_bd = 0
-        while char_at(glyph, right_bd) == " ":
-            right_bd += 1
-        amount = right_bd + self.outlinelen - 1 - left_bd
-        return amount, char_at(line, left_bd), char_at(glyph, right_bd)
+        else:
+            left_bd, left = last_visible(line)
+            right_bd, right = first_visible(glyph)
+            amount = right_bd + self.outlinelen - 1 - left_bd
+        return amount, left, right
 
     def smush_amount(self):
         """Return how many columns the current character can overlap the line."""
@@ -1320,11 +1329,12 @@ class Renderer:
                     merged[column] = self.smush_chars(merged[column], char_at(line, k)) or "\0"
                 self.rows[row] = c_string(merged) + line[amount:]
             else:
-                merged = list(line) + ["\0"]
+                start = max(self.outlinelen - amount, 0)
+                merged = list(line[start:]) + ["\0"]
                 for k in range(amount):
-                    column = max(self.outlinelen - amount + k, 0)
+                    column = max(self.outlinelen - amount + k, 0) - start
                     merged[column] = self.smush_chars(merged[column], char_at(glyph, k)) or "\0"
-                self.rows[row] = c_string(merged) + glyph[amount:]
+                self.rows[row] = line[:start] + c_string(merged) + glyph[amount:]
         self.outlinelen = len(self.rows[0])
         self.inchrline.append(code)
         return True

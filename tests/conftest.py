@@ -1,0 +1,59 @@
+"""Shared fixtures: real sandboxes, real programs, real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from twinbench.protocols import Sandbox
+from twinbench.sandbox import CANDIDATE_UID, get_sandbox
+
+
+def write_executable(directory: Path, body: str, name: str = "executable") -> Path:
+    """Write a script (shebang included in `body`) and make it executable."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(textwrap.dedent(body).lstrip())
+    path.chmod(0o755)
+    return path
+
+
+def write_submission(directory: Path, program: str, extra: dict[str, str] | None = None) -> Path:
+    """A submission whose compile.sh installs `program` (a script) as ./executable."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "program").write_text(textwrap.dedent(program).lstrip())
+    write_executable(directory, "#!/bin/sh\nset -e\ncp program executable\nchmod +x executable\n", "compile.sh")
+    for name, content in (extra or {}).items():
+        (directory / name).write_text(content)
+    return directory
+
+
+def candidate_processes() -> list[str]:
+    """Processes of the candidate uid still alive anywhere on the machine."""
+    result = subprocess.run(["ps", "-u", str(CANDIDATE_UID), "-o", "pid=,args="], capture_output=True, text=True)
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture(params=["bwrap", "unsafe-local"])
+def backend(request: pytest.FixtureRequest) -> Sandbox:
+    """Every sandbox backend, for the conformance suite."""
+    return get_sandbox(request.param)
+
+
+@pytest.fixture
+def bwrap() -> Sandbox:
+    """The default, isolating backend."""
+    return get_sandbox("bwrap")
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_candidates() -> Iterator[None]:
+    """No test may leave a candidate process running (as root, candidates run as their own uid)."""
+    yield
+    if os.geteuid() == 0:
+        assert candidate_processes() == []

@@ -1,0 +1,265 @@
+"""Conformance suite: every sandbox backend must pass these; isolation checks apply to isolating backends."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_executable
+from twinbench.formats import Limits
+from twinbench.protocols import Sandbox
+from twinbench.sandbox import ExecRequest, SessionConfig, WorkdirMode
+
+ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def run(sandbox: Sandbox, tree: Path | None, argv: list[str], **fields: object) -> list:
+    """Run one request in a fresh session and return [result]."""
+    with sandbox.open(SessionConfig(tree=tree)) as session:
+        return [session.run(ExecRequest(argv=argv, env=ENV, **fields))]
+
+
+def shell(sandbox: Sandbox, tmp_path: Path, script: str, **fields: object):
+    tree = tmp_path / "tree"
+    write_executable(tree, "#!/bin/sh\n" + script)
+    return run(sandbox, tree, ["./executable"], **fields)[0]
+
+
+def test_exit_code_and_streams(backend: Sandbox, tmp_path: Path) -> None:
+    result = shell(backend, tmp_path, 'echo out; echo err >&2; exit 7')
+    assert (result.exit_code, result.stdout, result.stderr) == (7, b"out\n", b"err\n")
+    assert result.exec_error is None and result.sandbox_error is None
+
+
+def test_stdin_and_argv_are_passed_verbatim(backend: Sandbox, tmp_path: Path) -> None:
+    write_executable(tmp_path / "tree", '#!/bin/sh\nprintf "%s|" "$@"; cat\n')
+    result = run(backend, tmp_path / "tree", ["./executable", "a b", "--x", ""], stdin=b"\x00\xffbytes")[0]
+    assert result.stdout == b"a b|--x||\x00\xffbytes"
+
+
+def test_input_files_are_written_and_output_files_collected(backend: Sandbox, tmp_path: Path) -> None:
+    result = shell(
+        backend,
+        tmp_path,
+        "cat in/data.txt > out.txt; ln -s /etc/passwd link.txt",
+        files={"in/data.txt": b"payload"},
+        collect=["out.txt", "missing.txt", "link.txt"],
+    )
+    assert result.files == {"out.txt": b"payload", "missing.txt": None, "link.txt": None}
+
+
+def test_signal_death_is_reported(backend: Sandbox, tmp_path: Path) -> None:
+    result = shell(backend, tmp_path, "kill -SEGV $$")
+    assert result.exit_code is None and result.signal == 11 and result.status == -11
+
+
+def test_missing_program_is_an_exec_error(backend: Sandbox, tmp_path: Path) -> None:
+    (tmp_path / "tree").mkdir()
+    result = run(backend, tmp_path / "tree", ["./executable"])[0]
+    assert result.exec_error is not None and "No such file" in result.exec_error
+
+
+def test_output_is_capped_and_flagged(backend: Sandbox, tmp_path: Path) -> None:
+    limits = Limits(output_bytes=1000)
+    result = shell(backend, tmp_path, "head -c 5000000 /dev/zero; echo done >&2", limits=limits)
+    assert len(result.stdout) == 1000 and result.stdout_truncated
+    assert result.stderr == b"done\n" and not result.stderr_truncated
+    assert result.exit_code == 0
+
+
+def test_wall_timeout_kills_the_whole_tree(backend: Sandbox, tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = shell(backend, tmp_path, "sleep 100 & sleep 100 & sleep 100", limits=Limits(wall_s=1))
+    assert result.timed_out and time.monotonic() - started < 10
+
+
+def test_cpu_limit(backend: Sandbox, tmp_path: Path) -> None:
+    result = shell(backend, tmp_path, "while :; do :; done", limits=Limits(cpu_s=1, wall_s=20))
+    assert result.signal is not None and not result.timed_out
+
+
+def test_memory_limit(backend: Sandbox, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    write_executable(tree, "#!/usr/bin/python3\nx = bytearray(400 * 1024 * 1024)\nprint('allocated')\n")
+    result = run(backend, tree, ["./executable"], limits=Limits(memory_mb=200))[0]
+    assert result.exit_code != 0 and b"MemoryError" in result.stderr
+
+
+def test_file_size_limit(backend: Sandbox, tmp_path: Path) -> None:
+    result = shell(backend, tmp_path, "head -c 3000000 /dev/zero > big; echo $?", limits=Limits(file_size_mb=1))
+    assert result.stdout.strip() != b"0" or result.signal is not None
+
+
+def test_open_files_limit(backend: Sandbox, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    write_executable(
+        tree,
+        "#!/usr/bin/python3\nimport os\nfds = []\ntry:\n    while True: fds.append(os.open('/dev/null', 0))\n"
+        "except OSError as e: print(len(fds), e.errno)\n",
+    )
+    result = run(backend, tree, ["./executable"], limits=Limits(open_files=20))[0]
+    count, errno = result.stdout.split()
+    assert int(count) < 20 and errno == b"24"
+
+
+def test_each_run_gets_a_fresh_work_dir_and_home(backend: Sandbox, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    write_executable(tree, '#!/bin/sh\nls -A; ls -A "$HOME"; touch left-behind "$HOME/left-home"\n')
+    with backend.open(SessionConfig(tree=tree)) as session:
+        first = session.run(ExecRequest(argv=["./executable"], env=ENV))
+        second = session.run(ExecRequest(argv=["./executable"], env=ENV))
+    assert first.stdout == second.stdout == b"executable\n"
+
+
+def test_the_tree_given_to_a_run_cannot_be_changed_for_the_next(backend: Sandbox, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    write_executable(tree, "#!/bin/sh\ncat data.txt; echo changed > data.txt 2>/dev/null; rm -f data.txt\n")
+    (tree / "data.txt").write_text("original\n")
+    with backend.open(SessionConfig(tree=tree)) as session:
+        outputs = [session.run(ExecRequest(argv=["./executable"], env=ENV)).stdout for _ in range(3)]
+    assert outputs == [b"original\n"] * 3
+    assert (tree / "data.txt").read_text() == "original\n"
+
+
+def test_copy_mode_exports_the_work_dir(backend: Sandbox, tmp_path: Path) -> None:
+    tree = tmp_path / "src"
+    write_executable(tree, "#!/bin/sh\necho built > artifact\n", "compile.sh")
+    export = tmp_path / "export"
+    export.mkdir()
+    config = SessionConfig(tree=tree, workdir_mode=WorkdirMode.copy, export_dir=export)
+    with backend.open(config) as session:
+        result = session.run(ExecRequest(argv=["./compile.sh"], env=ENV))
+    assert result.exit_code == 0
+    assert (export / "tree" / "artifact").read_text() == "built\n"
+    assert not (tree / "artifact").exists()
+
+
+def test_environment_is_exactly_the_requested_one(backend: Sandbox, tmp_path: Path) -> None:
+    result = shell(backend, tmp_path, "env | sort")
+    names = {line.split(b"=", 1)[0] for line in result.stdout.splitlines()}
+    assert names <= {b"PATH", b"LANG", b"HOME", b"TMPDIR", b"PWD", b"SHLVL", b"_"}
+
+
+# ---- isolation: only for backends that claim it -------------------------------------------------
+
+
+@pytest.fixture
+def isolating(backend: Sandbox) -> Sandbox:
+    if not backend.isolated:
+        pytest.skip(f"{backend.name} does not isolate")
+    return backend
+
+
+def test_no_network(isolating: Sandbox, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    write_executable(
+        tree,
+        "#!/usr/bin/python3\nimport socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n"
+        "    print('connected')\nexcept OSError as e:\n    print('blocked', e.errno)\n"
+        "print(sorted(n for n in __import__('os').listdir('/sys/class/net')) if __import__('os').path.exists('/sys/class/net') else [])\n",
+    )
+    result = run(isolating, tree, ["./executable"])[0]
+    assert result.stdout.startswith(b"blocked")
+
+
+def test_system_is_read_only_and_host_dirs_are_absent(isolating: Sandbox, tmp_path: Path) -> None:
+    secret = Path("/root") if Path("/root").exists() else tmp_path
+    result = shell(
+        isolating,
+        tmp_path,
+        f"touch /usr/x 2>/dev/null && echo wrote-usr; touch /etc/x 2>/dev/null && echo wrote-etc; "
+        f"ls {secret} 2>/dev/null && echo saw-secret; ls {tmp_path} 2>/dev/null && echo saw-host-tmp; echo end",
+    )
+    assert result.stdout == b"end\n"
+
+
+def test_runs_as_an_unprivileged_user_in_a_new_session(isolating: Sandbox, tmp_path: Path) -> None:
+    result = shell(isolating, tmp_path, "id -u; ps -o sid= -p $$; echo $$; grep CapEff /proc/self/status")
+    uid, sid, pid, caps = result.stdout.decode().split("\n")[:4]
+    assert uid != "0" and sid.strip() == pid.strip()
+    assert caps.split()[1] == "0000000000000000"
+
+
+def test_private_tmp_per_run(isolating: Sandbox, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    write_executable(tree, "#!/bin/sh\nls -A /tmp /dev/shm | grep -v -e '^/' -e '^$' | sort; touch /tmp/mark /dev/shm/mark\n")
+    with isolating.open(SessionConfig(tree=tree)) as session:
+        runs = [session.run(ExecRequest(argv=["./executable"], env=ENV)).stdout for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert b"mark" not in runs[1]
+
+
+def test_detached_and_double_forked_children_are_killed(isolating: Sandbox, tmp_path: Path) -> None:
+    marker = tmp_path / "export"
+    marker.mkdir()
+    tree = tmp_path / "tree"
+    write_executable(tree, "#!/bin/sh\n(setsid sh -c 'sleep 0.5; echo escaped > /tmp/escaped; sleep 60' &) ; echo started\n")
+    with isolating.open(SessionConfig(tree=tree)) as session:
+        first = session.run(ExecRequest(argv=["./executable"], env=ENV))
+        time.sleep(1.0)
+        probe = session.run(ExecRequest(argv=["/bin/sh", "-c", "ls /tmp; ps -e -o stat=,comm="], env=ENV))
+    assert first.stdout == b"started\n"
+    assert b"escaped" not in probe.stdout
+    live = [line.split()[1] for line in probe.stdout.splitlines()[2:] if not line.strip().startswith(b"Z")]
+    assert b"sleep" not in live
+
+
+def test_fork_bomb_is_contained(isolating: Sandbox, tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = shell(isolating, tmp_path, "bomb() { bomb | bomb & }; bomb; sleep 2", limits=Limits(wall_s=5, processes=64))
+    assert time.monotonic() - started < 30
+    assert result.sandbox_error is None
+
+
+def test_disk_bomb_fills_only_the_private_tmpfs(isolating: Sandbox, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    write_executable(tree, "#!/bin/sh\nfor i in 1 2 3 4 5 6; do head -c 20000000 /dev/zero > f$i || echo full; done\n")
+    with isolating.open(SessionConfig(tree=tree, disk_mb=50)) as session:
+        result = session.run(ExecRequest(argv=["./executable"], env=ENV))
+        after = session.run(ExecRequest(argv=["/bin/sh", "-c", "df -k /tmp | tail -1"], env=ENV))
+    assert b"full" in result.stdout
+    used_kb = int(after.stdout.split()[2])
+    assert used_kb < 5000  # the next run starts with the space given back
+
+
+def test_candidate_cannot_kill_or_trace_the_runner(isolating: Sandbox, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    write_executable(tree, "#!/bin/sh\nkill -9 -1 2>/dev/null; kill -9 1 2 2>/dev/null; cat /proc/2/environ >/dev/null 2>&1 && echo read; echo alive\n")
+    with isolating.open(SessionConfig(tree=tree)) as session:
+        results = [session.run(ExecRequest(argv=["./executable"], env=ENV)) for _ in range(2)]
+    for result in results:
+        assert result.sandbox_error is None and result.stdout == b"alive\n"
+
+
+def test_hidden_paths_are_unreadable_and_unrunnable(isolating: Sandbox, tmp_path: Path) -> None:
+    figlet = Path("/usr/bin/figlet").resolve()
+    config = SessionConfig(tree=None, hidden_paths=(Path("/usr/bin/figlet"), Path("/usr/share/figlet/standard.flf")))
+    with isolating.open(config) as session:
+        result = session.run(
+            ExecRequest(
+                argv=["/bin/sh", "-c", f"figlet hi; {figlet} hi; cat {figlet} /usr/share/figlet/standard.flf | wc -c"],
+                env=ENV,
+            )
+        )
+    # the mount over each file is /dev/null on a nodev mount: it cannot even be opened
+    assert result.stdout == b"0\n"
+    assert result.stderr.count(b"Permission denied") == 4
+
+
+def test_private_dirs_are_hidden(isolating: Sandbox, tmp_path: Path) -> None:
+    secret_dir = Path("/opt") / f"twinbench-test-private-{tmp_path.name}"
+    try:
+        secret_dir.mkdir()
+        (secret_dir / "answers.txt").write_text("expected output")
+    except PermissionError:
+        pytest.skip("needs a writable /opt")
+    try:
+        config = SessionConfig(private_dirs=(secret_dir,))
+        with isolating.open(config) as session:
+            result = session.run(ExecRequest(argv=["/bin/sh", "-c", f"cat {secret_dir}/answers.txt; echo end"], env=ENV))
+        assert result.stdout == b"end\n"
+    finally:
+        (secret_dir / "answers.txt").unlink()
+        secret_dir.rmdir()
