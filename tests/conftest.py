@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,4 +57,7 @@ def no_leftover_candidates() -> Iterator[None]:
     """No test may leave a candidate process running (as root, candidates run as their own uid)."""
     yield
     if os.geteuid() == 0:
+        deadline = time.monotonic() + 3
+        while candidate_processes() and time.monotonic() < deadline:
+            time.sleep(0.1)  # a sandbox being torn down may take a moment to disappear
         assert candidate_processes() == []

@@ -23,7 +23,23 @@ def build_submission(
     hidden_paths: tuple[Path, ...],
     private_dirs: tuple[Path, ...],
 ) -> BuildRecord:
-    """Run compile.sh on a copy of `source`; the built tree lands in build_dir/tree."""
+    """Run compile.sh on a copy of `source`; the built tree lands in build_dir/tree, the record in build.json."""
+    if build_dir.exists():
+        shutil.rmtree(build_dir)
+    build_dir.mkdir(parents=True)
+    record = _run_compile(source, build_dir, sandbox, limits, hidden_paths, private_dirs)
+    (build_dir / "build.json").write_text(json.dumps(record.model_dump(mode="json"), indent=2), encoding="utf-8")
+    return record
+
+
+def _run_compile(
+    source: Path,
+    build_dir: Path,
+    sandbox: Sandbox,
+    limits: Limits,
+    hidden_paths: tuple[Path, ...],
+    private_dirs: tuple[Path, ...],
+) -> BuildRecord:
     compile_script = source / "compile.sh"
     if not compile_script.exists() and not compile_script.is_symlink():
         return BuildRecord(ok=False, reason="submission has no compile.sh")
@@ -32,9 +48,6 @@ def build_submission(
     notes = []
     if not os.access(compile_script, os.X_OK):
         notes.append("compile.sh is not executable; it was run with bash")
-    if build_dir.exists():
-        shutil.rmtree(build_dir)
-    build_dir.mkdir(parents=True)
     config = SessionConfig(
         tree=source,
         workdir_mode=WorkdirMode.copy,
@@ -71,5 +84,4 @@ def build_submission(
         record.reason = "; ".join(notes)
     if not record.ok and notes:
         record.reason = f"{record.reason} ({'; '.join(notes)})"
-    (build_dir / "build.json").write_text(json.dumps(record.model_dump(mode="json"), indent=2), encoding="utf-8")
     return record

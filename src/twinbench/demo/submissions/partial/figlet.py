@@ -16,7 +16,9 @@ Deliberately not supported:
   * control files (-C always reports "Unable to open control file");
   * information codes (-v, -I N with N >= 0 exit silently with status 0);
   * terminal width detection (-t is accepted and ignored);
-  * ISO 2022 escape sequences and non-Latin-1 input characters.
+  * glyphs beyond ASCII and the Deutsch letters (the real standard font
+    also covers Latin-1/Latin-2; such input renders here as figlet's empty
+    "missing character"), and ISO 2022 escape/shift sequences in the input.
 """
 
 import os
