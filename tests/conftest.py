@@ -40,7 +40,7 @@ def candidate_processes() -> list[str]:
     return [line for line in result.stdout.splitlines() if line.strip()]
 
 
-@pytest.fixture(params=["bwrap", "unsafe-local"])
+@pytest.fixture(params=["bwrap", "bwrap-userns", "unsafe-local"])
 def backend(request: pytest.FixtureRequest) -> Sandbox:
     """Every sandbox backend, for the conformance suite."""
     return get_sandbox(request.param)

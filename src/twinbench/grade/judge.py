@@ -18,6 +18,8 @@ def judge(case: TestCase, result: ExecResult) -> TestResult:
 
     if result.sandbox_error is not None:
         return verdict(TestStatus.error, f"harness: {result.sandbox_error}")
+    if result.runner_died:
+        return verdict(TestStatus.crashed, "the program killed its own sandbox")
     if result.exec_error is not None:
         return verdict(TestStatus.crashed, f"could not execute ./executable: {result.exec_error}")
     if result.timed_out:

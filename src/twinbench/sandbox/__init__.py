@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from twinbench.sandbox.bwrap import CANDIDATE_UID, HOME_DIR, WORK_DIR, BwrapSandbox
@@ -12,7 +13,12 @@ from twinbench.sandbox.types import ExecRequest, ExecResult, SessionConfig, Work
 if TYPE_CHECKING:
     from twinbench.protocols import Sandbox
 
-BACKENDS = {"bwrap": BwrapSandbox, "unsafe-local": UnsafeLocalSandbox}
+BACKENDS: dict[str, Callable[[], Sandbox]] = {
+    "bwrap": BwrapSandbox,
+    # what users without root get: a user namespace and a fresh sandbox per run (slower, same isolation)
+    "bwrap-userns": lambda: BwrapSandbox(unprivileged=True),
+    "unsafe-local": UnsafeLocalSandbox,
+}
 
 
 class SandboxUnavailable(Exception):

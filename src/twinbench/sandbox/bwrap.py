@@ -28,8 +28,10 @@ class BwrapSandbox:
     name = "bwrap"
     isolated = True
 
-    def __init__(self, bwrap: str = "bwrap") -> None:
+    def __init__(self, bwrap: str = "bwrap", unprivileged: bool | None = None) -> None:
         self.bwrap = bwrap
+        # None: decide from our uid; True: behave as a non-root user would (a user namespace, one run per sandbox)
+        self.unprivileged = os.geteuid() != 0 if unprivileged is None else unprivileged
 
     def problem(self) -> str | None:
         """Why this backend cannot run here, or None."""
@@ -40,7 +42,7 @@ class BwrapSandbox:
     @property
     def privileged(self) -> bool:
         """As root the runner can drop candidates to another uid, so one sandbox serves many runs."""
-        return os.geteuid() == 0
+        return not self.unprivileged
 
     def open(self, config: SessionConfig) -> RunnerSession:
         """Start a session; with root one sandbox serves every request, otherwise one per request."""

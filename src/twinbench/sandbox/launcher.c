@@ -43,8 +43,9 @@ int main(int argc, char **argv) {
     limit(RLIMIT_FSIZE, strtoull(argv[5], NULL, 10), strtoull(argv[5], NULL, 10));
     limit(RLIMIT_NOFILE, strtoull(argv[6], NULL, 10), strtoull(argv[6], NULL, 10));
     limit(RLIMIT_CORE, 0, 0);
+    /* binds for any uid but root; in a user namespace it counts that namespace's processes */
+    limit(RLIMIT_NPROC, strtoull(argv[7], NULL, 10), strtoull(argv[7], NULL, 10));
     if (uid >= 0) {
-        limit(RLIMIT_NPROC, strtoull(argv[7], NULL, 10), strtoull(argv[7], NULL, 10));
         if (setgroups(0, NULL) != 0) fail("setgroups");
         if (setgid((gid_t)gid) != 0) fail("setgid");
         if (setuid((uid_t)uid) != 0) fail("setuid");

@@ -55,10 +55,11 @@ class RunnerProcess:
             self._stdin.write(json.dumps(payload).encode() + b"\n")
             self._stdin.flush()
         except (BrokenPipeError, OSError):
-            return ExecResult(sandbox_error=self._died("sandbox runner is gone"))
+            return ExecResult(sandbox_error=self._died("sandbox runner is gone"), runner_died=True)
         line = self._read_line(request.limits.wall_s + RESPONSE_GRACE_S)
         if line is None:
-            return ExecResult(sandbox_error=self._died("sandbox runner did not answer"))
+            died = self._process.poll() is not None
+            return ExecResult(sandbox_error=self._died("sandbox runner did not answer"), runner_died=died)
         try:
             return _result_from(json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:
@@ -100,6 +101,8 @@ class RunnerProcess:
         except (OSError, subprocess.TimeoutExpired):
             pass
         self.kill()
+        self._stdout.close()
+        self._log.close()
 
     def kill(self) -> None:
         """Kill the runner's whole session; inside bwrap this ends the pid namespace."""
@@ -109,8 +112,6 @@ class RunnerProcess:
             except ProcessLookupError:
                 pass
             self._process.wait()
-        self._stdout.close()
-        self._log.close()
 
 
 def _result_from(answer: dict[str, Any]) -> ExecResult:

@@ -242,8 +242,8 @@ class Runner:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_mb"] * mb,) * 2)
             resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
             if self.uid is not None:
-                resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
                 if os.getuid() == 0:
                     os.setgroups([])
                     os.setgid(self.gid)
@@ -327,19 +327,16 @@ class Runner:
                     pass
             self._reap()
             return
-        me = os.getpid()
-        self._reap()
-        for _round in range(10000):
-            victims = [pid for pid in _namespace_pids() if pid not in (1, me)]
-            if not victims:
+        # Everything in this pid namespace but init and us is the candidate's: kill(-1) reaches all of it
+        # in one pass, and a process with SIGKILL pending cannot finish a fork. As subreaper we then reap
+        # every descendant, so the loop ends when nothing is left to signal.
+        for _round in range(1000):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
                 return
-            for pid in victims:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            self._reap()
-            if _round:
+            self._reap(block=True)
+            if _round > 10:
                 time.sleep(0.001)
 
     def wait_for(self, pid):
@@ -348,11 +345,11 @@ class Runner:
             return self.reaped.pop(pid)
         return os.waitpid(pid, 0)[1]
 
-    def _reap(self):
+    def _reap(self, block=False):
         """Collect every exited child, keeping statuses for the one we wait for."""
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
@@ -364,22 +361,6 @@ class Runner:
         self.kill_leftovers()
         self.child_pgid = None
         self.reaped.clear()
-
-
-def _namespace_pids():
-    pids = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            pid = int(name)
-            # zombies are only waiting to be reaped by us; they hold no resources worth killing
-            try:
-                with open("/proc/%d/stat" % pid, "rb") as handle:
-                    state = handle.read().rsplit(b")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if state != b"Z":
-                pids.append(pid)
-    return pids
 
 
 def _seal(root):

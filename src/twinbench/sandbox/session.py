@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 
 from twinbench.sandbox.runner import RunnerProcess
@@ -21,14 +22,19 @@ class RunnerSession:
         if not self._persistent:
             runner = self._start_runner()
             try:
-                return runner.run(request)
+                result = runner.run(request)
             finally:
                 runner.close()
+            if result.runner_died:
+                # this sandbox served only this run and the candidate shares the runner's uid here, so
+                # a runner killed mid-run is the candidate's doing: a crash, not a harness failure
+                return ExecResult(signal=signal.SIGKILL, runner_died=True, seconds=result.seconds)
+            return result
         if self._runner is None or not self._runner.alive:
             self._runner = self._start_runner()
         result = self._runner.run(request)
         if result.sandbox_error is not None:
-            self._runner.kill()
+            self._runner.close()
             self._runner = None
         return result
 

@@ -55,6 +55,7 @@ class ExecResult(BaseModel):
     seconds: float = 0.0
     exec_error: str | None = Field(default=None, description="the program could not be started")
     sandbox_error: str | None = Field(default=None, description="the harness failed; not the candidate's doing")
+    runner_died: bool = Field(default=False, description="the sandbox's runner vanished during the run")
 
     @property
     def status(self) -> int | None:
