@@ -315,9 +315,7 @@ def record_cases(binary: Path, count: int, seed: int) -> list[Case]:
     rng = random.Random(seed + 1)
     cases: list[Case] = []
     for number, (group, argv, stdin) in enumerate(invocations(count, seed)):
-        run = subprocess.run(
-            [str(binary), *argv], input=stdin, capture_output=True, env=ENV, timeout=TIMEOUT_S
-        )
+        run = subprocess.run([str(binary), *argv], input=stdin, capture_output=True, env=ENV, timeout=TIMEOUT_S)
         cases.append(Case(f"t{number:04d}", group, argv, stdin, run.returncode, run.stdout, run.stderr))
     wrong = set(rng.sample(range(count), round(count * WRONG_FRACTION)))
     falsified: list[Case] = []
@@ -558,8 +556,8 @@ def summarize(runs: dict[str, list[Run]], count: int) -> list[dict[str, Any]]:
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """A plain-text table of the medians."""
-    header = ("method", "wall s", "setup s", "tests s", "ms/test", "+ms/test vs bare", "x bare", "x pytest")
-    header += ("wall ms/test",)
+    header: tuple[str, ...] = ("method", "wall s", "setup s", "tests s", "ms/test", "+ms/test vs bare")
+    header += ("x bare", "x pytest", "wall ms/test")
     lines = [
         (
             row["method"],

@@ -19,8 +19,26 @@ from twinbench.testgen import CaseSpec, record_reference
 
 TASK_DIR = Path(__file__).resolve().parents[1] / "src" / "twinbench" / "demo" / "tasks" / "figlet"
 WORDS = ["Hello", "twinbench", "Agents", "rebuild", "figlet", "42", "Hi!", "a-b_c", "Zebra", "quartz"]
-FONTS = ["standard", "banner", "big", "block", "bubble", "digital", "lean", "mini", "script", "shadow",
-         "slant", "small", "smscript", "smshadow", "smslant", "term", "mnemonic", "ivrit"]
+FONTS = [
+    "standard",
+    "banner",
+    "big",
+    "block",
+    "bubble",
+    "digital",
+    "lean",
+    "mini",
+    "script",
+    "shadow",
+    "slant",
+    "small",
+    "smscript",
+    "smshadow",
+    "smslant",
+    "term",
+    "mnemonic",
+    "ivrit",
+]
 LONG_TEXT = "The quick brown fox jumps over the lazy dog while agents rebuild programs"
 
 
@@ -80,8 +98,15 @@ def invocations() -> list[CaseSpec]:
     add("info", ["-v"])
     for flag in ["-D", "-E"]:
         add("deutsch", [flag, "[\\]{|}~"])
-    add("files", ["-f", "./my.flf", "Hi"], files={"my.flf": "flf2a$ 2 1 8 -1 1\ncomment\n" + "".join(
-        f"{chr(c)}@\n{chr(c)}@@\n" for c in range(32, 127)) + "".join("x@\nx@@\n" for _ in range(7))})
+    add(
+        "files",
+        ["-f", "./my.flf", "Hi"],
+        files={
+            "my.flf": "flf2a$ 2 1 8 -1 1\ncomment\n"
+            + "".join(f"{chr(c)}@\n{chr(c)}@@\n" for c in range(32, 127))
+            + "".join("x@\nx@@\n" for _ in range(7))
+        },
+    )
     add("files", ["-C", "utf8", "Héllo"])
     add("files", ["-C", "upper", "hello"])
     add("files", ["-d", ".", "-f", "missing", "x"])
@@ -108,8 +133,13 @@ def main() -> int:
     )
     docs = TASK_DIR / "docs"
     docs.mkdir(parents=True, exist_ok=True)
-    man = subprocess.run(["man", "-P", "cat", "6", "figlet"], capture_output=True, text=True,
-                         env={"MANWIDTH": "80", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, check=True)
+    man = subprocess.run(
+        ["man", "-P", "cat", "6", "figlet"],
+        capture_output=True,
+        text=True,
+        env={"MANWIDTH": "80", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        check=True,
+    )
     (docs / "figlet.6.txt").write_text(man.stdout)
     usage = subprocess.run(["figlet", "-h"], capture_output=True, text=True, check=False)
     (docs / "usage.txt").write_text(usage.stderr.replace("figlet:", "./executable:"))

@@ -50,7 +50,8 @@ def test_failed_build_still_writes_eval_json(tmp_path: Path, bwrap: Sandbox) -> 
         ({}, "submission has no compile.sh"),
         (
             {"compile.sh": "#!/bin/sh\ntrue\n"},
-            "compile.sh succeeded but did not produce ./executable (compile.sh is not executable; it was run with bash)",
+            "compile.sh succeeded but did not produce ./executable"
+            " (compile.sh is not executable; it was run with bash)",
         ),
     ],
 )
@@ -116,13 +117,21 @@ def test_resume_skips_finished_tests_and_force_reruns(tmp_path: Path, bwrap: San
     journal.write_text("\n".join(lines[:4]) + "\n{broken")
     seen: list[str] = []
     second = evaluate(
-        load_task(task), DEMO_SUBMISSIONS["partial"], out, bwrap, EvalOptions(workers=2),
+        load_task(task),
+        DEMO_SUBMISSIONS["partial"],
+        out,
+        bwrap,
+        EvalOptions(workers=2),
         on_progress=lambda test: seen.append(test.id),
     )
     assert len(seen) == 3 and second.score == first.score
     seen.clear()
     evaluate(
-        load_task(task), DEMO_SUBMISSIONS["partial"], out, bwrap, EvalOptions(workers=2, force=True),
+        load_task(task),
+        DEMO_SUBMISSIONS["partial"],
+        out,
+        bwrap,
+        EvalOptions(workers=2, force=True),
         on_progress=lambda test: seen.append(test.id),
     )
     assert len(seen) == 6

@@ -49,12 +49,15 @@ def test_suite_round_trip_keeps_bytes_exactly(tmp_path: Path) -> None:
         ("{not json", "not valid JSON"),
         ('{"id": "x"}', "expect"),
         ('{"id": "x", "expect": {"exit_code": 0}, "files": {"../escape": "x"}}', "inside the work directory"),
-        ('{"id": "x", "expect": {"exit_code": 0}, "files": {"/etc/passwd": "x"}}', "inside the work directory"),
+        (
+            '{"id": "x", "expect": {"exit_code": 0}, "files": {"/etc/passwd": "x"}}',
+            "inside the work directory",
+        ),
         ('{"id": "x", "expect": {"exit_code": 0}, "stdin_b64": "%%%"}', "invalid base64"),
         ('{"id": "x", "expect": {"exit_code": 0}, "surprise": 1}', "surprise"),
         ('{"id": "x", "expect": {"exit_code": 0}, "timeout_s": -1}', "timeout_s"),
-        ('[1, 2]', "t.jsonl:1"),
-        ('\xff\xfe', "not valid JSON"),
+        ("[1, 2]", "t.jsonl:1"),
+        ("\xff\xfe", "not valid JSON"),
     ],
 )
 def test_malformed_suite_lines_give_one_line_errors(tmp_path: Path, line: str, message: str) -> None:
@@ -101,5 +104,11 @@ def test_score_fields_are_derived_from_tests() -> None:
     result = EvalResult.scored(
         tests, task="t", submission="s", submission_sha256="a", suite_sha256="b", build={"ok": True}
     )
-    assert (result.passed, result.total, result.score, result.resolved, result.near_resolved) == (19, 20, 0.95, False, True)
+    assert (result.passed, result.total, result.score, result.resolved, result.near_resolved) == (
+        19,
+        20,
+        0.95,
+        False,
+        True,
+    )
     assert result.counts["failed"] == 1 and result.counts["timeout"] == 0

@@ -54,8 +54,13 @@ for host in ("127.0.0.1", "8.8.8.8"):
 
 
 def test_writes_outside_the_work_dir_do_not_land(tmp_path: Path, bwrap: Sandbox) -> None:
-    targets = [Path("/tmp/twinbench-pwned"), Path("/root/twinbench-pwned"), tmp_path / "out" / "eval.json.pwned",
-               tmp_path / "task" / "tests" / "pwned", Path("/usr/local/bin/pwned")]
+    targets = [
+        Path("/tmp/twinbench-pwned"),
+        Path("/root/twinbench-pwned"),
+        tmp_path / "out" / "eval.json.pwned",
+        tmp_path / "task" / "tests" / "pwned",
+        Path("/usr/local/bin/pwned"),
+    ]
     writes = "; ".join(f"echo x > {target} 2>/dev/null" for target in targets)
     result = grade_program(tmp_path, bwrap, f"#!/bin/sh\n{writes}\nexit 0\n")
     assert result.passed == 0
@@ -96,7 +101,9 @@ for case in cases:
 
 
 def test_fork_bomb_is_contained_and_grading_finishes(tmp_path: Path, bwrap: Sandbox) -> None:
-    result = grade_program(tmp_path, bwrap, "#!/bin/sh\nbomb() { bomb | bomb & }; bomb\nsleep 10\n", test={"processes": 50})
+    result = grade_program(
+        tmp_path, bwrap, "#!/bin/sh\nbomb() { bomb | bomb & }; bomb\nsleep 10\n", test={"processes": 50}
+    )
     assert result.total == 3 and result.passed == 0
     assert {test.status for test in result.tests} <= {TestStatus.timeout, TestStatus.failed}
 

@@ -17,8 +17,8 @@ def make_case(**expect: object) -> TestCase:
     ("mode", "expected", "actual", "match"),
     [
         (CompareMode.exact, b"a \n", b"a\n", False),
-        (CompareMode.rstrip, b"a  \nb\n\n", b"a\nb", True),
-        (CompareMode.rstrip, b"a\nb", b"a\nc", False),
+        (CompareMode.rstrip_lines, b"a  \nb\n\n", b"a\nb", True),
+        (CompareMode.rstrip_lines, b"a\nb", b"a\nc", False),
         (CompareMode.whitespace, b"a   b\n", b"a b", True),
         (CompareMode.sorted_lines, b"b\na\n", b"a\nb\n", True),
         (CompareMode.json, b'{"a": 1, "b": [1,2]}\n2', b'{"b":[1,2],"a":1} 2', True),
@@ -73,6 +73,8 @@ def test_diff_is_short_and_non_utf8_safe() -> None:
 
 def test_ignored_stream_is_not_compared() -> None:
     case = TestCase(
-        id="t", expect=Expectation(exit_code=1, stderr=b"usage"), compare=Comparison(stderr=CompareMode.ignore)
+        id="t",
+        expect=Expectation(exit_code=1, stderr=b"usage"),
+        compare=Comparison(stderr=CompareMode.ignore),
     )
     assert judge(case, ExecResult(exit_code=1, stderr=b"different")).status == TestStatus.passed

@@ -29,7 +29,7 @@ def shell(sandbox: Sandbox, tmp_path: Path, script: str, **fields: object):
 
 
 def test_exit_code_and_streams(backend: Sandbox, tmp_path: Path) -> None:
-    result = shell(backend, tmp_path, 'echo out; echo err >&2; exit 7')
+    result = shell(backend, tmp_path, "echo out; echo err >&2; exit 7")
     assert (result.exit_code, result.stdout, result.stderr) == (7, b"out\n", b"err\n")
     assert result.exec_error is None and result.sandbox_error is None
 
@@ -158,8 +158,7 @@ def test_no_network(isolating: Sandbox, tmp_path: Path) -> None:
     write_executable(
         tree,
         "#!/usr/bin/python3\nimport socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n"
-        "    print('connected')\nexcept OSError as e:\n    print('blocked', e.errno)\n"
-        "print(sorted(n for n in __import__('os').listdir('/sys/class/net')) if __import__('os').path.exists('/sys/class/net') else [])\n",
+        "    print('connected')\nexcept OSError as e:\n    print('blocked', e.errno)\n",
     )
     result = run(isolating, tree, ["./executable"])[0]
     assert result.stdout.startswith(b"blocked")
@@ -185,7 +184,10 @@ def test_runs_as_an_unprivileged_user_in_a_new_session(isolating: Sandbox, tmp_p
 
 def test_private_tmp_per_run(isolating: Sandbox, tmp_path: Path) -> None:
     tree = tmp_path / "tree"
-    write_executable(tree, "#!/bin/sh\nls -A /tmp /dev/shm | grep -v -e '^/' -e '^$' | sort; touch /tmp/mark /dev/shm/mark\n")
+    write_executable(
+        tree,
+        "#!/bin/sh\nls -A /tmp /dev/shm | grep -v -e '^/' -e '^$' | sort; touch /tmp/mark /dev/shm/mark\n",
+    )
     with isolating.open(SessionConfig(tree=tree)) as session:
         runs = [session.run(ExecRequest(argv=["./executable"], env=ENV)).stdout for _ in range(2)]
     assert runs[0] == runs[1]
@@ -196,7 +198,10 @@ def test_detached_and_double_forked_children_are_killed(isolating: Sandbox, tmp_
     marker = tmp_path / "export"
     marker.mkdir()
     tree = tmp_path / "tree"
-    write_executable(tree, "#!/bin/sh\n(setsid sh -c 'sleep 0.5; echo escaped > /tmp/escaped; sleep 60' &) ; echo started\n")
+    write_executable(
+        tree,
+        "#!/bin/sh\n(setsid sh -c 'sleep 0.5; echo escaped > /tmp/escaped; sleep 60' &) ; echo started\n",
+    )
     with isolating.open(SessionConfig(tree=tree)) as session:
         first = session.run(ExecRequest(argv=["./executable"], env=ENV))
         time.sleep(1.0)
@@ -211,7 +216,9 @@ def test_fork_bomb_is_contained(isolating: Sandbox, tmp_path: Path) -> None:
     if getattr(isolating, "unprivileged", False) and os.geteuid() == 0:
         pytest.skip("RLIMIT_NPROC never binds uid 0, which a user namespace started by root maps to")
     started = time.monotonic()
-    result = shell(isolating, tmp_path, "bomb() { bomb | bomb & }; bomb; sleep 2", limits=Limits(wall_s=5, processes=64))
+    result = shell(
+        isolating, tmp_path, "bomb() { bomb | bomb & }; bomb; sleep 2", limits=Limits(wall_s=5, processes=64)
+    )
     assert time.monotonic() - started < 30
     assert result.sandbox_error is None
 
@@ -229,7 +236,11 @@ def test_disk_bomb_fills_only_the_private_tmpfs(isolating: Sandbox, tmp_path: Pa
 
 def test_candidate_cannot_kill_or_trace_the_runner(isolating: Sandbox, tmp_path: Path) -> None:
     tree = tmp_path / "tree"
-    write_executable(tree, "#!/bin/sh\nkill -9 -1 2>/dev/null; kill -9 1 2 2>/dev/null; cat /proc/2/environ >/dev/null 2>&1 && echo read; echo alive\n")
+    write_executable(
+        tree,
+        "#!/bin/sh\nkill -9 -1 2>/dev/null; kill -9 1 2 2>/dev/null\n"
+        "cat /proc/2/environ >/dev/null 2>&1 && echo read; echo alive\n",
+    )
     with isolating.open(SessionConfig(tree=tree)) as session:
         results = [session.run(ExecRequest(argv=["./executable"], env=ENV)) for _ in range(2)]
         after = session.run(ExecRequest(argv=["/bin/echo", "next"], env=ENV))
@@ -247,7 +258,11 @@ def test_hidden_paths_are_unreadable_and_unrunnable(isolating: Sandbox, tmp_path
     with isolating.open(config) as session:
         result = session.run(
             ExecRequest(
-                argv=["/bin/sh", "-c", f"figlet hi; {figlet} hi; cat {figlet} /usr/share/figlet/standard.flf | wc -c"],
+                argv=[
+                    "/bin/sh",
+                    "-c",
+                    f"figlet hi; {figlet} hi; cat {figlet} /usr/share/figlet/standard.flf | wc -c",
+                ],
                 env=ENV,
             )
         )
@@ -266,7 +281,9 @@ def test_private_dirs_are_hidden(isolating: Sandbox, tmp_path: Path) -> None:
     try:
         config = SessionConfig(private_dirs=(secret_dir,))
         with isolating.open(config) as session:
-            result = session.run(ExecRequest(argv=["/bin/sh", "-c", f"cat {secret_dir}/answers.txt; echo end"], env=ENV))
+            result = session.run(
+                ExecRequest(argv=["/bin/sh", "-c", f"cat {secret_dir}/answers.txt; echo end"], env=ENV)
+            )
         assert result.stdout == b"end\n"
     finally:
         (secret_dir / "answers.txt").unlink()

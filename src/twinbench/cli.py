@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -35,7 +34,9 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _grade(task: Path, submission: Path, output: Path, workers: int, force: bool, sandbox_name: str, label: str) -> EvalResult:
+def _grade(
+    task: Path, submission: Path, output: Path, workers: int, force: bool, sandbox_name: str, label: str
+) -> EvalResult:
     """Grade one submission with a progress bar; bad input and harness failures exit with one line."""
     try:
         task_dir = load_task(task)
@@ -112,9 +113,7 @@ def _default_workers() -> int:
 def eval_command(
     task: Annotated[Path, typer.Argument(help="task directory (holding task.yaml)")],
     submission: Annotated[Path, typer.Argument(help="directory or .tar.gz with compile.sh")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="where eval.json and junit.xml go")] = Path(
-        "eval-out"
-    ),
+    output: Annotated[Path, typer.Option("--output", "-o", help="where eval.json and junit.xml go")] = Path("eval-out"),
     workers: WorkersOption = 0,
     force: Annotated[bool, typer.Option("--force", help="rebuild and re-run every test")] = False,
     sandbox: SandboxOption = "bwrap",
@@ -152,7 +151,7 @@ def demo_command(
             f"{result.passed}/{result.total}",
             f"{result.score:.3f}",
             "yes" if result.resolved else "no",
-            f"{low:g}–{high:g} {'✓' if as_expected else '✗'}",
+            f"{low:g} to {high:g} {'✓' if as_expected else '✗'}",
             f"{result.seconds:.1f}",
         )
     out.print(table)
@@ -167,4 +166,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

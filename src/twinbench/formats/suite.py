@@ -19,7 +19,7 @@ class CompareMode(StrEnum):
     """How an observed stream is compared with the expected one."""
 
     exact = "exact"
-    rstrip = "rstrip"  # trailing whitespace on each line and trailing blank lines ignored
+    rstrip_lines = "rstrip"  # trailing whitespace on each line and trailing blank lines ignored
     whitespace = "whitespace"  # any run of whitespace equals any other
     sorted_lines = "sorted_lines"  # same lines in any order
     json = "json"  # equal after parsing as a sequence of JSON values

@@ -17,7 +17,7 @@ def normalize(data: bytes, mode: CompareMode) -> object:
     """The form in which two streams are compared under `mode`."""
     if mode == CompareMode.exact:
         return data
-    if mode == CompareMode.rstrip:
+    if mode == CompareMode.rstrip_lines:
         return b"\n".join(line.rstrip() for line in data.rstrip().split(b"\n"))
     if mode == CompareMode.whitespace:
         return _WHITESPACE.sub(b" ", data).strip()
@@ -41,8 +41,14 @@ def short_diff(expected: bytes, actual: bytes, label: str) -> str:
     after = actual.decode("utf-8", errors="replace").splitlines(keepends=True)
     lines = list(difflib.unified_diff(before, after, f"expected/{label}", f"actual/{label}", n=2))
     if not lines and expected != actual:
-        lines = [f"--- expected/{label}\n", f"+++ actual/{label}\n", f"bytes differ: {expected[:60]!r} vs {actual[:60]!r}\n"]
-    clipped = [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines[:DIFF_MAX_LINES]]
+        lines = [
+            f"--- expected/{label}\n",
+            f"+++ actual/{label}\n",
+            f"bytes differ: {expected[:60]!r} vs {actual[:60]!r}\n",
+        ]
+    clipped = [
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines[:DIFF_MAX_LINES]
+    ]
     text = "".join(clipped)
     if len(lines) > DIFF_MAX_LINES or len(text) > DIFF_MAX_CHARS:
         text = text[:DIFF_MAX_CHARS] + f"... (diff cut; {len(lines)} lines in all)\n"

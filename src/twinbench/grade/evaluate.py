@@ -65,7 +65,12 @@ def evaluate(
     }
     finished = {} if options.force else _read_journal(out_dir / JOURNAL, identity)
     hidden = hidden_paths_for(task_dir.task.reference)
-    private = (task_dir.root, out_dir.resolve(), PACKAGE_DIR, submission if submission.is_dir() else submission.parent)
+    private = (
+        task_dir.root,
+        out_dir.resolve(),
+        PACKAGE_DIR,
+        submission if submission.is_dir() else submission.parent,
+    )
 
     build = _reuse_build(out_dir, identity) if not options.force else None
     if build is None:

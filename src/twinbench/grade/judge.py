@@ -11,9 +11,15 @@ from twinbench.sandbox import ExecResult
 
 def judge(case: TestCase, result: ExecResult) -> TestResult:
     """Compare the observed run with the expectation; the candidate's own output is never believed."""
+
     def verdict(status: TestStatus, reason: str, diff: str = "") -> TestResult:
         return TestResult(
-            id=case.id, group=case.group, status=status, reason=reason, diff=diff, seconds=round(result.seconds, 6)
+            id=case.id,
+            group=case.group,
+            status=status,
+            reason=reason,
+            diff=diff,
+            seconds=round(result.seconds, 6),
         )
 
     if result.sandbox_error is not None:

@@ -49,7 +49,12 @@ def unpack_submission(path: Path, destination: Path) -> Path:
         raise FormatError(f"submission {path} does not exist")
     # an archive with a single top-level directory holding compile.sh is unwrapped, as people tar a folder
     entries = list(destination.iterdir())
-    if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink() and (entries[0] / "compile.sh").exists():
+    if (
+        len(entries) == 1
+        and entries[0].is_dir()
+        and not entries[0].is_symlink()
+        and (entries[0] / "compile.sh").exists()
+    ):
         inner = entries[0]
         staging = destination.with_name(destination.name + ".inner")
         inner.rename(staging)

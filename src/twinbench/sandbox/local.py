@@ -54,6 +54,7 @@ class UnsafeLocalSandbox:
             "export": str(config.export_dir) if config.export_dir is not None else None,
             "workdir_mode": "copy",
             "cleanup": "process_group",
+            "one_shot": False,
             "env_overrides": {"HOME": str(scratch / "home"), "TMPDIR": str(tmp)},
             "launcher": str(launcher) if (launcher := ensure_launcher()) is not None else None,
         }

@@ -18,6 +18,7 @@ import signal
 import stat
 import sys
 import time
+from typing import Any, NoReturn
 
 PR_SET_CHILD_SUBREAPER = 36
 DRAIN_AFTER_EXIT_S = 2.0
@@ -25,7 +26,7 @@ READ_CHUNK = 1 << 16
 FILE_COLLECT_CAP = 16 << 20
 
 
-def main():
+def main() -> None:
     """Serve requests until stdin closes."""
     config = json.loads(sys.argv[1])
     _become_subreaper()
@@ -41,7 +42,7 @@ def main():
             response = runner.handle(json.loads(line))
         except Exception as exc:  # the harness must always get an answer it can record
             runner.cleanup()
-            response = {"error": "runner: %s: %s" % (type(exc).__name__, exc)}
+            response = {"error": f"runner: {type(exc).__name__}: {exc}"}
         responses.write(json.dumps(response).encode() + b"\n")
         responses.flush()
         runner.cleanup()
@@ -49,7 +50,7 @@ def main():
             break
 
 
-def _become_subreaper():
+def _become_subreaper() -> None:
     """Orphans of the candidate are re-parented to us, so we can reap and count them."""
     try:
         import ctypes
@@ -63,24 +64,25 @@ def _become_subreaper():
 class Runner:
     """State of one sandbox: where the tree, work dir and home are, and whom to run as."""
 
-    def __init__(self, config):
-        self.uid = config.get("uid")
-        self.gid = config.get("gid")
-        self.tree = config.get("tree")
-        self.master = config.get("master")
-        self.work = config["work"]
-        self.home = config["home"]
-        self.scratch_dirs = config.get("scratch_dirs", [])
-        self.keep = set(config.get("keep", []))
-        self.export = config.get("export")
-        self.workdir_mode = config.get("workdir_mode", "link")
-        self.cleanup_mode = config.get("cleanup", "namespace")
-        self.env_overrides = config.get("env_overrides", {})
-        self.launcher = config.get("launcher")
-        self.child_pgid = None
-        self.reaped = {}
+    def __init__(self, config: dict[str, Any]) -> None:
+        # uid/gid: whom candidates run as; None when the sandbox itself is already that user
+        self.uid: int | None = config["uid"]
+        self.gid: int = config["gid"] if config["gid"] is not None else -1
+        self.tree: str | None = config["tree"]
+        self.master: str = config["master"]
+        self.work: str = config["work"]
+        self.home: str = config["home"]
+        self.scratch_dirs: list[str] = config["scratch_dirs"]
+        self.keep: set[str] = set(config["keep"])
+        self.export: str | None = config["export"]
+        self.workdir_mode: str = config["workdir_mode"]
+        self.cleanup_mode: str = config["cleanup"]
+        self.env_overrides: dict[str, str] = config["env_overrides"]
+        self.launcher: str | None = config["launcher"]
+        self.child_pgid: int | None = None
+        self.reaped: dict[int, int] = {}
 
-    def setup(self):
+    def setup(self) -> None:
         """Make the read-only master copy that every test's work dir is linked from."""
         if self.cleanup_mode == "namespace" and os.getpid() > 3:
             # killing "everything but init and us" is only safe inside a fresh pid namespace
@@ -96,7 +98,7 @@ class Runner:
             shutil.copytree(self.tree, self.master, symlinks=True)
             _seal(self.master)
 
-    def handle(self, request):
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """Prepare a fresh work dir, run one command, collect its output."""
         self.prepare()
         limits = request["limits"]
@@ -119,7 +121,7 @@ class Runner:
             shutil.copytree(self.work, export_tree, symlinks=True)
         return response
 
-    def prepare(self):
+    def prepare(self) -> None:
         """Give the next run an empty /tmp, an empty home and a fresh copy of the tree."""
         for scratch in self.scratch_dirs:
             _empty_dir(scratch, self.keep)
@@ -141,11 +143,11 @@ class Runner:
                 for name in dirs + files:
                     self._give(os.path.join(root, name))
 
-    def _give(self, path):
+    def _give(self, path: str) -> None:
         if self.uid is not None:
             os.lchown(path, self.uid, self.gid)
 
-    def _write_input(self, name, content):
+    def _write_input(self, name: str, content: bytes) -> None:
         path = os.path.join(self.work, name)
         parent = os.path.dirname(path)
         if not os.path.isdir(parent):
@@ -160,7 +162,7 @@ class Runner:
             handle.write(content)
         self._give(path)
 
-    def _collect(self, name):
+    def _collect(self, name: str) -> str | None:
         """Read a file the run was expected to write; only regular files, never through a symlink."""
         path = os.path.join(self.work, name)
         try:
@@ -175,7 +177,7 @@ class Runner:
             os.close(fd)
         return base64.b64encode(data).decode()
 
-    def _execute(self, argv, env, stdin_fd, limits):
+    def _execute(self, argv: list[str], env: dict[str, str], stdin_fd: int, limits: dict[str, Any]) -> dict[str, Any]:
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
         status_read, status_write = os.pipe()
@@ -185,7 +187,8 @@ class Runner:
         started = time.monotonic()
         try:
             if self.launcher:
-                pid = self._spawn(program, argv, env, limits, (stdin_fd, out_write, err_write, status_write))
+                fds = (stdin_fd, out_write, err_write, status_write)
+                pid = self._spawn(self.launcher, program, argv, env, limits, fds)
             else:
                 pid = os.fork()
                 if pid == 0:
@@ -209,11 +212,19 @@ class Runner:
             outcome["exec_error"] = exec_error.decode(errors="replace")
         return outcome
 
-    def _spawn(self, program, argv, env, limits, fds):
+    def _spawn(
+        self,
+        launcher: str,
+        program: str,
+        argv: list[str],
+        env: dict[str, str],
+        limits: dict[str, Any],
+        fds: tuple[int, ...],
+    ) -> int:
         """Start the launcher with vfork speed; it applies limits, drops the uid and execs."""
         mb = 1 << 20
         launch_argv = [
-            self.launcher,
+            launcher,
             str(self.uid if self.uid is not None else -1),
             str(self.gid if self.gid is not None else -1),
             str(int(limits["cpu_s"])),
@@ -226,9 +237,19 @@ class Runner:
             *argv,
         ]
         actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
-        return os.posix_spawn(self.launcher, launch_argv, env, file_actions=actions, setsid=True)
+        return os.posix_spawn(launcher, launch_argv, env, file_actions=actions, setsid=True)
 
-    def _child(self, program, argv, env, stdin_fd, out_write, err_write, status_write, limits):
+    def _child(
+        self,
+        program: str,
+        argv: list[str],
+        env: dict[str, str],
+        stdin_fd: int,
+        out_write: int,
+        err_write: int,
+        status_write: int,
+        limits: dict[str, Any],
+    ) -> NoReturn:
         """Runs in the forked child: isolate, limit, drop privileges, exec. Never returns."""
         try:
             os.setsid()
@@ -243,22 +264,23 @@ class Runner:
             resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
-            if self.uid is not None:
-                if os.getuid() == 0:
-                    os.setgroups([])
-                    os.setgid(self.gid)
-                    os.setuid(self.uid)
+            if self.uid is not None and os.getuid() == 0:
+                os.setgroups([])
+                os.setgid(self.gid)
+                os.setuid(self.uid)
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
             os.chdir(self.work)
             os.execve(program, argv, env)
         except BaseException as exc:
-            message = "%s" % (exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
+            message = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
             try:
                 os.write(status_write, message.encode(errors="replace")[:500])
             finally:
                 os._exit(127)
 
-    def _supervise(self, pid, pidfd, out_read, err_read, limits, started):
+    def _supervise(
+        self, pid: int, pidfd: int, out_read: int, err_read: int, limits: dict[str, Any], started: float
+    ) -> dict[str, Any]:
         """Relay output until the process exits or the wall limit passes, then kill what is left."""
         cap = limits["output_bytes"]
         deadline = started + limits["wall_s"]
@@ -272,7 +294,7 @@ class Runner:
         exited = False
         timed_out = False
         drain_deadline = None
-        status = None
+        status = 0
         while open_streams or not exited:
             now = time.monotonic()
             limit = deadline if drain_deadline is None else min(deadline, drain_deadline)
@@ -317,7 +339,7 @@ class Runner:
             response["signal"] = os.WTERMSIG(status)
         return response
 
-    def kill_leftovers(self):
+    def kill_leftovers(self) -> None:
         """Kill every candidate process: all of the pid namespace but init and us, or the child's group."""
         if self.cleanup_mode == "process_group":
             if self.child_pgid is not None:
@@ -339,13 +361,13 @@ class Runner:
             if _round > 10:
                 time.sleep(0.001)
 
-    def wait_for(self, pid):
+    def wait_for(self, pid: int) -> int:
         """Exit status of our child, even if a sweep of orphans already reaped it."""
         if pid in self.reaped:
             return self.reaped.pop(pid)
         return os.waitpid(pid, 0)[1]
 
-    def _reap(self, block=False):
+    def _reap(self, block: bool = False) -> None:
         """Collect every exited child, keeping statuses for the one we wait for."""
         while True:
             try:
@@ -356,14 +378,14 @@ class Runner:
                 return
             self.reaped[pid] = status
 
-    def cleanup(self):
+    def cleanup(self) -> None:
         """Leave nothing running between requests."""
         self.kill_leftovers()
         self.child_pgid = None
         self.reaped.clear()
 
 
-def _seal(root):
+def _seal(root: str) -> None:
     """Make the master tree unwritable for anyone but root, so hard links to it cannot be edited."""
     for path, dirs, files in os.walk(root):
         for name in dirs + files:
@@ -373,7 +395,7 @@ def _seal(root):
                 os.chmod(full, stat.S_IMODE(mode) & ~(stat.S_IWGRP | stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID))
 
 
-def _link_tree(source, target):
+def _link_tree(source: str, target: str) -> None:
     """A fresh work dir that shares file contents with the master by hard links."""
     os.mkdir(target)
     for entry in os.scandir(source):
@@ -386,7 +408,7 @@ def _link_tree(source, target):
             os.link(entry.path, destination)
 
 
-def _empty_dir(path, keep):
+def _empty_dir(path: str, keep: set[str]) -> None:
     try:
         names = os.listdir(path)
     except OSError:
@@ -396,7 +418,7 @@ def _empty_dir(path, keep):
             _remove(os.path.join(path, name))
 
 
-def _remove(path):
+def _remove(path: str) -> None:
     try:
         if os.path.isdir(path) and not os.path.islink(path):
             try:
@@ -410,7 +432,7 @@ def _remove(path):
         pass
 
 
-def _make_removable(root):
+def _make_removable(root: str) -> None:
     """A candidate may leave directories it made unreadable; root in a user namespace needs them opened up."""
     for path, dirs, _files in os.walk(root):
         for name in dirs:
@@ -420,15 +442,15 @@ def _make_removable(root):
                 pass
 
 
-def _write_all(fd, data):
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
         view = view[written:]
 
 
-def _read_all(fd):
-    chunks = []
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
     while True:
         try:
             chunk = os.read(fd, 4096)

@@ -55,11 +55,7 @@ def record_reference(
         tree = Path(scratch)
         (tree / "executable").symlink_to(binary)
         config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
-        jobs = [
-            (spec.id, request_for(task, cases[spec.id]))
-            for _ in range(repeats)
-            for spec in specs
-        ]
+        jobs = [(spec.id, request_for(task, cases[spec.id])) for _ in range(repeats) for spec in specs]
 
         def collect(case_id: str, result: ExecResult) -> None:
             observed[case_id].append(result)

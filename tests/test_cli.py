@@ -1,0 +1,72 @@
+"""The CLI: real commands, one-line errors and exit codes that separate graded from harness failure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_submission
+from tests.helpers_task import small_figlet_task
+
+
+def twinbench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "twinbench.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
+
+
+def test_eval_grades_and_prints_a_summary(tmp_path: Path) -> None:
+    task = small_figlet_task(tmp_path / "task", count=4)
+    submission = write_submission(tmp_path / "sub", "#!/bin/sh\necho nope\n")
+    result = twinbench("eval", str(task), str(submission), "-o", str(tmp_path / "out"), "-j", "2")
+    assert result.returncode == 0, result.stderr
+    assert "0/4 passed, score 0.000" in result.stdout
+    assert json.loads((tmp_path / "out" / "eval.json").read_text())["total"] == 4
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda d: None, "is not a task directory"),
+        (lambda d: (d / "task.yaml").write_text("id: [broken"), "not valid YAML"),
+        (
+            lambda d: small_figlet_task(d / "t").joinpath("tests/suite.jsonl").write_text("{]\n"),
+            "suite.jsonl:1",
+        ),
+    ],
+)
+def test_bad_task_is_one_line_and_exit_2(tmp_path: Path, setup, message: str) -> None:
+    task_dir = tmp_path / "task"
+    task_dir.mkdir()
+    setup(task_dir)
+    target = task_dir / "t" if (task_dir / "t").exists() else task_dir
+    submission = write_submission(tmp_path / "sub", "#!/bin/sh\n")
+    result = twinbench("eval", str(target), str(submission), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_submission_and_unknown_sandbox(tmp_path: Path) -> None:
+    task = small_figlet_task(tmp_path / "task", count=1)
+    missing = twinbench("eval", str(task), str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    unknown = twinbench("eval", str(task), str(tmp_path), "--sandbox", "docker")
+    assert unknown.returncode == 3 and "unknown sandbox backend 'docker'" in unknown.stderr
+
+
+@pytest.mark.slow
+def test_demo_scores_every_submission_in_its_range(tmp_path: Path) -> None:
+    result = twinbench("demo", "-o", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    scores = {
+        name: json.loads((tmp_path / "demo" / name / "eval.json").read_text())["score"]
+        for name in ("stub", "partial", "reference-wrapper")
+    }
+    assert scores["stub"] <= 0.05 and scores["reference-wrapper"] == 0.0
+    assert 0.2 < scores["partial"] < 0.9
+    assert "partial" in result.stdout and "✓" in result.stdout
