@@ -268,6 +268,49 @@ def build_binary(root: Path) -> Path:
     return binary
 
 
+FIGLET_FONTS = ["standard", "banner", "big", "block", "lean", "mini", "script", "shadow", "slant", "small", "term"]
+COMPILE_SH_FIGLET = """#!/bin/sh
+# the benchmark runs the installed figlet itself, so every method runs byte-identical code
+set -e
+ln -s {binary} ./executable
+"""
+
+
+def figlet_binary() -> Path:
+    """The real figlet binary (Debian's figlet package), resolved through the alternatives symlink."""
+    found = shutil.which("figlet")
+    if found is None:
+        sys.exit("bench_grading: needs figlet (apt-get install figlet) for --program figlet")
+    return Path(found).resolve()
+
+
+def figlet_invocations(count: int, seed: int) -> list[tuple[str, list[str], bytes]]:
+    """Varied figlet invocations: fonts, widths, justification, layout modes, stdin and bad options."""
+    rng = random.Random(seed)
+
+    def words(low: int, high: int) -> list[str]:
+        return [rng.choice(WORDS) for _ in range(rng.randint(low, high))]
+
+    result: list[tuple[str, list[str], bytes]] = []
+    for _ in range(count):
+        options: list[str] = []
+        if rng.random() < 0.5:
+            options += ["-f", rng.choice(FIGLET_FONTS)]
+        if rng.random() < 0.3:
+            options.append(rng.choice(["-c", "-r", "-l", "-k", "-W", "-S", "-s", "-o"]))
+        if rng.random() < 0.3:
+            options += ["-w", str(rng.choice([20, 40, 80, 120]))]
+        kind = rng.random()
+        if kind < 0.6:
+            result.append(("args", [*options, *words(1, 3)], b""))
+        elif kind < 0.9:
+            text = "\n".join(" ".join(words(0, 4)) for _ in range(rng.randint(1, 3))) + "\n"
+            result.append(("stdin", options, text.encode()))
+        else:
+            result.append(("errors", rng.choice([["-Z"], ["-f", "nosuchfont", "x"], ["-w"], ["-I", "2"]]), b""))
+    return result
+
+
 def invocations(count: int, seed: int) -> list[tuple[str, list[str], bytes]]:
     """Varied (group, argv, stdin) triples: text arguments, stdin text and bytes, options and errors."""
     rng = random.Random(seed)
@@ -311,13 +354,15 @@ def invocations(count: int, seed: int) -> list[tuple[str, list[str], bytes]]:
     return result
 
 
-def record_cases(binary: Path, count: int, seed: int) -> list[Case]:
+def record_cases(binary: Path, count: int, seed: int, program: str) -> list[Case]:
     """Run the program bare once per invocation to record expectations, then falsify ~10% of them."""
     rng = random.Random(seed + 1)
     cases: list[Case] = []
-    for number, (group, argv, stdin) in enumerate(invocations(count, seed)):
-        command = [str(binary), *argv]
-        run = subprocess.run(command, input=stdin, capture_output=True, env=ENV, timeout=TIMEOUT_S)
+    generate = figlet_invocations if program == "figlet" else invocations
+    for number, (group, argv, stdin) in enumerate(generate(count, seed)):
+        # argv[0] is ./executable everywhere, as in the sandbox: programs print it in their messages
+        command = ["./executable", *argv]
+        run = subprocess.run(command, executable=binary, input=stdin, capture_output=True, env=ENV, timeout=TIMEOUT_S)
         cases.append(Case(f"t{number:04d}", group, argv, stdin, run.returncode, run.stdout, run.stderr))
     wrong = set(rng.sample(range(count), round(count * WRONG_FRACTION)))
     falsified: list[Case] = []
@@ -341,7 +386,7 @@ def record_cases(binary: Path, count: int, seed: int) -> list[Case]:
     return falsified
 
 
-def prepare(root: Path, binary: Path, cases: list[Case]) -> Workspace:
+def prepare(root: Path, binary: Path, cases: list[Case], program: str) -> Workspace:
     """Lay out the pytest directory, the twinbench task and the submission for one list of cases."""
     root.mkdir(parents=True)
     pytest_dir = root / "pytest"
@@ -364,7 +409,11 @@ def prepare(root: Path, binary: Path, cases: list[Case]) -> Workspace:
     (pytest_dir / "conftest.py").write_text(PYTEST_CONFTEST, encoding="utf-8")
 
     task_dir = root / "task"
-    reference = ReferenceSpec(debian_package="figlet", binary="figlet")
+    # with figlet as the program under test, nothing may be hidden; with the toy program, figlet is
+    if program == "figlet":
+        reference = ReferenceSpec(binary="twinbench-benchmark-has-no-reference")
+    else:
+        reference = ReferenceSpec(debian_package="figlet", binary="figlet")
     save_task(Task(id="bench-figlet", reference=reference), task_dir)
     suite = Suite(
         cases=[
@@ -383,8 +432,11 @@ def prepare(root: Path, binary: Path, cases: list[Case]) -> Workspace:
 
     submission_dir = root / "submission"
     submission_dir.mkdir()
-    shutil.copy2(binary, submission_dir / "banner")
-    (submission_dir / "compile.sh").write_text(COMPILE_SH, encoding="utf-8")
+    if program == "figlet":
+        (submission_dir / "compile.sh").write_text(COMPILE_SH_FIGLET.format(binary=binary), encoding="utf-8")
+    else:
+        shutil.copy2(binary, submission_dir / "banner")
+        (submission_dir / "compile.sh").write_text(COMPILE_SH, encoding="utf-8")
     (submission_dir / "compile.sh").chmod(0o755)
     return Workspace(root, binary, cases, pytest_dir, task_dir, submission_dir)
 
@@ -393,8 +445,8 @@ def run_bare(ws: Workspace, threads: int) -> Run:
     """The floor: subprocess.run on the binary for each case, compared in-process."""
 
     def one(case: Case) -> str:
-        argv = [str(ws.binary), *case.argv]
-        run = subprocess.run(argv, input=case.stdin, capture_output=True, env=ENV)
+        argv = ["./executable", *case.argv]
+        run = subprocess.run(argv, executable=ws.binary, input=case.stdin, capture_output=True, env=ENV)
         if run.stdout != case.stdout:
             return "stdout differs"
         if run.stderr != case.stderr:
@@ -620,6 +672,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="also write all numbers to this JSON file")
     parser.add_argument("--sandbox", default="bwrap", help="twinbench sandbox backend (default bwrap)")
     parser.add_argument("--seed", type=int, default=SEED, help="seed for the generated cases")
+    parser.add_argument(
+        "--program",
+        choices=["figlet", "toy"],
+        default="figlet",
+        help="program under test: Debian's figlet (default) or a small gcc-built C program",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary working directory")
     args = parser.parse_args(argv)
     if args.tests < 10 or args.repeats < 1:
@@ -662,10 +720,10 @@ def main(argv: list[str] | None = None) -> int:
 def _benchmark(args: argparse.Namespace, command: str, scratch: Path) -> int:
     """The benchmark proper, inside a scratch directory."""
     started = time.perf_counter()
-    binary = build_binary(scratch)
-    cases = record_cases(binary, args.tests, args.seed)
-    workspace = prepare(scratch / "main", binary, cases)
-    warmup = prepare(scratch / "warmup", binary, cases[:WARMUP_TESTS])
+    binary = figlet_binary() if args.program == "figlet" else build_binary(scratch)
+    cases = record_cases(binary, args.tests, args.seed, args.program)
+    workspace = prepare(scratch / "main", binary, cases, args.program)
+    warmup = prepare(scratch / "warmup", binary, cases[:WARMUP_TESTS], args.program)
     chosen = methods(args)
     print(
         f"{args.tests} tests ({sum(c.wrong for c in cases)} with falsified expectations), "
@@ -689,7 +747,8 @@ def _benchmark(args: argparse.Namespace, command: str, scratch: Path) -> int:
     junit = Path("<tmp>/junit.xml")
     print(f"pytest:  cd <tmp>/pytest && {shlex.join(pytest_command(junit, None))}   (and the same with -n 2)")
     print("machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()))
-    print(f"suite:   {args.tests} tests of a gcc-built C program, median of {args.repeats} runs per method")
+    subject = f"figlet ({binary})" if args.program == "figlet" else "a gcc-built C program"
+    print(f"suite:   {args.tests} tests of {subject}, median of {args.repeats} runs per method")
     print()
     print(format_table(rows))
     print()
