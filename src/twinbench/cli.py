@@ -30,7 +30,7 @@ out = Console()
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print("error: " + message, markup=False, highlight=False, soft_wrap=True, style="bold red")
     return typer.Exit(code)
 
 
@@ -86,17 +86,20 @@ def _grade(
 def _summary(result: EvalResult, output: Path) -> None:
     build = "ok" if result.build.ok else f"failed: {result.build.reason}"
     out.print(
-        f"[bold]{result.task}[/]: {result.passed}/{result.total} passed, score {result.score:.3f}, "
+        f"{result.task}: {result.passed}/{result.total} passed, score {result.score:.3f}, "
         f"resolved {'yes' if result.resolved else 'no'}, near-resolved {'yes' if result.near_resolved else 'no'} "
         f"(build {build}; {result.seconds:.1f}s)",
+        markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     failing = [t for t in result.tests if t.status not in ("passed", "not_run")]
     for test in failing[:5]:
-        out.print(f"  {test.id} [{test.group}] {test.status.value}: {test.reason}", highlight=False, soft_wrap=True)
+        line = f"  {test.id} [{test.group}] {test.status.value}: {test.reason}"
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
     if len(failing) > 5:
-        out.print(f"  ... and {len(failing) - 5} more; see {output / 'eval.json'}", highlight=False)
-    out.print(f"results: {output / 'eval.json'}, {output / 'junit.xml'}", highlight=False)
+        out.print(f"  ... and {len(failing) - 5} more; see {output / 'eval.json'}", markup=False, highlight=False)
+    out.print(f"results: {output / 'eval.json'}, {output / 'junit.xml'}", markup=False, highlight=False)
 
 
 WorkersOption = Annotated[int, typer.Option("--workers", "-j", min=0, help="parallel sandboxes (0: one per core)")]
