@@ -163,6 +163,113 @@ def demo_command(
         raise _fail("a demo submission scored outside its expected range", EXIT_HARNESS_ERROR)
 
 
+task_app = typer.Typer(help="Create and inspect tasks.", no_args_is_help=True)
+app.add_typer(task_app, name="task")
+
+
+@task_app.command("new")
+def task_new_command(
+    name: Annotated[str, typer.Argument(help="task id, e.g. figlet")],
+    debian: Annotated[str | None, typer.Option("--debian", help="installed Debian package of the reference")] = None,
+    binary: Annotated[str | None, typer.Option("--binary", help="command of the package, if not the package name")] = None,
+    binary_path: Annotated[
+        Path | None, typer.Option("--binary-path", help="any local executable, instead of --debian")
+    ] = None,
+    docs: Annotated[Path | None, typer.Option("--docs", help="extra documentation files to give the agent")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="task directory (default: ./NAME)")] = None,
+) -> None:
+    """Create a task directory from an installed program: task.yaml, docs/ and its command-line model."""
+    from twinbench.reference import ReferenceError
+    from twinbench.reference.taskgen import create_task
+
+    if (debian is None) == (binary_path is None):
+        raise _fail("give exactly one of --debian PKG or --binary-path PATH", EXIT_BAD_INPUT)
+    target = output or Path(name)
+    try:
+        task_dir = create_task(name, target, debian=debian, binary=binary, binary_path=binary_path, docs=docs)
+    except (FormatError, ReferenceError) as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    spec = task_dir.task
+    hidden = len(spec.reference.hidden_paths)
+    out.print(
+        f"task {spec.id} in {task_dir.root}: reference {spec.reference.binary}, {len(spec.docs)} docs, "
+        f"{hidden} files hidden from candidates",
+        markup=False,
+        highlight=False,
+    )
+    out.print(f"next: twinbench testgen {task_dir.root}", markup=False, highlight=False)
+
+
+@app.command("coverage-build")
+def coverage_build_command(
+    debian: Annotated[str, typer.Option("--debian", help="Debian source package to build")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="directory for the source and the build")],
+    binary: Annotated[str | None, typer.Option("--binary", help="executable to instrument, if not the package name")] = None,
+) -> None:
+    """Build the reference from its Debian source with gcc --coverage, for coverage-guided testgen."""
+    from twinbench.reference.coverage import CoverageBuildError, coverage_build
+
+    try:
+        with console.status(f"building {debian} with coverage") as status:
+            build = coverage_build(debian, output.resolve(), binary, log=lambda line: status.update(line[:100]))
+    except CoverageBuildError as exc:
+        raise _fail(str(exc), EXIT_HARNESS_ERROR) from None
+    out.print(
+        f"{build.package} {build.version}: {build.binary} ({len(build.source_files)} source files)",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command("testgen")
+def testgen_command(
+    task: Annotated[Path, typer.Argument(help="task directory")],
+    budget_s: Annotated[float, typer.Option("--budget-s", help="generation budget in seconds")] = 60.0,
+    seed: Annotated[int, typer.Option("--seed", help="same seed and budget give the same suite")] = 0,
+    max_tests: Annotated[int, typer.Option("--max-tests", help="largest suite to keep")] = 400,
+    coverage_build: Annotated[
+        Path | None, typer.Option("--coverage-build", help="output of twinbench coverage-build, to guide by coverage")
+    ] = None,
+    workers: WorkersOption = 0,
+    sandbox: SandboxOption = "bwrap",
+) -> None:
+    """Generate the task's hidden suite by exploring the reference in the sandbox."""
+    from twinbench.reference.coverage import CoverageBuildError
+    from twinbench.testgen.generate import TestgenOptions
+    from twinbench.testgen.pipeline import run_testgen
+
+    try:
+        task_dir = load_task(task)
+        backend = get_sandbox(sandbox)
+    except FormatError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    except SandboxUnavailable as exc:
+        raise _fail(str(exc), EXIT_HARNESS_ERROR) from None
+    options = TestgenOptions(budget_s=budget_s, seed=seed, max_tests=max_tests, workers=workers or _default_workers())
+    with Progress(
+        TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as progress:
+        bar = progress.add_task("testgen", total=None)
+
+        def advanced(phase: str, done: int, total: int) -> None:
+            progress.update(bar, description=phase, completed=done, total=total)
+
+        try:
+            report = run_testgen(task_dir, backend, options, coverage_build, advanced)
+        except (FormatError, CoverageBuildError) as exc:
+            raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    coverage = f"{report.coverage.percent:.1f}% line coverage, " if report.coverage else ""
+    out.print(
+        f"{report.task}: {report.kept} tests kept ({coverage}{report.executions} runs, {report.features} features, "
+        f"{len(report.dropped)} dropped, {len(report.normalized)} normalized, {report.seconds:.0f}s, guided by "
+        f"{report.guidance})",
+        markup=False,
+        highlight=False,
+    )
+    out.print(f"suite: {task_dir.suite_path}; report: {task_dir.root / 'tests' / 'testgen.json'}", markup=False)
+
+
 def main() -> None:
     """Entry point that never shows a traceback for a user's mistake."""
     app()

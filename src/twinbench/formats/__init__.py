@@ -13,10 +13,14 @@ from twinbench.formats.suite import (
     load_suite,
     suite_digest,
 )
+from twinbench.formats.testgen import CoverageReport, FileCoverage, TestgenReport
 from twinbench.formats.task import ReferenceSpec, Task, TaskDir, TaskLimits, load_task, save_task
 
 __all__ = [
     "BuildRecord",
+    "CoverageReport",
+    "FileCoverage",
+    "TestgenReport",
     "CompareMode",
     "Comparison",
     "EvalResult",

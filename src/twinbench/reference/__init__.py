@@ -7,6 +7,7 @@ from twinbench.reference.debian import (
     package_owning,
     resolve_binary,
     sibling_packages,
+    stage_reference,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "package_owning",
     "resolve_binary",
     "sibling_packages",
+    "stage_reference",
 ]

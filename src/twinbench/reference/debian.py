@@ -74,6 +74,18 @@ def hidden_paths_for(reference: ReferenceSpec) -> tuple[Path, ...]:
     return tuple(sorted(paths))
 
 
+def stage_reference(binary: Path, tree: Path, name: str = "executable") -> None:
+    """Put the reference in a sandbox tree as ./executable: a link when the sandbox sees the system copy."""
+    from twinbench.sandbox.bwrap import SYSTEM_DIRS
+
+    visible = any(binary.is_relative_to(Path(top).resolve()) for top in SYSTEM_DIRS if Path(top).is_dir())
+    if visible:
+        (tree / name).symlink_to(binary)
+    else:
+        # a program outside the system dirs (a --binary-path task) is not visible in the sandbox
+        shutil.copy2(binary, tree / name)
+
+
 def _dpkg(argv: list[str]) -> str | None:
     if shutil.which(argv[0]) is None:
         return None

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from twinbench.formats import Comparison, Expectation, Suite, Task, TestCase
+from twinbench.formats import CompareMode, Comparison, Expectation, Suite, Task, TestCase
 from twinbench.protocols import Sandbox
-from twinbench.reference import resolve_binary
+from twinbench.reference import resolve_binary, stage_reference
 from twinbench.sandbox import ExecResult, SessionConfig
 from twinbench.sandbox.pool import run_many
 from twinbench.sandbox.testrun import request_for
@@ -37,6 +37,7 @@ class RecordReport(BaseModel):
 
     kept: int = 0
     dropped: dict[str, str] = Field(default_factory=dict)
+    normalized: dict[str, str] = Field(default_factory=dict)
 
 
 def record_reference(
@@ -50,10 +51,10 @@ def record_reference(
     """Run every spec `repeats` times on the reference; keep the ones that behave the same each time."""
     binary = resolve_binary(task.reference.binary)
     observed: dict[str, list[ExecResult]] = {spec.id: [] for spec in specs}
-    cases = {spec.id: _placeholder_case(spec) for spec in specs}
+    cases = {spec.id: case_for_spec(spec) for spec in specs}
     with tempfile.TemporaryDirectory(prefix="twinbench-ref-") as scratch:
         tree = Path(scratch)
-        (tree / "executable").symlink_to(binary)
+        stage_reference(binary, tree)
         config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
         jobs = [(spec.id, request_for(task, cases[spec.id])) for _ in range(repeats) for spec in specs]
 
@@ -69,7 +70,14 @@ def record_reference(
     for spec in specs:
         runs = observed[spec.id]
         reason = _drop_reason(runs)
-        if reason is not None:
+        compare = spec.compare
+        if reason is not None and reason.startswith("gold_flaky"):
+            compare, note = _normalize(runs, compare)
+            if note is None:
+                report.dropped[spec.id] = reason
+                continue
+            report.normalized[spec.id] = note
+        elif reason is not None:
             report.dropped[spec.id] = reason
             continue
         first = runs[0]
@@ -79,12 +87,13 @@ def record_reference(
             stderr=first.stderr,
             files={name: first.files.get(name) for name in spec.collect},
         )
-        kept.append(cases[spec.id].model_copy(update={"expect": expect}))
+        kept.append(cases[spec.id].model_copy(update={"expect": expect, "compare": compare}))
     report.kept = len(kept)
     return Suite(cases=kept), report
 
 
-def _placeholder_case(spec: CaseSpec) -> TestCase:
+def case_for_spec(spec: CaseSpec) -> TestCase:
+    """The TestCase a spec becomes, with a placeholder expectation until the reference is recorded."""
     return TestCase(
         id=spec.id,
         group=spec.group,
@@ -114,6 +123,22 @@ def _drop_reason(runs: list[ExecResult]) -> str | None:
     if first.exit_code == 0 and not first.stdout and not first.stderr and not any(first.files.values()):
         return "dummy_pass: a stub that exits 0 with no output would pass"
     return None
+
+
+def _normalize(runs: list[ExecResult], compare: Comparison) -> tuple[Comparison, str | None]:
+    """Ignore the one output stream that varies between runs, if everything else is stable."""
+    first = runs[0]
+    if any(run.status != first.status or run.files != first.files for run in runs[1:]):
+        return compare, None
+    stdout_varies = any(run.stdout != first.stdout for run in runs[1:])
+    stderr_varies = any(run.stderr != first.stderr for run in runs[1:])
+    if stdout_varies and stderr_varies:
+        return compare, None
+    if stderr_varies:
+        return compare.model_copy(update={"stderr": CompareMode.ignore}), "stderr ignored: it varies between runs"
+    if not first.stderr and first.status == 0:
+        return compare, None  # with stdout ignored nothing would be left to check
+    return compare.model_copy(update={"stdout": CompareMode.ignore}), "stdout ignored: it varies between runs"
 
 
 def _signature(run: ExecResult) -> tuple[object, ...]:

@@ -1,0 +1,144 @@
+"""Input synthesis: generators for the formats programs read, and mutators for inputs that proved interesting."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import string
+from enum import StrEnum
+
+WORDS = [
+    "hello", "world", "Agent", "rebuild", "42", "x", "foo", "bar", "baz", "Zebra", "quartz", "a-b_c", "Hi!",
+    "naïve", "café", "δ", "0", "-1", "3.14", "true", "null", "TODO", "line", "end",
+]  # fmt: skip
+SPECIAL_STRINGS = ["", " ", "-", "--", "\t", "\\", "%s", "%d", "'", '"', "$HOME", "*", "?", "[", "{}", "é", "\x7f"]
+
+
+class InputKind(StrEnum):
+    """The shapes of input a program may read on stdin or from files."""
+
+    text = "text"
+    json = "json"
+    csv = "csv"
+    numbers = "numbers"
+    expressions = "expressions"
+
+
+KIND_CLUES: dict[InputKind, tuple[str, ...]] = {
+    InputKind.json: ("json",),
+    InputKind.csv: ("csv", "comma-separated", "delimiter", "field separator"),
+    InputKind.numbers: ("number", "numeric", "integer"),
+    InputKind.expressions: ("expression", "arithmetic", "calculator", "precision"),
+}
+
+
+def detect_kinds(doc_text: str) -> list[InputKind]:
+    """Input kinds a program's docs talk about, text always first."""
+    lowered = doc_text.lower()
+    kinds = [InputKind.text]
+    for kind, clues in KIND_CLUES.items():
+        if sum(lowered.count(clue) for clue in clues) >= 2:
+            kinds.append(kind)
+    return kinds
+
+
+def generate(kind: InputKind, rng: random.Random) -> str:
+    """A fresh input of `kind`, small enough to run fast."""
+    if kind == InputKind.json:
+        return "\n".join(json.dumps(_json_value(rng, 3)) for _ in range(rng.randint(1, 3))) + "\n"
+    if kind == InputKind.csv:
+        columns = rng.randint(1, 5)
+        rows = [",".join(_csv_cell(rng) for _ in range(columns)) for _ in range(rng.randint(1, 6))]
+        return "\n".join(rows) + "\n"
+    if kind == InputKind.numbers:
+        return "\n".join(_number(rng) for _ in range(rng.randint(1, 8))) + "\n"
+    if kind == InputKind.expressions:
+        return "\n".join(_expression(rng, 3) for _ in range(rng.randint(1, 4))) + "\n"
+    lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 5))]
+    return "\n".join(lines) + ("\n" if rng.random() < 0.9 else "")
+
+
+def value_for_hint(hint: str | None, rng: random.Random, vocabulary: list[str]) -> str:
+    """A plausible (or deliberately odd) value for an option whose docs call it `hint`."""
+    lowered = (hint or "").lower()
+    if any(word in lowered for word in ("num", "width", "size", "count", "col", "line", "int", "depth", "len")) or (
+        lowered in ("n", "k", "m", "mode")
+    ):
+        return rng.choice(["0", "1", "2", "3", "5", "10", "40", "80", "100", "-1", "999999", "abc", "4"])
+    if "file" in lowered or "path" in lowered:
+        return rng.choice(["in.txt", "in.txt", "missing.txt", "."])
+    if "dir" in lowered:
+        return rng.choice([".", "missing-dir", "/usr/share"])
+    if vocabulary and rng.random() < 0.7:
+        return rng.choice(vocabulary)
+    return rng.choice(WORDS + SPECIAL_STRINGS)
+
+
+def mutate_text(data: str, rng: random.Random, donors: list[str]) -> str:
+    """Change an interesting input a little: tokens, characters, lines, or a splice with another input."""
+    choice = rng.randrange(7)
+    if not data:
+        return rng.choice(donors) if donors else rng.choice(WORDS)
+    if choice == 0:  # flip one character to a random printable or special one
+        position = rng.randrange(len(data))
+        return data[:position] + rng.choice(string.printable + "é{}[]\",:") + data[position + 1 :]
+    if choice == 1:  # delete a span
+        start = rng.randrange(len(data))
+        return data[:start] + data[start + rng.randint(1, 8) :]
+    if choice == 2:  # duplicate a line
+        lines = data.splitlines(keepends=True)
+        line = rng.choice(lines)
+        return "".join([*lines, line])
+    if choice == 3:  # replace a token with another token of the same input or a word
+        tokens = re.split(r"(\W+)", data)
+        words = [i for i, token in enumerate(tokens) if token.strip() and not re.fullmatch(r"\W+", token)]
+        if words:
+            tokens[rng.choice(words)] = rng.choice(WORDS + [t for t in tokens if t.strip()][:20])
+        return "".join(tokens)
+    if choice == 4 and donors:  # splice with another interesting input
+        other = rng.choice(donors)
+        return data[: rng.randrange(len(data) + 1)] + other[rng.randrange(len(other) + 1) :]
+    if choice == 5:  # truncate: malformed input is behavior too
+        return data[: rng.randrange(len(data))]
+    return data + rng.choice(WORDS + SPECIAL_STRINGS) + ("\n" if rng.random() < 0.5 else "")
+
+
+def _json_value(rng: random.Random, depth: int) -> object:
+    kind = rng.randrange(8 if depth > 0 else 5)
+    if kind == 0:
+        return rng.choice([0, 1, -1, 42, 3.5, 1e100, -0.0, 2**53])
+    if kind == 1:
+        return rng.choice(WORDS + SPECIAL_STRINGS)
+    if kind == 2:
+        return rng.choice([True, False])
+    if kind == 3:
+        return None
+    if kind == 4:
+        return rng.randint(-1000, 1000)
+    if kind in (5, 6):
+        return {rng.choice(["a", "b", "foo", "bar", "name", "id", "items"]): _json_value(rng, depth - 1)
+                for _ in range(rng.randint(0, 4))}  # fmt: skip
+    return [_json_value(rng, depth - 1) for _ in range(rng.randint(0, 4))]
+
+
+def _csv_cell(rng: random.Random) -> str:
+    cell = rng.choice(WORDS + ["", "1", "2.5", "a b", "x,y", 'say "hi"'])
+    if "," in cell or '"' in cell:
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def _number(rng: random.Random) -> str:
+    return rng.choice(
+        [str(rng.randint(-100, 100)), f"{rng.uniform(-1e3, 1e3):.3f}", "0", "1e10", "-0", "007", "0x1F", "nan", "1/3"]
+    )
+
+
+def _expression(rng: random.Random, depth: int) -> str:
+    if depth == 0 or rng.random() < 0.3:
+        return rng.choice(["1", "2", "3", "10", "0", "7", "2.5", "x", "100"])
+    operator = rng.choice(["+", "-", "*", "/", "%", "^"])
+    left, right = _expression(rng, depth - 1), _expression(rng, depth - 1)
+    text = f"{left}{operator}{right}"
+    return f"({text})" if rng.random() < 0.3 else text
