@@ -9,8 +9,8 @@ from pathlib import Path
 from tests.helpers_task import small_figlet_task
 from twinbench.formats import CompareMode, ReferenceSpec, Task, load_suite, load_task, save_task
 from twinbench.protocols import Sandbox
+from twinbench.reference.docmodel import CliModel, OptionSpec
 from twinbench.testgen import CaseSpec, record_reference
-from twinbench.testgen.docmodel import CliModel, OptionSpec
 from twinbench.testgen.generate import Candidate, TestgenOptions, select_cover
 from twinbench.testgen.pipeline import run_testgen
 
@@ -61,7 +61,7 @@ def test_behavior_guided_generation_on_figlet_is_reproducible(tmp_path: Path, bw
     for name in ("a", "b"):
         task = small_figlet_task(tmp_path / name, count=1)
         (task / "tests" / "suite.jsonl").unlink()
-        report = run_testgen(load_task(task), bwrap, TestgenOptions(budget_s=3, seed=7, max_tests=80))
+        report = run_testgen(load_task(task), bwrap, TestgenOptions(runs=300, seed=7, max_tests=80))
         runs.append((task / "tests" / "suite.jsonl").read_text())
         assert report.guidance == "behavior" and report.executions == 300 and report.stopped_by == "budget"
         assert 20 <= report.kept <= 80
@@ -78,7 +78,7 @@ def test_different_seeds_give_different_suites(tmp_path: Path, bwrap: Sandbox) -
     suites = []
     for seed in (1, 2):
         task = small_figlet_task(tmp_path / str(seed), count=1)
-        run_testgen(load_task(task), bwrap, TestgenOptions(budget_s=2, seed=seed, max_tests=50))
+        run_testgen(load_task(task), bwrap, TestgenOptions(runs=200, seed=seed, max_tests=50))
         suites.append((task / "tests" / "suite.jsonl").read_text())
     assert suites[0] != suites[1]
 
@@ -89,7 +89,7 @@ def test_clock_is_frozen_only_for_programs_that_read_it(tmp_path: Path, bwrap: S
     save_task(task, root)
     model = CliModel(program="reference.sh", options=[OptionSpec(flags=["-d"])], positionals=["word"])
     (root / "cli_model.json").write_text(model.model_dump_json())
-    report = run_testgen(load_task(root), bwrap, TestgenOptions(budget_s=1, seed=0, max_tests=20))
+    report = run_testgen(load_task(root), bwrap, TestgenOptions(runs=100, seed=0, max_tests=20))
     assert load_task(root).task.clock is not None
     suite = load_suite(root / "tests" / "suite.jsonl")
     assert any(case.argv[:1] == ["-d"] for case in suite.cases), report.dropped

@@ -171,7 +171,9 @@ app.add_typer(task_app, name="task")
 def task_new_command(
     name: Annotated[str, typer.Argument(help="task id, e.g. figlet")],
     debian: Annotated[str | None, typer.Option("--debian", help="installed Debian package of the reference")] = None,
-    binary: Annotated[str | None, typer.Option("--binary", help="command of the package, if not the package name")] = None,
+    binary: Annotated[
+        str | None, typer.Option("--binary", help="command of the package, if not the package name")
+    ] = None,
     binary_path: Annotated[
         Path | None, typer.Option("--binary-path", help="any local executable, instead of --debian")
     ] = None,
@@ -196,6 +198,7 @@ def task_new_command(
         f"{hidden} files hidden from candidates",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     out.print(f"next: twinbench testgen {task_dir.root}", markup=False, highlight=False)
 
@@ -204,7 +207,9 @@ def task_new_command(
 def coverage_build_command(
     debian: Annotated[str, typer.Option("--debian", help="Debian source package to build")],
     output: Annotated[Path, typer.Option("--output", "-o", help="directory for the source and the build")],
-    binary: Annotated[str | None, typer.Option("--binary", help="executable to instrument, if not the package name")] = None,
+    binary: Annotated[
+        str | None, typer.Option("--binary", help="executable to instrument, if not the package name")
+    ] = None,
 ) -> None:
     """Build the reference from its Debian source with gcc --coverage, for coverage-guided testgen."""
     from twinbench.reference.coverage import CoverageBuildError, coverage_build
@@ -224,9 +229,14 @@ def coverage_build_command(
 @app.command("testgen")
 def testgen_command(
     task: Annotated[Path, typer.Argument(help="task directory")],
-    budget_s: Annotated[float, typer.Option("--budget-s", help="generation budget in seconds")] = 60.0,
+    budget_s: Annotated[
+        float, typer.Option("--budget-s", help="time cap; also sets the run budget to 300 runs per second")
+    ] = 60.0,
+    runs: Annotated[
+        int | None, typer.Option("--runs", help="exact run budget instead (no time cap; fully reproducible)")
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="same seed and budget give the same suite")] = 0,
-    max_tests: Annotated[int, typer.Option("--max-tests", help="largest suite to keep")] = 400,
+    max_tests: Annotated[int, typer.Option("--max-tests", help="largest suite to keep")] = 1000,
     coverage_build: Annotated[
         Path | None, typer.Option("--coverage-build", help="output of twinbench coverage-build, to guide by coverage")
     ] = None,
@@ -245,10 +255,16 @@ def testgen_command(
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     except SandboxUnavailable as exc:
         raise _fail(str(exc), EXIT_HARNESS_ERROR) from None
-    options = TestgenOptions(budget_s=budget_s, seed=seed, max_tests=max_tests, workers=workers or _default_workers())
+    options = TestgenOptions(
+        budget_s=budget_s, runs=runs, seed=seed, max_tests=max_tests, workers=workers or _default_workers()
+    )
     with Progress(
-        TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        TextColumn("[bold]{task.description}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as progress:
         bar = progress.add_task("testgen", total=None)
 
@@ -266,6 +282,7 @@ def testgen_command(
         f"{report.guidance})",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     out.print(f"suite: {task_dir.suite_path}; report: {task_dir.root / 'tests' / 'testgen.json'}", markup=False)
 

@@ -13,18 +13,17 @@ from twinbench.formats.suite import (
     load_suite,
     suite_digest,
 )
-from twinbench.formats.testgen import CoverageReport, FileCoverage, TestgenReport
 from twinbench.formats.task import ReferenceSpec, Task, TaskDir, TaskLimits, load_task, save_task
+from twinbench.formats.testgen import CoverageReport, FileCoverage, TestgenReport
 
 __all__ = [
     "BuildRecord",
-    "CoverageReport",
-    "FileCoverage",
-    "TestgenReport",
     "CompareMode",
     "Comparison",
+    "CoverageReport",
     "EvalResult",
     "Expectation",
+    "FileCoverage",
     "FormatError",
     "Limits",
     "ReferenceSpec",
@@ -35,6 +34,7 @@ __all__ = [
     "TestCase",
     "TestResult",
     "TestStatus",
+    "TestgenReport",
     "dump_suite",
     "load_suite",
     "load_task",

@@ -50,7 +50,9 @@ class Task(BaseModel):
     docs: list[str] = Field(default_factory=list)
     limits: TaskLimits = Field(default_factory=TaskLimits)
     env: dict[str, str] = Field(default_factory=dict, description="fixed environment added to every test")
-    clock: str | None = Field(default=None, description="libfaketime FAKETIME value; '2024-01-02 03:04:05' freezes the clock")
+    clock: str | None = Field(
+        default=None, description="libfaketime FAKETIME value; '2024-01-02 03:04:05' freezes the clock"
+    )
 
     @model_validator(mode="after")
     def _version(self) -> Task:

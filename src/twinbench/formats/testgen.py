@@ -15,7 +15,7 @@ class FileCoverage(BaseModel):
 
 
 class CoverageReport(BaseModel):
-    """Line coverage of the reference's sources reached by a suite (gcc --coverage + gcovr)."""
+    """Line coverage of the reference's sources reached by a suite (gcc --coverage + gcov)."""
 
     lines_total: int
     lines_covered: int
@@ -31,9 +31,9 @@ class TestgenReport(BaseModel):
     task: str
     seed: int
     budget_s: float
-    execution_budget: int = Field(description="candidate runs allowed by the budget; fixes the suite for a seed")
+    execution_budget: int = Field(description="candidate runs allowed; with the seed it fixes the suite")
     executions: int
-    stopped_by: str = Field(description="'budget' (reproducible) or 'wall_time' (the machine was too slow)")
+    stopped_by: str = Field(description="'budget' (reproducible) or 'wall_time' (runs left when the time ran out)")
     seconds: float
     cpu_seconds: float
     guidance: str = Field(description="'coverage' (edges of a gcc --coverage build) or 'behavior' (novel outputs)")

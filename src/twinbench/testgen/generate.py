@@ -6,21 +6,27 @@ The loop is a small grey-box fuzzer over whole command lines:
   -> mutate kept inputs (options, values, stdin, files) until the execution budget is spent
   -> greedy set cover over features  ->  record the chosen cases on the real reference, 3 runs each,
      dropping or normalizing what is not deterministic, hangs, or a stub would pass.
-The budget is a number of executions derived from --budget-s, so a seed and a budget give one suite.
+The budget is a number of runs: --runs N, or --budget-s S turned into S * 300 runs (what a small C program
+gets on two cores). A seed and a run budget give one suite. --budget-s also caps the wall time: a program too
+slow to spend its runs in time stops early, and testgen.json says so (stopped_by: wall_time).
 """
 
 from __future__ import annotations
 
+import gzip
+import heapq
+import io
 import itertools
-from dataclasses import dataclass
 import random
 import re
 import resource
 import shutil
 import tempfile
 import time
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -28,15 +34,14 @@ from pydantic import BaseModel, Field
 from twinbench.formats import Suite, TaskDir, TestgenReport, dump_suite, save_task
 from twinbench.protocols import Sandbox
 from twinbench.reference import resolve_binary, stage_reference
+from twinbench.reference.docmodel import CliModel, OptionSpec
 from twinbench.sandbox import WORK_DIR, ExecRequest, ExecResult, SessionConfig
 from twinbench.sandbox.pool import SessionPool
 from twinbench.sandbox.testrun import request_for
-from twinbench.testgen.docmodel import CliModel, OptionSpec
-from twinbench.testgen.inputs import InputKind, detect_kinds, generate, mutate_text, value_for_hint
+from twinbench.testgen.inputs import InputKind, detect_kinds, generate, mutate_bytes, mutate_text, value_for_hint
 from twinbench.testgen.record import CaseSpec, case_for_spec, record_reference
 
-EXECUTIONS_PER_BUDGET_SECOND = 100
-WALL_SAFETY_FACTOR = 3.0
+RUNS_PER_BUDGET_SECOND = 300
 BATCH = 64
 SEED_SHARE = 0.4
 MAX_PAIRS = 600
@@ -54,8 +59,9 @@ class TestgenOptions(BaseModel):
 
     __test__ = False
     budget_s: float = Field(default=60.0, gt=0)
+    runs: int | None = Field(default=None, gt=0, description="exact run budget, with no time cap")
     seed: int = 0
-    max_tests: int = Field(default=400, gt=0)
+    max_tests: int = Field(default=1000, gt=0)
     workers: int = 2
 
 
@@ -93,9 +99,9 @@ def generate_suite(
     task = task_dir.task
     docs_text = _docs_text(task_dir)
     vocabulary = _vocabulary(task_dir, model)
-    synth = Synthesizer(model, rng, detect_kinds(docs_text), vocabulary)
-    budget = max(50, int(options.budget_s * EXECUTIONS_PER_BUDGET_SECOND))
-    wall_limit = options.budget_s * WALL_SAFETY_FACTOR
+    synth = Synthesizer(model, rng, detect_kinds(docs_text), vocabulary, _data_files(task_dir))
+    budget = options.runs or max(50, int(options.budget_s * RUNS_PER_BUDGET_SECOND))
+    deadline = None if options.runs else started + options.budget_s
 
     with tempfile.TemporaryDirectory(prefix="twinbench-testgen-") as scratch:
         tree = Path(scratch)
@@ -106,13 +112,16 @@ def generate_suite(
         explorer = Explorer(task_dir, sandbox, tree, options.workers, coverage, features_of, vocabulary)
         try:
             seeds = list(itertools.islice(synth.seeds(), int(budget * SEED_SHARE)))
+            stopped_by = "budget"
             for start in range(0, len(seeds), BATCH * 4):
+                if deadline is not None and time.monotonic() > deadline:
+                    stopped_by = "wall_time"
+                    break
                 explorer.run(seeds[start : start + BATCH * 4])
                 if on_progress is not None:
                     on_progress("exploring", explorer.executions, budget)
-            stopped_by = "budget"
-            while explorer.executions < budget and explorer.corpus:
-                if time.monotonic() - started > wall_limit:
+            while stopped_by == "budget" and explorer.executions < budget and explorer.corpus:
+                if deadline is not None and time.monotonic() > deadline:
                     stopped_by = "wall_time"
                     break
                 size = min(BATCH, budget - explorer.executions)
@@ -252,30 +261,55 @@ def behavior_features(spec: CaseSpec, result: ExecResult, vocabulary: frozenset[
 
 
 def select_cover(corpus: list[Candidate], limit: int) -> list[Candidate]:
-    """Greedy set cover: the fewest candidates that keep every feature, most valuable first."""
-    uncovered: set[Feature] = set().union(*(c.features for c in corpus)) if corpus else set()
-    remaining = list(range(len(corpus)))
-    chosen: list[Candidate] = []
-    while uncovered and remaining and len(chosen) < limit:
-        best = max(remaining, key=lambda i: (len(corpus[i].features & uncovered), -i))
-        gain = corpus[best].features & uncovered
-        if not gain:
-            break
-        chosen.append(corpus[best])
-        uncovered -= gain
-        remaining.remove(best)
-    return chosen
+    """Greedy set cover: the fewest candidates that keep every feature, most valuable first.
+
+    Code coverage comes first: when the limit bites, behavioral features give way before source edges do.
+    """
+    chosen: list[int] = []
+    for wanted in (_is_code_feature, lambda feature: True):
+        uncovered = {f for c in corpus for f in c.features if wanted(f)}
+        for index in chosen:
+            uncovered -= corpus[index].features
+        # lazy greedy: a candidate's gain only shrinks as others are chosen, so a stale heap entry that
+        # still beats the next one after recomputing is the true best (ties go to the earlier candidate)
+        heap = [(-len(c.features & uncovered), i) for i, c in enumerate(corpus) if i not in chosen]
+        heapq.heapify(heap)
+        while uncovered and heap and len(chosen) < limit:
+            _, index = heapq.heappop(heap)
+            gain = len(corpus[index].features & uncovered)
+            if gain == 0:
+                continue
+            if heap and (-gain, index) > heap[0]:
+                heapq.heappush(heap, (-gain, index))
+                continue
+            chosen.append(index)
+            uncovered -= corpus[index].features
+    return [corpus[index] for index in chosen]
+
+
+def _is_code_feature(feature: Feature) -> bool:
+    """Edges of the coverage build are keyed by their .gcda file; behavioral features by a tag word."""
+    return isinstance(feature[0], str) and feature[0].endswith(".gcda")
 
 
 class Synthesizer:
     """Makes invocations from the doc model: seeds first, then mutations of interesting ones."""
 
-    def __init__(self, model: CliModel, rng: random.Random, kinds: list[InputKind], vocabulary: list[str]) -> None:
+    def __init__(
+        self,
+        model: CliModel,
+        rng: random.Random,
+        kinds: list[InputKind],
+        vocabulary: list[str],
+        data_files: list[tuple[str, bytes]],
+    ) -> None:
         self.model = model
         self.rng = rng
         self.kinds = kinds
         self.vocabulary = vocabulary
         self.texts = [*model.example_inputs]
+        self.data_files = data_files
+        self._pending_files: dict[str, bytes] = {}
         self.counter = 0
 
     def seeds(self) -> Iterable[CaseSpec]:
@@ -322,17 +356,25 @@ class Synthesizer:
             stdin = mutate_text(stdin, self.rng, [d.stdin.decode("utf-8", "replace") for d in donors[-50:]])
         elif choice == 5:
             stdin = self._input()
+        elif choice == 6 and spec.files:
+            files = dict(spec.files)
+            name = self.rng.choice(sorted(files))
+            files[name] = mutate_bytes(files[name], self.rng)
+            return self._spec(argv, stdin=stdin, inherited=files)
         elif choice == 6 and argv:
             index = self.rng.randrange(len(argv))
             argv[index] = value_for_hint(None, self.rng, self.vocabulary)
         else:
             argv = [*self._use(self.rng.choice(self.model.options)), *argv] if self.model.options else argv
-        return self._spec(argv, stdin=stdin)
+        return self._spec(argv, stdin=stdin, inherited=spec.files)
 
     def _use(self, option: OptionSpec) -> list[str]:
         flag = self.rng.choice(option.flags)
         if not option.takes_value:
             return [flag]
+        hint = (option.value_hint or "").lower()
+        if ("file" in hint or "path" in hint) and self.data_files and self.rng.random() < 0.6:
+            return [flag, self._data_file_argument(option.description)]
         values = [
             value_for_hint(option.value_hint, self.rng, option.choices or self.vocabulary)
             for _ in range(max(1, getattr(option, "arity", 1)))
@@ -340,6 +382,24 @@ class Synthesizer:
         if flag.startswith("--") and self.rng.random() < 0.5 and len(values) == 1:
             return [f"{flag}={values[0]}"]
         return [flag, *values]
+
+    def _data_file_argument(self, description: str) -> str:
+        """An input file made from one of the package's own data files: as is, compressed, or damaged."""
+        suffixes = set(re.findall(r"\.[A-Za-z]{2,4}\b", description))
+        preferred = [item for item in self.data_files if Path(item[0]).suffix in suffixes] or self.data_files
+        name, content = self.rng.choice(preferred)
+        suffix = Path(name).suffix
+        variant = self.rng.random()
+        if variant < 0.15:
+            content = _zip_member(Path(name).name, content)
+        elif variant < 0.25:
+            content = gzip.compress(content, mtime=0)
+        elif variant < 0.45:
+            content = mutate_bytes(content, self.rng)
+        file_name = f"data{suffix}"
+        self._pending_files[file_name] = content
+        # programs that add a default suffix themselves get the bare name half of the time
+        return file_name[: -len(suffix)] if suffix and self.rng.random() < 0.5 else file_name
 
     def _positionals(self) -> list[str]:
         hints = self.model.positionals or ["text"]
@@ -351,7 +411,10 @@ class Synthesizer:
                 example = self.rng.choice(self.model.examples)
                 words.extend(arg for arg in example if not arg.startswith("-"))
             else:
-                words.extend(self.rng.choice([w for w in self.vocabulary[:50]] or ["hello"]) for _ in range(self.rng.randint(1, 2)))
+                words.extend(
+                    self.rng.choice([w for w in self.vocabulary[:50]] or ["hello"])
+                    for _ in range(self.rng.randint(1, 2))
+                )
         return words
 
     def _input(self) -> str:
@@ -373,10 +436,12 @@ class Synthesizer:
             broken = generate(kind, self.rng)
             yield self._spec([], stdin=broken[: len(broken) // 2] + "\x00\xff")
 
-    def _spec(self, argv: list[str], stdin: str = "") -> CaseSpec:
+    def _spec(self, argv: list[str], stdin: str = "", inherited: dict[str, bytes] | None = None) -> CaseSpec:
         self.counter += 1
-        files = {}
-        if INPUT_FILE in argv or any(arg.endswith("=" + INPUT_FILE) for arg in argv):
+        files = dict(inherited or {})
+        files.update(self._pending_files)
+        self._pending_files = {}
+        if INPUT_FILE not in files and (INPUT_FILE in argv or any(arg.endswith("=" + INPUT_FILE) for arg in argv)):
             files[INPUT_FILE] = self._input().encode()
         return CaseSpec(
             id=f"c{self.counter}",
@@ -427,6 +492,31 @@ def _vocabulary(task_dir: TaskDir, model: CliModel) -> list[str]:
             words.append(Path(path).stem)
     unique = list(dict.fromkeys(word for word in words if word and len(word) < 40))
     return unique or ["hello"]
+
+
+DATA_FILE_LIMIT = 256 * 1024
+
+
+def _data_files(task_dir: TaskDir) -> list[tuple[str, bytes]]:
+    """The package's own data files (fonts, tables, examples), readable here while generating."""
+    found: list[tuple[str, bytes]] = []
+    for name in task_dir.task.reference.hidden_paths:
+        path = Path(name)
+        if "/share/" not in name or any(part in name for part in ("/doc/", "/man/", "/locale/", "/info/")):
+            continue
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_size <= DATA_FILE_LIMIT:
+                found.append((name, path.read_bytes()))
+        except OSError:
+            continue
+    return found[:200]
+
+
+def _zip_member(name: str, content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 2, 3, 4, 5)), content, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
 
 
 def _bucket(value: int) -> int:

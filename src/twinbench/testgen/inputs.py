@@ -82,7 +82,7 @@ def mutate_text(data: str, rng: random.Random, donors: list[str]) -> str:
         return rng.choice(donors) if donors else rng.choice(WORDS)
     if choice == 0:  # flip one character to a random printable or special one
         position = rng.randrange(len(data))
-        return data[:position] + rng.choice(string.printable + "é{}[]\",:") + data[position + 1 :]
+        return data[:position] + rng.choice(string.printable + 'é{}[]",:') + data[position + 1 :]
     if choice == 1:  # delete a span
         start = rng.randrange(len(data))
         return data[:start] + data[start + rng.randint(1, 8) :]
@@ -104,6 +104,11 @@ def mutate_text(data: str, rng: random.Random, donors: list[str]) -> str:
     return data + rng.choice(WORDS + SPECIAL_STRINGS) + ("\n" if rng.random() < 0.5 else "")
 
 
+def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
+    """mutate_text for any bytes: Latin-1 maps every byte to one character, so untouched bytes stay as they were."""
+    return mutate_text(data.decode("latin-1"), rng, []).encode("latin-1", errors="replace")
+
+
 def _json_value(rng: random.Random, depth: int) -> object:
     kind = rng.randrange(8 if depth > 0 else 5)
     if kind == 0:
@@ -123,7 +128,7 @@ def _json_value(rng: random.Random, depth: int) -> object:
 
 
 def _csv_cell(rng: random.Random) -> str:
-    cell = rng.choice(WORDS + ["", "1", "2.5", "a b", "x,y", 'say "hi"'])
+    cell = rng.choice([*WORDS, "", "1", "2.5", "a b", "x,y", 'say "hi"'])
     if "," in cell or '"' in cell:
         return '"' + cell.replace('"', '""') + '"'
     return cell

@@ -11,8 +11,8 @@ from pathlib import Path
 from twinbench.formats import CoverageReport, FormatError, Suite, TaskDir, TestgenReport
 from twinbench.protocols import Sandbox
 from twinbench.reference.coverage import CoverageBuild, features_of, line_coverage, load_coverage_build
+from twinbench.reference.docmodel import CliModel, mine_docs
 from twinbench.sandbox.testrun import EXECUTABLE, environment_for
-from twinbench.testgen.docmodel import CliModel, mine_docs
 from twinbench.testgen.generate import CoverageGuide, TestgenOptions, generate_suite
 
 CLI_MODEL = "cli_model.json"
@@ -49,9 +49,7 @@ def run_testgen(
     guide = None
     measure: Callable[[Suite], CoverageReport] | None = None
     if build is not None:
-        guide = CoverageGuide(
-            binary=build.binary, strip_components=build.strip_components, gcda_files=build.gcda_files
-        )
+        guide = CoverageGuide(binary=build.binary, strip_components=build.strip_components, gcda_files=build.gcda_files)
         measure = lambda suite: _measure(build, task_dir, suite)  # noqa: E731
     (task_dir.root / "tests").mkdir(exist_ok=True)
     return generate_suite(task_dir, model, sandbox, options, guide, features_of, measure, on_progress)
