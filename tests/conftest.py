@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from twinbench.protocols import Sandbox
-from twinbench.sandbox import CANDIDATE_UID, get_sandbox
+from twinbench.sandbox import get_sandbox
+
+# a uid of this test run's own, so that other twinbench runs on the machine never look like our leftovers
+# (subprocesses started by the tests inherit it through the environment)
+os.environ.setdefault("TWINBENCH_CANDIDATE_UID", str(43000 + os.getpid() % 20000))
+CANDIDATE_UID = int(os.environ["TWINBENCH_CANDIDATE_UID"])
 
 
 def write_executable(directory: Path, body: str, name: str = "executable") -> Path:

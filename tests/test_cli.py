@@ -73,3 +73,24 @@ def test_demo_scores_every_submission_in_its_range(tmp_path: Path) -> None:
     assert scores["stub"] <= 0.05 and scores["reference-wrapper"] == 0.0
     assert 0.2 < scores["partial"] < 0.9
     assert "partial" in result.stdout and "✓" in result.stdout
+
+
+def test_task_new_then_testgen_then_eval(tmp_path: Path) -> None:
+    task = tmp_path / "figlet"
+    created = twinbench("task", "new", "figlet", "--debian", "figlet", "-o", str(task))
+    assert created.returncode == 0, created.stderr
+    assert (task / "task.yaml").exists() and (task / "cli_model.json").exists() and any((task / "docs").iterdir())
+    generated = twinbench("testgen", str(task), "--runs", "300", "--max-tests", "40", "--seed", "1")
+    assert generated.returncode == 0, generated.stderr
+    assert "tests kept" in generated.stdout and "guided by behavior" in generated.stdout
+    submission = write_submission(tmp_path / "sub", "#!/bin/sh\nexec cat\n")
+    graded = twinbench("eval", str(task), str(submission), "-o", str(tmp_path / "out"))
+    assert graded.returncode == 0 and "passed, score" in graded.stdout
+
+
+def test_task_new_errors_are_one_line(tmp_path: Path) -> None:
+    missing = twinbench("task", "new", "x", "--debian", "no-such-package-here", "-o", str(tmp_path / "x"))
+    assert missing.returncode == 2 and "not installed" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    both = twinbench("task", "new", "x", "-o", str(tmp_path / "y"))
+    assert both.returncode == 2 and "exactly one of" in both.stderr

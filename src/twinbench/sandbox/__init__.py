@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from twinbench.sandbox.bwrap import CANDIDATE_UID, HOME_DIR, WORK_DIR, BwrapSandbox
+from twinbench.sandbox.bwrap import CANDIDATE_UID, HOME_DIR, WORK_DIR, BwrapSandbox, candidate_uid
 from twinbench.sandbox.local import UnsafeLocalSandbox
 from twinbench.sandbox.session import RunnerSession
 from twinbench.sandbox.types import ExecRequest, ExecResult, SessionConfig, WorkdirMode
@@ -50,5 +50,6 @@ __all__ = [
     "SessionConfig",
     "UnsafeLocalSandbox",
     "WorkdirMode",
+    "candidate_uid",
     "get_sandbox",
 ]

@@ -14,6 +14,15 @@ from twinbench.sandbox.session import RunnerSession
 from twinbench.sandbox.types import SessionConfig, WorkdirMode
 
 CANDIDATE_UID = 42424
+
+
+def candidate_uid() -> int:
+    """The uid candidates run as: 42424, or $TWINBENCH_CANDIDATE_UID so that concurrent harnesses on one
+    machine neither share a process budget (RLIMIT_NPROC counts per uid) nor see each other's processes."""
+    value = os.environ.get("TWINBENCH_CANDIDATE_UID", "")
+    return int(value) if value.isdigit() and int(value) > 0 else CANDIDATE_UID
+
+
 SANDBOX_TMP = "/tmp"
 WORK_DIR = "/tmp/work"
 HOME_DIR = "/tmp/home"
@@ -52,6 +61,7 @@ class BwrapSandbox:
     def command(self, config: SessionConfig) -> list[str]:
         """The full bwrap argv for a session: the one place sandbox arguments are built."""
         python, python_binds = _runner_python()
+        uid = candidate_uid()
         args = [
             self.bwrap,
             "--die-with-parent",
@@ -65,7 +75,7 @@ class BwrapSandbox:
             HOSTNAME,
         ]
         if not self.privileged:
-            args += ["--unshare-user", "--uid", str(CANDIDATE_UID), "--gid", str(CANDIDATE_UID)]
+            args += ["--unshare-user", "--uid", str(uid), "--gid", str(uid)]
         bound: list[Path] = []
         for top in SYSTEM_DIRS:
             path = Path(top)
@@ -92,8 +102,8 @@ class BwrapSandbox:
             args += ["--ro-bind", str(launcher), f"{STATE_DIR}/launch"]
         args += ["--chdir", SANDBOX_TMP]
         runner_config = {
-            "uid": CANDIDATE_UID if self.privileged else None,
-            "gid": CANDIDATE_UID if self.privileged else None,
+            "uid": uid if self.privileged else None,
+            "gid": uid if self.privileged else None,
             "tree": f"{STATE_DIR}/src" if config.tree is not None else None,
             "master": f"{STATE_DIR}/master",
             "work": WORK_DIR,
