@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from twinbench.formats import EvalResult, FormatError, TestResult, load_task
+from twinbench.formats import EvalResult, FormatError, TaskDir, TestResult, load_task
 from twinbench.grade import EvalOptions, evaluate
+from twinbench.protocols import Sandbox
 from twinbench.sandbox import BACKENDS, SandboxUnavailable, get_sandbox
 
 EXIT_GRADED = 0
@@ -34,17 +35,21 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _grade(
-    task: Path, submission: Path, output: Path, workers: int, force: bool, sandbox_name: str, label: str
-) -> EvalResult:
-    """Grade one submission with a progress bar; bad input and harness failures exit with one line."""
+def _task_and_sandbox(task: Path, sandbox_name: str) -> tuple[TaskDir, Sandbox]:
+    """Load a task and pick a backend; a bad task or an unusable backend exits with one line."""
     try:
-        task_dir = load_task(task)
-        sandbox = get_sandbox(sandbox_name)
+        return load_task(task), get_sandbox(sandbox_name)
     except FormatError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     except SandboxUnavailable as exc:
         raise _fail(str(exc), EXIT_HARNESS_ERROR) from None
+
+
+def _grade(
+    task: Path, submission: Path, output: Path, workers: int, force: bool, sandbox_name: str, label: str
+) -> EvalResult:
+    """Grade one submission with a progress bar; bad input and harness failures exit with one line."""
+    task_dir, sandbox = _task_and_sandbox(task, sandbox_name)
     if not submission.exists():
         raise _fail(f"submission {submission} does not exist", EXIT_BAD_INPUT)
     with Progress(
@@ -248,13 +253,7 @@ def testgen_command(
     from twinbench.testgen.generate import TestgenOptions
     from twinbench.testgen.pipeline import run_testgen
 
-    try:
-        task_dir = load_task(task)
-        backend = get_sandbox(sandbox)
-    except FormatError as exc:
-        raise _fail(str(exc), EXIT_BAD_INPUT) from None
-    except SandboxUnavailable as exc:
-        raise _fail(str(exc), EXIT_HARNESS_ERROR) from None
+    task_dir, backend = _task_and_sandbox(task, sandbox)
     options = TestgenOptions(
         budget_s=budget_s, runs=runs, seed=seed, max_tests=max_tests, workers=workers or _default_workers()
     )

@@ -18,6 +18,7 @@ from typing import IO
 
 from pydantic import BaseModel, ValidationError
 
+from twinbench.formats import CoverageReport, FileCoverage
 from twinbench.reference.debian import ReferenceError
 
 COVERAGE_FLAGS = "--coverage -O0 -g"
@@ -59,24 +60,6 @@ class CoverageBuild(BaseModel):
     strip_components: int
     gcda_files: list[str]
     source_files: list[str]
-
-
-class FileCoverage(BaseModel):
-    """Line coverage of one source file."""
-
-    file: str
-    lines_total: int
-    lines_covered: int
-    percent: float
-
-
-class CoverageReport(BaseModel):
-    """Line coverage of the reference's sources after a set of runs, overall and per file."""
-
-    lines_total: int
-    lines_covered: int
-    percent: float
-    files: list[FileCoverage]
 
 
 # --------------------------------------------------------------------------------------------------- gcda parsing

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -80,5 +79,4 @@ def _measure(build: CoverageBuild, task_dir: TaskDir, suite: Suite) -> CoverageR
                 except subprocess.TimeoutExpired:
                     pass
 
-    report = line_coverage(build, run_all)
-    return CoverageReport.model_validate(json.loads(report.model_dump_json()))
+    return line_coverage(build, run_all)
