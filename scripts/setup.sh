@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 # bubblewrap: the sandbox. faketime: frozen clocks. figlet, toilet: the demo's reference and a rival.
 # python3-venv: the project's venv. gcc, libc6-dev: the sandbox's static launcher. procps: ps, for tests.
 # man-db: renders man pages into task docs. jq: a second reference. build-essential, dpkg-dev: coverage builds
-# from Debian sources (apt-get source, make).
-PACKAGES="bubblewrap faketime figlet toilet jq python3 python3-venv gcc libc6-dev build-essential dpkg-dev procps man-db"
+# from Debian sources (apt-get source, make). chromium: the test that opens the HTML report headless.
+PACKAGES="bubblewrap faketime figlet toilet jq python3 python3-venv gcc libc6-dev build-essential dpkg-dev procps man-db chromium"
 
 missing=""
 for package in $PACKAGES; do

@@ -286,6 +286,38 @@ def testgen_command(
     out.print(f"suite: {task_dir.suite_path}; report: {task_dir.root / 'tests' / 'testgen.json'}", markup=False)
 
 
+@app.command("report")
+def report_command(
+    run_dirs: Annotated[list[Path], typer.Argument(help="run directories holding eval.json files (one run each)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="the HTML file to write")] = Path("report.html"),
+    title: Annotated[str, typer.Option("--title", help="page title")] = "twinbench report",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the aggregate as JSON instead of writing HTML")
+    ] = False,
+) -> None:
+    """Leaderboard and per-task results of one or more runs, as one self-contained HTML file (or JSON)."""
+    import json
+
+    from twinbench.report import aggregate_json, leaderboard, load_runs, write_report
+
+    try:
+        if as_json:
+            print(json.dumps(aggregate_json(load_runs(run_dirs)), indent=2))
+            return
+        runs = write_report(run_dirs, output, title)
+    except FormatError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    for row in leaderboard(runs):
+        out.print(
+            f"{row.rank}. {row.run}: {row.resolved} resolved, {row.near_resolved} near-resolved, "
+            f"mean score {row.mean_score:.3f} over {row.tasks_total} tasks",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    out.print(f"report: {output}", markup=False, highlight=False)
+
+
 def main() -> None:
     """Entry point that never shows a traceback for a user's mistake."""
     app()

@@ -182,9 +182,7 @@ class Explorer:
         vocabulary: list[str],
     ) -> None:
         self.task = task_dir.task
-        self.sandbox = sandbox
         self.config = SessionConfig(tree=tree, disk_mb=self.task.limits.test.disk_mb)
-        self.workers = workers
         self.coverage = coverage
         self.features_of = features_of
         self.pool = SessionPool(sandbox, self.config, workers)

@@ -1,0 +1,297 @@
+"""Reports over really graded runs: loading, ProgramBench's ranking, JSON, pandas, and the HTML page."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import write_executable
+from tests.helpers_task import small_figlet_task
+from twinbench.demo import DEMO_SUBMISSIONS
+from twinbench.formats import FormatError, Suite, TestStatus, dump_suite, load_suite, load_task
+from twinbench.grade import EvalOptions, evaluate
+from twinbench.report import aggregate_json, leaderboard, load_runs, results_frame, write_report
+from twinbench.report.charts import esc
+from twinbench.report.html import MAX_FAILING_SHOWN
+from twinbench.report.load import run_labels
+from twinbench.sandbox import get_sandbox
+
+CHROMIUM = Path("/usr/bin/chromium")
+HOSTILE_LINE = "<script>alert(1)</script>"
+AUDIT = {
+    "findings": [
+        {"rule": "size", "severity": "low", "message": "one file holds 90% of the code", "evidence": [], "file": None},
+        {
+            "rule": "reference-call",
+            "severity": "high",
+            "message": "compile.sh runs the reference program",
+            "evidence": ['exec figlet "$@"', "<script>alert(3)</script>"],
+            "file": "compile.sh",
+        },
+        {"rule": "network", "severity": "medium", "message": "mentions curl", "evidence": ["curl"], "file": "a.sh"},
+    ],
+    "flagged": True,
+    "code": {"files": 2, "lines": 812, "languages": {"Python": 790, "Shell": 22}},
+    "reference_code": {"files": 14, "lines": 5310, "languages": {"C": 5310}},
+}
+
+
+@dataclass
+class Graded:
+    """Where the real results are, and what the partial submission scored on the 60-test task."""
+
+    runs: Path
+    figlet_score: float
+
+
+def _task(directory: Path, task_id: str, ids: list[str], source: Path) -> Path:
+    """A copy of `source` task keeping the cases `ids` (in that order) under a new task id."""
+    shutil.copytree(source, directory)
+    cases = {case.id: case for case in load_suite(source / "tests" / "suite.jsonl").cases}
+    dump_suite(Suite(cases=[cases[i] for i in ids]), directory / "tests" / "suite.jsonl")
+    spec = yaml.safe_load((directory / "task.yaml").read_text())
+    spec["id"] = task_id
+    (directory / "task.yaml").write_text(yaml.safe_dump(spec))
+    return directory
+
+
+def _hostile_submission(directory: Path) -> Path:
+    """Prints markup instead of figlet output, and plants a fake eval.json claiming a perfect score."""
+    program = f"#!/bin/sh\necho '{HOSTILE_LINE}'\necho '</pre></details><img src=x onerror=alert(2)>'\n"
+    write_executable(
+        directory,
+        f"#!/bin/sh\ncat > executable <<'EOF'\n{program}EOF\nchmod +x executable\n",
+        "compile.sh",
+    )
+    fake = {
+        "task": "figlet",
+        "submission": "fake",
+        "submission_sha256": "0" * 64,
+        "suite_sha256": "0" * 64,
+        "build": {"ok": True},
+        "score": 1.0,
+        "passed": 1,
+        "total": 1,
+        "resolved": True,
+        "near_resolved": True,
+        "tests": [{"id": "t0000", "group": "x", "status": "passed"}],
+    }
+    (directory / "eval.json").write_text(json.dumps(fake))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    """Real results in run directories (a, b: graded; c: unreadable; d, e: copies for ranking checks)."""
+    root = tmp_path_factory.mktemp("report")
+    sandbox = get_sandbox("bwrap")
+    runs = root / "runs"
+
+    def grade(task: Path, submission: Path, out: Path) -> list[tuple[str, TestStatus]]:
+        result = evaluate(load_task(task), submission, out, sandbox, EvalOptions(workers=2))
+        return [(test.id, test.status) for test in result.tests]
+
+    figlet = small_figlet_task(root / "tasks" / "figlet", count=60)
+    verdicts = grade(figlet, DEMO_SUBMISSIONS["partial"], runs / "run-a" / "figlet")
+    passing = [i for i, status in verdicts if status == TestStatus.passed]
+    failing = [i for i, status in verdicts if status != TestStatus.passed]
+    assert len(passing) >= 19 and len(failing) >= 2, verdicts
+    # tasks cut so that partial resolves one, nearly resolves one (19/20) and scores 0.9 on one (18/20)
+    tasks = {
+        "figlet-easy": passing[:10],
+        "figlet-near": [*passing[:19], failing[0]],
+        "figlet-most": [*passing[:18], *failing[:2]],
+    }
+    for name, ids in tasks.items():
+        task = _task(root / "tasks" / name, name, ids, figlet)
+        run = "run-b" if name == "figlet-easy" else "run-a"
+        grade(task, DEMO_SUBMISSIONS["partial"], runs / run / name)
+    grade(figlet, DEMO_SUBMISSIONS["stub"], runs / "run-b" / "figlet" / "stub")
+    grade(figlet, _hostile_submission(root / "hostile"), runs / "run-b" / "figlet" / "hostile")
+    (runs / "run-a" / "figlet" / "audit.json").write_text(json.dumps(AUDIT))
+    (runs / "run-a" / "run.json").write_text(json.dumps({"model": "demo-partial", "cost_usd": 0.0}))
+
+    not_a_score = json.loads((runs / "run-a" / "figlet-most" / "eval.json").read_text())
+    unreadable = {
+        "broken": '{"task": "figlet", "score": ',
+        "schema": '{"task": "figlet", "score": "x"}',
+        "nan": json.dumps({**not_a_score, "score": float("nan")}),  # Python's json writes and reads NaN
+    }
+    for name, content in unreadable.items():
+        (runs / "run-c" / name).mkdir(parents=True)
+        (runs / "run-c" / name / "eval.json").write_text(content)
+    copies = {"run-d": ["figlet", "figlet-most"], "run-e": ["figlet-near"], "run-e2": ["figlet-near"]}
+    for run, names in copies.items():
+        for name in names:
+            (runs / run / name).mkdir(parents=True)
+            shutil.copy(runs / "run-a" / name / "eval.json", runs / run / name / "eval.json")
+    return Graded(runs=runs, figlet_score=len(passing) / 60)
+
+
+def test_load_runs_reads_results_audits_and_errors(graded: Graded) -> None:
+    run_a, run_b, run_c = load_runs([graded.runs / name for name in ("run-a", "run-b", "run-c")])
+    assert [run.label for run in (run_a, run_b, run_c)] == ["run-a", "run-b", "run-c"]
+    assert run_a.summary == {"model": "demo-partial", "cost_usd": 0.0}
+    figlet = next(result for result in run_a.results if result.task == "figlet")
+    assert figlet.submission == "partial" and figlet.build_ok and figlet.total == 60
+    assert figlet.score == pytest.approx(graded.figlet_score) and not figlet.near_resolved
+    assert sum(group.total for group in figlet.groups) == 60
+    assert sum(group.passed for group in figlet.groups) == figlet.passed
+    assert len(figlet.failing) == 60 - figlet.passed and all(t.reason for t in figlet.failing)
+    assert figlet.audit is not None and figlet.audit.flagged and figlet.audit.reference_code is not None
+    assert [f.severity for f in figlet.audit.findings] == ["low", "high", "medium"]
+    near = next(result for result in run_a.results if result.task == "figlet-near")
+    assert (near.passed, near.total, near.near_resolved, near.resolved) == (19, 20, True, False)
+
+    # the planted eval.json in the hostile submission's source/ and build/tree/ is never taken for a result
+    assert sorted(r.path for r in run_b.results) == [
+        "figlet-easy/eval.json",
+        "figlet/hostile/eval.json",
+        "figlet/stub/eval.json",
+    ]
+    assert {r.submission: r.score for r in run_b.results} == {"partial": 1.0, "stub": 0.0, "hostile": 0.0}
+
+    assert [r.error is not None for r in run_c.results] == [True, True, True]
+    broken, nan, schema = run_c.results
+    assert broken.error == "broken/eval.json: not valid JSON (Expecting value at line 1 column 29)"
+    assert nan.error == "nan/eval.json: score: nan is not between 0 and 1"
+    assert schema.error is not None and schema.error.startswith("schema/eval.json: ")
+    # the task is named for display when the file says it, else the directory stands in
+    assert "\n" not in schema.error and (broken.task, schema.task) == ("broken", "figlet")
+
+
+def test_missing_run_dir_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(FormatError, match="no such directory"):
+        load_runs([tmp_path / "nope"])
+
+
+def test_run_labels_are_directory_names_made_unique() -> None:
+    labels = run_labels([Path("/x/claude/results"), Path("/x/gpt/results"), Path("/x/other")])
+    assert labels == ["claude/results", "gpt/results", "other"]
+
+
+def test_leaderboard_ranks_like_programbench(graded: Graded) -> None:
+    rows = leaderboard(load_runs([graded.runs / name for name in ("run-a", "run-b", "run-c")]))
+    table = [(r.rank, r.run, r.tasks, r.tasks_total, r.resolved, r.near_resolved, r.errors) for r in rows]
+    # run-b resolves a task, so it leads although run-a's mean score is higher
+    assert table == [(1, "run-b", 2, 4, 1, 1, 0), (2, "run-a", 3, 4, 0, 1, 0), (3, "run-c", 0, 4, 0, 0, 3)]
+    # a task missing from a run counts as 0: run-b's mean is over all 4 tasks, not its own 2
+    assert rows[0].mean_score == pytest.approx(1.0 / 4)
+    assert rows[1].mean_score == pytest.approx((graded.figlet_score + 0.95 + 0.9 + 0) / 4)
+
+    # near-resolved outranks a higher mean score; equal keys share a rank
+    rows = leaderboard(load_runs([graded.runs / name for name in ("run-d", "run-e", "run-e2")]))
+    assert [(r.rank, r.run, r.near_resolved) for r in rows] == [(1, "run-e", 1), (1, "run-e2", 1), (3, "run-d", 0)]
+    assert rows[2].mean_score == pytest.approx((graded.figlet_score + 0.9) / 3)
+    assert rows[2].mean_score > rows[0].mean_score == pytest.approx(0.95 / 3)
+
+
+def test_aggregate_json(graded: Graded) -> None:
+    data = aggregate_json(load_runs([graded.runs / name for name in ("run-a", "run-b", "run-c")]))
+    assert json.loads(json.dumps(data)) == data
+    assert data["tasks"] == ["figlet", "figlet-easy", "figlet-most", "figlet-near"]
+    assert [row["run"] for row in data["leaderboard"]] == ["run-b", "run-a", "run-c"]
+    run_b = data["runs"][1]
+    figlet_rows = [row for row in run_b["results"] if row["task"] == "figlet"]
+    assert sorted(row["submission"] for row in figlet_rows) == ["hostile", "stub"]
+    assert [row["counted"] for row in figlet_rows].count(True) == 1
+    audited = next(row for row in data["runs"][0]["results"] if row["audit"])
+    assert audited["audit"] == {"flagged": True, "findings": 3, "by_severity": {"low": 1, "high": 1, "medium": 1}}
+    assert all(row["error"] for row in data["runs"][2]["results"])
+
+
+def test_results_frame(graded: Graded) -> None:
+    pandas = pytest.importorskip("pandas")
+    frame = results_frame([graded.runs / "run-a", graded.runs / "run-c"])
+    assert list(frame.columns) == ["run", "task", "submission", "id", "group", "status", "seconds"]
+    assert len(frame) == 60 + 20 + 20  # run-c's unreadable results have no tests
+    by_task = frame.groupby("task")["status"].apply(lambda s: (s == "passed").mean())
+    assert by_task["figlet-near"] == pytest.approx(0.95)
+    # the documented one-call load without twinbench
+    with open(graded.runs / "run-a" / "figlet" / "eval.json") as handle:
+        plain = pandas.json_normalize(json.load(handle), record_path="tests", meta=["task", "score"])
+    assert len(plain) == 60 and set(plain["task"]) == {"figlet"}
+
+
+def _report(graded: Graded, out: Path) -> str:
+    names = ("run-a", "run-b", "run-c")
+    write_report([graded.runs / name for name in names], out, title="figlet <rebuilds>")
+    return out.read_text(encoding="utf-8")
+
+
+def test_html_is_self_contained_and_escaped(graded: Graded, tmp_path: Path) -> None:
+    page = _report(graded, tmp_path / "report" / "index.html")
+    assert not re.search(r"""(src|href|action)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
+    assert page.count("<script") == 1 and "<script>" in page and "<script src" not in page
+    assert "<link" not in page and "@import" not in page and "url(" not in page
+    # hostile test output and audit evidence render as text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and HOSTILE_LINE not in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page and "<img" not in page
+    assert "&lt;script&gt;alert(3)&lt;/script&gt;" in page
+    assert "<title>figlet &lt;rebuilds&gt;</title>" in page
+    # the sections: leaderboard, per-task table, histograms per run, group charts per result, failing tests
+    for text in ("Leaderboard", "Tasks", "Score distribution", "Details", "near-resolved", "run-a", "run-c"):
+        assert text in page
+    assert page.count('<svg class="hist"') == 3 and page.count('<svg class="groups"') == 6
+    assert "broken/eval.json: not valid JSON" in page
+    # 60 failing tests for stub and hostile: capped, with a note
+    assert page.count(f"and {60 - MAX_FAILING_SHOWN} more tests that did not pass") == 2
+    # audit findings, most severe first, and code statistics beside the reference's
+    assert page.index("sev-high") < page.index("sev-medium") < page.index("sev-low")
+    assert "<td>lines</td><td>812</td><td>5,310</td>" in page
+
+
+def test_escaping_shows_controls_and_survives_lone_surrogates() -> None:
+    assert esc('\x00<b a="1">\x1b[31m\x7f') == "\u2400&lt;b a=&quot;1&quot;&gt;\u241b[31m\u2421"
+    assert esc("a\ud800b").encode("utf-8") == b"a?b"
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_report_renders_in_headless_chromium(graded: Graded, tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    _report(graded, report)
+    base = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run([*base, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=90)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "Leaderboard" in dom.stdout and "run-b" in dom.stdout and "mean score" in dom.stdout
+    assert dom.stdout.count("<svg") == 3 + 6 and "<rect" in dom.stdout
+    # the hostile output stayed text: the browser built no element from it
+    assert "<img" not in dom.stdout and "alert(1)" in dom.stdout
+
+    shot = tmp_path / "shot.png"
+    snap = subprocess.run(
+        [*base, f"--screenshot={shot}", "--window-size=1280,2000", report.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert snap.returncode == 0, snap.stderr[-2000:]
+    assert _png_size(shot) == (1280, 2000)
+    assert shot.stat().st_size > 50_000  # a blank or unstyled page compresses to far less
