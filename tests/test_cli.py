@@ -94,3 +94,35 @@ def test_task_new_errors_are_one_line(tmp_path: Path) -> None:
     assert len(missing.stderr.strip().splitlines()) == 1
     both = twinbench("task", "new", "x", "-o", str(tmp_path / "y"))
     assert both.returncode == 2 and "exactly one of" in both.stderr
+
+
+def test_audit_flags_the_wrapper_and_clears_the_partial(tmp_path: Path) -> None:
+    from twinbench.demo import DEMO_SUBMISSIONS, DEMO_TASK
+
+    flagged = twinbench(
+        "audit",
+        str(DEMO_SUBMISSIONS["reference-wrapper"]),
+        "--task",
+        str(DEMO_TASK),
+        "-o",
+        str(tmp_path / "audit.json"),
+    )
+    assert flagged.returncode == 1 and "FLAGGED" in flagged.stdout and "critical wrapper" in flagged.stdout
+    assert json.loads((tmp_path / "audit.json").read_text())["flagged"] is True
+    clean = twinbench("audit", str(DEMO_SUBMISSIONS["partial"]), "--task", str(DEMO_TASK))
+    assert clean.returncode == 0 and "clean" in clean.stdout
+
+
+def test_eval_audit_then_report(tmp_path: Path) -> None:
+    task = small_figlet_task(tmp_path / "task", count=5)
+    from twinbench.demo import DEMO_SUBMISSIONS
+
+    out = tmp_path / "run" / "figlet"
+    graded = twinbench("eval", str(task), str(DEMO_SUBMISSIONS["reference-wrapper"]), "-o", str(out), "--audit")
+    assert graded.returncode == 0 and (out / "audit.json").exists()
+    report = twinbench("report", str(tmp_path / "run"), "-o", str(tmp_path / "report.html"))
+    assert report.returncode == 0 and "1. run: 0 resolved" in report.stdout
+    html = (tmp_path / "report.html").read_text()
+    assert "wrapper" in html and "<svg" in html
+    as_json = twinbench("report", str(tmp_path / "run"), "--json")
+    assert json.loads(as_json.stdout)["leaderboard"][0]["run"] == "run"

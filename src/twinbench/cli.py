@@ -125,10 +125,21 @@ def eval_command(
     workers: WorkersOption = 0,
     force: Annotated[bool, typer.Option("--force", help="rebuild and re-run every test")] = False,
     sandbox: SandboxOption = "bwrap",
+    audit: Annotated[bool, typer.Option("--audit", help="also audit the submission into OUT/audit.json")] = False,
 ) -> None:
     """Build a submission and grade it on a task's hidden tests."""
     result = _grade(task, submission, output, workers or _default_workers(), force, sandbox, "eval")
     _summary(result, output)
+    if audit:
+        from twinbench.audit import audit_submission, default_reference_source, write_audit
+
+        task_dir = load_task(task)
+        built = output / "build" / "tree"
+        findings = audit_submission(
+            submission, task_dir, built if built.is_dir() else None, None, default_reference_source(task_dir.task)
+        )
+        write_audit(findings, output / "audit.json")
+        _print_audit(findings)
     if result.build.reason.startswith("harness:") or result.counts.get("error", 0):
         raise typer.Exit(EXIT_HARNESS_ERROR)
 
@@ -284,6 +295,57 @@ def testgen_command(
         soft_wrap=True,
     )
     out.print(f"suite: {task_dir.suite_path}; report: {task_dir.root / 'tests' / 'testgen.json'}", markup=False)
+
+
+@app.command("audit")
+def audit_command(
+    submission: Annotated[Path, typer.Argument(help="directory or .tar.gz with compile.sh")],
+    task: Annotated[Path, typer.Option("--task", help="task directory")],
+    built_tree: Annotated[Path | None, typer.Option("--built-tree", help="built tree, e.g. OUT/build/tree")] = None,
+    trajectory: Annotated[Path | None, typer.Option("--trajectory", help="agent trajectory JSON")] = None,
+    reference_source: Annotated[
+        Path | None, typer.Option("--reference-source", help="reference sources (or coverage build) to compare with")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write the findings as JSON here")] = None,
+) -> None:
+    """Look for cheating: copies of the reference, wrappers, fetching builds, prebuilt binaries, trajectory tricks."""
+    from twinbench.audit import audit_submission, default_reference_source, write_audit
+
+    task_dir, _ = _task_and_sandbox(task, "unsafe-local")
+    try:
+        source = reference_source or default_reference_source(task_dir.task)
+        report = audit_submission(submission, task_dir, built_tree, trajectory, source)
+    except FormatError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    if output is not None:
+        write_audit(report, output)
+    _print_audit(report)
+    if report.flagged:
+        raise typer.Exit(1)
+
+
+def _print_audit(report: object) -> None:
+    from twinbench.audit import AuditReport
+
+    assert isinstance(report, AuditReport)
+    serious = [f for f in report.findings if f.severity != "info"]
+    verdict = "FLAGGED" if report.flagged else "clean"
+    out.print(f"{report.task}: {verdict} ({len(serious)} findings)", markup=False, highlight=False)
+    for finding in serious:
+        out.print(
+            f"  {finding.severity.value} {finding.rule}: {finding.message}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        for line in finding.evidence[:3]:
+            out.print(f"    {line}", markup=False, highlight=False, soft_wrap=True)
+    if report.code is not None:
+        out.print(
+            f"  code: {report.code.code_lines} lines in {report.code.files} files, {report.code.functions} functions",
+            markup=False,
+            highlight=False,
+        )
 
 
 @app.command("report")
