@@ -30,6 +30,11 @@ console = Console(stderr=True)
 out = Console()
 
 
+def _say(text: str) -> None:
+    """Print plain text: no rich markup (test groups look like [tags]) and no wrapping of long lines."""
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def _fail(message: str, code: int) -> typer.Exit:
     console.print("error: " + message, markup=False, highlight=False, soft_wrap=True, style="bold red")
     return typer.Exit(code)
@@ -90,21 +95,18 @@ def _grade(
 
 def _summary(result: EvalResult, output: Path) -> None:
     build = "ok" if result.build.ok else f"failed: {result.build.reason}"
-    out.print(
+    _say(
         f"{result.task}: {result.passed}/{result.total} passed, score {result.score:.3f}, "
         f"resolved {'yes' if result.resolved else 'no'}, near-resolved {'yes' if result.near_resolved else 'no'} "
-        f"(build {build}; {result.seconds:.1f}s)",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
+        f"(build {build}; {result.seconds:.1f}s)"
     )
     failing = [t for t in result.tests if t.status not in ("passed", "not_run")]
     for test in failing[:5]:
         line = f"  {test.id} [{test.group}] {test.status.value}: {test.reason}"
-        out.print(line, markup=False, highlight=False, soft_wrap=True)
+        _say(line)
     if len(failing) > 5:
-        out.print(f"  ... and {len(failing) - 5} more; see {output / 'eval.json'}", markup=False, highlight=False)
-    out.print(f"results: {output / 'eval.json'}, {output / 'junit.xml'}", markup=False, highlight=False)
+        _say(f"  ... and {len(failing) - 5} more; see {output / 'eval.json'}")
+    _say(f"results: {output / 'eval.json'}, {output / 'junit.xml'}")
 
 
 WorkersOption = Annotated[int, typer.Option("--workers", "-j", min=0, help="parallel sandboxes (0: one per core)")]
@@ -174,7 +176,7 @@ def demo_command(
             f"{result.seconds:.1f}",
         )
     out.print(table)
-    out.print(f"results: {output}/<submission>/eval.json", highlight=False)
+    _say(f"results: {output}/<submission>/eval.json")
     if not all_as_expected:
         raise _fail("a demo submission scored outside its expected range", EXIT_HARNESS_ERROR)
 
@@ -209,14 +211,11 @@ def task_new_command(
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     spec = task_dir.task
     hidden = len(spec.reference.hidden_paths)
-    out.print(
+    _say(
         f"task {spec.id} in {task_dir.root}: reference {spec.reference.binary}, {len(spec.docs)} docs, "
-        f"{hidden} files hidden from candidates",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
+        f"{hidden} files hidden from candidates"
     )
-    out.print(f"next: twinbench testgen {task_dir.root}", markup=False, highlight=False)
+    _say(f"next: twinbench testgen {task_dir.root}")
 
 
 @app.command("coverage-build")
@@ -235,11 +234,7 @@ def coverage_build_command(
             build = coverage_build(debian, output.resolve(), binary, log=lambda line: status.update(line[:100]))
     except CoverageBuildError as exc:
         raise _fail(str(exc), EXIT_HARNESS_ERROR) from None
-    out.print(
-        f"{build.package} {build.version}: {build.binary} ({len(build.source_files)} source files)",
-        markup=False,
-        highlight=False,
-    )
+    _say(f"{build.package} {build.version}: {build.binary} ({len(build.source_files)} source files)")
 
 
 @app.command("testgen")
@@ -286,15 +281,12 @@ def testgen_command(
         except (FormatError, CoverageBuildError) as exc:
             raise _fail(str(exc), EXIT_BAD_INPUT) from None
     coverage = f"{report.coverage.percent:.1f}% line coverage, " if report.coverage else ""
-    out.print(
+    _say(
         f"{report.task}: {report.kept} tests kept ({coverage}{report.executions} runs, {report.features} features, "
         f"{len(report.dropped)} dropped, {len(report.normalized)} normalized, {report.seconds:.0f}s, guided by "
-        f"{report.guidance})",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
+        f"{report.guidance})"
     )
-    out.print(f"suite: {task_dir.suite_path}; report: {task_dir.root / 'tests' / 'testgen.json'}", markup=False)
+    _say(f"suite: {task_dir.suite_path}; report: {task_dir.root / 'tests' / 'testgen.json'}")
 
 
 @app.command("audit")
@@ -330,22 +322,13 @@ def _print_audit(report: object) -> None:
     assert isinstance(report, AuditReport)
     serious = [f for f in report.findings if f.severity != "info"]
     verdict = "FLAGGED" if report.flagged else "clean"
-    out.print(f"{report.task}: {verdict} ({len(serious)} findings)", markup=False, highlight=False)
+    _say(f"{report.task}: {verdict} ({len(serious)} findings)")
     for finding in serious:
-        out.print(
-            f"  {finding.severity.value} {finding.rule}: {finding.message}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        _say(f"  {finding.severity.value} {finding.rule}: {finding.message}")
         for line in finding.evidence[:3]:
-            out.print(f"    {line}", markup=False, highlight=False, soft_wrap=True)
+            _say(f"    {line}")
     if report.code is not None:
-        out.print(
-            f"  code: {report.code.code_lines} lines in {report.code.files} files, {report.code.functions} functions",
-            markup=False,
-            highlight=False,
-        )
+        _say(f"  code: {report.code.code_lines} lines in {report.code.files} files, {report.code.functions} functions")
 
 
 @app.command("report")
@@ -370,14 +353,11 @@ def report_command(
     except FormatError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     for row in leaderboard(runs):
-        out.print(
+        _say(
             f"{row.rank}. {row.run}: {row.resolved} resolved, {row.near_resolved} near-resolved, "
-            f"mean score {row.mean_score:.3f} over {row.tasks_total} tasks",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+            f"mean score {row.mean_score:.3f} over {row.tasks_total} tasks"
         )
-    out.print(f"report: {output}", markup=False, highlight=False)
+    _say(f"report: {output}")
 
 
 def main() -> None:
