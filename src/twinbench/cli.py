@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from twinbench.formats import EvalResult, FormatError, TaskDir, TestResult, load
 from twinbench.grade import EvalOptions, evaluate
 from twinbench.protocols import Sandbox
 from twinbench.sandbox import BACKENDS, SandboxUnavailable, get_sandbox
+
+if TYPE_CHECKING:  # the audit package (numpy, lizard) is imported only by the commands that use it
+    from twinbench.audit import AuditReport
 
 EXIT_GRADED = 0
 EXIT_BAD_INPUT = 2
@@ -316,10 +319,7 @@ def audit_command(
         raise typer.Exit(1)
 
 
-def _print_audit(report: object) -> None:
-    from twinbench.audit import AuditReport
-
-    assert isinstance(report, AuditReport)
+def _print_audit(report: AuditReport) -> None:
     serious = [f for f in report.findings if f.severity != "info"]
     verdict = "FLAGGED" if report.flagged else "clean"
     _say(f"{report.task}: {verdict} ({len(serious)} findings)")

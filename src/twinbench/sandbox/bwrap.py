@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from twinbench.sandbox.launcher import ensure_launcher
-from twinbench.sandbox.runner import RunnerProcess
+from twinbench.sandbox.runner import RUNNER_SOURCE, RunnerProcess
 from twinbench.sandbox.session import RunnerSession
 from twinbench.sandbox.types import SessionConfig, WorkdirMode
 
@@ -117,13 +117,7 @@ class BwrapSandbox:
             "env_overrides": {"HOME": HOME_DIR},
             "launcher": f"{STATE_DIR}/launch" if launcher is not None else None,
         }
-        return [*args, python, "-I", "-S", "-B", "-c", _runner_source(), json.dumps(runner_config)]
-
-
-def _runner_source() -> str:
-    from twinbench.sandbox.runner import RUNNER_SOURCE
-
-    return RUNNER_SOURCE
+        return [*args, python, "-I", "-S", "-B", "-c", RUNNER_SOURCE, json.dumps(runner_config)]
 
 
 def _runner_python() -> tuple[str, list[Path]]:

@@ -493,23 +493,29 @@ def _vocabulary(task_dir: TaskDir, model: CliModel) -> list[str]:
         words.extend(option.choices)
     for example in model.examples:
         words.extend(arg for arg in example if not arg.startswith("-"))
-    for path in task_dir.task.reference.hidden_paths:
-        if "/share/" in path and "/doc/" not in path and "/man/" not in path:
-            words.append(Path(path).stem)
+    words.extend(Path(path).stem for path in _package_data_paths(task_dir))
     unique = list(dict.fromkeys(word for word in words if word and len(word) < 40))
     return unique or ["hello"]
 
 
 DATA_FILE_LIMIT = 256 * 1024
+NOT_DATA = ("/doc/", "/man/", "/locale/", "/info/")
+
+
+def _package_data_paths(task_dir: TaskDir) -> list[str]:
+    """Files the reference's package installs under a share/ dir that are data, not documentation."""
+    return [
+        name
+        for name in task_dir.task.reference.hidden_paths
+        if "/share/" in name and not any(part in name for part in NOT_DATA)
+    ]
 
 
 def _data_files(task_dir: TaskDir) -> list[tuple[str, bytes]]:
     """The package's own data files (fonts, tables, examples), readable here while generating."""
     found: list[tuple[str, bytes]] = []
-    for name in task_dir.task.reference.hidden_paths:
+    for name in _package_data_paths(task_dir):
         path = Path(name)
-        if "/share/" not in name or any(part in name for part in ("/doc/", "/man/", "/locale/", "/info/")):
-            continue
         try:
             if path.is_file() and not path.is_symlink() and path.stat().st_size <= DATA_FILE_LIMIT:
                 found.append((name, path.read_bytes()))
