@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # python3-venv: the project's venv. gcc, libc6-dev: the sandbox's static launcher. procps: ps, for tests.
 # man-db: renders man pages into task docs. jq: a second reference. build-essential, dpkg-dev: coverage builds
 # from Debian sources (apt-get source, make). chromium: the test that opens the HTML report headless.
-PACKAGES="bubblewrap faketime figlet toilet jq python3 python3-venv gcc libc6-dev build-essential dpkg-dev procps man-db chromium"
+# strace, gdb: the clean room's toolchain, and the dump attempts its tests make against the reference broker.
+PACKAGES="bubblewrap faketime figlet toilet jq python3 python3-venv gcc libc6-dev build-essential dpkg-dev procps man-db chromium strace gdb make"
 
 missing=""
 for package in $PACKAGES; do

@@ -1,5 +1,15 @@
 """On-disk formats: task directory, test suite, submission and eval results (pydantic v2 models)."""
 
+from twinbench.formats.agent import (
+    TRAJECTORY_FORMAT,
+    ActionResult,
+    AgentRunRecord,
+    ModelReply,
+    RunStats,
+    StepRecord,
+    TokenUsage,
+)
+from twinbench.formats.atomic import write_text_atomic
 from twinbench.formats.errors import FormatError
 from twinbench.formats.limits import Limits
 from twinbench.formats.result import BuildRecord, EvalResult, TestResult, TestStatus
@@ -17,6 +27,9 @@ from twinbench.formats.task import ReferenceSpec, Task, TaskDir, TaskLimits, loa
 from twinbench.formats.testgen import CoverageReport, FileCoverage, TestgenReport
 
 __all__ = [
+    "TRAJECTORY_FORMAT",
+    "ActionResult",
+    "AgentRunRecord",
     "BuildRecord",
     "CompareMode",
     "Comparison",
@@ -26,7 +39,10 @@ __all__ = [
     "FileCoverage",
     "FormatError",
     "Limits",
+    "ModelReply",
     "ReferenceSpec",
+    "RunStats",
+    "StepRecord",
     "Suite",
     "Task",
     "TaskDir",
@@ -35,9 +51,11 @@ __all__ = [
     "TestResult",
     "TestStatus",
     "TestgenReport",
+    "TokenUsage",
     "dump_suite",
     "load_suite",
     "load_task",
     "save_task",
     "suite_digest",
+    "write_text_atomic",
 ]

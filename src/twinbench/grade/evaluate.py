@@ -21,6 +21,7 @@ from twinbench.formats import (
     TestStatus,
     load_suite,
     suite_digest,
+    write_text_atomic,
 )
 from twinbench.grade.build import build_submission
 from twinbench.grade.judge import judge
@@ -103,7 +104,7 @@ def evaluate(
         twinbench_version=twinbench.__version__,
         **identity,
     )
-    _write_atomic(out_dir / "eval.json", result.model_dump_json(indent=2))
+    write_text_atomic(out_dir / "eval.json", result.model_dump_json(indent=2))
     write_junit(result, out_dir / "junit.xml")
     return result
 
@@ -183,12 +184,6 @@ def _reuse_build(out_dir: Path, identity: dict[str, str]) -> BuildRecord | None:
     if record.ok and not (build_dir / "tree").is_dir():
         return None
     return record
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 __all__ = ["EvalOptions", "FormatError", "evaluate"]

@@ -62,37 +62,15 @@ class BwrapSandbox:
         """The full bwrap argv for a session: the one place sandbox arguments are built."""
         python, python_binds = _runner_python()
         uid = candidate_uid()
-        args = [
-            self.bwrap,
-            "--die-with-parent",
-            "--new-session",
-            "--unshare-ipc",
-            "--unshare-pid",
-            "--unshare-net",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-            "--hostname",
-            HOSTNAME,
-        ]
-        if not self.privileged:
-            args += ["--unshare-user", "--uid", str(uid), "--gid", str(uid)]
-        bound: list[Path] = []
-        for top in SYSTEM_DIRS:
-            path = Path(top)
-            if path.is_symlink():
-                args += ["--symlink", os.readlink(path), top]
-            elif path.is_dir():
-                args += ["--ro-bind", top, top]
-                bound.append(path.resolve())
+        args = namespace_args(self.bwrap, self.privileged, uid)
+        system_args, bound = system_binds()
+        args += system_args
         for extra in python_binds:
             args += ["--ro-bind", str(extra), str(extra)]
             bound.append(extra)
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm"]
         args += ["--size", str(config.disk_mb << 20), "--tmpfs", SANDBOX_TMP, "--dir", STATE_DIR]
-        for hidden in config.hidden_paths:
-            args += _hide_file(hidden, bound)
-        for private in config.private_dirs:
-            args += _hide_dir(private, bound)
+        args += hiding_args(config.hidden_paths, config.private_dirs, bound)
         if config.tree is not None:
             args += ["--ro-bind", str(config.tree), f"{STATE_DIR}/src"]
         if config.export_dir is not None:
@@ -118,6 +96,49 @@ class BwrapSandbox:
             "launcher": f"{STATE_DIR}/launch" if launcher is not None else None,
         }
         return [*args, python, "-I", "-S", "-B", "-c", RUNNER_SOURCE, json.dumps(runner_config)]
+
+
+def namespace_args(bwrap: str, privileged: bool, uid: int) -> list[str]:
+    """bwrap's isolation flags shared by every sandbox: no network, own pids, dies with its parent."""
+    args = [
+        bwrap,
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--hostname",
+        HOSTNAME,
+    ]
+    if not privileged:
+        args += ["--unshare-user", "--uid", str(uid), "--gid", str(uid)]
+    return args
+
+
+def system_binds() -> tuple[list[str], list[Path]]:
+    """Read-only binds of the system directories (links stay links), and the real paths they expose."""
+    args: list[str] = []
+    bound: list[Path] = []
+    for top in SYSTEM_DIRS:
+        path = Path(top)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), top]
+        elif path.is_dir():
+            args += ["--ro-bind", top, top]
+            bound.append(path.resolve())
+    return args, bound
+
+
+def hiding_args(hidden_paths: tuple[Path, ...], private_dirs: tuple[Path, ...], bound: list[Path]) -> list[str]:
+    """Mounts that hide the reference's files (/dev/null over each) and whole private directories (tmpfs)."""
+    args: list[str] = []
+    for hidden in hidden_paths:
+        args += _hide_file(hidden, bound)
+    for private in private_dirs:
+        args += _hide_dir(private, bound)
+    return args
 
 
 def _runner_python() -> tuple[str, list[Path]]:

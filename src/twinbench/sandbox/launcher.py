@@ -1,4 +1,4 @@
-"""Build (once, cached) the small static C launcher that makes each sandboxed run cheap to start."""
+"""Build (once, cached) the small C helpers of the sandboxes: the launcher and the reference's uid dropper."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 LAUNCHER_SOURCE = Path(__file__).with_name("launcher.c")
+DROPPER_SOURCE = Path(__file__).with_name("dropuid.c")
 
 
 def cache_dir() -> Path:
@@ -20,9 +21,20 @@ def cache_dir() -> Path:
 
 def ensure_launcher() -> Path | None:
     """The launcher binary, compiled on first use; None when no C compiler can build it (slower fallback)."""
-    source = LAUNCHER_SOURCE.read_bytes()
+    return _ensure_built(LAUNCHER_SOURCE, "launcher", [["-static"], []])
+
+
+def ensure_dropper() -> Path | None:
+    """The preloadable library that drops a reference from root to its uid before main; None without gcc."""
+    return _ensure_built(DROPPER_SOURCE, "dropuid.so", [["-shared", "-fPIC"]])
+
+
+def _ensure_built(source_path: Path, name: str, flag_choices: list[list[str]]) -> Path | None:
+    """Compile `source_path` with the first flags that work, keyed by the source's hash so edits rebuild."""
+    source = source_path.read_bytes()
     digest = hashlib.sha256(source).hexdigest()[:16]
-    target = cache_dir() / f"launcher-{digest}"
+    stem, dot, suffix = name.partition(".")
+    target = cache_dir() / f"{stem}-{digest}{dot}{suffix}"
     if target.is_file() and os.access(target, os.X_OK):
         return target
     compiler = shutil.which("cc") or shutil.which("gcc")
@@ -30,10 +42,10 @@ def ensure_launcher() -> Path | None:
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        built = Path(scratch) / "launcher"
-        for flags in (["-static"], []):
+        built = Path(scratch) / name
+        for flags in flag_choices:
             result = subprocess.run(
-                [compiler, "-O2", *flags, "-o", str(built), str(LAUNCHER_SOURCE)],
+                [compiler, "-O2", *flags, "-o", str(built), str(source_path)],
                 capture_output=True,
                 check=False,
             )

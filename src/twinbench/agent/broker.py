@@ -1,0 +1,442 @@
+"""The reference broker: runs the real program for the clean room's ./executable without ever handing it over.
+
+The clean room holds only a small client (broker_client.py) that connects to this broker's Unix socket and
+passes its argv, working directory, environment and its three stdio file descriptors. The broker starts the
+reference in a bubblewrap sandbox of its own (`sandbox.rooms.reference_command`): another uid, no network,
+injection variables scrubbed, the binary replaced by an execute-only copy. The reference writes straight to
+the agent's stdout and stderr; the broker answers with the exit code. When the client goes away (killed,
+timed out), the broker kills the reference.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from twinbench.formats import Limits
+from twinbench.sandbox.launcher import ensure_dropper
+from twinbench.sandbox.rooms import ReferenceRoom, RoomLayout, reference_command
+from twinbench.sandbox.testrun import faketime_library
+
+SOCKET_NAME = "broker.sock"
+MAX_REQUEST_BYTES = 4 << 20
+REQUEST_TIMEOUT_S = 10.0
+MAX_CONCURRENT_RUNS = 8
+STDIO_FDS = 3
+# glibc's list of variables it ignores for setuid programs: each can make the dynamic loader or libc load
+# code or data the caller chose. LD_* is dropped as a prefix. (TMPDIR and TZDIR stay: they load no code.)
+INJECTION_VARIABLES = frozenset(
+    {
+        "GCONV_PATH",
+        "GETCONF_DIR",
+        "GLIBC_TUNABLES",
+        "HOSTALIASES",
+        "LOCALDOMAIN",
+        "LOCPATH",
+        "MALLOC_TRACE",
+        "NIS_PATH",
+        "NLSPATH",
+        "RESOLV_HOST_CONF",
+        "RES_OPTIONS",
+    }
+)
+
+
+class BrokerProtocolError(Exception):
+    """A request the broker refuses; the message is one line for the agent's stderr."""
+
+
+class BrokerRequest(BaseModel):
+    """What the client sends: the command line, where it runs, and the caller's environment."""
+
+    argv: list[str] = Field(min_length=1, max_length=100_000)
+    cwd: str
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("argv")
+    @classmethod
+    def _no_nul_in_args(cls, value: list[str]) -> list[str]:
+        if any("\0" in item for item in value):
+            raise ValueError("arguments cannot contain NUL bytes")
+        return value
+
+    @field_validator("cwd")
+    @classmethod
+    def _absolute_cwd(cls, value: str) -> str:
+        if not value.startswith("/") or "\0" in value:
+            raise ValueError("the working directory must be an absolute path")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _no_nul_in_env(cls, value: dict[str, str]) -> dict[str, str]:
+        if any("\0" in key or "=" in key or not key or "\0" in item for key, item in value.items()):
+            raise ValueError("malformed environment variable")
+        return value
+
+
+class BrokerSettings(BaseModel):
+    """How the broker runs the reference: which binary, as whom, with what fixed environment and limits."""
+
+    binary: Path = Field(description="the resolved reference binary on the host")
+    uid: int = Field(description="uid the reference runs as; never the agent's")
+    gid: int = Field(description="the agent's gid, so the agent can read what the reference writes")
+    privileged: bool = True
+    bwrap: str = "bwrap"
+    task_env: dict[str, str] = Field(default_factory=dict)
+    clock: str | None = None
+    limits: Limits = Field(
+        default_factory=lambda: Limits(wall_s=600, cpu_s=600, memory_mb=4096, processes=256, file_size_mb=1024)
+    )
+
+
+class ReferenceCall(BaseModel):
+    """One run of the reference for the agent, as logged in reference_calls.jsonl."""
+
+    argv: list[str] = Field(default_factory=list)
+    cwd: str = ""
+    exit_code: int | None = None
+    timed_out: bool = False
+    client_left: bool = False
+    error: str | None = None
+    seconds: float = 0.0
+
+    def answer(self, wall_s: float) -> dict[str, object]:
+        """The reply line for the client."""
+        if self.error is not None:
+            return {"error": self.error, "exit_code": 126 if self.exit_code is None else self.exit_code}
+        if self.timed_out:
+            return {"error": f"the reference ran longer than {wall_s:g} s and was stopped", "exit_code": 137}
+        return {"exit_code": 126 if self.exit_code is None else self.exit_code}
+
+
+def scrub_environment(env: dict[str, str]) -> dict[str, str]:
+    """The caller's environment without the variables that inject code into a dynamically linked program."""
+    return {key: value for key, value in env.items() if not key.startswith("LD_") and key not in INJECTION_VARIABLES}
+
+
+def is_elf(path: Path) -> bool:
+    """Whether `path` is an ELF binary (scripts cannot be execute-only: their interpreter must read them)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def is_dynamic(path: Path) -> bool:
+    """Whether an ELF binary names a program interpreter (ld.so), and so honours LD_PRELOAD."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(64)
+            if len(header) < 64 or header[:4] != b"\x7fELF" or header[4] not in (1, 2):
+                return False
+            wide = header[4] == 2
+            order = "<" if header[5] == 1 else ">"
+            if wide:
+                table, entry_size, count = struct.unpack_from(order + "Q14xHH", header, 32)
+            else:
+                table, entry_size, count = struct.unpack_from(order + "I10xHH", header, 28)
+            handle.seek(table)
+            headers = handle.read(entry_size * min(count, 256))
+    except (OSError, struct.error):
+        return False
+    for index in range(len(headers) // max(entry_size, 1)):
+        (kind,) = struct.unpack_from(order + "I", headers, index * entry_size)
+        if kind == 3:  # PT_INTERP
+            return True
+    return False
+
+
+def package_binaries(hidden_paths: tuple[Path, ...], binary: Path) -> list[Path]:
+    """The ELF files of the reference's package other than its binary: its shared libraries and helpers."""
+    found: set[Path] = set()
+    for hidden in hidden_paths:
+        try:
+            real = hidden.resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue
+        if real != binary and real.is_file() and is_elf(real):
+            found.add(real)
+    return sorted(found)
+
+
+class ReferenceBroker:
+    """Serves ./executable requests from one clean room until closed."""
+
+    def __init__(self, layout: RoomLayout, settings: BrokerSettings, log_path: Path | None = None) -> None:
+        self.layout = layout
+        self.settings = settings
+        self.log_path = log_path
+        self.socket_path = layout.broker_dir / SOCKET_NAME
+        self.calls = 0
+        self._listener: socket.socket | None = None
+        self._private: Path | None = None
+        self._room: ReferenceRoom | None = None
+        self._stopping = threading.Event()
+        self._threads: set[threading.Thread] = set()
+        self._running: set[int] = set()
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_RUNS)
+        self._accepter: threading.Thread | None = None
+        self._bwrap = shutil.which(settings.bwrap) or settings.bwrap
+
+    @property
+    def room(self) -> ReferenceRoom:
+        """The reference's sandbox: its execute-only copies and, as root, the uid dropper."""
+        if self._room is None:
+            raise RuntimeError("the broker is not started")
+        return self._room
+
+    def __enter__(self) -> ReferenceBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Make the execute-only copy, bind the socket and start accepting."""
+        self._private = Path(tempfile.mkdtemp(prefix="twinbench-reference-"))
+        self._private.chmod(0o711)
+        self._room = self._make_room(self._private)
+        self.socket_path.unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(self.socket_path))
+        self.socket_path.chmod(0o666)
+        listener.listen(64)
+        listener.settimeout(0.2)
+        self._listener = listener
+        self._accepter = threading.Thread(target=self._accept_loop, name="twinbench-broker", daemon=True)
+        self._accepter.start()
+
+    def _make_room(self, private: Path) -> ReferenceRoom:
+        """Execute-only copies of the binary and, when the reference can start as root, of its package's
+        other ELF files, which only a root-started dynamic loader can still map."""
+        binary = self.settings.binary.resolve()
+        dropper = None
+        originals = [binary]
+        if self.settings.privileged and is_dynamic(binary):
+            dropper = ensure_dropper()
+            if dropper is not None:
+                originals += package_binaries(self.layout.hidden_paths, binary)
+        copies: dict[Path, Path] = {}
+        for index, original in enumerate(originals):
+            copy = private / f"{index:03d}-{original.name}"
+            shutil.copyfile(original, copy)
+            copy.chmod(0o111 if is_elf(copy) else 0o555)
+            copies[original] = copy
+        if dropper is not None:
+            shutil.copyfile(dropper, private / "dropuid.so")
+            (private / "dropuid.so").chmod(0o755)
+            dropper = private / "dropuid.so"
+        return ReferenceRoom(binary=binary, execute_only=copies, dropper=dropper)
+
+    def close(self) -> None:
+        """Stop accepting, kill every reference still running, and remove the socket and the copy."""
+        self._stopping.set()
+        if self._accepter is not None:
+            self._accepter.join()
+        with self._lock:
+            running = list(self._running)
+            threads = list(self._threads)
+        for pid in running:
+            _kill(pid)
+        for thread in threads:
+            thread.join(timeout=10)
+        if self._listener is not None:
+            self._listener.close()
+        self.socket_path.unlink(missing_ok=True)
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        while not self._stopping.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(connection,), daemon=True)
+            with self._lock:
+                self._threads = {t for t in self._threads if t.is_alive()}
+                self._threads.add(thread)
+            thread.start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        fds: list[int] = []
+        try:
+            connection.settimeout(REQUEST_TIMEOUT_S)
+            try:
+                request, fds = _read_request(connection)
+            except (BrokerProtocolError, OSError) as exc:
+                call = ReferenceCall(error=f"bad request to the reference broker: {exc}")
+            else:
+                connection.settimeout(None)
+                with self._slots:
+                    call = self._run(connection, request, fds)
+            self._record(call)
+            try:
+                connection.sendall((json.dumps(call.answer(self.settings.limits.wall_s)) + "\n").encode())
+            except OSError:
+                pass  # the client is gone; its reference is already dead
+        finally:
+            for fd in fds:
+                os.close(fd)
+            connection.close()
+
+    def _environment(self, request: BrokerRequest) -> dict[str, str]:
+        env = scrub_environment(request.env)
+        env.update(self.settings.task_env)
+        if self.settings.clock:
+            library = faketime_library()
+            if library is not None:
+                env.update({"LD_PRELOAD": library, "FAKETIME": self.settings.clock, "FAKETIME_DONT_RESET": "1"})
+        return env
+
+    def _run(self, connection: socket.socket, request: BrokerRequest, fds: list[int]) -> ReferenceCall:
+        call = ReferenceCall(argv=request.argv, cwd=request.cwd)
+        started = time.monotonic()
+        command = reference_command(
+            self.layout,
+            self.room,
+            bwrap=self._bwrap,
+            privileged=self.settings.privileged,
+            uid=self.settings.uid,
+            gid=self.settings.gid,
+            env=self._environment(request),
+            limits=self.settings.limits,
+            cwd=request.cwd,
+            argv=request.argv,
+        )
+        error_read, error_write = os.pipe()
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+        actions.append((os.POSIX_SPAWN_DUP2, error_write, STDIO_FDS))
+        try:
+            pid = os.posix_spawn(self._bwrap, command, {}, file_actions=actions, setsid=True)
+        except (OSError, ValueError) as exc:
+            os.close(error_read)
+            call.error = f"cannot start the reference sandbox: {exc}"
+            return call
+        finally:
+            os.close(error_write)
+        with self._lock:
+            self._running.add(pid)
+        try:
+            call.timed_out, call.client_left = self._wait(pid, connection, started + self.settings.limits.wall_s)
+            if call.timed_out or call.client_left:
+                _kill(pid)
+            _, status = os.waitpid(pid, 0)
+        finally:
+            with self._lock:
+                self._running.discard(pid)
+        code = os.waitstatus_to_exitcode(status)
+        call.exit_code = code if code >= 0 else 128 - code
+        call.seconds = round(time.monotonic() - started, 4)
+        os.set_blocking(error_read, False)
+        try:
+            launch_error = os.read(error_read, 4096).decode(errors="replace").strip()
+        except OSError:
+            launch_error = ""
+        os.close(error_read)
+        if launch_error:
+            call.error = f"cannot run the reference: {launch_error}"
+        return call
+
+    def _wait(self, pid: int, connection: socket.socket, deadline: float) -> tuple[bool, bool]:
+        """Wait for the sandbox to exit; (timed out, client left) when it has to be killed instead."""
+        pidfd = os.pidfd_open(pid)
+        try:
+            while not self._stopping.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return True, False
+                ready, _, _ = select.select([pidfd, connection], [], [], min(remaining, 0.5))
+                if pidfd in ready:
+                    return False, False
+                if connection in ready:
+                    try:
+                        data = connection.recv(4096)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        return False, True
+            return False, True
+        finally:
+            os.close(pidfd)
+
+    def _record(self, call: ReferenceCall) -> None:
+        with self._lock:
+            self.calls += 1
+            if self.log_path is not None:
+                with self.log_path.open("a", encoding="utf-8") as log:
+                    log.write(call.model_dump_json() + "\n")
+
+
+def _kill(pid: int) -> None:
+    """Kill a reference sandbox: bwrap's death takes its pid namespace, and so every process in it, along."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _read_request(connection: socket.socket) -> tuple[BrokerRequest, list[int]]:
+    """Read the length-prefixed JSON request and exactly three file descriptors, or refuse it."""
+    fds: list[int] = []
+    try:
+        data, ancillary, flags, _ = connection.recvmsg(
+            65536, socket.CMSG_SPACE(16 * array.array("i").itemsize), socket.MSG_CMSG_CLOEXEC
+        )
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                usable = len(payload) - len(payload) % array.array("i").itemsize
+                fds.extend(array.array("i", payload[:usable]))
+        if flags & socket.MSG_CTRUNC or len(fds) != STDIO_FDS:
+            raise BrokerProtocolError(f"expected {STDIO_FDS} file descriptors, got {len(fds)}")
+        while len(data) < 4:
+            more = connection.recv(4 - len(data))
+            if not more:
+                raise BrokerProtocolError("the request ended early")
+            data += more
+        (size,) = struct.unpack(">I", data[:4])
+        if size > MAX_REQUEST_BYTES:
+            raise BrokerProtocolError(f"the request is larger than {MAX_REQUEST_BYTES} bytes")
+        body = data[4:]
+        while len(body) < size:
+            more = connection.recv(min(1 << 16, size - len(body)))
+            if not more:
+                raise BrokerProtocolError("the request ended early")
+            body += more
+        try:
+            request = BrokerRequest.model_validate(json.loads(body[:size]))
+        except (ValueError, ValidationError) as exc:
+            raise BrokerProtocolError(_first_problem(exc)) from None
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return request, fds
+
+
+def _first_problem(exc: Exception) -> str:
+    """One line saying what is wrong with a request body."""
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        return f"{where}: {error['msg']}" if where else str(error["msg"])
+    return f"the request is not JSON ({exc})"

@@ -1,0 +1,280 @@
+"""The clean room: an agent's workspace with the task's docs, a broker-backed ./executable, and no way out.
+
+Each bash action is a fresh bubblewrap sandbox over the same host directories, so files persist between
+actions while processes do not: when an action ends, its pid namespace and everything in it die.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from twinbench.agent.broker import BrokerSettings, ReferenceBroker
+from twinbench.formats import ActionResult, Limits, TaskDir
+from twinbench.reference import ReferenceError, hidden_paths_for, resolve_binary
+from twinbench.sandbox import candidate_uid
+from twinbench.sandbox.launcher import ensure_launcher
+from twinbench.sandbox.rooms import HOME, REFERENCE_CLIENT, TMP, WORKSPACE, RoomLayout, cleanroom_command
+
+CLIENT_SOURCE = Path(__file__).with_name("broker_client.py")
+DRAIN_AFTER_KILL_S = 5.0
+# the files of one workspace the harness counts before it stops counting (disk use is checked after actions)
+MAX_COUNTED_ENTRIES = 200_000
+
+
+class CleanRoomUnavailable(Exception):
+    """The clean room cannot be built on this machine or for this task; the message says why in one line."""
+
+
+class CleanRoomSettings(BaseModel):
+    """Limits and identity of an agent's clean room."""
+
+    bwrap: str = "bwrap"
+    privileged: bool = Field(default_factory=lambda: os.geteuid() == 0)
+    action_timeout_s: float = 180.0
+    output_bytes: int = 1 << 20
+    disk_mb: int = 4096
+    limits: Limits = Field(
+        default_factory=lambda: Limits(
+            wall_s=180, cpu_s=3600, memory_mb=16384, processes=1024, open_files=4096, file_size_mb=2048
+        )
+    )
+    env: dict[str, str] = Field(
+        default_factory=lambda: {
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": HOME,
+            "USER": "agent",
+            "LOGNAME": "agent",
+            "TMPDIR": TMP,
+            "LANG": "C.UTF-8",
+            "TZ": "UTC",
+            "TERM": "dumb",
+            "PAGER": "cat",
+            "MANPAGER": "cat",
+            "GIT_PAGER": "cat",
+            "LESS": "-R",
+            "PIP_PROGRESS_BAR": "off",
+            "TQDM_DISABLE": "1",
+        }
+    )
+
+
+class CleanRoom:
+    """One agent's sandboxed workspace and the broker behind its ./executable; a context manager."""
+
+    def __init__(
+        self,
+        task: TaskDir,
+        settings: CleanRoomSettings | None = None,
+        *,
+        private_dirs: tuple[Path, ...] = (),
+        log_dir: Path | None = None,
+    ) -> None:
+        self.task = task
+        self.settings = settings or CleanRoomSettings()
+        self.agent_uid = candidate_uid()
+        self.reference_uid = self.agent_uid + 1
+        self.private_dirs = (task.root.resolve(), Path(__file__).resolve().parents[1], *private_dirs)
+        self.log_dir = log_dir
+        self.root: Path | None = None
+        self.layout: RoomLayout | None = None
+        self.broker: ReferenceBroker | None = None
+
+    @property
+    def workspace(self) -> Path:
+        """The host directory the agent sees as /workspace: its project, and later its submission."""
+        if self.layout is None:
+            raise RuntimeError("the clean room is not open")
+        return self.layout.workspace
+
+    def __enter__(self) -> CleanRoom:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Make the host directories, place ./executable, and start the broker."""
+        if shutil.which(self.settings.bwrap) is None:
+            raise CleanRoomUnavailable("bubblewrap is not installed (apt-get install bubblewrap)")
+        launcher = ensure_launcher()
+        if launcher is None:
+            raise CleanRoomUnavailable("the sandbox launcher cannot be built: install gcc and libc6-dev")
+        try:
+            binary = resolve_binary(self.task.task.reference.binary)
+        except ReferenceError as exc:
+            raise CleanRoomUnavailable(str(exc)) from None
+        self.root = Path(tempfile.mkdtemp(prefix="twinbench-room-"))
+        self.root.chmod(0o711)
+        layout = RoomLayout(
+            workspace=self.root / "workspace",
+            tmp=self.root / "tmp",
+            home=self.root / "home",
+            docs=self.task.docs_dir if self.task.docs_dir.is_dir() else None,
+            broker_dir=self.root / "broker",
+            hidden_paths=hidden_paths_for(self.task.task.reference),
+            private_dirs=self.private_dirs,
+        )
+        self._make_dirs(layout, launcher)
+        self.layout = layout
+        gid = self.agent_uid if self.settings.privileged else os.getgid()
+        self.broker = ReferenceBroker(
+            layout,
+            BrokerSettings(
+                binary=binary,
+                uid=self.reference_uid,
+                gid=gid,
+                privileged=self.settings.privileged,
+                bwrap=self.settings.bwrap,
+                task_env=self.task.task.env,
+                clock=self.task.task.clock,
+            ),
+            log_path=self.log_dir / "reference_calls.jsonl" if self.log_dir is not None else None,
+        )
+        self.broker.start()
+
+    def _make_dirs(self, layout: RoomLayout, launcher: Path) -> None:
+        client = CLIENT_SOURCE.read_bytes()
+        layout.broker_dir.mkdir(mode=0o755)
+        (layout.broker_dir / "reference").write_bytes(client)
+        (layout.broker_dir / "reference").chmod(0o755)
+        shutil.copyfile(launcher, layout.broker_dir / "launch")
+        (layout.broker_dir / "launch").chmod(0o755)
+        for directory in (layout.workspace, layout.home, layout.tmp):
+            directory.mkdir()
+        (layout.workspace / "docs").mkdir()  # the mount point of the read-only docs
+        (layout.workspace / "executable").write_bytes(client)
+        (layout.workspace / "executable").chmod(0o755)
+        if self.settings.privileged:
+            # the agent owns its directories; the reference (another uid in the agent's group) may write there too
+            for directory in (layout.workspace, layout.home):
+                os.chown(directory, self.agent_uid, self.agent_uid)
+                directory.chmod(0o2775)
+            os.chown(layout.workspace / "executable", self.agent_uid, self.agent_uid)
+        layout.tmp.chmod(0o1777)
+
+    def close(self) -> None:
+        """Stop the broker and remove every host directory of the room."""
+        if self.broker is not None:
+            self.broker.close()
+            self.broker = None
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+            self.layout = None
+
+    def execute(self, command: str, timeout_s: float | None = None, cwd: str = WORKSPACE) -> ActionResult:
+        """Run one bash command as the agent; output is stdout and stderr merged, capped, never an exception."""
+        if self.layout is None:
+            raise RuntimeError("the clean room is not open")
+        timeout = timeout_s or self.settings.action_timeout_s
+        argv = cleanroom_command(
+            self.layout,
+            # group-writable files, so that the reference (the agent's group) can write next to them
+            f"umask 002\n{command}",
+            bwrap=self.settings.bwrap,
+            privileged=self.settings.privileged,
+            uid=self.agent_uid,
+            limits=self.settings.limits,
+            cwd=cwd,
+        )
+        started = time.monotonic()
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=self.settings.env | self.task.task.env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return ActionResult(output=f"twinbench: cannot start the clean room: {exc}", returncode=126)
+        assert process.stdout is not None
+        output, truncated, timed_out = _collect(process, process.stdout, started + timeout, self.settings.output_bytes)
+        returncode = process.wait()
+        text = output.decode("utf-8", errors="replace")
+        if truncated:
+            text += f"\n[twinbench: output truncated after {self.settings.output_bytes} bytes]\n"
+        if timed_out:
+            text += f"\n[twinbench: the command ran longer than {timeout:g} s and was killed]\n"
+        return ActionResult(
+            output=text,
+            returncode=-9 if timed_out else returncode,
+            timed_out=timed_out,
+            truncated=truncated,
+            seconds=round(time.monotonic() - started, 3),
+        )
+
+    def disk_used_mb(self) -> float:
+        """How much the workspace, home and /tmp of the room hold (counting stops at many files)."""
+        if self.layout is None:
+            return 0.0
+        total = 0
+        counted = 0
+        stack = [self.layout.workspace, self.layout.home, self.layout.tmp]
+        while stack and counted < MAX_COUNTED_ENTRIES:
+            try:
+                entries = list(os.scandir(stack.pop()))
+            except OSError:
+                continue
+            for entry in entries:
+                counted += 1
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += info.st_blocks * 512
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+        return total / (1 << 20)
+
+
+def _collect(
+    process: subprocess.Popen[bytes], stream: object, deadline: float, cap: int
+) -> tuple[bytes, bool, bool]:
+    """Read merged output until EOF, keeping `cap` bytes; kill the sandbox at the deadline."""
+    fd = stream.fileno()  # type: ignore[attr-defined]
+    kept = bytearray()
+    truncated = timed_out = False
+    drain_until: float | None = None
+    while True:
+        now = time.monotonic()
+        if drain_until is None and now >= deadline:
+            timed_out = True
+            _kill_group(process.pid)
+            drain_until = now + DRAIN_AFTER_KILL_S
+        limit = (drain_until if drain_until is not None else deadline) - now
+        if drain_until is not None and limit <= 0:
+            break
+        ready, _, _ = select.select([fd], [], [], max(0.0, min(limit, 1.0)))
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        room = cap - len(kept)
+        if room > 0:
+            kept += chunk[:room]
+        if len(chunk) > room:
+            truncated = True
+    stream.close()  # type: ignore[attr-defined]
+    if process.poll() is None:
+        _kill_group(process.pid)
+    return bytes(kept), truncated, timed_out
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,144 @@
+"""The agent's two sandboxes: the clean room an agent works in, and the room the broker runs the reference in.
+
+Both mount the same host directories at the same paths (the workspace, /tmp and the agent's home), so a path
+the agent passes to `./executable` means the same file to the reference. They differ in what else they see:
+the clean room has every file of the reference's package hidden; the reference room has them, with the
+reference binary itself replaced by an execute-only copy that its own uid cannot read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from twinbench.formats import Limits
+from twinbench.sandbox.bwrap import hiding_args, namespace_args, system_binds
+
+WORKSPACE = "/workspace"
+TMP = "/tmp"
+HOME = "/home/agent"
+DOCS = f"{WORKSPACE}/docs"
+BROKER_MOUNT = "/run/twinbench"
+BROKER_SOCKET = f"{BROKER_MOUNT}/broker.sock"
+# the broker client again, at a path an agent's own build cannot replace
+REFERENCE_CLIENT = f"{BROKER_MOUNT}/reference"
+LAUNCHER = f"{BROKER_MOUNT}/launch"
+DROPPER = "/run/twinbench-reference/dropuid.so"
+
+
+class RoomLayout(BaseModel):
+    """The host directories behind one agent run's clean room."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workspace: Path
+    tmp: Path
+    home: Path
+    docs: Path | None
+    broker_dir: Path
+    hidden_paths: tuple[Path, ...] = ()
+    private_dirs: tuple[Path, ...] = ()
+
+
+def _shared_mounts(layout: RoomLayout) -> list[str]:
+    # bwrap makes missing parents of mount points 0700 when it runs as real root: open them up first
+    args = ["--perms", "0755", "--dir", "/run", "--perms", "0755", "--dir", "/home"]
+    args += ["--bind", str(layout.workspace), WORKSPACE, "--bind", str(layout.tmp), TMP]
+    args += ["--bind", str(layout.home), HOME]
+    if layout.docs is not None and layout.docs.is_dir():
+        args += ["--ro-bind", str(layout.docs), DOCS]
+    args += ["--ro-bind", str(layout.broker_dir), BROKER_MOUNT]
+    return args
+
+
+def _launch(uid: int | None, gid: int | None, limits: Limits, cwd: str, program: str, argv: list[str]) -> list[str]:
+    """The launcher's argv: limits, then drop to uid/gid (-1 keeps the sandbox's user), chdir, exec."""
+    return [
+        LAUNCHER,
+        str(-1 if uid is None else uid),
+        str(-1 if gid is None else gid),
+        str(limits.cpu_s),
+        str(limits.memory_mb << 20),
+        str(limits.file_size_mb << 20),
+        str(limits.open_files),
+        str(limits.processes),
+        cwd,
+        program,
+        *argv,
+    ]
+
+
+def cleanroom_command(
+    layout: RoomLayout, command: str, *, bwrap: str, privileged: bool, uid: int, limits: Limits, cwd: str
+) -> list[str]:
+    """bwrap argv that runs one bash command of the agent in its clean room, as the agent's uid."""
+    args = namespace_args(bwrap, privileged, uid)
+    system_args, bound = system_binds()
+    args += system_args
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm"]
+    args += hiding_args(layout.hidden_paths, layout.private_dirs, bound)
+    args += _shared_mounts(layout)
+    args += ["--chdir", "/"]
+    who = uid if privileged else None
+    return [*args, *_launch(who, who, limits, cwd, "/bin/bash", ["bash", "-c", command])]
+
+
+class ReferenceRoom(BaseModel):
+    """What the reference's sandbox holds beyond the clean room's mounts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    binary: Path
+    # real path -> the execute-only (mode 0111, root-owned) copy bound over it: the binary and, when the
+    # reference can start as root, every shared library of its package
+    execute_only: dict[Path, Path]
+    # preloaded into a reference started as root; it drops to `uid` before main (sandbox/dropuid.c)
+    dropper: Path | None = None
+
+
+def reference_command(
+    layout: RoomLayout,
+    room: ReferenceRoom,
+    *,
+    bwrap: str,
+    privileged: bool,
+    uid: int,
+    gid: int,
+    env: dict[str, str],
+    limits: Limits,
+    cwd: str,
+    argv: list[str],
+) -> list[str]:
+    """bwrap argv that runs the reference for the broker: the agent's view of files, another uid, no network.
+
+    The environment travels as --setenv arguments rather than bwrap's own environment, so that nothing
+    meant for the reference (LD_PRELOAD above all) is applied to bwrap itself.
+    """
+    args = namespace_args(bwrap, privileged, uid)
+    system_args, bound = system_binds()
+    args += system_args
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm"]
+    args += hiding_args((), layout.private_dirs, bound)
+    args += _shared_mounts(layout)
+    # owned by root and mode 0111: runnable, but neither the reference's uid nor anything it is asked to
+    # open (/proc/self/exe included) can read their bytes
+    for real, copy in sorted(room.execute_only.items()):
+        args += ["--ro-bind", str(copy), str(real)]
+    env = dict(env)
+    run_as_root = privileged and room.dropper is not None
+    if run_as_root:
+        assert room.dropper is not None
+        args += ["--ro-bind", str(room.dropper), DROPPER]
+        env["TWINBENCH_PRELOAD_REST"] = env.get("LD_PRELOAD", "")
+        env["LD_PRELOAD"] = DROPPER if not env["TWINBENCH_PRELOAD_REST"] else f"{DROPPER}:{env['LD_PRELOAD']}"
+        env["TWINBENCH_RUN_AS"] = f"{uid}:{gid}"
+    args += ["--clearenv"]
+    for key, value in sorted(env.items()):
+        args += ["--setenv", key, value]
+    args += ["--chdir", "/"]
+    if run_as_root or not privileged:
+        who_uid = who_gid = None  # the dropper changes uid after the loader ran; unprivileged has one uid
+    else:
+        who_uid, who_gid = uid, gid
+    return [*args, *_launch(who_uid, who_gid, limits, cwd, str(room.binary), argv)]
