@@ -10,12 +10,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from twinbench.formats import EvalResult, FormatError, TaskDir, TestResult, load_task
+from twinbench.formats import AgentRunRecord, EvalResult, FormatError, TaskDir, TestResult, load_task
 from twinbench.grade import EvalOptions, evaluate
 from twinbench.protocols import Sandbox
 from twinbench.sandbox import BACKENDS, SandboxUnavailable, get_sandbox
 
-if TYPE_CHECKING:  # the audit package (numpy, lizard) is imported only by the commands that use it
+if TYPE_CHECKING:  # the audit and agent packages are imported only by the commands that use them
+    from twinbench.agent import AgentOptions
     from twinbench.audit import AuditReport
 
 EXIT_GRADED = 0
@@ -367,3 +368,209 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+agent_app = typer.Typer(help="Run coding agents on tasks in a clean room.", no_args_is_help=True)
+app.add_typer(agent_app, name="agent")
+
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="litellm model (anthropic/claude-sonnet-4-5, openai/NAME with --api-base, ...) or scripted:FILE.yaml",
+    ),
+]
+AgentOption = Annotated[str, typer.Option("--agent", help="builtin (twinbench's own loop) or mini (mini-swe-agent)")]
+StepLimitOption = Annotated[int | None, typer.Option("--step-limit", help="model calls (default: the config's)")]
+CostLimitOption = Annotated[float | None, typer.Option("--cost-limit", help="USD (0 = no limit)")]
+WallLimitOption = Annotated[float | None, typer.Option("--wall-limit", help="seconds for the whole run")]
+ApiBaseOption = Annotated[
+    str | None, typer.Option("--api-base", help="OpenAI-compatible server, e.g. http://localhost:30000/v1")
+]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="agent config YAML (prompts and limits)")]
+ThenEvalOption = Annotated[bool, typer.Option("--then-eval", help="grade the submission right away into OUT/eval")]
+
+
+def _agent_options(
+    model: str,
+    agent: str,
+    api_base: str | None,
+    config: Path | None,
+    step_limit: int | None,
+    cost_limit: float | None,
+    wall_limit: float | None,
+    then_eval: bool,
+    workers: int,
+    sandbox: str,
+) -> AgentOptions:
+    """Validate what can be checked before a clean room opens; bad input exits 2 with one line."""
+    from pydantic import ValidationError
+
+    from twinbench.agent import AgentConfigError, AgentKind, AgentOptions, ModelError, load_config, model_for
+    from twinbench.agent.mini import load_mini_config
+
+    if agent not in {kind.value for kind in AgentKind}:
+        raise _fail(f"unknown agent {agent!r}: choose builtin or mini", EXIT_BAD_INPUT)
+    try:
+        options = AgentOptions(
+            model=model,
+            agent=AgentKind(agent),
+            api_base=api_base,
+            config=config,
+            step_limit=step_limit,
+            cost_limit=cost_limit,
+            wall_limit_s=wall_limit,
+            then_eval=then_eval,
+            eval_workers=workers or _default_workers(),
+            sandbox=sandbox,
+        )
+        model_for(model, api_base=api_base)
+        if options.agent is AgentKind.mini:
+            load_mini_config(config)
+        else:
+            load_config(config)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise _fail(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}", EXIT_BAD_INPUT) from None
+    except (ModelError, AgentConfigError) as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    return options
+
+
+def _describe_run(record: AgentRunRecord, output: Path) -> None:
+    stats = record.stats
+    cost = f"${stats.cost_usd:.4f}" + ("" if stats.cost_known else " (price unknown)")
+    _say(
+        f"{record.task}: {record.exit_status} after {stats.steps} steps, {cost}, "
+        f"{stats.tokens.prompt + stats.tokens.completion} tokens, {stats.reference_calls} reference runs, "
+        f"{stats.seconds:.0f} s"
+    )
+    if record.message:
+        _say(f"  {record.message}")
+    if record.submission:
+        dropped = f", {len(record.dropped)} files left out (see agent.json)" if record.dropped else ""
+        _say(f"  submission: {output / record.submission} ({record.submission_files} files{dropped})")
+        _say(f"  trajectory: {output / record.trajectory}")
+    if record.score is not None and record.eval:
+        _say(f"  score: {record.score:.3f} ({output / record.eval})")
+
+
+@agent_app.command("run")
+def agent_run_command(
+    task: Annotated[Path, typer.Argument(help="task directory (holding task.yaml)")],
+    model: ModelOption,
+    agent: AgentOption = "builtin",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="run directory (default: runs/TASK_ID)")] = None,
+    step_limit: StepLimitOption = None,
+    cost_limit: CostLimitOption = None,
+    wall_limit: WallLimitOption = None,
+    api_base: ApiBaseOption = None,
+    config: ConfigOption = None,
+    then_eval: ThenEvalOption = False,
+    workers: WorkersOption = 0,
+    sandbox: SandboxOption = "bwrap",
+    force: Annotated[bool, typer.Option("--force", help="replace an existing run in OUT")] = False,
+) -> None:
+    """Run an agent on one task: a clean room, the model, then OUT/submission.tar.gz and trajectory.json."""
+    from twinbench.agent import RunOutputExists, prepare_output, run_agent
+
+    try:
+        task_dir = load_task(task)
+    except FormatError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    options = _agent_options(
+        model, agent, api_base, config, step_limit, cost_limit, wall_limit, then_eval, workers, sandbox
+    )
+    target = output or Path("runs") / task_dir.task.id
+    try:
+        prepare_output(target, force=force)
+    except RunOutputExists as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    with Progress(
+        TextColumn("[bold]{task.description}[/]"),
+        TextColumn("{task.fields[phase]}"),
+        TextColumn("step {task.completed:.0f}{task.fields[of]}"),
+        TextColumn("${task.fields[cost]:.4f}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        limit = f"/{step_limit}" if step_limit else ""
+        bar = progress.add_task(task_dir.task.id, total=step_limit or None, phase="starting", of=limit, cost=0.0)
+        record = run_agent(
+            task_dir,
+            options,
+            target,
+            on_step=lambda stats: progress.update(bar, completed=stats.steps, cost=stats.cost_usd),
+            on_phase=lambda phase: progress.update(bar, phase=phase),
+        )
+    _describe_run(record, target)
+    if not record.finished:
+        raise _fail(record.message or "the agent run did not finish", EXIT_HARNESS_ERROR)
+
+
+@agent_app.command("batch")
+def agent_batch_command(
+    tasks_dir: Annotated[Path, typer.Argument(help="directory whose subdirectories are tasks")],
+    model: ModelOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="run directory: one subdirectory per task")],
+    agent: AgentOption = "builtin",
+    parallel: Annotated[int, typer.Option("--workers", "-j", help="agent runs at a time")] = 1,
+    step_limit: StepLimitOption = None,
+    cost_limit: CostLimitOption = None,
+    wall_limit: WallLimitOption = None,
+    api_base: ApiBaseOption = None,
+    config: ConfigOption = None,
+    then_eval: ThenEvalOption = False,
+    sandbox: SandboxOption = "bwrap",
+) -> None:
+    """Run an agent on every task of a directory; resumable: finished tasks are skipped."""
+    from twinbench.agent import BatchEntry, run_batch
+
+    if parallel < 1:
+        raise _fail("--workers must be at least 1", EXIT_BAD_INPUT)
+    options = _agent_options(model, agent, api_base, config, step_limit, cost_limit, wall_limit, then_eval, 0, sandbox)
+    # agents run side by side, so each grading gets an equal share of the cores
+    options.eval_workers = max(1, _default_workers() // parallel)
+    table = Table(title=f"twinbench agent batch: {model}")
+    for column in ("task", "status", "exit", "steps", "cost", "score"):
+        table.add_column(column, justify="right" if column in ("steps", "cost", "score") else "left")
+    with Progress(
+        TextColumn("[bold]batch[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("tasks", total=None, last="")
+
+        def done(entry: BatchEntry) -> None:
+            progress.update(bar, advance=1, last=f"{entry.task}: {entry.exit_status or entry.status}")
+
+        try:
+            summary = run_batch(
+                tasks_dir,
+                options,
+                output,
+                workers=parallel,
+                on_start=lambda count: progress.update(bar, total=count),
+                on_done=done,
+            )
+        except FormatError as exc:
+            raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    for entry in summary.tasks:
+        table.add_row(
+            entry.task,
+            entry.status,
+            entry.exit_status or "-",
+            str(entry.steps),
+            f"{entry.cost_usd:.4f}",
+            "-" if entry.score is None else f"{entry.score:.3f}",
+        )
+    out.print(table)
+    _say(f"summary: {output / 'summary.json'}")
+    if any(entry.status == "error" for entry in summary.tasks):
+        raise _fail("some runs failed in the harness; run the same command again to retry them", EXIT_HARNESS_ERROR)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from twinbench.formats import ActionResult, ModelReply
 from twinbench.sandbox.types import ExecRequest, ExecResult, SessionConfig
 
 
@@ -35,4 +36,26 @@ class Sandbox(Protocol):
 
     def open(self, config: SessionConfig) -> SandboxSession:
         """Start a session for one tree."""
+        ...
+
+
+class Model(Protocol):
+    """A language model behind an agent: a list of chat messages in, one reply out."""
+
+    name: str
+
+    def query(self, messages: list[dict[str, str]]) -> ModelReply:
+        """One completion; failures raise agent.models.ModelError with a one-line message."""
+        ...
+
+
+class Environment(Protocol):
+    """Where an agent's bash actions run: the clean room, or anything that behaves like it."""
+
+    def execute(self, command: str, timeout_s: float | None = None) -> ActionResult:
+        """Run one bash command; every failure comes back inside the ActionResult."""
+        ...
+
+    def disk_used_mb(self) -> float:
+        """How much the agent's writable directories hold."""
         ...

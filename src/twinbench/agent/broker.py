@@ -365,10 +365,10 @@ class ReferenceBroker:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return True, False
-                ready, _, _ = select.select([pidfd, connection], [], [], min(remaining, 0.5))
+                ready, _, _ = select.select([pidfd, connection.fileno()], [], [], min(remaining, 0.5))
                 if pidfd in ready:
                     return False, False
-                if connection in ready:
+                if connection.fileno() in ready:
                     try:
                         data = connection.recv(4096)
                     except OSError:

@@ -22,7 +22,7 @@ from twinbench.formats import ActionResult, Limits, TaskDir
 from twinbench.reference import ReferenceError, hidden_paths_for, resolve_binary
 from twinbench.sandbox import candidate_uid
 from twinbench.sandbox.launcher import ensure_launcher
-from twinbench.sandbox.rooms import HOME, REFERENCE_CLIENT, TMP, WORKSPACE, RoomLayout, cleanroom_command
+from twinbench.sandbox.rooms import HOME, TMP, WORKSPACE, RoomLayout, cleanroom_command
 
 CLIENT_SOURCE = Path(__file__).with_name("broker_client.py")
 DRAIN_AFTER_KILL_S = 5.0
@@ -239,9 +239,7 @@ class CleanRoom:
         return total / (1 << 20)
 
 
-def _collect(
-    process: subprocess.Popen[bytes], stream: object, deadline: float, cap: int
-) -> tuple[bytes, bool, bool]:
+def _collect(process: subprocess.Popen[bytes], stream: object, deadline: float, cap: int) -> tuple[bytes, bool, bool]:
     """Read merged output until EOF, keeping `cap` bytes; kill the sandbox at the deadline."""
     fd = stream.fileno()  # type: ignore[attr-defined]
     kept = bytearray()
