@@ -73,6 +73,10 @@ def test_demo_scores_every_submission_in_its_range(tmp_path: Path) -> None:
     assert scores["stub"] <= 0.05 and scores["reference-wrapper"] == 0.0
     assert 0.2 < scores["partial"] < 0.9
     assert "partial" in result.stdout and "✓" in result.stdout
+    # the scripted agent writes the partial rebuild in a clean room: the same score, through the whole pipeline
+    agent = json.loads((tmp_path / "demo" / "agent-scripted" / "agent.json").read_text())
+    assert agent["exit_status"] == "Submitted" and agent["score"] == scores["partial"]
+    assert "scripted-agent" in result.stdout
 
 
 def test_task_new_then_testgen_then_eval(tmp_path: Path) -> None:

@@ -158,15 +158,21 @@ def demo_command(
     workers: WorkersOption = 0,
     sandbox: SandboxOption = "bwrap",
 ) -> None:
-    """Grade the bundled figlet task's three submissions: a stub, a partial rebuild and a reference wrapper."""
-    from twinbench.demo import DEMO_SUBMISSIONS, DEMO_TASK, EXPECTED_SCORES
+    """Grade the bundled figlet task's three submissions, then run a scripted agent on it and grade its work."""
+    from twinbench.demo import DEMO_AGENT_ROW, DEMO_SUBMISSIONS, DEMO_TASK, EXPECTED_SCORES
 
     table = Table(title="twinbench demo: figlet")
-    for column in ("submission", "build", "passed", "score", "resolved", "expected score", "seconds"):
-        table.add_column(column, justify="right" if column in ("passed", "score", "seconds") else "left")
+    for column in ("submission", "build", "passed", "score", "resolved", "expected", "seconds"):
+        table.add_column(
+            column,
+            justify="right" if column in ("passed", "score", "seconds") else "left",
+            # names stay whole on an 80-column terminal; other columns wrap instead
+            min_width=max(map(len, EXPECTED_SCORES)) if column == "submission" else None,
+        )
     all_as_expected = True
-    for name, submission in DEMO_SUBMISSIONS.items():
-        result = _grade(DEMO_TASK, submission, output / name, workers or _default_workers(), True, sandbox, name)
+
+    def add_row(name: str, result: EvalResult) -> None:
+        nonlocal all_as_expected
         low, high = EXPECTED_SCORES[name]
         as_expected = low <= result.score <= high
         all_as_expected &= as_expected
@@ -176,13 +182,32 @@ def demo_command(
             f"{result.passed}/{result.total}",
             f"{result.score:.3f}",
             "yes" if result.resolved else "no",
-            f"{low:g} to {high:g} {'✓' if as_expected else '✗'}",
+            f"{low:g}-{high:g} {'✓' if as_expected else '✗'}",
             f"{result.seconds:.1f}",
         )
+
+    for name, submission in DEMO_SUBMISSIONS.items():
+        add_row(name, _grade(DEMO_TASK, submission, output / name, workers or _default_workers(), True, sandbox, name))
+    agent_out = output / "agent-scripted"
+    add_row(DEMO_AGENT_ROW, _demo_agent_run(agent_out, workers or _default_workers(), sandbox))
     out.print(table)
-    _say(f"results: {output}/<submission>/eval.json")
+    _say(f"results: {output}/<submission>/eval.json; the agent run: {agent_out}/agent.json and trajectory.json")
     if not all_as_expected:
         raise _fail("a demo submission scored outside its expected range", EXIT_HARNESS_ERROR)
+
+
+def _demo_agent_run(output: Path, workers: int, sandbox: str) -> EvalResult:
+    """The scripted agent on the demo task: clean room, broker, submission, then eval."""
+    from twinbench.agent import AgentOptions, prepare_output, run_agent
+    from twinbench.demo import DEMO_AGENT_SCRIPT, DEMO_TASK
+
+    prepare_output(output, force=True)
+    options = AgentOptions(model=f"scripted:{DEMO_AGENT_SCRIPT}", then_eval=True, eval_workers=workers, sandbox=sandbox)
+    with console.status("scripted-agent: running in a clean room, then grading"):
+        record = run_agent(load_task(DEMO_TASK), options, output)
+    if record.eval is None:
+        raise _fail(f"the demo agent run failed: {record.exit_status}: {record.message}", EXIT_HARNESS_ERROR)
+    return EvalResult.model_validate_json((output / record.eval).read_text(encoding="utf-8"))
 
 
 task_app = typer.Typer(help="Create and inspect tasks.", no_args_is_help=True)
