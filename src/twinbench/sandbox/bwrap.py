@@ -29,6 +29,8 @@ HOME_DIR = "/tmp/home"
 STATE_DIR = "/tmp/.twinbench"
 SYSTEM_DIRS = ("/usr", "/etc", "/opt", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 HOSTNAME = "twinbench"
+# ("/", "usr", "share", "figlet"): directories this deep or deeper may be hidden whole, never /usr/share itself
+MIN_HIDDEN_DIR_PARTS = 4
 
 
 class BwrapSandbox:
@@ -132,13 +134,67 @@ def system_binds() -> tuple[list[str], list[Path]]:
 
 
 def hiding_args(hidden_paths: tuple[Path, ...], private_dirs: tuple[Path, ...], bound: list[Path]) -> list[str]:
-    """Mounts that hide the reference's files (/dev/null over each) and whole private directories (tmpfs)."""
+    """Mounts that hide the reference's files and whole private directories.
+
+    A directory whose every entry is hidden (a package's own /usr/share/figlet, say) gets one empty tmpfs
+    over it; other files get /dev/null bound over each. Each mount costs a sandbox start about 0.3 ms, and
+    a package can own hundreds of files, so grouping is what keeps a clean-room action fast.
+    """
     args: list[str] = []
-    for hidden in hidden_paths:
-        args += _hide_file(hidden, bound)
+    real_paths = _existing_real_paths(hidden_paths, bound)
+    whole_dirs = _fully_hidden_dirs(real_paths)
+    for real in sorted(real_paths):
+        if any(parent in whole_dirs for parent in real.parents):
+            continue
+        if real.is_dir():
+            # a package's link to a directory (/usr/bin/X11 -> .) must not blank out /usr/bin itself
+            if len(real.parts) >= MIN_HIDDEN_DIR_PARTS:
+                args += ["--tmpfs", str(real)]
+            continue
+        args += ["--ro-bind", "/dev/null", str(real)]
+    for directory in sorted(whole_dirs):
+        if not any(parent in whole_dirs for parent in directory.parents):
+            args += ["--tmpfs", str(directory)]
     for private in private_dirs:
         args += _hide_dir(private, bound)
     return args
+
+
+def _existing_real_paths(paths: tuple[Path, ...], bound: list[Path]) -> set[Path]:
+    """Resolved paths (a symlink would only hide the link) that exist inside the sandbox's system binds."""
+    found: set[Path] = set()
+    for path in paths:
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue
+        if _under(real, bound):
+            found.add(real)
+    return found
+
+
+def _fully_hidden_dirs(real_paths: set[Path]) -> set[Path]:
+    """Directories, at least three levels deep, all of whose entries are hidden or are such directories."""
+    hidden = set(real_paths)
+    whole: set[Path] = set()
+    # deepest first, so that a directory of fully hidden directories is itself fully hidden
+    candidates = sorted({path.parent for path in real_paths}, key=lambda path: len(path.parts), reverse=True)
+    while candidates:
+        directory = candidates.pop(0)
+        if len(directory.parts) < MIN_HIDDEN_DIR_PARTS or directory in whole:
+            continue
+        try:
+            entries = [directory / name for name in os.listdir(directory)]
+        except OSError:
+            continue
+        if entries and all(entry in hidden or entry.resolve() in hidden for entry in entries):
+            whole.add(directory)
+            hidden.add(directory)
+            parent = directory.parent
+            if parent not in candidates:
+                candidates.append(parent)
+                candidates.sort(key=lambda path: len(path.parts), reverse=True)
+    return whole
 
 
 def _runner_python() -> tuple[str, list[Path]]:
@@ -151,19 +207,6 @@ def _runner_python() -> tuple[str, list[Path]]:
 
 def _under(path: Path, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
-
-
-def _hide_file(path: Path, bound: list[Path]) -> list[str]:
-    """Bind /dev/null over the resolved file (a symlink would only hide the link), or tmpfs over a dir."""
-    try:
-        real = path.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return []
-    if not _under(real, bound):
-        return []
-    if real.is_dir():
-        return ["--tmpfs", str(real)]
-    return ["--ro-bind", "/dev/null", str(real)]
 
 
 def _hide_dir(path: Path, bound: list[Path]) -> list[str]:

@@ -1,0 +1,103 @@
+"""How sandboxes hide a reference's package, and how the reference's own sandbox is assembled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twinbench.agent.broker import is_dynamic, package_binaries
+from twinbench.demo import DEMO_TASK
+from twinbench.formats import load_task
+from twinbench.reference import hidden_paths_for
+from twinbench.sandbox.bwrap import hiding_args, system_binds
+from twinbench.sandbox.rooms import DROPPER, ReferenceRoom, RoomLayout, reference_command
+
+
+def _mounts(args: list[str]) -> dict[str, str]:
+    """target -> how it is hidden ('tmpfs' or the bound source)."""
+    found: dict[str, str] = {}
+    index = 0
+    while index < len(args):
+        if args[index] == "--tmpfs":
+            found[args[index + 1]] = "tmpfs"
+            index += 2
+        elif args[index] in ("--ro-bind", "--bind"):
+            found[args[index + 2]] = args[index + 1]
+            index += 3
+        else:
+            index += 1
+    return found
+
+
+def test_a_directory_the_package_owns_whole_is_one_tmpfs_and_shared_ones_are_hidden_file_by_file() -> None:
+    hidden = hidden_paths_for(load_task(DEMO_TASK).task.reference)
+    _, bound = system_binds()
+    mounts = _mounts(hiding_args(hidden, (), bound))
+    # figlet's docs are figlet's alone: one mount instead of one per file
+    assert mounts["/usr/share/doc/figlet"] == "tmpfs"
+    assert not any(target.startswith("/usr/share/doc/figlet/") for target in mounts)
+    # toilet's fonts share /usr/share/figlet: figlet's fonts are hidden one by one, toilet's stay
+    assert mounts["/usr/share/figlet/standard.flf"] == "/dev/null"
+    assert "/usr/share/figlet" not in mounts
+    assert mounts[str(Path("/usr/bin/figlet").resolve())] == "/dev/null"
+
+
+def test_shallow_system_directories_are_never_replaced_whole(tmp_path: Path) -> None:
+    _, bound = system_binds()
+    everything_in_bin = tuple(Path("/usr/bin").iterdir())
+    mounts = _mounts(hiding_args(everything_in_bin, (), bound))
+    assert "/usr/bin" not in mounts and "/usr" not in mounts
+
+
+def test_reference_room_runs_dynamic_binaries_as_root_until_the_dropper_and_keeps_env_off_bwrap(
+    tmp_path: Path,
+) -> None:
+    layout = RoomLayout(
+        workspace=tmp_path / "w", tmp=tmp_path / "t", home=tmp_path / "h", docs=None, broker_dir=tmp_path / "b"
+    )
+    copy = tmp_path / "copy"
+    room = ReferenceRoom(
+        binary=Path("/usr/bin/jq"), execute_only={Path("/usr/bin/jq"): copy}, dropper=tmp_path / "d.so"
+    )
+    env = {"LD_PRELOAD": "/usr/lib/faketime.so", "A": "1"}
+    argv = reference_command(
+        layout,
+        room,
+        bwrap="bwrap",
+        privileged=True,
+        uid=5001,
+        gid=5000,
+        env=env,
+        limits=load_task(DEMO_TASK).task.limits.test,
+        cwd="/workspace",
+        argv=["jq", "."],
+    )
+    settings = {argv[i + 1]: argv[i + 2] for i, item in enumerate(argv) if item == "--setenv"}
+    assert settings["LD_PRELOAD"] == f"{DROPPER}:/usr/lib/faketime.so"
+    assert settings["TWINBENCH_PRELOAD_REST"] == "/usr/lib/faketime.so"
+    assert settings["TWINBENCH_RUN_AS"] == "5001:5000" and settings["A"] == "1"
+    assert "--clearenv" in argv and _mounts(argv)["/usr/bin/jq"] == str(copy)
+    launch = argv[argv.index("/run/twinbench/launch") :]
+    assert launch[1:3] == ["-1", "-1"]  # the launcher keeps root; the dropper changes uid before main
+    without_dropper = reference_command(
+        layout,
+        room.model_copy(update={"dropper": None}),
+        bwrap="bwrap",
+        privileged=True,
+        uid=5001,
+        gid=5000,
+        env={},
+        limits=load_task(DEMO_TASK).task.limits.test,
+        cwd="/workspace",
+        argv=["jq"],
+    )
+    launch = without_dropper[without_dropper.index("/run/twinbench/launch") :]
+    assert launch[1:3] == ["5001", "5000"] and "TWINBENCH_RUN_AS" not in without_dropper
+
+
+def test_package_binaries_are_the_elf_files_of_the_package_only() -> None:
+    jq = Path("/usr/bin/jq").resolve()
+    found = package_binaries(
+        (Path("/usr/bin/jq"), Path("/usr/lib/x86_64-linux-gnu/libjq.so.1"), Path("/usr/share/doc/jq/README")), jq
+    )
+    assert found == [Path("/usr/lib/x86_64-linux-gnu/libjq.so.1").resolve()]
+    assert is_dynamic(jq) and not is_dynamic(Path("/usr/share/doc/jq/README"))
