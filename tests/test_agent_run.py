@@ -330,6 +330,11 @@ def test_batch_runs_every_task_once_and_resumes(tmp_path: Path) -> None:
     statuses = {entry.task: entry.status for entry in again.tasks}
     assert statuses == {"figlet-one": "skipped", "figlet-two": "ran", "broken": "invalid"}
     assert (runs / "figlet-one" / "agent.json").read_text() == before
+    # asking for grades later grades the finished runs' submissions without running the agent again
+    graded = run_batch(tasks, options.model_copy(update={"then_eval": True, "eval_workers": 2}), runs)
+    assert {entry.task: entry.status for entry in graded.tasks}["figlet-one"] == "graded"
+    assert all(entry.score == 0.0 for entry in graded.tasks if entry.status == "graded")  # ls output is no figlet
+    assert read_record(runs / "figlet-one").stats.steps == 2  # type: ignore[union-attr]
 
 
 def test_agent_run_cli_refuses_bad_input_with_one_line(tmp_path: Path) -> None:

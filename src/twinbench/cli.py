@@ -558,7 +558,7 @@ def agent_batch_command(
     options = _agent_options(model, agent, api_base, config, step_limit, cost_limit, wall_limit, then_eval, 0, sandbox)
     # agents run side by side, so each grading gets an equal share of the cores
     options.eval_workers = max(1, _default_workers() // parallel)
-    table = Table(title=f"twinbench agent batch: {model}")
+    table = Table(title=f"agent batch: {output}")
     for column in ("task", "status", "exit", "steps", "cost", "score"):
         table.add_column(column, justify="right" if column in ("steps", "cost", "score") else "left")
     with Progress(

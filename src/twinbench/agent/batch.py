@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from twinbench.agent.run import AgentOptions, read_record, run_agent
+from twinbench.agent.run import AgentOptions, grade_run, read_record, run_agent
 from twinbench.formats import AgentRunRecord, FormatError, TaskDir, load_task, write_text_atomic
 
 SUMMARY = "summary.json"
@@ -23,7 +23,10 @@ class BatchEntry(BaseModel):
     """One task's line in summary.json."""
 
     task: str
-    status: str = Field(description="ran, skipped (finished before), invalid (bad task) or error")
+    status: str = Field(
+        description="ran, graded (an earlier run's submission, graded now), skipped (finished before), "
+        "invalid (bad task) or error"
+    )
     exit_status: str | None = None
     message: str = ""
     score: float | None = None
@@ -79,7 +82,7 @@ def run_batch(
     entries: dict[str, BatchEntry] = {}
     todo: list[TaskDir] = []
     for path in paths:
-        entry, task_dir = _plan(path, run_dir, entries)
+        entry, task_dir = _plan(path, run_dir, entries, options)
         entries[entry.task] = entry
         if task_dir is not None:
             todo.append(task_dir)
@@ -87,15 +90,18 @@ def run_batch(
     if on_start is not None:
         on_start(len(paths))
     for entry in entries.values():
-        if entry.status != "pending" and on_done is not None:
+        if entry.status not in ("pending", "pending-eval") and on_done is not None:
             on_done(entry)
 
     def run_one(task_dir: TaskDir) -> None:
         out = run_dir / task_dir.task.id
-        if out.exists():
-            shutil.rmtree(out)  # an unfinished attempt: start it over rather than mix two runs
-        record = run_agent(task_dir, options, out, private_dirs=(tasks_dir.resolve(), run_dir.resolve()))
-        entry = _entry_from(record, "ran" if record.finished else "error", out, run_dir)
+        if entries[task_dir.task.id].status == "pending-eval":
+            entry = _entry_from(grade_run(task_dir, options, out), "graded", out, run_dir)
+        else:
+            if out.exists():
+                shutil.rmtree(out)  # an unfinished attempt: start it over rather than mix two runs
+            record = run_agent(task_dir, options, out, private_dirs=(tasks_dir.resolve(), run_dir.resolve()))
+            entry = _entry_from(record, "ran" if record.finished else "error", out, run_dir)
         with lock:
             entries[entry.task] = entry
         _write_summary(run_dir, summary, entries, lock)
@@ -108,7 +114,9 @@ def run_batch(
     return _write_summary(run_dir, summary, entries, lock)
 
 
-def _plan(path: Path, run_dir: Path, seen: dict[str, BatchEntry]) -> tuple[BatchEntry, TaskDir | None]:
+def _plan(
+    path: Path, run_dir: Path, seen: dict[str, BatchEntry], options: AgentOptions
+) -> tuple[BatchEntry, TaskDir | None]:
     """The entry of one task directory and, when it still has to run, the loaded task."""
     try:
         task_dir = load_task(path)
@@ -120,6 +128,9 @@ def _plan(path: Path, run_dir: Path, seen: dict[str, BatchEntry]) -> tuple[Batch
     out = run_dir / task_id
     record = read_record(out)
     if record is not None and record.finished:
+        submitted = record.submission is not None and (out / record.submission).is_file()
+        if options.then_eval and record.eval is None and submitted:
+            return BatchEntry(task=task_id, status="pending-eval", dir=task_id), task_dir
         return _entry_from(record, "skipped", out, run_dir), None
     return BatchEntry(task=task_id, status="pending", dir=task_id), task_dir
 
@@ -143,7 +154,7 @@ def _write_summary(
 ) -> BatchSummary:
     with lock:
         summary.tasks = [entries[name] for name in sorted(entries)]
-        done = [entry for entry in summary.tasks if entry.status in ("ran", "skipped")]
+        done = [entry for entry in summary.tasks if entry.status in ("ran", "graded", "skipped")]
         summary.finished = len(done)
         summary.submitted = sum(entry.exit_status == "Submitted" for entry in done)
         scores = [entry.score for entry in done if entry.score is not None]

@@ -193,6 +193,17 @@ def _prompt_context(task_dir: TaskDir) -> dict[str, object]:
     }
 
 
+def grade_run(task_dir: TaskDir, options: AgentOptions, out: Path) -> AgentRunRecord:
+    """Grade (again) the submission of a finished run whose eval is missing, without rerunning the agent."""
+    record = read_record(out)
+    if record is None or record.submission is None:
+        raise FileNotFoundError(f"{out} holds no finished agent run with a submission")
+    record.message = record.message.split("; eval failed:")[0]
+    _evaluate(task_dir, options, out, record)
+    _save(out, record)
+    return record
+
+
 def _evaluate(task_dir: TaskDir, options: AgentOptions, out: Path, record: AgentRunRecord) -> None:
     try:
         sandbox = get_sandbox(options.sandbox)
