@@ -10,10 +10,14 @@ from typing import Any
 SUBMIT = "Done.\n\n```bash\necho COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n```"
 
 
+class ToolCall(str):
+    """A reply that is a call of the `bash` tool with this command (tool-calling agents such as mini)."""
+
+
 class FakeOpenAI:
     """Answers POST /v1/chat/completions with the next scripted reply; records every request it got."""
 
-    def __init__(self, replies: list[str], *, status: int = 200, usage: tuple[int, int] = (11, 7)) -> None:
+    def __init__(self, replies: list[str | ToolCall], *, status: int = 200, usage: tuple[int, int] = (11, 7)) -> None:
         self.replies = list(replies)
         self.status = status
         self.usage = usage
@@ -44,7 +48,17 @@ class FakeOpenAI:
             return json.dumps(
                 {"error": {"message": "the fake server refuses", "type": "invalid_request_error"}}
             ).encode()
-        content = self.replies.pop(0) if self.replies else SUBMIT
+        reply = self.replies.pop(0) if self.replies else SUBMIT
+        message: dict[str, Any] = {"role": "assistant", "content": reply}
+        finish_reason = "stop"
+        if isinstance(reply, ToolCall):
+            call = {"name": "bash", "arguments": json.dumps({"command": str(reply)})}
+            message = {
+                "role": "assistant",
+                "content": "Running a command.",
+                "tool_calls": [{"id": f"call_{len(self.requests)}", "type": "function", "function": call}],
+            }
+            finish_reason = "tool_calls"
         prompt, completion = self.usage
         return json.dumps(
             {
@@ -52,9 +66,7 @@ class FakeOpenAI:
                 "object": "chat.completion",
                 "created": 0,
                 "model": body.get("model", "fake"),
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-                ],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
                 "usage": {
                     "prompt_tokens": prompt,
                     "completion_tokens": completion,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, ToolCall
 from typer.testing import CliRunner
 
 from twinbench.agent import (
@@ -138,6 +138,22 @@ def test_builtin_agent_through_litellm_against_a_local_openai_compatible_server(
     assert "<returncode>0</returncode>" in observation and "6" in observation  # figlet's 6 lines, via the broker
     assert record.stats.tokens.prompt == 33 and record.stats.tokens.completion == 21
     assert record.stats.cost_known is False  # a local model has no price in litellm's table
+
+
+@pytest.mark.slow
+def test_mini_swe_agent_with_its_tool_calling_litellm_model_against_a_local_server(tmp_path: Path) -> None:
+    """ProgramBench's baseline setup: mini's DefaultAgent and LitellmModel (bash tool calls), our clean room."""
+    replies = [ToolCall("./executable -w 30 hi | wc -l"), ToolCall("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")]
+    with FakeOpenAI(replies) as server:
+        options = AgentOptions(model="openai/local-model", agent=AgentKind.mini, api_base=server.url, step_limit=5)
+        record = run_agent(load_task(DEMO_TASK), options, tmp_path / "run")
+    assert record.exit_status == "Submitted", record.message
+    assert server.requests[0]["body"]["tools"][0]["function"]["name"] == "bash"
+    tool_result = server.requests[1]["body"]["messages"][-1]
+    assert tool_result["role"] == "tool" and tool_result["tool_call_id"] == "call_1"
+    assert "<returncode>0</returncode>" in tool_result["content"] and "6" in tool_result["content"]
+    assert record.stats.steps == 2 and record.stats.tokens.prompt == 22 and record.stats.cost_known is False
+    assert record.stats.reference_calls == 1
 
 
 def test_litellm_errors_end_the_run_with_model_error(tmp_path: Path, room: CleanRoom) -> None:

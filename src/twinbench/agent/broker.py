@@ -34,6 +34,9 @@ SOCKET_NAME = "broker.sock"
 MAX_REQUEST_BYTES = 4 << 20
 REQUEST_TIMEOUT_S = 10.0
 MAX_CONCURRENT_RUNS = 8
+# connections being served at once (waiting for a run slot included); more are refused at once, so that an
+# agent opening thousands of idle connections cannot make the harness start thousands of threads
+MAX_CONNECTIONS = 64
 STDIO_FDS = 3
 # glibc's list of variables it ignores for setuid programs: each can make the dynamic loader or libc load
 # code or data the caller chose. LD_* is dropped as a prefix. (TMPDIR and TZDIR stay: they load no code.)
@@ -271,11 +274,32 @@ class ReferenceBroker:
                 continue
             except OSError:
                 return
-            thread = threading.Thread(target=self._serve, args=(connection,), daemon=True)
             with self._lock:
                 self._threads = {t for t in self._threads if t.is_alive()}
-                self._threads.add(thread)
-            thread.start()
+                busy = len(self._threads) >= MAX_CONNECTIONS
+                if not busy:
+                    thread = threading.Thread(target=self._serve, args=(connection,), daemon=True)
+                    self._threads.add(thread)
+            if busy:
+                self._refuse(connection, f"more than {MAX_CONNECTIONS} calls of the reference are open at once")
+                continue
+            try:
+                thread.start()
+            except RuntimeError:  # the interpreter cannot start another thread: refuse, keep accepting
+                with self._lock:
+                    self._threads.discard(thread)
+                self._refuse(connection, "the reference broker is out of threads")
+
+    def _refuse(self, connection: socket.socket, reason: str) -> None:
+        call = ReferenceCall(error=reason)
+        self._record(call)
+        try:
+            connection.settimeout(1.0)
+            connection.sendall((json.dumps(call.answer(self.settings.limits.wall_s)) + "\n").encode())
+        except OSError:
+            pass
+        finally:
+            connection.close()
 
     def _serve(self, connection: socket.socket) -> None:
         fds: list[int] = []

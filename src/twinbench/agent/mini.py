@@ -171,7 +171,10 @@ def _mini_model(spec: str, api_base: str | None, model_section: dict[str, Any]) 
         if spec.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
             model_kwargs.setdefault("api_key", PLACEHOLDER_API_KEY)
     settings = {key: value for key, value in model_section.items() if key not in ("model_name", "model_kwargs")}
-    return LitellmModel(model_name=spec, model_kwargs=model_kwargs, cost_tracking="ignore_errors", **settings)
+    litellm_model = LitellmModel(model_name=spec, model_kwargs=model_kwargs, cost_tracking="ignore_errors", **settings)
+    # mini retries everything else for minutes; a missing module or a bad argument never heals
+    litellm_model.abort_exceptions = [*litellm_model.abort_exceptions, ImportError, TypeError, ValueError]
+    return litellm_model
 
 
 def _token_usage(model: Any, messages: list[dict[str, Any]]) -> TokenUsage:

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static void fail(const char *what) {
@@ -52,6 +53,13 @@ int main(int argc, char **argv) {
     }
     if (chdir(argv[8]) != 0) fail("chdir");
     signal(SIGPIPE, SIG_DFL);
+    /* Only stdin, stdout, stderr (and fd 3, close-on-exec) may reach the program. Whatever else the
+     * harness inherited and did not mark close-on-exec (a CI runner's pipe, an open task file) would
+     * otherwise be reopenable through /proc/self/fd, past every mount that hides its file. */
+    if (syscall(SYS_close_range, 4U, ~0U, 0U) != 0) {
+        long highest = sysconf(_SC_OPEN_MAX);
+        for (long fd = 4; fd < (highest > 0 ? highest : 65536); fd++) close((int)fd);
+    }
     execv(argv[9], argv + 10);
     fail("exec");
     return 127;
