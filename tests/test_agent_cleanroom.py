@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import CANDIDATE_UID, REFERENCE_UID
-from twinbench.agent.cleanroom import CLIENT_SOURCE, CleanRoom
+from twinbench.agent.cleanroom import CLIENT_SOURCE, CleanRoom, CleanRoomSettings
 from twinbench.demo import DEMO_TASK
 from twinbench.formats import ActionResult, TaskDir, load_task
 from twinbench.reference.taskgen import create_task
@@ -994,6 +994,20 @@ def test_action_timeout_stops_the_reference(jq_room: CleanRoom) -> None:
     assert wait_for(lambda: logged_call(jq_room, argv))
     call = logged_call(jq_room, argv)
     assert call is not None and call["client_left"] is True, call  # the broker's own wall limit is 600 s
+
+
+@pytest.mark.slow
+def test_broker_wall_limit_stops_a_reference_that_waits_forever(jq_task: TaskDir, tmp_path: Path) -> None:
+    """A reference blocked on stdin outlives the broker's wall limit: it is killed, the client hears why."""
+    limits = CleanRoomSettings().reference_limits.model_copy(update={"wall_s": 2.0})
+    with CleanRoom(jq_task, CleanRoomSettings(reference_limits=limits), log_dir=tmp_path) as room:
+        started = time.monotonic()
+        result = room.execute('./executable . < <(sleep 60); echo "exit=$?"', timeout_s=30)
+        assert time.monotonic() - started < 20
+        assert "longer than 2 s and was stopped" in result.output and "exit=137" in result.output, result.output
+        calls = [json.loads(line) for line in (tmp_path / "reference_calls.jsonl").read_text().splitlines()]
+        assert calls[-1]["timed_out"] is True and calls[-1]["exit_code"] is not None
+        assert wait_for(lambda: not uid_processes(room.reference_uid))
 
 
 def test_room_has_no_network(jq_room: CleanRoom) -> None:

@@ -47,6 +47,10 @@ class CleanRoomSettings(BaseModel):
             wall_s=180, cpu_s=3600, memory_mb=16384, processes=1024, open_files=4096, file_size_mb=2048
         )
     )
+    reference_limits: Limits = Field(
+        default_factory=lambda: Limits(wall_s=600, cpu_s=600, memory_mb=4096, processes=256, file_size_mb=1024),
+        description="limits of one ./executable run; wall_s is enforced by the broker",
+    )
     env: dict[str, str] = Field(
         default_factory=lambda: {
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -137,6 +141,7 @@ class CleanRoom:
                 bwrap=self.settings.bwrap,
                 task_env=self.task.task.env,
                 clock=self.task.task.clock,
+                limits=self.settings.reference_limits,
             ),
             log_path=self.log_dir / "reference_calls.jsonl" if self.log_dir is not None else None,
         )
