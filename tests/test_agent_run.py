@@ -397,3 +397,39 @@ def test_agent_run_cli_end_to_end(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "figlet: Submitted after 1 steps" in result.stdout
     assert read_record(out) is not None and (out / "submission.tar.gz").is_file()
+
+
+def test_an_unexpected_failure_is_recorded_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug while packing (here: an injected RuntimeError) ends the run as HarnessError in agent.json."""
+    import twinbench.agent.run as run_module
+
+    def broken_pack(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("packing exploded\nsecond line")
+
+    monkeypatch.setattr(run_module, "pack_workspace", broken_pack)
+    script = write_script(tmp_path / "script.yaml", [bash("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")])
+    record = run_agent(load_task(DEMO_TASK), AgentOptions(model=f"scripted:{script}"), tmp_path / "run")
+    assert record.exit_status == "HarnessError" and not record.finished
+    assert record.message == "unexpected RuntimeError: packing exploded second line"
+    assert read_record(tmp_path / "run") == record
+
+
+def test_one_failing_task_does_not_end_the_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import twinbench.agent.batch as batch_module
+
+    tasks = tmp_path / "tasks"
+    _copy_task(DEMO_TASK, tasks / "one", "figlet-one")
+    _copy_task(DEMO_TASK, tasks / "two", "figlet-two")
+    real_run_agent = batch_module.run_agent
+
+    def flaky(task_dir: TaskDir, *args: object, **kwargs: object) -> object:
+        if task_dir.task.id == "figlet-one":
+            raise MemoryError("no memory left")
+        return real_run_agent(task_dir, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch_module, "run_agent", flaky)
+    script = write_script(tmp_path / "script.yaml", [bash("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")])
+    summary = run_batch(tasks, AgentOptions(model=f"scripted:{script}"), tmp_path / "runs")
+    by_task = {entry.task: entry for entry in summary.tasks}
+    assert by_task["figlet-one"].status == "error" and "MemoryError: no memory left" in by_task["figlet-one"].message
+    assert by_task["figlet-two"].status == "ran" and by_task["figlet-two"].exit_status == "Submitted"

@@ -95,13 +95,17 @@ def run_batch(
 
     def run_one(task_dir: TaskDir) -> None:
         out = run_dir / task_dir.task.id
-        if entries[task_dir.task.id].status == "pending-eval":
-            entry = _entry_from(grade_run(task_dir, options, out), "graded", out, run_dir)
-        else:
-            if out.exists():
-                shutil.rmtree(out)  # an unfinished attempt: start it over rather than mix two runs
-            record = run_agent(task_dir, options, out, private_dirs=(tasks_dir.resolve(), run_dir.resolve()))
-            entry = _entry_from(record, "ran" if record.finished else "error", out, run_dir)
+        try:
+            if entries[task_dir.task.id].status == "pending-eval":
+                entry = _entry_from(grade_run(task_dir, options, out), "graded", out, run_dir)
+            else:
+                if out.exists():
+                    shutil.rmtree(out)  # an unfinished attempt: start it over rather than mix two runs
+                record = run_agent(task_dir, options, out, private_dirs=(tasks_dir.resolve(), run_dir.resolve()))
+                entry = _entry_from(record, "ran" if record.finished else "error", out, run_dir)
+        except Exception as exc:  # one task's failure is that task's entry, never the batch's end
+            message = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            entry = BatchEntry(task=task_dir.task.id, status="error", message=message, dir=task_dir.task.id)
         with lock:
             entries[entry.task] = entry
         _write_summary(run_dir, summary, entries, lock)

@@ -29,6 +29,7 @@ SUBMISSION = "submission.tar.gz"
 REFERENCE_CALLS = "reference_calls.jsonl"
 EVAL_DIR = "eval"
 HARNESS_ERROR = "HarnessError"
+INTERRUPTED = "Interrupted"
 
 
 class AgentKind(StrEnum):
@@ -120,6 +121,16 @@ def run_agent(
         return record
     except OSError as exc:
         record.exit_status, record.message = HARNESS_ERROR, f"harness failure: {exc}"
+        _save(out, record)
+        return record
+    except KeyboardInterrupt:
+        # the clean room is already closed by its context manager; say so on disk, then stop
+        record.exit_status, record.message = INTERRUPTED, "interrupted; run again to redo this run"
+        _save(out, record)
+        raise
+    except Exception as exc:  # a bug of ours must not take a batch down: record it, let the batch go on
+        record.exit_status = HARNESS_ERROR
+        record.message = f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         _save(out, record)
         return record
     record.exit_status, record.message, record.stats = outcome.exit_status, outcome.message, outcome.stats
