@@ -433,3 +433,25 @@ def test_one_failing_task_does_not_end_the_batch(tmp_path: Path, monkeypatch: py
     by_task = {entry.task: entry for entry in summary.tasks}
     assert by_task["figlet-one"].status == "error" and "MemoryError: no memory left" in by_task["figlet-one"].message
     assert by_task["figlet-two"].status == "ran" and by_task["figlet-two"].exit_status == "Submitted"
+
+
+def test_packing_survives_a_hostile_workspace(tmp_path: Path, room: CleanRoom) -> None:
+    """Undecodable and multi-line names, symlink loops, a path too long to open, a mode-000 directory."""
+    room.execute(
+        "touch $'bad\\xffname' $'new\\nline' && mkdir -p loop && ln -s .. loop/up && ln -s loop/up/loop self"
+        " && d=deep; for i in $(seq 200); do d=$d/dddddddddddddddddddddddddd; done; mkdir -p $d"
+        " && mkdir locked && echo s > locked/secret && chmod 000 locked"
+    )
+    try:
+        archive = tmp_path / "submission.tar.gz"
+        packed = pack_workspace(room.workspace, archive, client=CLIENT_SOURCE.read_bytes())
+        with tarfile.open(archive) as tar:
+            members = {member.name: member for member in tar.getmembers()}
+        assert {"bad\udcffname", "new\nline", "locked/secret"} <= set(members)
+        assert members["loop/up"].issym() and members["self"].issym()
+        assert any("File name too long" in note and len(note) < 300 for note in packed.dropped)
+    finally:
+        room.execute("chmod 700 locked; rm -rf ./* 2>/dev/null; true")
+        (room.workspace / "executable").write_bytes(CLIENT_SOURCE.read_bytes())
+        (room.workspace / "executable").chmod(0o755)
+        (room.workspace / "docs").mkdir(exist_ok=True)

@@ -45,14 +45,14 @@ def pack_workspace(workspace: Path, archive: Path, *, client: bytes) -> PackResu
                 reason = _reason_to_drop(path, relative, client, result)
                 if reason is not None:
                     if reason != _NOT_THE_AGENTS:
-                        result.dropped.append(f"{relative}: {reason}")
+                        result.dropped.append(f"{_shorten(relative)}: {_shorten(reason)}")
                     if name in subdirs:
                         subdirs.remove(name)
                     continue
                 try:
                     tar.add(path, arcname=relative, recursive=False, filter=_normalise)
                 except OSError as exc:
-                    result.dropped.append(f"{relative}: unreadable ({exc.strerror or exc})")
+                    result.dropped.append(f"{_shorten(relative)}: unreadable ({exc.strerror or exc})")
                     continue
                 if path.is_file() and not path.is_symlink():
                     result.files += 1
@@ -65,7 +65,7 @@ def _reason_to_drop(path: Path, relative: str, client: bytes, so_far: PackResult
     try:
         info = path.lstat()
     except OSError as exc:
-        return f"unreadable ({exc.strerror or exc})"
+        return f"unreadable ({exc.strerror or type(exc).__name__})"
     if stat.S_ISDIR(info.st_mode):
         if relative == "docs" and not any(path.iterdir()):
             return _NOT_THE_AGENTS  # the empty mount point of the read-only docs
@@ -86,6 +86,11 @@ def _reason_to_drop(path: Path, relative: str, client: bytes, so_far: PackResult
     if so_far.bytes + info.st_size > MAX_TOTAL_BYTES:
         return f"the submission would exceed {MAX_TOTAL_BYTES >> 20} MiB"
     return None
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    # an agent can make paths thousands of characters long; agent.json keeps each note readable
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 2 :]}"
 
 
 def _normalise(member: tarfile.TarInfo) -> tarfile.TarInfo:
