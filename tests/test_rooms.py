@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from twinbench.agent.broker import is_dynamic, package_binaries
 from twinbench.demo import DEMO_TASK
 from twinbench.formats import load_task
 from twinbench.reference import hidden_paths_for
 from twinbench.sandbox.bwrap import hiding_args, system_binds
+from twinbench.sandbox.launcher import ensure_dropper, ensure_launcher
 from twinbench.sandbox.rooms import DROPPER, ReferenceRoom, RoomLayout, reference_command
 
 
@@ -101,3 +107,39 @@ def test_package_binaries_are_the_elf_files_of_the_package_only() -> None:
     )
     assert found == [Path("/usr/lib/x86_64-linux-gnu/libjq.so.1").resolve()]
     assert is_dynamic(jq) and not is_dynamic(Path("/usr/share/doc/jq/README"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("bwrap") is None, reason="needs root and bubblewrap")
+def test_a_reference_whose_dropper_cannot_load_never_runs_as_root(tmp_path: Path) -> None:
+    """If the uid dropper were missing, ld.so would only warn and run the program as root: the launcher refuses."""
+    launcher = ensure_launcher()
+    assert launcher is not None
+    broker_dir = tmp_path / "b"
+    broker_dir.mkdir()
+    shutil.copy(launcher, broker_dir / "launch")
+    for name in ("w", "t", "h"):
+        (tmp_path / name).mkdir()
+    layout = RoomLayout(
+        workspace=tmp_path / "w", tmp=tmp_path / "t", home=tmp_path / "h", docs=None, broker_dir=broker_dir
+    )
+    dropper = ensure_dropper()
+    assert dropper is not None
+    room = ReferenceRoom(binary=Path("/usr/bin/id"), execute_only={}, dropper=dropper)
+    argv = reference_command(
+        layout,
+        room,
+        bwrap="bwrap",
+        privileged=True,
+        uid=45001,
+        gid=45000,
+        env={"PATH": "/usr/bin"},
+        limits=load_task(DEMO_TASK).task.limits.test,
+        cwd="/workspace",
+        argv=["id", "-u"],
+    )
+    working = subprocess.run(argv, capture_output=True, text=True, pass_fds=())
+    assert working.stdout.strip() == "45001", working.stderr
+    bind = argv.index(DROPPER) - 2  # drop "--ro-bind <dropper> DROPPER": the library is missing in the room
+    broken = argv[:bind] + argv[bind + 3 :]
+    refused = subprocess.run(broken, capture_output=True, text=True)
+    assert refused.returncode != 0 and refused.stdout.strip() != "0"

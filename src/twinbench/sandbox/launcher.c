@@ -5,7 +5,8 @@
  * dir and execs the program. If exec fails, the reason goes to fd 3 and the exit status is 127.
  *
  * usage: launch UID GID CPU_S AS_BYTES FSIZE_BYTES NOFILE NPROC WORKDIR PROGRAM ARGV0 [ARGS...]
- * UID -1 means "do not change uid" (unprivileged mode, where the sandbox is already another user).
+ * UID -1 means "do not change uid": unprivileged mode, where the sandbox is already another user, or a
+ * reference started as root whose preloaded dropper (TWINBENCH_RUN_AS, dropuid.c) changes it before main.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +47,22 @@ int main(int argc, char **argv) {
     limit(RLIMIT_CORE, 0, 0);
     /* binds for any uid but root; in a user namespace it counts that namespace's processes */
     limit(RLIMIT_NPROC, strtoull(argv[7], NULL, 10), strtoull(argv[7], NULL, 10));
+    if (uid < 0 && getenv("TWINBENCH_RUN_AS") != NULL && geteuid() == 0) {
+        /* The program stays root until the preloaded dropper (dropuid.c) changes its uid. If the loader
+         * could not load that library it would only warn and run the program as root: refuse instead. */
+        const char *preload = getenv("LD_PRELOAD");
+        size_t length = preload == NULL ? 0 : strcspn(preload, ": ");
+        char first[4096];
+        if (length == 0 || length >= sizeof first) {
+            errno = ENOENT;
+            fail("the uid dropper is not preloaded");
+        }
+        memcpy(first, preload, length);
+        first[length] = '\0';
+        int probe = open(first, O_RDONLY | O_CLOEXEC);
+        if (probe < 0) fail("the uid dropper cannot be loaded");
+        close(probe);
+    }
     if (uid >= 0) {
         if (setgroups(0, NULL) != 0) fail("setgroups");
         if (setgid((gid_t)gid) != 0) fail("setgid");
