@@ -288,3 +288,18 @@ def test_private_dirs_are_hidden(isolating: Sandbox, tmp_path: Path) -> None:
     finally:
         (secret_dir / "answers.txt").unlink()
         secret_dir.rmdir()
+
+
+def test_a_runner_that_closes_its_output_then_exits_counts_as_died() -> None:
+    """Regression: end-of-file on the runner's stdout comes a moment before its exit can be reaped. The harness
+    called that moment a wedged runner (runner_died=False), so a candidate that killed its one-run sandbox in
+    the user-namespace backend became a harness error instead of its own crash."""
+    from twinbench.sandbox.runner import RunnerProcess
+
+    runner = RunnerProcess(["/bin/sh", "-c", "read request; exec 1>&-; sleep 0.5; exit 9"])
+    try:
+        result = runner.run(ExecRequest(argv=["/bin/true"], env=ENV))
+    finally:
+        runner.close()
+    assert result.runner_died
+    assert result.sandbox_error is not None and "exit status 9" in result.sandbox_error

@@ -19,6 +19,7 @@ RUNNER_SOURCE = (Path(__file__).parent / "runner_main.py").read_text(encoding="u
 # beyond the run's own wall limit: making the work dir, collecting files, exporting a build tree
 RESPONSE_GRACE_S = 30.0
 STARTUP_TIMEOUT_S = 60.0
+EXIT_AFTER_EOF_S = 5.0
 
 
 class RunnerProcess:
@@ -40,6 +41,7 @@ class RunnerProcess:
         self._stdout = self._process.stdout
         os.set_blocking(self._stdout.fileno(), False)
         self._buffer = bytearray()
+        self._stdout_closed = False
 
     def run(self, request: ExecRequest) -> ExecResult:
         """Send one request and wait for its answer."""
@@ -58,8 +60,8 @@ class RunnerProcess:
             return ExecResult(sandbox_error=self._died("sandbox runner is gone"), runner_died=True)
         line = self._read_line(request.limits.wall_s + RESPONSE_GRACE_S)
         if line is None:
-            died = self._process.poll() is not None
-            return ExecResult(sandbox_error=self._died("sandbox runner did not answer"), runner_died=died)
+            exited = self._exited()  # before _died, which kills whatever is left
+            return ExecResult(sandbox_error=self._died("sandbox runner did not answer"), runner_died=exited)
         try:
             return _result_from(json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:
@@ -75,11 +77,22 @@ class RunnerProcess:
                     return None
                 chunk = self._stdout.read(1 << 20)
                 if not chunk:
+                    self._stdout_closed = True
                     return None
                 self._buffer += chunk
         line, _, rest = bytes(self._buffer).partition(b"\n")
         self._buffer = bytearray(rest)
         return line
+
+    def _exited(self) -> bool:
+        """Whether the runner ended on its own. Its stdout reaches end-of-file a moment before the process
+        can be reaped, so after an end-of-file give it a short while rather than calling it wedged."""
+        if self._stdout_closed:
+            try:
+                self._process.wait(timeout=EXIT_AFTER_EOF_S)
+            except subprocess.TimeoutExpired:
+                pass
+        return self._process.poll() is not None
 
     def _died(self, what: str) -> str:
         self.kill()
