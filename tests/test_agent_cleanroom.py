@@ -814,6 +814,8 @@ MALFORMED_SCRIPT = """
         "NUL in env": ask(stdio, body(env={"A": "b\\u0000"})),
         "closed in the body": ask(stdio, body(), stop_after=20),
         "closed in the length": ask(stdio, body(), stop_after=2),
+        "nested 200000 deep": ask(stdio, b"[" * 200000),
+        "lone surrogate in argv": ask(stdio, body(argv=["./executable", "\\ud800"])),
     }
     hang_up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     hang_up.connect("/run/twinbench/broker.sock")
@@ -834,6 +836,8 @@ EXPECTED_REFUSALS = {
     "NUL in env": "malformed environment variable",
     "closed in the body": "ended early",
     "closed in the length": "ended early",
+    "nested 200000 deep": "nests too deeply",
+    "lone surrogate in argv": "neither text nor escaped bytes",
 }
 
 
@@ -855,7 +859,7 @@ def test_broker_refuses_malformed_requests_and_keeps_serving(any_room: CleanRoom
     for case, expected in EXPECTED_REFUSALS.items():
         reply = json.loads(str(replies[case]))
         assert reply["exit_code"] == 126 and expected in reply["error"], (case, reply)
-    assert wait_for(lambda: any_room.broker is not None and any_room.broker.calls >= calls_before + 13)
+    assert wait_for(lambda: any_room.broker is not None and any_room.broker.calls >= calls_before + 15)
     assert wait_for(lambda: open_fds() == fds_before), "the broker kept file descriptors of refused requests"
     args, expected_output = reference_args(any_room)
     assert run(any_room, f"./executable {args}").output == expected_output
@@ -899,6 +903,159 @@ def test_broker_refuses_connections_past_its_limit_instead_of_starting_threads(j
     assert last_json(result.output)["refused"] == 150 - MAX_CONNECTIONS, result.output
     assert threading.active_count() <= threads_before + MAX_CONNECTIONS
     assert run(jq_room, "./executable -n '6 * 7'").output == "42\n"
+
+
+def test_a_request_trickling_in_is_refused_at_its_deadline(jq_room: CleanRoom, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attack: send a request one byte at a time, each within the per-read timeout. The whole request has one
+    deadline, so the connection cannot hold a broker thread for as long as it keeps trickling."""
+    import struct
+
+    from twinbench.agent import broker
+
+    assert jq_room.broker is not None
+    monkeypatch.setattr(broker, "REQUEST_TIMEOUT_S", 1.5)
+    payload = json.dumps({"argv": ["./executable", "-n", "1"], "cwd": "/workspace", "env": {}}).encode()
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.connect(str(jq_room.broker.socket_path))
+    started = time.monotonic()
+    socket.send_fds(connection, [struct.pack(">I", len(payload))], [0, 1, 2])
+    reply = b""
+    connection.settimeout(0.3)
+    for byte in payload:
+        try:
+            connection.sendall(bytes([byte]))
+            reply += connection.recv(4096)
+        except TimeoutError:
+            continue
+        except OSError:
+            break
+        if reply.endswith(b"\n") or time.monotonic() - started > 20:
+            break
+    connection.close()
+    assert "took longer than 1.5 s" in json.loads(reply)["error"]
+    assert time.monotonic() - started < 10
+
+
+def test_undecodable_arguments_reach_the_reference_and_the_log(jq_room: CleanRoom) -> None:
+    """Regression: an argument that is not UTF-8 (a lone surrogate once the client decoded it) ran the reference,
+    then the call log could not serialize it, so the call went unlogged and the client got no reply."""
+    result = run(jq_room, "./executable -n -r --arg x $'\\xff' '$x | length'; echo \"exit=$?\"")
+    assert result.output.split()[-2:] == ["1", "exit=0"], result.output
+    assert wait_for(lambda: logged_call(jq_room, ["./executable", "-n", "-r", "--arg", "x", "\udcff", "$x | length"]))
+
+
+def test_the_call_log_keeps_an_excerpt_of_each_call_and_stops_at_its_cap(
+    jq_task: TaskDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack: fill the harness's disk through reference_calls.jsonl, which lies outside the room's quota, with
+    huge argvs. Each call logs an excerpt, and the log stops growing at its cap while calls are still counted."""
+    from twinbench.agent import broker
+
+    monkeypatch.setattr(broker, "MAX_LOG_BYTES", 4000)
+    with CleanRoom(jq_task, log_dir=tmp_path) as room:
+        assert room.broker is not None
+        result = room.execute(
+            'big=$(head -c 100000 /dev/zero | tr "\\0" x); for i in 1 2 3 4 5 6 7 8; do '
+            './executable -n 1 "$big" $(seq 100) >/dev/null 2>&1; done; echo done',
+            timeout_s=60,
+        )
+        assert result.output.strip() == "done", result.output
+        assert wait_for(lambda: room.broker is not None and room.broker.calls >= 8)
+    lines = [json.loads(line) for line in (tmp_path / "reference_calls.jsonl").read_text().splitlines()]
+    first = lines[0]["argv"]
+    assert len(first) == broker.LOGGED_ARGS + 1 and first[-1] == f"… {104 - broker.LOGGED_ARGS} more arguments"
+    assert first[3] == "x" * broker.LOGGED_ARG_CHARS + "…"
+    assert "later calls are only counted" in lines[-1]["error"] and len(lines) < 8
+    assert (tmp_path / "reference_calls.jsonl").stat().st_size < 4000 + 2 * broker.LOGGED_ARGS * 600
+
+
+def test_broker_and_room_work_with_descriptors_past_1024(jq_room: CleanRoom) -> None:
+    """Regression: with more than 1024 descriptors open in the harness (many rooms in one batch process),
+    select() raised ValueError: the clean room could not read an action's output, and the broker's waiting
+    thread died and left the reference running after its client was gone."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if max(soft, hard) < 2048:
+        pytest.skip("needs RLIMIT_NOFILE of at least 2048")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    held = [os.open("/dev/null", os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert run(jq_room, "./executable -n '6 * 7'").output == "42\n"
+        result = run(jq_room, "timeout 1 ./executable . < <(sleep 30); echo exit=$?")
+        assert "exit=124" in result.output, result.output
+        assert wait_for(lambda: not uid_processes(jq_room.reference_uid)), uid_processes(jq_room.reference_uid)
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_frozen_clock_cannot_be_redirected_to_the_reference_binary(
+    jq_task: TaskDir, tmp_path: Path, detector: LeakDetector
+) -> None:
+    """Attack: in a task with a frozen clock libfaketime is preloaded, and its constructor runs as root before
+    the uid dropper's. FAKETIME_LOAD_FILE=/usr/bin/jq made it map the execute-only binary and serve its bytes
+    as the times `now` returns. The agent's variables now reach the reference only after the uid change."""
+    from twinbench.sandbox.testrun import faketime_library
+
+    if faketime_library() is None:
+        pytest.skip("libfaketime is not installed")
+    clocked = TaskDir(root=jq_task.root, task=jq_task.task.model_copy(update={"clock": "2024-01-02 03:04:05"}))
+    with CleanRoom(clocked, log_dir=tmp_path) as room:
+        program = "[limit(6; repeat(now))] | map(floor) | unique | .[]"
+        honest = run(room, f"./executable -n '{program}'").output.split()
+        attacks = " ".join(
+            f"{variable}={JQ} ./executable -n '{program}'; echo;"
+            for variable in ("FAKETIME_LOAD_FILE", "FAKETIME_TIMESTAMP_FILE", "FAKETIME_FOLLOW_FILE")
+        )
+        result = run(
+            room,
+            f"{attacks} FAKETIME_SAVE_FILE=/workspace/saved ./executable -n 1; "
+            "AGENT=kept ./executable -n -r '$ENV.AGENT'",
+        )
+        assert detector.leaks_in_room(room, result.output) == []
+        assert not (room.workspace / "saved").exists()
+    assert len(honest) == 1, honest  # frozen: six calls of `now`, one second
+    assert result.output.split() == honest * 3 + ["1", "kept"], result.output
+
+
+def test_a_script_reference_keeps_its_interpreter_variables_away_and_says_it_is_exposed(
+    opt_dir: Callable[[], Path], tmp_path: Path
+) -> None:
+    """Attack: BASH_ENV makes bash run the agent's file first, and that file prints "$0": the script. The broker
+    drops interpreter variables for script references, and records that a script cannot be sealed anyway."""
+    from twinbench.agent.broker import SCRIPT_EXPOSURE
+
+    home = opt_dir()
+    reference = home / "secretsh"
+    reference.write_text('#!/bin/bash\n# SECRET-ALGORITHM-4242\necho "hello $1"\n')
+    reference.chmod(0o755)
+    task = create_task("secretsh", home / "task", binary_path=reference)
+    with CleanRoom(task, log_dir=tmp_path) as room:
+        assert room.broker is not None and room.broker.exposures == [SCRIPT_EXPOSURE]
+        put(room, "inj.sh", 'cat "$0" >&2\n')
+        result = run(
+            room,
+            f"cat {reference}; ./executable world; BASH_ENV=/workspace/inj.sh ./executable there; "
+            "ENV=/workspace/inj.sh SHELLOPTS=xtrace PS4='$(cat $0)' ./executable again",
+        )
+    assert "SECRET-ALGORITHM" not in result.output
+    assert "hello world" in result.output and "hello there" in result.output and "hello again" in result.output
+
+
+def test_exposures_name_what_this_machine_cannot_seal(jq_task: TaskDir, figlet_task: TaskDir, tmp_path: Path) -> None:
+    """As root with gcc, figlet and jq are sealed. Without root (a user namespace) jq's libjq stays readable to
+    the reference, and the broker says so, for agent.json and the CLI to report."""
+    for task, privileged, expected in ((figlet_task, True, []), (jq_task, True, []), (jq_task, False, ["libjq.so.1"])):
+        settings = CleanRoomSettings(privileged=privileged)
+        with CleanRoom(task, settings, log_dir=tmp_path) as room:
+            assert room.broker is not None
+            exposures = room.broker.exposures
+        assert [name for name in ("libjq.so.1",) if any(name in line for line in exposures)] == expected, exposures
+        assert len(exposures) == len(expected)
+        if expected:
+            assert "the harness is not root" in exposures[0]
 
 
 # --- what the room is for ---

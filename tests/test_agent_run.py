@@ -396,7 +396,34 @@ def test_agent_run_cli_end_to_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "figlet: Submitted after 1 steps" in result.stdout
-    assert read_record(out) is not None and (out / "submission.tar.gz").is_file()
+    record = read_record(out)
+    assert record is not None and (out / "submission.tar.gz").is_file()
+    if os.geteuid() == 0:
+        assert record.reference_exposures == [] and "not sealed" not in result.stderr
+
+
+def test_a_reference_that_cannot_be_sealed_is_reported_in_agent_json_and_by_the_cli(tmp_path: Path) -> None:
+    """A script reference can always be made to print itself: the run says so instead of implying a seal."""
+    from twinbench.reference.taskgen import create_task
+
+    reference = tmp_path / "bin" / "greet"
+    reference.parent.mkdir()
+    reference.write_text('#!/bin/sh\necho "hello $1"\n')
+    reference.chmod(0o755)
+    create_task("greet", tmp_path / "greet", binary_path=reference)
+    script = write_script(
+        tmp_path / "script.yaml", [bash("./executable world"), bash("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")]
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["agent", "run", str(tmp_path / "greet"), "--model", f"scripted:{script}", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: not sealed: the reference is a script" in result.output
+    record = read_record(out)
+    assert record is not None and len(record.reference_exposures) == 1
+    trajectory = json.loads((out / "trajectory.json").read_text())
+    assert "hello world" in json.dumps(trajectory)
 
 
 def test_an_unexpected_failure_is_recorded_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

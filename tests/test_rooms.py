@@ -15,7 +15,7 @@ from twinbench.formats import load_task
 from twinbench.reference import hidden_paths_for
 from twinbench.sandbox.bwrap import hiding_args, system_binds
 from twinbench.sandbox.launcher import ensure_dropper, ensure_launcher
-from twinbench.sandbox.rooms import DROPPER, ReferenceRoom, RoomLayout, reference_command
+from twinbench.sandbox.rooms import DROPPER, REFERENCE_DIR, ReferenceRoom, RoomLayout, reference_command, reference_path
 
 
 def _mounts(args: list[str]) -> dict[str, str]:
@@ -73,6 +73,7 @@ def test_reference_room_runs_dynamic_binaries_as_root_until_the_dropper_and_keep
         uid=5001,
         gid=5000,
         env=env,
+        agent_env={"A": "agent's", "LANG": "C", "--bind": "/ /x"},
         limits=load_task(DEMO_TASK).task.limits.test,
         cwd="/workspace",
         argv=["jq", "."],
@@ -81,6 +82,12 @@ def test_reference_room_runs_dynamic_binaries_as_root_until_the_dropper_and_keep
     assert settings["LD_PRELOAD"] == f"{DROPPER}:/usr/lib/faketime.so"
     assert settings["TWINBENCH_PRELOAD_REST"] == "/usr/lib/faketime.so"
     assert settings["TWINBENCH_RUN_AS"] == "5001:5000" and settings["A"] == "1"
+    # while root, the reference sees none of the agent's variables by name: the dropper restores them
+    assert "LANG" not in settings and "--bind" not in settings
+    assert sorted(value for key, value in settings.items() if key.startswith("TWINBENCH_AGENT_ENV_")) == [
+        "--bind=/ /x",
+        "LANG=C",
+    ]
     assert "--clearenv" in argv and _mounts(argv)["/usr/bin/jq"] == str(copy)
     launch = argv[argv.index("/run/twinbench/launch") :]
     assert launch[1:3] == ["-1", "-1"]  # the launcher keeps root; the dropper changes uid before main
@@ -91,13 +98,18 @@ def test_reference_room_runs_dynamic_binaries_as_root_until_the_dropper_and_keep
         privileged=True,
         uid=5001,
         gid=5000,
-        env={},
+        env={"A": "1"},
+        agent_env={"A": "agent's", "LANG": "C"},
         limits=load_task(DEMO_TASK).task.limits.test,
         cwd="/workspace",
         argv=["jq"],
     )
     launch = without_dropper[without_dropper.index("/run/twinbench/launch") :]
     assert launch[1:3] == ["5001", "5000"] and "TWINBENCH_RUN_AS" not in without_dropper
+    settings = {
+        without_dropper[i + 1]: without_dropper[i + 2] for i, item in enumerate(without_dropper) if item == "--setenv"
+    }
+    assert settings == {"A": "1", "LANG": "C"}  # no root phase: the agent's variables go as they are
 
 
 def test_package_binaries_are_the_elf_files_of_the_package_only() -> None:
@@ -133,6 +145,7 @@ def test_a_reference_whose_dropper_cannot_load_never_runs_as_root(tmp_path: Path
         uid=45001,
         gid=45000,
         env={"PATH": "/usr/bin"},
+        agent_env={},
         limits=load_task(DEMO_TASK).task.limits.test,
         cwd="/workspace",
         argv=["id", "-u"],
@@ -143,3 +156,13 @@ def test_a_reference_whose_dropper_cannot_load_never_runs_as_root(tmp_path: Path
     broken = argv[:bind] + argv[bind + 3 :]
     refused = subprocess.run(broken, capture_output=True, text=True)
     assert refused.returncode != 0 and refused.stdout.strip() != "0"
+
+
+def test_a_reference_kept_in_a_shared_directory_is_moved_out_of_the_agents_view() -> None:
+    """Regression: a reference under /tmp was bound at its own path, inside the room's /tmp that the agent
+    shares, so bwrap made its parents there (root, 0700) and the reference could not even be started."""
+    assert reference_path(Path("/usr/bin/jq")) == Path("/usr/bin/jq")
+    for shared in ("/tmp/build/greet", "/workspace/greet", "/home/agent/bin/greet", "/run/twinbench/greet"):
+        moved = reference_path(Path(shared))
+        assert moved.parent == Path(REFERENCE_DIR) and moved.name.endswith("-greet"), moved
+    assert reference_path(Path("/tmp/a/greet")) != reference_path(Path("/tmp/b/greet"))

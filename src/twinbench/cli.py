@@ -473,6 +473,10 @@ def _describe_run(record: AgentRunRecord, output: Path) -> None:
     )
     if record.message:
         _say(f"  {record.message}")
+    for exposure in record.reference_exposures:
+        console.print(
+            f"  warning: not sealed: {exposure}", markup=False, highlight=False, soft_wrap=True, style="yellow"
+        )
     if record.submission:
         dropped = f", {len(record.dropped)} files left out (see agent.json)" if record.dropped else ""
         _say(f"  submission: {output / record.submission} ({record.submission_files} files{dropped})")
@@ -597,5 +601,15 @@ def agent_batch_command(
         )
     out.print(table)
     _say(f"summary: {output / 'summary.json'}")
+    exposed = sorted(entry.task for entry in summary.tasks if entry.reference_exposures)
+    if exposed:
+        console.print(
+            f"warning: the reference is not sealed in {len(exposed)} task(s) ({', '.join(exposed[:5])}"
+            f"{', ...' if len(exposed) > 5 else ''}): see reference_exposures in summary.json",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+            style="yellow",
+        )
     if any(entry.status == "error" for entry in summary.tasks):
         raise _fail("some runs failed in the harness; run the same command again to retry them", EXIT_HARNESS_ERROR)

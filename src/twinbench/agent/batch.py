@@ -33,6 +33,9 @@ class BatchEntry(BaseModel):
     steps: int = 0
     cost_usd: float = 0.0
     seconds: float = 0.0
+    reference_exposures: list[str] = Field(
+        default_factory=list, description="what the broker could not seal on this machine (agent.json has it too)"
+    )
     dir: str | None = None
 
 
@@ -149,6 +152,7 @@ def _entry_from(record: AgentRunRecord, status: str, out: Path, run_dir: Path) -
         steps=record.stats.steps,
         cost_usd=record.stats.cost_usd,
         seconds=record.stats.seconds,
+        reference_exposures=record.reference_exposures,
         dir=out.relative_to(run_dir).as_posix(),
     )
 

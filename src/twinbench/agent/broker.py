@@ -32,7 +32,15 @@ from twinbench.sandbox.testrun import faketime_library
 
 SOCKET_NAME = "broker.sock"
 MAX_REQUEST_BYTES = 4 << 20
+# the whole request (descriptors, length, body) must arrive within this, however slowly it trickles
 REQUEST_TIMEOUT_S = 10.0
+# what close() waits for the serving threads, all together
+CLOSE_JOIN_S = 15.0
+# reference_calls.jsonl is a record, not a channel: each call logs at most this much of its argv, and the
+# whole log stops growing (calls are still counted) past MAX_LOG_BYTES
+LOGGED_ARGS = 64
+LOGGED_ARG_CHARS = 512
+MAX_LOG_BYTES = 64 << 20
 MAX_CONCURRENT_RUNS = 8
 # connections being served at once (waiting for a run slot included); more are refused at once, so that an
 # agent opening thousands of idle connections cannot make the harness start thousands of threads
@@ -55,6 +63,19 @@ INJECTION_VARIABLES = frozenset(
         "RES_OPTIONS",
     }
 )
+# libfaketime's settings belong to the harness (the task's frozen clock); FAKETIME_LOAD_FILE and friends
+# would have it open, run or write files of the agent's choosing
+INJECTION_PREFIXES = ("LD_", "FAKETIME", "TWINBENCH_")
+# variables that make an interpreter run code of the caller's choosing, or read its own script aloud: a
+# script reference's interpreter must be able to read the script, so these are its dump primitives
+INTERPRETER_VARIABLES = frozenset(
+    {"BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PERL5OPT", "PERL5LIB", "PERLLIB", "PERL5DB", "PERLIO"}
+)
+INTERPRETER_PREFIXES = ("PYTHON", "RUBY", "NODE_", "LUA_", "TCL", "GUILE", "JAVA_TOOL", "_JAVA", "PHP")
+SCRIPT_EXPOSURE = (
+    "the reference is a script: its interpreter must read it, so a reference that reads files on request "
+    "can be made to print itself"
+)
 
 
 class BrokerProtocolError(Exception):
@@ -73,20 +94,23 @@ class BrokerRequest(BaseModel):
     def _no_nul_in_args(cls, value: list[str]) -> list[str]:
         if any("\0" in item for item in value):
             raise ValueError("arguments cannot contain NUL bytes")
+        if not all(_encodable(item) for item in value):
+            raise ValueError("an argument is neither text nor escaped bytes")
         return value
 
     @field_validator("cwd")
     @classmethod
     def _absolute_cwd(cls, value: str) -> str:
-        if not value.startswith("/") or "\0" in value:
+        if not value.startswith("/") or "\0" in value or not _encodable(value):
             raise ValueError("the working directory must be an absolute path")
         return value
 
     @field_validator("env")
     @classmethod
     def _no_nul_in_env(cls, value: dict[str, str]) -> dict[str, str]:
-        if any("\0" in key or "=" in key or not key or "\0" in item for key, item in value.items()):
-            raise ValueError("malformed environment variable")
+        for key, item in value.items():
+            if "\0" in key or "=" in key or not key or "\0" in item or not (_encodable(key) and _encodable(item)):
+                raise ValueError("malformed environment variable")
         return value
 
 
@@ -125,9 +149,33 @@ class ReferenceCall(BaseModel):
         return {"exit_code": 126 if self.exit_code is None else self.exit_code}
 
 
-def scrub_environment(env: dict[str, str]) -> dict[str, str]:
-    """The caller's environment without the variables that inject code into a dynamically linked program."""
-    return {key: value for key, value in env.items() if not key.startswith("LD_") and key not in INJECTION_VARIABLES}
+def scrub_environment(env: dict[str, str], *, script: bool = False) -> dict[str, str]:
+    """The caller's environment without the variables that inject code into a dynamically linked program
+    (and, for a script reference, into its interpreter)."""
+
+    def injects(key: str) -> bool:
+        if key.startswith(INJECTION_PREFIXES) or key in INJECTION_VARIABLES:
+            return True
+        return script and (key in INTERPRETER_VARIABLES or key.startswith(INTERPRETER_PREFIXES))
+
+    return {key: value for key, value in env.items() if not injects(key)}
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` is valid Unicode or undecodable bytes escaped the way os.fsdecode escapes them."""
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _loggable_argv(argv: list[str]) -> list[str]:
+    """The part of an argv the call log keeps: enough to read what was asked, never megabytes."""
+    kept = [arg if len(arg) <= LOGGED_ARG_CHARS else arg[:LOGGED_ARG_CHARS] + "…" for arg in argv[:LOGGED_ARGS]]
+    if len(argv) > LOGGED_ARGS:
+        kept.append(f"… {len(argv) - LOGGED_ARGS} more arguments")
+    return kept
 
 
 def is_elf(path: Path) -> bool:
@@ -195,6 +243,9 @@ class ReferenceBroker:
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_RUNS)
         self._accepter: threading.Thread | None = None
         self._bwrap = shutil.which(settings.bwrap) or settings.bwrap
+        self._script = not is_elf(settings.binary)
+        self._log_bytes = 0
+        self.exposures: list[str] = []
 
     @property
     def room(self) -> ReferenceRoom:
@@ -231,10 +282,12 @@ class ReferenceBroker:
         binary = self.settings.binary.resolve()
         dropper = None
         originals = [binary]
+        libraries = package_binaries(self.layout.hidden_paths, binary)
         if self.settings.privileged and is_dynamic(binary):
             dropper = ensure_dropper()
             if dropper is not None:
-                originals += package_binaries(self.layout.hidden_paths, binary)
+                originals += libraries
+        self.exposures = _exposures(binary, libraries if dropper is None else [], self.settings.privileged)
         copies: dict[Path, Path] = {}
         for index, original in enumerate(originals):
             copy = private / f"{index:03d}-{original.name}"
@@ -257,8 +310,9 @@ class ReferenceBroker:
             threads = list(self._threads)
         for pid in running:
             _kill(pid)
+        deadline = time.monotonic() + CLOSE_JOIN_S
         for thread in threads:
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if self._listener is not None:
             self._listener.close()
         self.socket_path.unlink(missing_ok=True)
@@ -304,15 +358,17 @@ class ReferenceBroker:
     def _serve(self, connection: socket.socket) -> None:
         fds: list[int] = []
         try:
-            connection.settimeout(REQUEST_TIMEOUT_S)
             try:
-                request, fds = _read_request(connection)
+                request, fds = _read_request(connection, time.monotonic() + REQUEST_TIMEOUT_S)
             except (BrokerProtocolError, OSError) as exc:
                 call = ReferenceCall(error=f"bad request to the reference broker: {exc}")
             else:
                 connection.settimeout(None)
                 with self._slots:
-                    call = self._run(connection, request, fds)
+                    try:
+                        call = self._run(connection, request, fds)
+                    except Exception as exc:  # a bug of ours: answer and log it, keep serving others
+                        call = ReferenceCall(argv=request.argv, cwd=request.cwd, error=f"broker failure: {exc!r}")
             self._record(call)
             try:
                 connection.sendall((json.dumps(call.answer(self.settings.limits.wall_s)) + "\n").encode())
@@ -323,9 +379,9 @@ class ReferenceBroker:
                 os.close(fd)
             connection.close()
 
-    def _environment(self, request: BrokerRequest) -> dict[str, str]:
-        env = scrub_environment(request.env)
-        env.update(self.settings.task_env)
+    def _harness_environment(self) -> dict[str, str]:
+        """The variables the harness sets for every run: the task's own and its frozen clock."""
+        env = dict(self.settings.task_env)
         if self.settings.clock:
             library = faketime_library()
             if library is not None:
@@ -342,7 +398,8 @@ class ReferenceBroker:
             privileged=self.settings.privileged,
             uid=self.settings.uid,
             gid=self.settings.gid,
-            env=self._environment(request),
+            env=self._harness_environment(),
+            agent_env=scrub_environment(request.env, script=self._script),
             limits=self.settings.limits,
             cwd=request.cwd,
             argv=request.argv,
@@ -360,23 +417,28 @@ class ReferenceBroker:
             os.close(error_write)
         with self._lock:
             self._running.add(pid)
+        reaped = False
         try:
             call.timed_out, call.client_left = self._wait(pid, connection, started + self.settings.limits.wall_s)
             if call.timed_out or call.client_left:
                 _kill(pid)
             _, status = os.waitpid(pid, 0)
+            reaped = True
+            os.set_blocking(error_read, False)
+            try:
+                launch_error = os.read(error_read, 4096).decode(errors="replace").strip()
+            except OSError:
+                launch_error = ""
         finally:
+            if not reaped:  # whatever went wrong while waiting, the reference must not outlive its call
+                _kill(pid)
+                os.waitpid(pid, 0)
             with self._lock:
                 self._running.discard(pid)
+            os.close(error_read)
         code = os.waitstatus_to_exitcode(status)
         call.exit_code = code if code >= 0 else 128 - code
         call.seconds = round(time.monotonic() - started, 4)
-        os.set_blocking(error_read, False)
-        try:
-            launch_error = os.read(error_read, 4096).decode(errors="replace").strip()
-        except OSError:
-            launch_error = ""
-        os.close(error_read)
         if launch_error:
             call.error = f"cannot run the reference: {launch_error}"
         return call
@@ -384,12 +446,16 @@ class ReferenceBroker:
     def _wait(self, pid: int, connection: socket.socket, deadline: float) -> tuple[bool, bool]:
         """Wait for the sandbox to exit; (timed out, client left) when it has to be killed instead."""
         pidfd = os.pidfd_open(pid)
+        # poll, not select: a harness running many rooms holds descriptors past select's 1024
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        poller.register(connection.fileno(), select.POLLIN)
         try:
             while not self._stopping.is_set():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return True, False
-                ready, _, _ = select.select([pidfd, connection.fileno()], [], [], min(remaining, 0.5))
+                ready = {fd for fd, _ in poller.poll(min(remaining, 0.5) * 1000)}
                 if pidfd in ready:
                     return False, False
                 if connection.fileno() in ready:
@@ -404,11 +470,53 @@ class ReferenceBroker:
             os.close(pidfd)
 
     def _record(self, call: ReferenceCall) -> None:
+        # json.dumps escapes the lone surrogates that stand for undecodable argv bytes; pydantic's would raise
+        entry = call.model_dump()
+        entry["argv"] = _loggable_argv(call.argv)
+        entry["cwd"] = _loggable_argv([call.cwd])[0]
+        line = json.dumps(entry) + "\n"
         with self._lock:
             self.calls += 1
-            if self.log_path is not None:
-                with self.log_path.open("a", encoding="utf-8") as log:
-                    log.write(call.model_dump_json() + "\n")
+            if self.log_path is None or self._log_bytes > MAX_LOG_BYTES:
+                return
+            self._log_bytes += len(line)
+            if self._log_bytes > MAX_LOG_BYTES:
+                line = (
+                    json.dumps(
+                        {"error": f"the call log reached {MAX_LOG_BYTES >> 20} MiB; later calls are only counted"}
+                    )
+                    + "\n"
+                )
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(line)
+
+
+def _exposures(binary: Path, readable_libraries: list[Path], privileged: bool) -> list[str]:
+    """What of the reference the broker cannot keep from a determined agent on this machine, one line each."""
+    found: list[str] = []
+    if not is_elf(binary):
+        found.append(SCRIPT_EXPOSURE)
+    if readable_libraries:
+        names = ", ".join(path.name for path in readable_libraries[:4])
+        more = f" and {len(readable_libraries) - 4} more" if len(readable_libraries) > 4 else ""
+        why = "the harness is not root" if not privileged else "the uid dropper cannot be built (install gcc)"
+        found.append(
+            f"the package's libraries ({names}{more}) stay readable to the reference, which can be asked to "
+            f"read them: {why}"
+        )
+    if privileged and is_elf(binary) and not is_dynamic(binary) and _suid_dumpable() != 0:
+        found.append(
+            "fs.suid_dumpable is not 0: the static reference stays dumpable to its own uid, so a child it "
+            "starts can read its memory (sysctl fs.suid_dumpable=0)"
+        )
+    return found
+
+
+def _suid_dumpable() -> int:
+    try:
+        return int(Path("/proc/sys/fs/suid_dumpable").read_text().strip())
+    except (OSError, ValueError):
+        return 0
 
 
 def _kill(pid: int) -> None:
@@ -419,10 +527,22 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _read_request(connection: socket.socket) -> tuple[BrokerRequest, list[int]]:
-    """Read the length-prefixed JSON request and exactly three file descriptors, or refuse it."""
+def _read_request(connection: socket.socket, deadline: float) -> tuple[BrokerRequest, list[int]]:
+    """Read the length-prefixed JSON request and exactly three file descriptors by `deadline`, or refuse it."""
     fds: list[int] = []
+
+    def receive(count: int) -> bytes:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise BrokerProtocolError(f"the request took longer than {REQUEST_TIMEOUT_S:g} s to arrive")
+        connection.settimeout(remaining)
+        try:
+            return connection.recv(count)
+        except TimeoutError:
+            raise BrokerProtocolError(f"the request took longer than {REQUEST_TIMEOUT_S:g} s to arrive") from None
+
     try:
+        connection.settimeout(max(0.001, deadline - time.monotonic()))
         data, ancillary, flags, _ = connection.recvmsg(
             65536, socket.CMSG_SPACE(16 * array.array("i").itemsize), socket.MSG_CMSG_CLOEXEC
         )
@@ -433,7 +553,7 @@ def _read_request(connection: socket.socket) -> tuple[BrokerRequest, list[int]]:
         if flags & socket.MSG_CTRUNC or len(fds) != STDIO_FDS:
             raise BrokerProtocolError(f"expected {STDIO_FDS} file descriptors, got {len(fds)}")
         while len(data) < 4:
-            more = connection.recv(4 - len(data))
+            more = receive(4 - len(data))
             if not more:
                 raise BrokerProtocolError("the request ended early")
             data += more
@@ -442,7 +562,7 @@ def _read_request(connection: socket.socket) -> tuple[BrokerRequest, list[int]]:
             raise BrokerProtocolError(f"the request is larger than {MAX_REQUEST_BYTES} bytes")
         body = data[4:]
         while len(body) < size:
-            more = connection.recv(min(1 << 16, size - len(body)))
+            more = receive(min(1 << 16, size - len(body)))
             if not more:
                 raise BrokerProtocolError("the request ended early")
             body += more
@@ -450,6 +570,8 @@ def _read_request(connection: socket.socket) -> tuple[BrokerRequest, list[int]]:
             request = BrokerRequest.model_validate(json.loads(body[:size]))
         except (ValueError, ValidationError) as exc:
             raise BrokerProtocolError(_first_problem(exc)) from None
+        except RecursionError:
+            raise BrokerProtocolError("the request nests too deeply") from None
     except BaseException:
         for fd in fds:
             os.close(fd)

@@ -250,6 +250,8 @@ def _collect(process: subprocess.Popen[bytes], stream: object, deadline: float, 
     kept = bytearray()
     truncated = timed_out = False
     drain_until: float | None = None
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
     while True:
         now = time.monotonic()
         if drain_until is None and now >= deadline:
@@ -259,8 +261,8 @@ def _collect(process: subprocess.Popen[bytes], stream: object, deadline: float, 
         limit = (drain_until if drain_until is not None else deadline) - now
         if drain_until is not None and limit <= 0:
             break
-        ready, _, _ = select.select([fd], [], [], max(0.0, min(limit, 1.0)))
-        if not ready:
+        # poll, not select: a harness running many rooms holds descriptors past select's 1024
+        if not poller.poll(max(0.0, min(limit, 1.0)) * 1000):
             continue
         chunk = os.read(fd, 1 << 16)
         if not chunk:

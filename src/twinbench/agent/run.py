@@ -110,6 +110,9 @@ def run_agent(
         if options.action_timeout_s is not None:
             settings.action_timeout_s = options.action_timeout_s
         with CleanRoom(task_dir, settings, private_dirs=(out.resolve(), *private_dirs), log_dir=out) as room:
+            # recorded before the agent starts, so that even an interrupted run says how sealed its room was
+            record.reference_exposures = list(room.broker.exposures) if room.broker is not None else []
+            _save(out, record)
             phase("agent")
             outcome = _run_loop(task_dir, options, room, out, on_step)
             phase("packing")

@@ -82,6 +82,10 @@ class AgentRunRecord(BaseModel):
     submission_sha256: str | None = None
     submission_files: int = 0
     dropped: list[str] = Field(default_factory=list, description="workspace files left out of the submission")
+    reference_exposures: list[str] = Field(
+        default_factory=list,
+        description="what of the reference the broker could not keep from the agent on this machine, if anything",
+    )
     trajectory: str = "trajectory.json"
     eval: str | None = Field(default=None, description="eval.json of --then-eval, relative to the run dir")
     score: float | None = None

@@ -12,11 +12,18 @@
  * afterwards (libfaketime, say), so that children of the reference do not load this library again.
  * Without TWINBENCH_RUN_AS a process that is still root stops: running the reference as root is never
  * the right outcome.
+ *
+ * The agent's environment arrives as TWINBENCH_AGENT_ENV_<n>=KEY=VALUE and becomes KEY=VALUE only here,
+ * after the uid change. Constructors of the program's libraries and of other preloads (libfaketime) run
+ * before this one, as root: they must not see a variable the agent chose, or FAKETIME_LOAD_FILE=/usr/bin/X
+ * would have libfaketime map the execute-only binary as root and serve its bytes as timestamps.
+ * glibc passes main the environ of the moment it calls main, so main's envp and getenv agree.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <grp.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,6 +33,30 @@ static void refuse(const char *why) {
         /* nothing more can be reported */
     }
     _exit(126);
+}
+
+extern char **environ;
+
+static const char agent_prefix[] = "TWINBENCH_AGENT_ENV_";
+
+/* environ with every TWINBENCH_AGENT_ENV_<n>=KEY=VALUE entry turned into KEY=VALUE (the strings stay where
+ * the kernel put them; only the array is new) */
+static void restore_agent_environment(void) {
+    size_t count = 0;
+    for (char **entry = environ; *entry != NULL; entry++) count++;
+    char **restored = calloc(count + 1, sizeof *restored);
+    if (restored == NULL) refuse("out of memory");
+    size_t kept = 0;
+    for (char **entry = environ; *entry != NULL; entry++) {
+        if (strncmp(*entry, agent_prefix, sizeof agent_prefix - 1) == 0) {
+            char *value = strchr(*entry, '=');
+            if (value != NULL && strchr(value + 1, '=') != NULL && value[1] != '=') restored[kept++] = value + 1;
+        } else {
+            restored[kept++] = *entry;
+        }
+    }
+    restored[kept] = NULL;
+    environ = restored;
 }
 
 __attribute__((constructor(101))) static void twinbench_drop_privileges(void) {
@@ -49,9 +80,14 @@ __attribute__((constructor(101))) static void twinbench_drop_privileges(void) {
     }
     unsetenv("TWINBENCH_PRELOAD_REST");
     unsetenv("TWINBENCH_RUN_AS");
-    if (getuid() == (uid_t)uid && geteuid() == (uid_t)uid) return;
-    if (setgroups(0, NULL) != 0) refuse("setgroups failed");
-    if (setgid((gid_t)gid) != 0) refuse("setgid failed");
-    if (setuid((uid_t)uid) != 0) refuse("setuid failed");
-    if (getuid() != (uid_t)uid || geteuid() != (uid_t)uid || setuid(0) == 0) refuse("the uid did not change");
+    if (getuid() != (uid_t)uid || geteuid() != (uid_t)uid) {
+        if (setgroups(0, NULL) != 0) refuse("setgroups failed");
+        if (setgid((gid_t)gid) != 0) refuse("setgid failed");
+        if (setuid((uid_t)uid) != 0) refuse("setuid failed");
+        if (getuid() != (uid_t)uid || geteuid() != (uid_t)uid || setuid(0) == 0) refuse("the uid did not change");
+    }
+    /* a uid change makes a process non-dumpable only while fs.suid_dumpable is 0: say so whatever it is,
+     * so that a child of the reference running as the same uid cannot read its memory either */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) refuse("cannot make the process non-dumpable");
+    restore_agent_environment();
 }

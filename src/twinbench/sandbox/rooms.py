@@ -8,6 +8,7 @@ reference binary itself replaced by an execute-only copy that its own uid cannot
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -24,7 +25,10 @@ BROKER_SOCKET = f"{BROKER_MOUNT}/broker.sock"
 # the broker client again, at a path an agent's own build cannot replace
 REFERENCE_CLIENT = f"{BROKER_MOUNT}/reference"
 LAUNCHER = f"{BROKER_MOUNT}/launch"
-DROPPER = "/run/twinbench-reference/dropuid.so"
+REFERENCE_DIR = "/run/twinbench-reference"
+DROPPER = f"{REFERENCE_DIR}/dropuid.so"
+# the caller's variables, hidden from a reference while it is root (see reference_command and dropuid.c)
+AGENT_ENV_PREFIX = "TWINBENCH_AGENT_ENV_"
 
 
 class RoomLayout(BaseModel):
@@ -106,14 +110,19 @@ def reference_command(
     uid: int,
     gid: int,
     env: dict[str, str],
+    agent_env: dict[str, str],
     limits: Limits,
     cwd: str,
     argv: list[str],
 ) -> list[str]:
     """bwrap argv that runs the reference for the broker: the agent's view of files, another uid, no network.
 
-    The environment travels as --setenv arguments rather than bwrap's own environment, so that nothing
-    meant for the reference (LD_PRELOAD above all) is applied to bwrap itself.
+    `env` is the harness's (the task's variables, the frozen clock); `agent_env` is the caller's, already
+    scrubbed, and `env` wins where both name a variable. Everything travels as --setenv arguments rather
+    than bwrap's own environment, so that nothing meant for the reference (LD_PRELOAD above all) is applied
+    to bwrap itself. A reference started as root sees only the harness's variables until the dropper has
+    changed its uid: the loader, the constructors of its libraries and of libfaketime run before the
+    dropper's, and none of them may read a path the agent chose (FAKETIME_LOAD_FILE, say) as root.
     """
     args = namespace_args(bwrap, privileged, uid)
     system_args, bound = system_binds()
@@ -123,22 +132,40 @@ def reference_command(
     args += _shared_mounts(layout)
     # owned by root and mode 0111: runnable, but neither the reference's uid nor anything it is asked to
     # open (/proc/self/exe included) can read their bytes
+    args += ["--perms", "0755", "--dir", REFERENCE_DIR]
     for real, copy in sorted(room.execute_only.items()):
-        args += ["--ro-bind", str(copy), str(real)]
-    env = dict(env)
+        args += ["--ro-bind", str(copy), str(reference_path(real))]
+    agent_only = {key: value for key, value in agent_env.items() if key not in env}
     run_as_root = privileged and room.dropper is not None
     if run_as_root:
         assert room.dropper is not None
+        final = dict(env)
         args += ["--ro-bind", str(room.dropper), DROPPER]
-        env["TWINBENCH_PRELOAD_REST"] = env.get("LD_PRELOAD", "")
-        env["LD_PRELOAD"] = DROPPER if not env["TWINBENCH_PRELOAD_REST"] else f"{DROPPER}:{env['LD_PRELOAD']}"
-        env["TWINBENCH_RUN_AS"] = f"{uid}:{gid}"
+        final["TWINBENCH_PRELOAD_REST"] = final.get("LD_PRELOAD", "")
+        final["LD_PRELOAD"] = DROPPER if not final["TWINBENCH_PRELOAD_REST"] else f"{DROPPER}:{final['LD_PRELOAD']}"
+        final["TWINBENCH_RUN_AS"] = f"{uid}:{gid}"
+        # the dropper turns each of these back into KEY=VALUE once the uid has changed
+        for index, (key, value) in enumerate(sorted(agent_only.items())):
+            final[f"{AGENT_ENV_PREFIX}{index}"] = f"{key}={value}"
+    else:
+        final = {**agent_only, **env}
     args += ["--clearenv"]
-    for key, value in sorted(env.items()):
+    for key, value in sorted(final.items()):
         args += ["--setenv", key, value]
     args += ["--chdir", "/"]
     if run_as_root or not privileged:
         who_uid = who_gid = None  # the dropper changes uid after the loader ran; unprivileged has one uid
     else:
         who_uid, who_gid = uid, gid
-    return [*args, *_launch(who_uid, who_gid, limits, cwd, str(room.binary), argv)]
+    return [*args, *_launch(who_uid, who_gid, limits, cwd, str(reference_path(room.binary)), argv)]
+
+
+def reference_path(real: Path) -> Path:
+    """Where a file of the reference appears in its sandbox: its own path, unless that lies in a directory the
+    room shares with the agent (a program kept in /tmp, say). Binding it there would make bwrap create its
+    parents, root-owned and 0700, in the agent's own /tmp; it goes under REFERENCE_DIR instead."""
+    shared = (WORKSPACE, TMP, HOME, BROKER_MOUNT, REFERENCE_DIR)
+    if any(real == Path(top) or Path(top) in real.parents for top in shared):
+        digest = hashlib.sha256(str(real).encode(errors="surrogateescape")).hexdigest()[:12]
+        return Path(REFERENCE_DIR) / f"moved-{digest}-{real.name}"
+    return real
