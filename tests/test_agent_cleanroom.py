@@ -1058,6 +1058,45 @@ def test_exposures_name_what_this_machine_cannot_seal(jq_task: TaskDir, figlet_t
             assert "the harness is not root" in exposures[0]
 
 
+def test_room_refuses_keyrings_and_user_namespaces_and_bounds_dev_shm(jq_room: CleanRoom) -> None:
+    """Attack: stash data in the agent uid's kernel keyring (it outlives every action and room), or mount
+    tmpfs filesystems in a new user namespace to exhaust the host's memory. Both are refused."""
+    put(jq_room, "escape.py", KERNEL_ESCAPES)
+    result = run(jq_room, "python3 escape.py; unshare -Ur true || echo no-userns; df -k /dev/shm | tail -1")
+    lines = result.output.splitlines()
+    assert lines[:2] == ["keyctl -1 EPERM", "add_key -1 EPERM"], result.output
+    assert "no-userns" in lines and int(lines[-1].split()[1]) == 512 * 1024, result.output
+
+
+KERNEL_ESCAPES = """
+    import ctypes, errno
+    libc = ctypes.CDLL(None, use_errno=True)
+    print("keyctl", libc.syscall(250, 0, -4, 1), errno.errorcode.get(ctypes.get_errno()))
+    print("add_key", libc.syscall(248, b"user", b"stash", b"secret", 6, -4), errno.errorcode.get(ctypes.get_errno()))
+"""
+
+
+def test_a_tasks_environment_is_set_inside_the_room_never_on_bwrap(opt_dir: Callable[[], Path], tmp_path: Path) -> None:
+    """Regression: the task's env was bwrap's own environment, so a task.yaml with LD_PRELOAD ran its library
+    inside bwrap, as root on the host. Now bwrap gets a bare environment and sets the task's inside."""
+    home = opt_dir()
+    library = home / "loud.so"
+    source = tmp_path / "loud.c"
+    source.write_text(
+        "#define _GNU_SOURCE\n#include <stdio.h>\n#include <errno.h>\n"
+        "__attribute__((constructor)) static void loud(void) "
+        '{ fprintf(stderr, "constructor in %s\\n", program_invocation_short_name); }\n'
+    )
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    library.chmod(0o755)
+    task = create_task("figlet", home / "figlet", debian="figlet")
+    task.task.env.update({"LD_PRELOAD": str(library), "TASK_VARIABLE": "set"})
+    with CleanRoom(task, log_dir=tmp_path) as room:
+        result = run(room, "echo $TASK_VARIABLE")
+    assert "constructor in bwrap" not in result.output, result.output
+    assert "constructor in bash" in result.output and result.output.splitlines()[-1] == "set"
+
+
 # --- what the room is for ---
 
 

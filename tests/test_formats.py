@@ -56,6 +56,7 @@ def test_suite_round_trip_keeps_bytes_exactly(tmp_path: Path) -> None:
         ('{"id": "x", "expect": {"exit_code": 0}, "stdin_b64": "%%%"}', "invalid base64"),
         ('{"id": "x", "expect": {"exit_code": 0}, "surprise": 1}', "surprise"),
         ('{"id": "x", "expect": {"exit_code": 0}, "timeout_s": -1}', "timeout_s"),
+        ('{"id": "x", "expect": {"exit_code": 0}, "env": {"A=B": "c"}}', "holds '=' or NUL"),
         ("[1, 2]", "t.jsonl:1"),
         ("\xff\xfe", "not valid JSON"),
     ],
@@ -84,6 +85,9 @@ def test_duplicate_ids_are_rejected(tmp_path: Path) -> None:
         ("id: 'bad id!'\nreference: {binary: figlet}\n", "id"),
         ("id: x\nreference: {binary: figlet}\nschema_version: 99\n", "schema_version"),
         ("id: x\nreference: {binary: figlet}\nlimits: {test: {wall_s: -5}}\n", "wall_s"),
+        ("id: x\nreference: {binary: figlet}\nenv: {'A=B': c}\n", "holds '=' or NUL"),
+        ("id: x\nreference: {binary: figlet}\nenv: {'': c}\n", "is empty"),
+        ('id: x\nreference: {binary: figlet}\nenv: {A: "b\\0c"}\n', "NUL byte"),
     ],
 )
 def test_malformed_task_yaml_gives_one_line_errors(tmp_path: Path, text: str, message: str) -> None:

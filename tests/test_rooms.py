@@ -77,6 +77,7 @@ def test_reference_room_runs_dynamic_binaries_as_root_until_the_dropper_and_keep
         limits=load_task(DEMO_TASK).task.limits.test,
         cwd="/workspace",
         argv=["jq", "."],
+        seccomp_fd=None,
     )
     settings = {argv[i + 1]: argv[i + 2] for i, item in enumerate(argv) if item == "--setenv"}
     assert settings["LD_PRELOAD"] == f"{DROPPER}:/usr/lib/faketime.so"
@@ -103,6 +104,7 @@ def test_reference_room_runs_dynamic_binaries_as_root_until_the_dropper_and_keep
         limits=load_task(DEMO_TASK).task.limits.test,
         cwd="/workspace",
         argv=["jq"],
+        seccomp_fd=None,
     )
     launch = without_dropper[without_dropper.index("/run/twinbench/launch") :]
     assert launch[1:3] == ["5001", "5000"] and "TWINBENCH_RUN_AS" not in without_dropper
@@ -149,6 +151,7 @@ def test_a_reference_whose_dropper_cannot_load_never_runs_as_root(tmp_path: Path
         limits=load_task(DEMO_TASK).task.limits.test,
         cwd="/workspace",
         argv=["id", "-u"],
+        seccomp_fd=None,
     )
     working = subprocess.run(argv, capture_output=True, text=True, pass_fds=())
     assert working.stdout.strip() == "45001", working.stderr
@@ -166,3 +169,12 @@ def test_a_reference_kept_in_a_shared_directory_is_moved_out_of_the_agents_view(
         moved = reference_path(Path(shared))
         assert moved.parent == Path(REFERENCE_DIR) and moved.name.endswith("-greet"), moved
     assert reference_path(Path("/tmp/a/greet")) != reference_path(Path("/tmp/b/greet"))
+
+
+def test_seccomp_filter_is_built_for_known_machines_only() -> None:
+    from twinbench.sandbox.seccomp import filter_program
+
+    for machine in ("x86_64", "aarch64"):
+        program = filter_program(machine)
+        assert program is not None and len(program) % 8 == 0 and len(program) // 8 < 64
+    assert filter_program("sparc64") is None

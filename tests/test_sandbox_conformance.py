@@ -303,3 +303,41 @@ def test_a_runner_that_closes_its_output_then_exits_counts_as_died() -> None:
         runner.close()
     assert result.runner_died
     assert result.sandbox_error is not None and "exit status 9" in result.sandbox_error
+
+
+KERNEL_ESCAPES_SCRIPT = """#!/usr/bin/python3
+import ctypes, errno, subprocess, threading
+libc = ctypes.CDLL(None, use_errno=True)
+# keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, create): the uid's keyring outlives every sandbox
+keyring = libc.syscall(250, 0, -4, 1)
+print("keyring", keyring, errno.errorcode.get(ctypes.get_errno()))
+added = libc.syscall(248, b"user", b"stash", b"secret", 6, -4)
+print("add_key", added, errno.errorcode.get(ctypes.get_errno()))
+userns = subprocess.run(["unshare", "-U", "true"], capture_output=True)
+print("unshare", userns.returncode)
+found = []
+worker = threading.Thread(target=found.append, args=("thread",))
+worker.start(); worker.join()
+print(found[0], subprocess.run(["echo", "child"], capture_output=True, text=True).stdout.strip())
+"""
+
+
+def test_kernel_keyrings_and_new_user_namespaces_are_refused(isolating: Sandbox, tmp_path: Path) -> None:
+    """Regression: as root, candidates run as a real host uid whose user keyring lives on in the kernel, so a
+    key stashed by one run (a graded candidate, say) could be read back by the next (an agent). New user
+    namespaces would let a run mount tmpfs filesystems no limit counts. Both are refused by the seccomp
+    filter; threads and child processes still work (clone3 fails with ENOSYS and libc falls back)."""
+    write_executable(tmp_path / "tree", KERNEL_ESCAPES_SCRIPT)
+    result = run(isolating, tmp_path / "tree", ["./executable"])[0]
+    lines = result.stdout.decode().splitlines()
+    assert lines[0] == "keyring -1 EPERM" and lines[1] == "add_key -1 EPERM", result
+    assert lines[2] != "unshare 0" and lines[3] == "thread child", result
+
+
+def test_dev_shm_is_bounded(isolating: Sandbox, tmp_path: Path) -> None:
+    """A tmpfs is memory that no rlimit counts: /dev/shm gets the session's disk size, not half the RAM."""
+    tree = tmp_path / "tree"
+    write_executable(tree, "#!/bin/sh\ndf -k /dev/shm | tail -1\n")
+    with isolating.open(SessionConfig(tree=tree, disk_mb=64)) as session:
+        result = session.run(ExecRequest(argv=["./executable"], env=ENV))
+    assert int(result.stdout.split()[1]) == 64 * 1024, result.stdout

@@ -26,6 +26,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from twinbench.formats import Limits
+from twinbench.sandbox.bwrap import SeccompFilter
 from twinbench.sandbox.launcher import ensure_dropper
 from twinbench.sandbox.rooms import ReferenceRoom, RoomLayout, reference_command
 from twinbench.sandbox.testrun import faketime_library
@@ -46,6 +47,8 @@ MAX_CONCURRENT_RUNS = 8
 # agent opening thousands of idle connections cannot make the harness start thousands of threads
 MAX_CONNECTIONS = 64
 STDIO_FDS = 3
+# where bwrap finds the seccomp filter: past the three stdio descriptors and the launcher's error pipe
+SECCOMP_FD = 4
 # glibc's list of variables it ignores for setuid programs: each can make the dynamic loader or libc load
 # code or data the caller chose. LD_* is dropped as a prefix. (TMPDIR and TZDIR stay: they load no code.)
 INJECTION_VARIABLES = frozenset(
@@ -391,30 +394,34 @@ class ReferenceBroker:
     def _run(self, connection: socket.socket, request: BrokerRequest, fds: list[int]) -> ReferenceCall:
         call = ReferenceCall(argv=request.argv, cwd=request.cwd)
         started = time.monotonic()
-        command = reference_command(
-            self.layout,
-            self.room,
-            bwrap=self._bwrap,
-            privileged=self.settings.privileged,
-            uid=self.settings.uid,
-            gid=self.settings.gid,
-            env=self._harness_environment(),
-            agent_env=scrub_environment(request.env, script=self._script),
-            limits=self.settings.limits,
-            cwd=request.cwd,
-            argv=request.argv,
-        )
         error_read, error_write = os.pipe()
-        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
-        actions.append((os.POSIX_SPAWN_DUP2, error_write, STDIO_FDS))
-        try:
-            pid = os.posix_spawn(self._bwrap, command, {}, file_actions=actions, setsid=True)
-        except (OSError, ValueError) as exc:
-            os.close(error_read)
-            call.error = f"cannot start the reference sandbox: {exc}"
-            return call
-        finally:
-            os.close(error_write)
+        with SeccompFilter() as seccomp:
+            command = reference_command(
+                self.layout,
+                self.room,
+                bwrap=self._bwrap,
+                privileged=self.settings.privileged,
+                uid=self.settings.uid,
+                gid=self.settings.gid,
+                env=self._harness_environment(),
+                agent_env=scrub_environment(request.env, script=self._script),
+                limits=self.settings.limits,
+                cwd=request.cwd,
+                argv=request.argv,
+                seccomp_fd=None if seccomp.fd is None else SECCOMP_FD,
+            )
+            actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+            actions.append((os.POSIX_SPAWN_DUP2, error_write, STDIO_FDS))
+            if seccomp.fd is not None:
+                actions.append((os.POSIX_SPAWN_DUP2, seccomp.fd, SECCOMP_FD))
+            try:
+                pid = os.posix_spawn(self._bwrap, command, {}, file_actions=actions, setsid=True)
+            except (OSError, ValueError) as exc:
+                os.close(error_read)
+                call.error = f"cannot start the reference sandbox: {exc}"
+                return call
+            finally:
+                os.close(error_write)
         with self._lock:
             self._running.add(pid)
         reaped = False

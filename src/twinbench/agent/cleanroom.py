@@ -21,6 +21,7 @@ from twinbench.agent.broker import BrokerSettings, ReferenceBroker
 from twinbench.formats import ActionResult, Limits, TaskDir
 from twinbench.reference import ReferenceError, hidden_paths_for, resolve_binary
 from twinbench.sandbox import candidate_uid
+from twinbench.sandbox.bwrap import SeccompFilter
 from twinbench.sandbox.launcher import ensure_launcher
 from twinbench.sandbox.rooms import HOME, TMP, WORKSPACE, RoomLayout, cleanroom_command
 
@@ -182,28 +183,33 @@ class CleanRoom:
         if self.layout is None:
             raise RuntimeError("the clean room is not open")
         timeout = timeout_s or self.settings.action_timeout_s
-        argv = cleanroom_command(
-            self.layout,
-            # group-writable files, so that the reference (the agent's group) can write next to them
-            f"umask 002\n{command}",
-            bwrap=self.settings.bwrap,
-            privileged=self.settings.privileged,
-            uid=self.agent_uid,
-            limits=self.settings.limits,
-            cwd=cwd,
-        )
         started = time.monotonic()
-        try:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+        with SeccompFilter() as seccomp:
+            argv = cleanroom_command(
+                self.layout,
+                # group-writable files, so that the reference (the agent's group) can write next to them
+                f"umask 002\n{command}",
+                bwrap=self.settings.bwrap,
+                privileged=self.settings.privileged,
+                uid=self.agent_uid,
+                limits=self.settings.limits,
+                cwd=cwd,
+                seccomp_fd=seccomp.fd,
+                # set inside the sandbox, never on bwrap itself: a task's LD_PRELOAD must not run as root here
                 env=self.settings.env | self.task.task.env,
-                start_new_session=True,
             )
-        except OSError as exc:
-            return ActionResult(output=f"twinbench: cannot start the clean room: {exc}", returncode=126)
+            try:
+                process = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    env={"PATH": "/usr/bin:/bin"},
+                    start_new_session=True,
+                    pass_fds=seccomp.fds,
+                )
+            except OSError as exc:
+                return ActionResult(output=f"twinbench: cannot start the clean room: {exc}", returncode=126)
         assert process.stdout is not None
         output, truncated, timed_out = _collect(process, process.stdout, started + timeout, self.settings.output_bytes)
         returncode = process.wait()

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twinbench.formats.bytesfield import decode_b64_fields, decode_b64_mapping, encode_bytes, encode_mapping
+from twinbench.formats.environment import Environment
 from twinbench.formats.errors import FormatError
 
 
@@ -98,7 +99,7 @@ class TestCase(BaseModel):
     group: str = "default"
     argv: list[str] = Field(default_factory=list)
     stdin: bytes = b""
-    env: dict[str, str] = Field(default_factory=dict)
+    env: Environment = Field(default_factory=dict)
     files: dict[str, bytes] = Field(default_factory=dict)
     timeout_s: float = Field(default=10.0, gt=0, le=3600)
     expect: Expectation

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from twinbench.formats.environment import Environment
 from twinbench.formats.errors import FormatError
 from twinbench.formats.limits import Limits
 
@@ -49,7 +50,7 @@ class Task(BaseModel):
     reference: ReferenceSpec
     docs: list[str] = Field(default_factory=list)
     limits: TaskLimits = Field(default_factory=TaskLimits)
-    env: dict[str, str] = Field(default_factory=dict, description="fixed environment added to every test")
+    env: Environment = Field(default_factory=dict, description="fixed environment added to every test")
     clock: str | None = Field(
         default=None, description="libfaketime FAKETIME value; '2024-01-02 03:04:05' freezes the clock"
     )

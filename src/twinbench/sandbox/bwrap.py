@@ -10,6 +10,7 @@ from pathlib import Path
 
 from twinbench.sandbox.launcher import ensure_launcher
 from twinbench.sandbox.runner import RUNNER_SOURCE, RunnerProcess
+from twinbench.sandbox.seccomp import seccomp_fd
 from twinbench.sandbox.session import RunnerSession
 from twinbench.sandbox.types import SessionConfig, WorkdirMode
 
@@ -57,20 +58,24 @@ class BwrapSandbox:
 
     def open(self, config: SessionConfig) -> RunnerSession:
         """Start a session; with root one sandbox serves every request, otherwise one per request."""
-        command = self.command(config)
-        return RunnerSession(lambda: RunnerProcess(command), persistent=self.privileged)
+        return RunnerSession(lambda: self._start_runner(config), persistent=self.privileged)
 
-    def command(self, config: SessionConfig) -> list[str]:
+    def _start_runner(self, config: SessionConfig) -> RunnerProcess:
+        """One runner in a fresh sandbox; the seccomp filter travels on a descriptor of its own."""
+        with SeccompFilter() as seccomp:
+            return RunnerProcess(self.command(config, seccomp.fd), pass_fds=seccomp.fds)
+
+    def command(self, config: SessionConfig, seccomp_fd: int | None = None) -> list[str]:
         """The full bwrap argv for a session: the one place sandbox arguments are built."""
         python, python_binds = _runner_python()
         uid = candidate_uid()
-        args = namespace_args(self.bwrap, self.privileged, uid)
+        args = namespace_args(self.bwrap, self.privileged, uid, seccomp_fd)
         system_args, bound = system_binds()
         args += system_args
         for extra in python_binds:
             args += ["--ro-bind", str(extra), str(extra)]
             bound.append(extra)
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm"]
+        args += device_args(config.disk_mb << 20)
         args += ["--size", str(config.disk_mb << 20), "--tmpfs", SANDBOX_TMP, "--dir", STATE_DIR]
         args += hiding_args(config.hidden_paths, config.private_dirs, bound)
         if config.tree is not None:
@@ -100,8 +105,9 @@ class BwrapSandbox:
         return [*args, python, "-I", "-S", "-B", "-c", RUNNER_SOURCE, json.dumps(runner_config)]
 
 
-def namespace_args(bwrap: str, privileged: bool, uid: int) -> list[str]:
-    """bwrap's isolation flags shared by every sandbox: no network, own pids, dies with its parent."""
+def namespace_args(bwrap: str, privileged: bool, uid: int, seccomp_fd: int | None) -> list[str]:
+    """bwrap's isolation flags shared by every sandbox: no network, own pids, dies with its parent, and the
+    seccomp filter (sandbox/seccomp.py) read from `seccomp_fd`, which the caller passes down."""
     args = [
         bwrap,
         "--die-with-parent",
@@ -116,7 +122,35 @@ def namespace_args(bwrap: str, privileged: bool, uid: int) -> list[str]:
     ]
     if not privileged:
         args += ["--unshare-user", "--uid", str(uid), "--gid", str(uid)]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     return args
+
+
+def device_args(shm_bytes: int) -> list[str]:
+    """/proc, a minimal /dev, and a /dev/shm of bounded size: a tmpfs is memory, which no rlimit counts."""
+    return ["--proc", "/proc", "--dev", "/dev", "--size", str(shm_bytes), "--tmpfs", "/dev/shm"]
+
+
+class SeccompFilter:
+    """A fresh descriptor of the seccomp filter for one bwrap start, closed in this process afterwards.
+    `fd` is None on machines the filter does not know (see sandbox/seccomp.py)."""
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+
+    @property
+    def fds(self) -> tuple[int, ...]:
+        return () if self.fd is None else (self.fd,)
+
+    def __enter__(self) -> SeccompFilter:
+        self.fd = seccomp_fd()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def system_binds() -> tuple[list[str], list[Path]]:

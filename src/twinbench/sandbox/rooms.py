@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from twinbench.formats import Limits
-from twinbench.sandbox.bwrap import hiding_args, namespace_args, system_binds
+from twinbench.sandbox.bwrap import device_args, hiding_args, namespace_args, system_binds
 
 WORKSPACE = "/workspace"
 TMP = "/tmp"
@@ -26,6 +26,8 @@ BROKER_SOCKET = f"{BROKER_MOUNT}/broker.sock"
 REFERENCE_CLIENT = f"{BROKER_MOUNT}/reference"
 LAUNCHER = f"{BROKER_MOUNT}/launch"
 REFERENCE_DIR = "/run/twinbench-reference"
+# /dev/shm of the clean room and of the reference's room: memory, so bounded apart from the disk limit
+SHM_BYTES = 512 << 20
 DROPPER = f"{REFERENCE_DIR}/dropuid.so"
 # the caller's variables, hidden from a reference while it is root (see reference_command and dropuid.c)
 AGENT_ENV_PREFIX = "TWINBENCH_AGENT_ENV_"
@@ -74,15 +76,28 @@ def _launch(uid: int | None, gid: int | None, limits: Limits, cwd: str, program:
 
 
 def cleanroom_command(
-    layout: RoomLayout, command: str, *, bwrap: str, privileged: bool, uid: int, limits: Limits, cwd: str
+    layout: RoomLayout,
+    command: str,
+    *,
+    bwrap: str,
+    privileged: bool,
+    uid: int,
+    limits: Limits,
+    cwd: str,
+    seccomp_fd: int | None,
+    env: dict[str, str],
 ) -> list[str]:
-    """bwrap argv that runs one bash command of the agent in its clean room, as the agent's uid."""
-    args = namespace_args(bwrap, privileged, uid)
+    """bwrap argv that runs one bash command of the agent in its clean room, as the agent's uid, with
+    exactly `env` (set by bwrap inside the sandbox, so none of it applies to bwrap itself)."""
+    args = namespace_args(bwrap, privileged, uid, seccomp_fd)
     system_args, bound = system_binds()
     args += system_args
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm"]
+    args += device_args(SHM_BYTES)
     args += hiding_args(layout.hidden_paths, layout.private_dirs, bound)
     args += _shared_mounts(layout)
+    args += ["--clearenv"]
+    for key, value in sorted(env.items()):
+        args += ["--setenv", key, value]
     args += ["--chdir", "/"]
     who = uid if privileged else None
     return [*args, *_launch(who, who, limits, cwd, "/bin/bash", ["bash", "-c", command])]
@@ -114,6 +129,7 @@ def reference_command(
     limits: Limits,
     cwd: str,
     argv: list[str],
+    seccomp_fd: int | None,
 ) -> list[str]:
     """bwrap argv that runs the reference for the broker: the agent's view of files, another uid, no network.
 
@@ -124,10 +140,10 @@ def reference_command(
     changed its uid: the loader, the constructors of its libraries and of libfaketime run before the
     dropper's, and none of them may read a path the agent chose (FAKETIME_LOAD_FILE, say) as root.
     """
-    args = namespace_args(bwrap, privileged, uid)
+    args = namespace_args(bwrap, privileged, uid, seccomp_fd)
     system_args, bound = system_binds()
     args += system_args
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm"]
+    args += device_args(SHM_BYTES)
     args += hiding_args((), layout.private_dirs, bound)
     args += _shared_mounts(layout)
     # owned by root and mode 0111: runnable, but neither the reference's uid nor anything it is asked to

@@ -25,7 +25,7 @@ EXIT_AFTER_EOF_S = 5.0
 class RunnerProcess:
     """One live runner (inside bwrap or not); a wedged or dead runner becomes a sandbox_error."""
 
-    def __init__(self, command: list[str]) -> None:
+    def __init__(self, command: list[str], pass_fds: tuple[int, ...] = ()) -> None:
         self._log = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             command,
@@ -35,6 +35,7 @@ class RunnerProcess:
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
             start_new_session=True,
             close_fds=True,
+            pass_fds=pass_fds,
         )
         assert self._process.stdin is not None and self._process.stdout is not None
         self._stdin = self._process.stdin
