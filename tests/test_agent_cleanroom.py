@@ -1097,6 +1097,27 @@ def test_a_tasks_environment_is_set_inside_the_room_never_on_bwrap(opt_dir: Call
     assert "constructor in bash" in result.output and result.output.splitlines()[-1] == "set"
 
 
+def test_a_python_references_generated_bytecode_is_hidden_too(opt_dir: Callable[[], Path], tmp_path: Path) -> None:
+    """Regression: `dpkg -L` does not list the __pycache__/*.pyc that python3-pygments' maintainer script
+    compiles after installation, so the room hid pygments/*.py but left its bytecode readable, and
+    `import pygments.cmdline` from a copy ran the reference itself in the room. Directories only the
+    reference's packages install into are now hidden whole."""
+    package_dir = Path("/usr/lib/python3/dist-packages/pygments")
+    if not (package_dir / "__pycache__").is_dir():
+        pytest.skip("python3-pygments is not installed with its bytecode (scripts/setup.sh installs it)")
+    task = create_task("pygmentize", opt_dir() / "pygmentize", debian="python3-pygments")
+    with CleanRoom(task, log_dir=tmp_path) as room:
+        result = run(
+            room,
+            f"ls -A {package_dir} {package_dir}/__pycache__ 2>&1 | wc -l; "
+            "python3 -c 'import pygments.cmdline' 2>&1 | tail -1; ./executable -V",
+        )
+    lines = result.output.splitlines()
+    assert int(lines[0]) <= 2, result.output  # ls's error lines, or nothing: no file of the package
+    assert "ModuleNotFoundError" in lines[1], result.output
+    assert lines[2].startswith("Pygments version"), result.output
+
+
 # --- what the room is for ---
 
 

@@ -178,3 +178,14 @@ def test_seccomp_filter_is_built_for_known_machines_only() -> None:
         program = filter_program(machine)
         assert program is not None and len(program) % 8 == 0 and len(program) // 8 < 64
     assert filter_program("sparc64") is None
+
+
+def test_files_under_a_hidden_directory_get_no_mount_of_their_own() -> None:
+    """Regression: a hidden directory became a tmpfs, then each of its files a /dev/null bind on that tmpfs,
+    which put every file name back (and cost a mount each)."""
+    _, bound = system_binds()
+    directory = Path("/usr/share/doc/figlet").resolve()
+    # the directory and one of its files: the file list alone would not make the directory "fully hidden"
+    first_file = sorted(directory.iterdir())[0]
+    mounts = _mounts(hiding_args((directory, first_file), (), bound))
+    assert mounts == {str(directory): "tmpfs"}

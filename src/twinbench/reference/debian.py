@@ -26,13 +26,52 @@ def resolve_binary(binary: str) -> Path:
     return real
 
 
+# where dpkg keeps each package's file list (PACKAGE[:ARCH].list)
+DPKG_INFO = Path("/var/lib/dpkg/info")
+
+
 @functools.cache
-def package_files(package: str) -> tuple[Path, ...]:
-    """Every regular file (or symlink) installed by a Debian package, from `dpkg -L`."""
+def package_entries(package: str) -> tuple[Path, ...]:
+    """Every path a Debian package lists, directories included, from `dpkg -L`."""
     result = _dpkg(["dpkg-query", "-L", package])
     if result is None:
         return ()
-    return tuple(Path(line) for line in result.splitlines() if line.startswith("/") and not Path(line).is_dir())
+    return tuple(Path(line) for line in result.splitlines() if line.startswith("/"))
+
+
+def package_files(package: str) -> tuple[Path, ...]:
+    """Every regular file (or symlink) installed by a Debian package."""
+    return tuple(path for path in package_entries(package) if not path.is_dir())
+
+
+@functools.cache
+def exclusive_dirs(packages: tuple[str, ...]) -> tuple[Path, ...]:
+    """The topmost directories that only `packages` list: everything in them is theirs, including what no
+    file list names. Python packages are the common case: their maintainer scripts compile __pycache__/*.pyc
+    after installation, and that bytecode is the program as surely as its .py files are."""
+    ours = {
+        str(path)
+        for package in packages
+        for path in package_entries(package)
+        if path.is_dir() and not path.is_symlink()
+    }
+    if not ours:
+        return ()
+    try:
+        lists = [path for path in DPKG_INFO.iterdir() if path.suffix == ".list"]
+    except OSError:
+        return ()  # no dpkg database to ask: the files dpkg -L names are still hidden one by one
+    shared: set[str] = set()
+    for listing in lists:
+        if listing.stem.split(":")[0] in packages:
+            continue
+        try:
+            lines = listing.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+        except OSError:
+            return ()  # cannot tell shared from exclusive: claim nothing
+        shared.update(normal for normal in map(os.path.normpath, lines) if normal in ours)
+    exclusive = {Path(line) for line in ours - shared}
+    return tuple(sorted(path for path in exclusive if not any(parent in exclusive for parent in path.parents)))
 
 
 @functools.cache
@@ -69,8 +108,10 @@ def hidden_paths_for(reference: ReferenceSpec) -> tuple[Path, ...]:
     except ReferenceError:
         pass  # not installed here: nothing of it can leak
     if reference.debian_package:
-        for package in sibling_packages(reference.debian_package):
+        siblings = sibling_packages(reference.debian_package)
+        for package in siblings:
             paths.update(package_files(package))
+        paths.update(exclusive_dirs(siblings))
     return tuple(sorted(paths))
 
 

@@ -176,14 +176,12 @@ def hiding_args(hidden_paths: tuple[Path, ...], private_dirs: tuple[Path, ...], 
     """
     args: list[str] = []
     real_paths = _existing_real_paths(hidden_paths, bound)
-    whole_dirs = _fully_hidden_dirs(real_paths)
+    # a package's link to a directory (/usr/bin/X11 -> .) must not blank out /usr/bin itself
+    hidden_dirs = {real for real in real_paths if real.is_dir() and len(real.parts) >= MIN_HIDDEN_DIR_PARTS}
+    whole_dirs = _fully_hidden_dirs(real_paths) | hidden_dirs
     for real in sorted(real_paths):
-        if any(parent in whole_dirs for parent in real.parents):
-            continue
-        if real.is_dir():
-            # a package's link to a directory (/usr/bin/X11 -> .) must not blank out /usr/bin itself
-            if len(real.parts) >= MIN_HIDDEN_DIR_PARTS:
-                args += ["--tmpfs", str(real)]
+        # under a tmpfs already: a /dev/null bind there would only put its name back
+        if real.is_dir() or any(parent in whole_dirs for parent in real.parents):
             continue
         args += ["--ro-bind", "/dev/null", str(real)]
     for directory in sorted(whole_dirs):
