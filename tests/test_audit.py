@@ -383,6 +383,16 @@ def test_steps_format_and_unreadable_trajectory(task: TaskDir, tmp_path: Path) -
     report = audit_submission(DEMO_SUBMISSIONS["partial"], task, trajectory=broken)
     assert [f.rule for f in report.findings] == ["trajectory-unreadable"]
     assert report.flagged is False
+    # nesting past Python's recursion limit, in the file or in a tool call's arguments (model output)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000)
+    report = audit_submission(DEMO_SUBMISSIONS["partial"], task, trajectory=deep)
+    assert [f.rule for f in report.findings] == ["trajectory-unreadable"]
+    calls = tmp_path / "calls.json"
+    nested_arguments = "[" * 100000 + "]" * 100000
+    calls.write_text(json.dumps({"messages": [{"role": "assistant", "tool_calls": [{"arguments": nested_arguments}]}]}))
+    report = audit_submission(DEMO_SUBMISSIONS["partial"], task, trajectory=calls)
+    assert "trajectory-unreadable" not in [f.rule for f in report.findings], report.findings
 
 
 # ---------------------------------------------------------------------------------------------- reports and stats

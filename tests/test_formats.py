@@ -58,6 +58,7 @@ def test_suite_round_trip_keeps_bytes_exactly(tmp_path: Path) -> None:
         ('{"id": "x", "expect": {"exit_code": 0}, "timeout_s": -1}', "timeout_s"),
         ('{"id": "x", "expect": {"exit_code": 0}, "env": {"A=B": "c"}}', "holds '=' or NUL"),
         ("[1, 2]", "t.jsonl:1"),
+        ("[" * 100000, "nested too deeply"),
         ("\xff\xfe", "not valid JSON"),
     ],
 )
@@ -95,6 +96,23 @@ def test_malformed_task_yaml_gives_one_line_errors(tmp_path: Path, text: str, me
     with pytest.raises(FormatError) as error:
         load_task(tmp_path)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_deeply_nested_task_yaml_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "task.yaml").write_text("[" * 50000)
+    with pytest.raises(FormatError, match="nested too deeply"):
+        load_task(tmp_path)
+
+
+@pytest.mark.parametrize("target", ["tests", "/"])
+def test_a_docs_link_is_refused(tmp_path: Path, target: str) -> None:
+    """Regression: docs/ is mounted into the clean room as it is; as a link to tests/ it showed the agent the
+    hidden suite (and as a link to / it made the prompt list the whole filesystem)."""
+    (tmp_path / "task.yaml").write_text("id: x\nreference: {binary: figlet}\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "docs").symlink_to(target)
+    with pytest.raises(FormatError, match="not a symbolic link"):
+        load_task(tmp_path)
 
 
 def test_missing_task_dir_is_a_format_error(tmp_path: Path) -> None:

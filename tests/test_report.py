@@ -122,6 +122,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     not_a_score = json.loads((runs / "run-a" / "figlet-most" / "eval.json").read_text())
     unreadable = {
         "broken": '{"task": "figlet", "score": ',
+        "deep": "[" * 100000,
         "schema": '{"task": "figlet", "score": "x"}',
         "nan": json.dumps({**not_a_score, "score": float("nan")}),  # Python's json writes and reads NaN
     }
@@ -159,9 +160,10 @@ def test_load_runs_reads_results_audits_and_errors(graded: Graded) -> None:
     ]
     assert {r.submission: r.score for r in run_b.results} == {"partial": 1.0, "stub": 0.0, "hostile": 0.0}
 
-    assert [r.error is not None for r in run_c.results] == [True, True, True]
-    broken, nan, schema = run_c.results
+    assert [r.error is not None for r in run_c.results] == [True, True, True, True]
+    broken, deep, nan, schema = run_c.results
     assert broken.error == "broken/eval.json: not valid JSON (Expecting value at line 1 column 29)"
+    assert deep.error == "deep/eval.json: not valid JSON (nested too deeply)"
     assert nan.error == "nan/eval.json: score: nan is not between 0 and 1"
     assert schema.error is not None and schema.error.startswith("schema/eval.json: ")
     # the task is named for display when the file says it, else the directory stands in
@@ -182,7 +184,7 @@ def test_leaderboard_ranks_like_programbench(graded: Graded) -> None:
     rows = leaderboard(load_runs([graded.runs / name for name in ("run-a", "run-b", "run-c")]))
     table = [(r.rank, r.run, r.tasks, r.tasks_total, r.resolved, r.near_resolved, r.errors) for r in rows]
     # run-b resolves a task, so it leads although run-a's mean score is higher
-    assert table == [(1, "run-b", 2, 4, 1, 1, 0), (2, "run-a", 3, 4, 0, 1, 0), (3, "run-c", 0, 4, 0, 0, 3)]
+    assert table == [(1, "run-b", 2, 4, 1, 1, 0), (2, "run-a", 3, 4, 0, 1, 0), (3, "run-c", 0, 4, 0, 0, 4)]
     # a task missing from a run counts as 0: run-b's mean is over all 4 tasks, not its own 2
     assert rows[0].mean_score == pytest.approx(1.0 / 4)
     assert rows[1].mean_score == pytest.approx((graded.figlet_score + 0.95 + 0.9 + 0) / 4)

@@ -93,7 +93,13 @@ class _Hits:
 def trajectory_findings(trajectory: Path, targets: ReferenceTargets) -> list[Finding]:
     """Findings about the commands an agent ran, read leniently from a trajectory JSON (or JSON lines) file."""
     document = _load(trajectory)
-    if document is None:
+    commands: list[_Command] | None = None
+    if document is not None:
+        try:
+            commands = _unique(_commands(document, "$"))
+        except RecursionError:  # tool-call arguments are model output, and can nest without end
+            commands = None
+    if commands is None:
         return [
             Finding(
                 rule="trajectory-unreadable",
@@ -103,7 +109,6 @@ def trajectory_findings(trajectory: Path, targets: ReferenceTargets) -> list[Fin
                 file=None,
             )
         ]
-    commands = _unique(_commands(document, "$"))
     matcher = _ReferenceMatcher(targets)
     hits = _Hits()
     for command in commands:
@@ -130,14 +135,14 @@ def _load(path: Path) -> Any:
         return None
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         pass
     records = []
     for line in text.splitlines():
         if line.strip():
             try:
                 records.append(json.loads(line))
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 return None
     return records or None
 
@@ -160,9 +165,11 @@ def _commands(node: Any, where: str, agent_text: bool = False) -> Iterator[_Comm
                 continue
             if lowered == "arguments" and isinstance(value, str):
                 try:
-                    yield from _commands(json.loads(value), path, agent_text)
-                except json.JSONDecodeError:
+                    arguments = json.loads(value)
+                except (json.JSONDecodeError, RecursionError):
                     yield _Command(path, value)
+                else:
+                    yield from _commands(arguments, path, agent_text)
                 continue
             if lowered in COMMAND_KEYS and isinstance(value, str):
                 yield from _from_command_value(value, path)

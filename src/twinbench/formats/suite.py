@@ -167,6 +167,8 @@ def load_suite(path: Path) -> Suite:
             cases.append(TestCase.model_validate(json.loads(line)))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FormatError(f"{path}:{number}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise FormatError(f"{path}:{number}: not valid JSON (nested too deeply)") from None
         except ValidationError as exc:
             raise FormatError(f"{path}:{number}: {_first_error(exc)}") from None
     try:

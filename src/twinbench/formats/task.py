@@ -87,6 +87,10 @@ def load_task(path: Path) -> TaskDir:
         raise FormatError(f"{root} is not a task directory (no task.yaml)")
     try:
         data = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FormatError(f"{spec_path}: cannot read it ({exc.strerror or exc})") from None
+    except RecursionError:
+        raise FormatError(f"{spec_path}: not valid YAML (nested too deeply)") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FormatError(f"{spec_path}: not valid YAML ({first_line})") from None
@@ -98,7 +102,18 @@ def load_task(path: Path) -> TaskDir:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "task"
         raise FormatError(f"{spec_path}: {where}: {error['msg']}") from None
+    _check_docs(root)
     return TaskDir(root=root.resolve(), task=task)
+
+
+def _check_docs(root: Path) -> None:
+    """docs/ is what an agent is shown, mounted as it is: a link (to tests/, to /) would show the agent
+    whatever it points at, the hidden suite included."""
+    docs = root / "docs"
+    if docs.is_symlink():
+        raise FormatError(f"{docs}: must be a directory of the task, not a symbolic link")
+    if docs.exists() and not docs.is_dir():
+        raise FormatError(f"{docs}: must be a directory")
 
 
 def save_task(task: Task, root: Path) -> None:

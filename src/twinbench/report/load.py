@@ -281,6 +281,8 @@ def _read_json(path: Path, shown: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise _Unreadable(f"{shown}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise _Unreadable(f"{shown}: not valid JSON (nested too deeply)") from None
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -306,7 +308,7 @@ def _task_guess(eval_path: Path) -> str:
     """Best guess at the task of an unreadable eval.json, for display only."""
     try:
         raw = json.loads(eval_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raw = None
     if isinstance(raw, dict) and isinstance(raw.get("task"), str):
         return str(raw["task"])
