@@ -931,6 +931,16 @@ def test_a_request_trickling_in_is_refused_at_its_deadline(jq_room: CleanRoom, m
             break
         if reply.endswith(b"\n") or time.monotonic() - started > 20:
             break
+    # the broker may have answered and closed while a byte was on its way: read what it said
+    connection.settimeout(5)
+    while not reply.endswith(b"\n"):
+        try:
+            chunk = connection.recv(4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        reply += chunk
     connection.close()
     assert "took longer than 1.5 s" in json.loads(reply)["error"]
     assert time.monotonic() - started < 10
@@ -1116,6 +1126,74 @@ def test_a_python_references_generated_bytecode_is_hidden_too(opt_dir: Callable[
     assert int(lines[0]) <= 2, result.output  # ls's error lines, or nothing: no file of the package
     assert "ModuleNotFoundError" in lines[1], result.output
     assert lines[2].startswith("Pygments version"), result.output
+
+
+def test_room_disk_is_a_filesystem_of_the_limits_size(jq_task: TaskDir, tmp_path: Path) -> None:
+    """Regression: disk use was checked only after each action, so one action wrote 7.5 GB against a 4 GB
+    limit, and empty files never showed in the byte count. As root the room's files now live on an ext4
+    image of the limit's size: writes past it fail with ENOSPC, inodes run out too, and the reference's
+    writes count as well."""
+    with CleanRoom(jq_task, CleanRoomSettings(disk_mb=64), log_dir=tmp_path) as room:
+        assert room.disk is not None, room.disk_fallback
+        result = run(
+            room,
+            "head -c 200M /dev/zero > /workspace/big; echo big=$?; rm -f /workspace/big; "
+            "head -c 40M /dev/zero > /tmp/a; head -c 40M /dev/zero > ~/b; echo split=$?; rm -f /tmp/a ~/b; "
+            "mkdir many; cd many; i=0; while : > f$i 2>/dev/null; do i=$((i+1)); done; echo files=$i; cd ..; "
+            "rm -rf many; ./executable -n '\"x\" * 100000000' > out.json; echo reference=$?",
+        )
+        assert "big=1" in result.output and "split=1" in result.output, result.output
+        assert "No space left on device" in result.output
+        files = int(result.output.split("files=")[1].split()[0])
+        assert 1000 < files < 100_000, result.output  # a 64 MB ext4 has some 16,000 inodes
+        assert room.disk_used_mb() <= 64
+        root = room.root
+        assert root is not None
+    assert not root.exists()  # unmounted and removed with the room
+
+
+def test_without_a_bounded_disk_the_room_is_watched_during_actions(
+    jq_task: TaskDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where no filesystem can be mounted, disk use is walked every few seconds during an action, which is
+    killed once the room is over its limit; more files than can be counted count as a full room."""
+    from twinbench.agent import cleanroom
+    from twinbench.sandbox.disk import BoundedDisk
+
+    monkeypatch.setattr(BoundedDisk, "mount", lambda self: "no loop devices (simulated)")
+    monkeypatch.setattr(cleanroom, "DISK_WATCH_INTERVAL_S", 0.5)
+    with CleanRoom(jq_task, CleanRoomSettings(disk_mb=32), log_dir=tmp_path) as room:
+        assert room.disk is None and room.disk_fallback == "no loop devices (simulated)"
+        result = room.execute("for i in $(seq 40); do head -c 4M /dev/zero > f$i; sleep 0.2; done; echo finished")
+        assert "went over its disk limit of 32 MB" in result.output and "finished" not in result.output
+        assert not (room.workspace / "f40").exists() and result.returncode == -9
+        run(room, "rm -f f*")
+        monkeypatch.setattr(cleanroom, "MAX_COUNTED_ENTRIES", 100)
+        run(room, "touch $(seq 150)")
+        assert room.disk_used_mb() > 32
+
+
+def test_rooms_of_a_killed_harness_are_swept(jq_task: TaskDir, tmp_path: Path) -> None:
+    """A harness killed with -9 leaves its room (and, as root, a mounted disk) behind; the next room it
+    opens sweeps directories whose owner process is gone, and only those."""
+    from twinbench.sandbox.disk import OWNER_FILE, BoundedDisk, mark_owner, sweep_stale
+
+    stale = Path(tempfile.mkdtemp(prefix="twinbench-room-"))
+    (stale / OWNER_FILE).write_text("999999999:1")
+    disk = BoundedDisk(stale, 16)
+    assert disk.mount() is None
+    (disk.path / "left.txt").write_text("left behind")
+    live = Path(tempfile.mkdtemp(prefix="twinbench-room-"))
+    mark_owner(live)
+    unowned = Path(tempfile.mkdtemp(prefix="twinbench-reference-"))
+    try:
+        removed = sweep_stale()
+        assert stale in removed and not stale.exists()
+        assert live.exists() and unowned.exists() and live not in removed
+        assert not any(str(stale) in line for line in Path("/proc/self/mountinfo").read_text().splitlines())
+    finally:
+        for directory in (live, unowned):
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 # --- what the room is for ---

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from twinbench.formats import Limits
 from twinbench.sandbox.bwrap import SeccompFilter
+from twinbench.sandbox.disk import mark_owner
 from twinbench.sandbox.launcher import ensure_dropper
 from twinbench.sandbox.rooms import ReferenceRoom, RoomLayout, reference_command
 from twinbench.sandbox.testrun import faketime_library
@@ -268,6 +269,7 @@ class ReferenceBroker:
         """Make the execute-only copy, bind the socket and start accepting."""
         self._private = Path(tempfile.mkdtemp(prefix="twinbench-reference-"))
         self._private.chmod(0o711)
+        mark_owner(self._private)
         self._room = self._make_room(self._private)
         self.socket_path.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -22,13 +23,17 @@ from twinbench.formats import ActionResult, Limits, TaskDir
 from twinbench.reference import ReferenceError, hidden_paths_for, resolve_binary
 from twinbench.sandbox import candidate_uid
 from twinbench.sandbox.bwrap import SeccompFilter
+from twinbench.sandbox.disk import BoundedDisk, mark_owner, sweep_stale
 from twinbench.sandbox.launcher import ensure_launcher
 from twinbench.sandbox.rooms import HOME, TMP, WORKSPACE, RoomLayout, cleanroom_command
 
 CLIENT_SOURCE = Path(__file__).with_name("broker_client.py")
 DRAIN_AFTER_KILL_S = 5.0
-# the files of one workspace the harness counts before it stops counting (disk use is checked after actions)
+# Without a bounded disk (not root, no loop devices) disk use is measured by walking the room's files: during
+# an action every few seconds, and after it. A room with more entries than this counts as full, which also
+# bounds what one walk costs.
 MAX_COUNTED_ENTRIES = 200_000
+DISK_WATCH_INTERVAL_S = 2.0
 
 
 class CleanRoomUnavailable(Exception):
@@ -92,6 +97,9 @@ class CleanRoom:
         self.root: Path | None = None
         self.layout: RoomLayout | None = None
         self.broker: ReferenceBroker | None = None
+        self.disk: BoundedDisk | None = None
+        # why the room's disk is not a bounded filesystem here (then its use is watched instead), or None
+        self.disk_fallback: str | None = None
 
     @property
     def workspace(self) -> Path:
@@ -118,12 +126,15 @@ class CleanRoom:
             binary = resolve_binary(self.task.task.reference.binary)
         except ReferenceError as exc:
             raise CleanRoomUnavailable(str(exc)) from None
+        sweep_stale()
         self.root = Path(tempfile.mkdtemp(prefix="twinbench-room-"))
         self.root.chmod(0o711)
+        mark_owner(self.root)
+        files = self._bounded_disk(self.root) if self.settings.privileged else self.root
         layout = RoomLayout(
-            workspace=self.root / "workspace",
-            tmp=self.root / "tmp",
-            home=self.root / "home",
+            workspace=files / "workspace",
+            tmp=files / "tmp",
+            home=files / "home",
             docs=self.task.docs_dir if self.task.docs_dir.is_dir() else None,
             broker_dir=self.root / "broker",
             hidden_paths=hidden_paths_for(self.task.task.reference),
@@ -147,6 +158,16 @@ class CleanRoom:
             log_path=self.log_dir / "reference_calls.jsonl" if self.log_dir is not None else None,
         )
         self.broker.start()
+
+    def _bounded_disk(self, root: Path) -> Path:
+        """Where the room's files go: a filesystem of settings.disk_mb when one can be mounted, else `root`."""
+        disk = BoundedDisk(root, self.settings.disk_mb)
+        problem = disk.mount()
+        if problem is not None:
+            self.disk_fallback = problem
+            return root
+        self.disk = disk
+        return disk.path
 
     def _make_dirs(self, layout: RoomLayout, launcher: Path) -> None:
         client = CLIENT_SOURCE.read_bytes()
@@ -173,6 +194,9 @@ class CleanRoom:
         if self.broker is not None:
             self.broker.close()
             self.broker = None
+        if self.disk is not None:
+            self.disk.release()
+            self.disk = None
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
@@ -211,25 +235,39 @@ class CleanRoom:
             except OSError as exc:
                 return ActionResult(output=f"twinbench: cannot start the clean room: {exc}", returncode=126)
         assert process.stdout is not None
-        output, truncated, timed_out = _collect(process, process.stdout, started + timeout, self.settings.output_bytes)
+        # a bounded disk refuses writes itself; otherwise the action is stopped once the room is over its limit
+        watch = None if self.disk is not None else self._over_disk_limit
+        output, truncated, timed_out, disk_full = _collect(
+            process, process.stdout, started + timeout, self.settings.output_bytes, watch
+        )
         returncode = process.wait()
         text = output.decode("utf-8", errors="replace")
         if truncated:
             text += f"\n[twinbench: output truncated after {self.settings.output_bytes} bytes]\n"
         if timed_out:
             text += f"\n[twinbench: the command ran longer than {timeout:g} s and was killed]\n"
+        if disk_full:
+            limit = self.settings.disk_mb
+            text += f"\n[twinbench: the room went over its disk limit of {limit} MB and the command was killed]\n"
         return ActionResult(
             output=text,
-            returncode=-9 if timed_out else returncode,
+            returncode=-9 if timed_out or disk_full else returncode,
             timed_out=timed_out,
             truncated=truncated,
             seconds=round(time.monotonic() - started, 3),
         )
 
+    def _over_disk_limit(self) -> bool:
+        return self.disk_used_mb() > self.settings.disk_mb
+
     def disk_used_mb(self) -> float:
-        """How much the workspace, home and /tmp of the room hold (counting stops at many files)."""
+        """How much the workspace, home and /tmp of the room hold. On a bounded disk that is its use, which
+        cannot pass its size; otherwise a walk of the files, and a room of more than MAX_COUNTED_ENTRIES
+        entries counts as over the limit."""
         if self.layout is None:
             return 0.0
+        if self.disk is not None:
+            return self.disk.used_mb()
         total = 0
         counted = 0
         stack = [self.layout.workspace, self.layout.home, self.layout.tmp]
@@ -247,27 +285,44 @@ class CleanRoom:
                 total += info.st_blocks * 512
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(Path(entry.path))
+        if counted >= MAX_COUNTED_ENTRIES:
+            # too many files to count is a full room: it says so rather than under-reporting
+            return max(total / (1 << 20), self.settings.disk_mb + 1.0)
         return total / (1 << 20)
 
 
-def _collect(process: subprocess.Popen[bytes], stream: object, deadline: float, cap: int) -> tuple[bytes, bool, bool]:
-    """Read merged output until EOF, keeping `cap` bytes; kill the sandbox at the deadline."""
+def _collect(
+    process: subprocess.Popen[bytes],
+    stream: object,
+    deadline: float,
+    cap: int,
+    over_disk_limit: Callable[[], bool] | None = None,
+) -> tuple[bytes, bool, bool, bool]:
+    """Read merged output until EOF, keeping `cap` bytes; kill the sandbox at the deadline, or as soon as
+    `over_disk_limit` (asked every few seconds) says the room is full. (output, truncated, timed out, disk full)"""
     fd = stream.fileno()  # type: ignore[attr-defined]
     kept = bytearray()
-    truncated = timed_out = False
+    truncated = timed_out = disk_full = False
     drain_until: float | None = None
+    next_disk_check = time.monotonic() + DISK_WATCH_INTERVAL_S
+    # poll, not select: a harness running many rooms holds descriptors past select's 1024
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     while True:
         now = time.monotonic()
         if drain_until is None and now >= deadline:
             timed_out = True
+        if drain_until is None and over_disk_limit is not None and now >= next_disk_check:
+            checked = time.monotonic()
+            disk_full = over_disk_limit()
+            # a walk of a big tree takes a while: never spend more than a fifth of the time walking
+            next_disk_check = time.monotonic() + max(DISK_WATCH_INTERVAL_S, 4 * (time.monotonic() - checked))
+        if drain_until is None and (timed_out or disk_full):
             _kill_group(process.pid)
             drain_until = now + DRAIN_AFTER_KILL_S
-        limit = (drain_until if drain_until is not None else deadline) - now
+        limit = (drain_until if drain_until is not None else min(deadline, next_disk_check)) - now
         if drain_until is not None and limit <= 0:
             break
-        # poll, not select: a harness running many rooms holds descriptors past select's 1024
         if not poller.poll(max(0.0, min(limit, 1.0)) * 1000):
             continue
         chunk = os.read(fd, 1 << 16)
@@ -281,7 +336,7 @@ def _collect(process: subprocess.Popen[bytes], stream: object, deadline: float, 
     stream.close()  # type: ignore[attr-defined]
     if process.poll() is None:
         _kill_group(process.pid)
-    return bytes(kept), truncated, timed_out
+    return bytes(kept), truncated, timed_out, disk_full
 
 
 def _kill_group(pid: int) -> None:
