@@ -18,8 +18,10 @@ from twinbench.sandbox import get_sandbox
 # (subprocesses started by the tests inherit it through the environment)
 os.environ.setdefault("TWINBENCH_CANDIDATE_UID", str(43000 + os.getpid() % 20000))
 CANDIDATE_UID = int(os.environ["TWINBENCH_CANDIDATE_UID"])
-# a clean room's broker runs the reference as the next uid (twinbench.agent.cleanroom)
+# a clean room's broker runs the reference as the next uid, and its agent as the one after
+# (twinbench.agent.cleanroom)
 REFERENCE_UID = CANDIDATE_UID + 1
+AGENT_UID = CANDIDATE_UID + 2
 
 
 def write_executable(directory: Path, body: str, name: str = "executable") -> Path:
@@ -42,8 +44,8 @@ def write_submission(directory: Path, program: str, extra: dict[str, str] | None
 
 
 def candidate_processes() -> list[str]:
-    """Processes of the candidate uid (or a clean room's reference uid) still alive anywhere on the machine."""
-    uids = f"{CANDIDATE_UID},{REFERENCE_UID}"
+    """Processes of the candidate uid (or a clean room's reference or agent uid) still alive on the machine."""
+    uids = f"{CANDIDATE_UID},{REFERENCE_UID},{AGENT_UID}"
     result = subprocess.run(["ps", "-u", uids, "-o", "pid=,args="], capture_output=True, text=True)
     return [line for line in result.stdout.splitlines() if line.strip()]
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CANDIDATE_UID, REFERENCE_UID
+from tests.conftest import AGENT_UID, REFERENCE_UID
 from twinbench.agent.cleanroom import CLIENT_SOURCE, CleanRoom, CleanRoomSettings
 from twinbench.demo import DEMO_TASK
 from twinbench.formats import ActionResult, TaskDir, load_task
@@ -210,7 +210,7 @@ def jq_task(opt_dir: Callable[[], Path]) -> TaskDir:
 def _open_room(task: TaskDir, log_dir: Path) -> Iterator[CleanRoom]:
     """A clean room for `task` whose uids are this test run's (conftest checks them for leftovers)."""
     with CleanRoom(task, log_dir=log_dir) as room:
-        assert room.agent_uid == CANDIDATE_UID and room.reference_uid == REFERENCE_UID
+        assert room.agent_uid == AGENT_UID and room.reference_uid == REFERENCE_UID
         yield room
 
 
@@ -730,7 +730,7 @@ def test_reference_runs_as_its_own_uid_without_privileges(jq_room: CleanRoom) ->
     result = run(jq_room, "./executable -n -r --rawfile s /proc/self/status '$s'")
     status = dict(line.split(":", 1) for line in result.output.splitlines() if ":" in line)
     assert status["Uid"].split() == [str(REFERENCE_UID)] * 4
-    assert status["Gid"].split() == [str(CANDIDATE_UID)] * 4
+    assert status["Gid"].split() == [str(AGENT_UID)] * 4
     assert status["Groups"].split() == []
     assert int(status["CapEff"], 16) == int(status["CapPrm"], 16) == 0
     assert status["NoNewPrivs"].strip() == "1"
@@ -1196,6 +1196,15 @@ def test_rooms_of_a_killed_harness_are_swept(jq_task: TaskDir, tmp_path: Path) -
             shutil.rmtree(directory, ignore_errors=True)
 
 
+def test_the_room_uids_are_not_the_grading_uid(jq_room: CleanRoom) -> None:
+    """Regression: the agent ran as the grading sandbox's candidate uid, so RLIMIT_NPROC (counted per uid) let
+    an agent's processes fail tests graded beside it (agent batch --then-eval)."""
+    from twinbench.sandbox import candidate_uid
+
+    assert candidate_uid() not in (jq_room.agent_uid, jq_room.reference_uid)
+    assert jq_room.agent_uid != jq_room.reference_uid
+
+
 # --- what the room is for ---
 
 
@@ -1227,7 +1236,7 @@ def test_jq_reads_files_and_relays_exit_codes(jq_room: CleanRoom) -> None:
     assert (jq_room.workspace / "out.txt").read_text() == ""
     assert (jq_room.workspace / "halt.txt").read_text() == "bye\n"
     owned = (jq_room.workspace / "owned.json").stat()
-    assert (owned.st_uid, (jq_room.workspace / "owned.json").read_text()) == (CANDIDATE_UID, "1\n")
+    assert (owned.st_uid, (jq_room.workspace / "owned.json").read_text()) == (AGENT_UID, "1\n")
 
 
 def test_figlet_output_and_exit_codes_match_the_real_program(figlet_room: CleanRoom) -> None:

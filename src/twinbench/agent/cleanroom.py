@@ -34,6 +34,9 @@ DRAIN_AFTER_KILL_S = 5.0
 # bounds what one walk costs.
 MAX_COUNTED_ENTRIES = 200_000
 DISK_WATCH_INTERVAL_S = 2.0
+# the clean room's uids, as offsets from the grading sandbox's candidate uid
+REFERENCE_UID_OFFSET = 1
+AGENT_UID_OFFSET = 2
 
 
 class CleanRoomUnavailable(Exception):
@@ -90,8 +93,10 @@ class CleanRoom:
     ) -> None:
         self.task = task
         self.settings = settings or CleanRoomSettings()
-        self.agent_uid = candidate_uid()
-        self.reference_uid = self.agent_uid + 1
+        # neither uid is the grading sandbox's: RLIMIT_NPROC counts per uid, and an agent's processes must not
+        # eat into the budget of a grading that runs beside it (agent batch --then-eval)
+        self.reference_uid = candidate_uid() + REFERENCE_UID_OFFSET
+        self.agent_uid = candidate_uid() + AGENT_UID_OFFSET
         self.private_dirs = (task.root.resolve(), Path(__file__).resolve().parents[1], *private_dirs)
         self.log_dir = log_dir
         self.root: Path | None = None
