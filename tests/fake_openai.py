@@ -15,12 +15,24 @@ class ToolCall(str):
 
 
 class FakeOpenAI:
-    """Answers POST /v1/chat/completions with the next scripted reply; records every request it got."""
+    """Answers POST /v1/chat/completions with the next scripted reply; records every request it got.
 
-    def __init__(self, replies: list[str | ToolCall], *, status: int = 200, usage: tuple[int, int] = (11, 7)) -> None:
+    `delay_s` makes every answer that late (a slow server); leaving the context ends the waits at once.
+    """
+
+    def __init__(
+        self,
+        replies: list[str | ToolCall],
+        *,
+        status: int = 200,
+        usage: tuple[int, int] = (11, 7),
+        delay_s: float = 0.0,
+    ) -> None:
         self.replies = list(replies)
         self.status = status
         self.usage = usage
+        self.delay_s = delay_s
+        self.closing = threading.Event()
         self.requests: list[dict[str, Any]] = []
         owner = self
 
@@ -32,6 +44,8 @@ class FakeOpenAI:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 owner.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                if owner.delay_s and owner.closing.wait(owner.delay_s):
+                    return  # shutting down: the client has long given up
                 payload = owner._answer(body)
                 self.send_response(owner.status)
                 self.send_header("Content-Type", "application/json")
@@ -80,5 +94,6 @@ class FakeOpenAI:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()

@@ -1205,6 +1205,31 @@ def test_the_room_uids_are_not_the_grading_uid(jq_room: CleanRoom) -> None:
     assert jq_room.agent_uid != jq_room.reference_uid
 
 
+def room_mounts() -> set[str]:
+    """Mount points of clean-room disks on this machine."""
+    lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    return {line.split()[4] for line in lines if "twinbench-room-" in line}
+
+
+def test_a_room_that_fails_to_open_leaves_nothing_behind(jq_task: TaskDir, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: a failure after the disk was mounted (a TMPDIR too long for the broker's socket path, say)
+    left the loop mount and the room's directory behind, because close() never ran."""
+    from twinbench.agent.broker import ReferenceBroker
+
+    def refuse(self: ReferenceBroker) -> None:
+        raise OSError("AF_UNIX path too long")
+
+    monkeypatch.setattr(ReferenceBroker, "start", refuse)
+    before = {path for path in Path(tempfile.gettempdir()).iterdir() if path.name.startswith("twinbench-room-")}
+    mounts_before = room_mounts()
+    room = CleanRoom(jq_task)
+    with pytest.raises(OSError, match="AF_UNIX path too long"):
+        room.open()
+    after = {path for path in Path(tempfile.gettempdir()).iterdir() if path.name.startswith("twinbench-room-")}
+    assert after == before and room.root is None and room.disk is None
+    assert room_mounts() == mounts_before  # the module's shared rooms stay mounted, nothing more
+
+
 # --- what the room is for ---
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the audit and agent packages are imported only by the comma
 EXIT_GRADED = 0
 EXIT_BAD_INPUT = 2
 EXIT_HARNESS_ERROR = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 app = typer.Typer(
     name="twinbench",
@@ -502,7 +503,7 @@ def agent_run_command(
     force: Annotated[bool, typer.Option("--force", help="replace an existing run in OUT")] = False,
 ) -> None:
     """Run an agent on one task: a clean room, the model, then OUT/submission.tar.gz and trajectory.json."""
-    from twinbench.agent import RunOutputExists, prepare_output, run_agent
+    from twinbench.agent import RunOutputError, prepare_output
 
     try:
         task_dir = load_task(task)
@@ -514,8 +515,25 @@ def agent_run_command(
     target = output or Path("runs") / task_dir.task.id
     try:
         prepare_output(target, force=force)
-    except RunOutputExists as exc:
+    except RunOutputError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    try:
+        record = _run_with_progress(task_dir, options, target, step_limit)
+    except KeyboardInterrupt:
+        raise _fail(
+            f"interrupted; {target / 'agent.json'} says so; run again with --force to redo", EXIT_INTERRUPTED
+        ) from None
+    _describe_run(record, target)
+    if not record.finished:
+        raise _fail(record.message or "the agent run did not finish", EXIT_HARNESS_ERROR)
+
+
+def _run_with_progress(
+    task_dir: TaskDir, options: AgentOptions, target: Path, step_limit: int | None
+) -> AgentRunRecord:
+    """One agent run with a progress line of its phase, steps and cost."""
+    from twinbench.agent import run_agent
+
     with Progress(
         TextColumn("[bold]{task.description}[/]"),
         TextColumn("{task.fields[phase]}"),
@@ -527,16 +545,13 @@ def agent_run_command(
     ) as progress:
         limit = f"/{step_limit}" if step_limit else ""
         bar = progress.add_task(task_dir.task.id, total=step_limit or None, phase="starting", of=limit, cost=0.0)
-        record = run_agent(
+        return run_agent(
             task_dir,
             options,
             target,
             on_step=lambda stats: progress.update(bar, completed=stats.steps, cost=stats.cost_usd),
             on_phase=lambda phase: progress.update(bar, phase=phase),
         )
-    _describe_run(record, target)
-    if not record.finished:
-        raise _fail(record.message or "the agent run did not finish", EXIT_HARNESS_ERROR)
 
 
 @agent_app.command("batch")
@@ -555,7 +570,7 @@ def agent_batch_command(
     sandbox: SandboxOption = "bwrap",
 ) -> None:
     """Run an agent on every task of a directory; resumable: finished tasks are skipped."""
-    from twinbench.agent import BatchEntry, run_batch
+    from twinbench.agent import BatchEntry, BatchInterrupted, run_batch
 
     if parallel < 1:
         raise _fail("--workers must be at least 1", EXIT_BAD_INPUT)
@@ -579,6 +594,9 @@ def agent_batch_command(
         def done(entry: BatchEntry) -> None:
             progress.update(bar, advance=1, last=f"{entry.task}: {entry.exit_status or entry.status}")
 
+        def stopping(running: int) -> None:
+            progress.update(bar, last=f"interrupted: stopping {running} running task(s) at their next step")
+
         try:
             summary = run_batch(
                 tasks_dir,
@@ -587,9 +605,19 @@ def agent_batch_command(
                 workers=parallel,
                 on_start=lambda count: progress.update(bar, total=count),
                 on_done=done,
+                on_interrupt=stopping,
             )
         except FormatError as exc:
             raise _fail(str(exc), EXIT_BAD_INPUT) from None
+        except BatchInterrupted as exc:
+            left = sum(entry.status in ("interrupted", "pending", "pending-eval") for entry in exc.summary.tasks)
+            summary_path = output / "summary.json"
+            message = f"interrupted; {left} task(s) not done (see {summary_path}); run the same command again to resume"
+            raise _fail(message, EXIT_INTERRUPTED) from None
+        except KeyboardInterrupt:  # before any task started
+            raise _fail("interrupted before any task started", EXIT_INTERRUPTED) from None
+        except OSError as exc:  # summary.json could not be written any more: the runs' own files hold their results
+            raise _fail(f"harness failure: {exc}", EXIT_HARNESS_ERROR) from None
     for entry in summary.tasks:
         table.add_row(
             entry.task,

@@ -44,8 +44,9 @@ class Model(Protocol):
 
     name: str
 
-    def query(self, messages: list[dict[str, str]]) -> ModelReply:
-        """One completion; failures raise agent.models.ModelError with a one-line message."""
+    def query(self, messages: list[dict[str, str]], timeout_s: float | None = None) -> ModelReply:
+        """One completion within `timeout_s` seconds, retries included (None: the model's own timeout);
+        failures raise agent.models.ModelError with a one-line message."""
         ...
 
 

@@ -1,10 +1,18 @@
 """Agent runs: the clean room, the reference broker, the builtin and mini agents, models, batches."""
 
-from twinbench.agent.batch import BatchEntry, BatchSummary, find_tasks, run_batch
+from twinbench.agent.batch import BatchEntry, BatchInterrupted, BatchSummary, find_tasks, run_batch
 from twinbench.agent.builtin import AgentConfigError, AgentOutcome, BuiltinAgent, BuiltinConfig, load_config
 from twinbench.agent.cleanroom import CleanRoom, CleanRoomSettings, CleanRoomUnavailable
 from twinbench.agent.models import LitellmModel, ModelError, ScriptedModel, model_for
-from twinbench.agent.run import AgentKind, AgentOptions, RunOutputExists, prepare_output, read_record, run_agent
+from twinbench.agent.run import (
+    AgentKind,
+    AgentOptions,
+    RunOutputError,
+    RunOutputExists,
+    prepare_output,
+    read_record,
+    run_agent,
+)
 
 __all__ = [
     "AgentConfigError",
@@ -12,6 +20,7 @@ __all__ = [
     "AgentOptions",
     "AgentOutcome",
     "BatchEntry",
+    "BatchInterrupted",
     "BatchSummary",
     "BuiltinAgent",
     "BuiltinConfig",
@@ -20,6 +29,7 @@ __all__ = [
     "CleanRoomUnavailable",
     "LitellmModel",
     "ModelError",
+    "RunOutputError",
     "RunOutputExists",
     "ScriptedModel",
     "find_tasks",

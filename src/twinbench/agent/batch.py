@@ -6,12 +6,13 @@ import json
 import shutil
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from twinbench.agent.builtin import INTERRUPTED
 from twinbench.agent.run import AgentOptions, grade_run, read_record, run_agent
 from twinbench.formats import AgentRunRecord, FormatError, TaskDir, load_task, write_text_atomic
 
@@ -25,7 +26,8 @@ class BatchEntry(BaseModel):
     task: str
     status: str = Field(
         description="ran, graded (an earlier run's submission, graded now), skipped (finished before), "
-        "invalid (bad task) or error"
+        "invalid (bad task, duplicate id or directory), error, interrupted (Ctrl-C during the run), "
+        "or pending (not started: the batch was interrupted first)"
     )
     exit_status: str | None = None
     message: str = ""
@@ -55,6 +57,14 @@ class BatchSummary(BaseModel):
     cost_usd: float = 0.0
 
 
+class BatchInterrupted(Exception):
+    """Ctrl-C stopped the batch; summary.json says where each task was left, and `summary` holds it."""
+
+    def __init__(self, summary: BatchSummary) -> None:
+        super().__init__("interrupted")
+        self.summary = summary
+
+
 def find_tasks(tasks_dir: Path) -> list[Path]:
     """Task directories directly under TASKS_DIR (each holds a task.yaml), sorted by name."""
     if not tasks_dir.is_dir():
@@ -73,23 +83,42 @@ def run_batch(
     workers: int = 1,
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[BatchEntry], None] | None = None,
+    on_interrupt: Callable[[int], None] | None = None,
 ) -> BatchSummary:
-    """Run the agent on every task not finished yet, `workers` at a time; summary.json is kept current."""
+    """Run the agent on every task not finished yet, `workers` at a time; summary.json is kept current.
+
+    Ctrl-C (KeyboardInterrupt, which only the calling thread receives) cancels the tasks not started,
+    tells the running ones to stop at their next step (`on_interrupt` gets how many), waits for them to
+    record themselves as interrupted and close their clean rooms, writes summary.json and raises
+    BatchInterrupted.
+    """
     paths = find_tasks(tasks_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FormatError(f"cannot use {run_dir} as the run directory: {exc.strerror or exc}") from None
     now = _now()
     summary = BatchSummary(
         tasks_dir=str(tasks_dir.resolve()), model=options.model, agent=options.agent.value, started_at=now
     )
     lock = threading.Lock()
+    stop = threading.Event()
+    # task ids (and keys of _plan's invalid entries, which cannot collide with them) to entries
     entries: dict[str, BatchEntry] = {}
+    ids: dict[str, Path] = {}
     todo: list[TaskDir] = []
-    for path in paths:
-        entry, task_dir = _plan(path, run_dir, entries, options)
-        entries[entry.task] = entry
+    # real directories first, so that a link to one is the duplicate, never the directory itself
+    for path in sorted(paths, key=lambda path: (path.is_symlink(), path.name)):
+        key, entry, task_dir = _plan(path, run_dir, ids, options)
+        entries[key] = entry
         if task_dir is not None:
             todo.append(task_dir)
-    _write_summary(run_dir, summary, entries, lock)
+    # tasks linked in from elsewhere are hidden from every clean room, as TASKS_DIR is
+    elsewhere = tuple(sorted({path for path in ids.values() if not path.is_relative_to(tasks_dir.resolve())}))
+    try:
+        _write_summary(run_dir, summary, entries, lock)
+    except OSError as exc:
+        raise FormatError(f"cannot write {run_dir / SUMMARY}: {exc.strerror or exc}") from None
     if on_start is not None:
         on_start(len(paths))
     for entry in entries.values():
@@ -97,6 +126,8 @@ def run_batch(
             on_done(entry)
 
     def run_one(task_dir: TaskDir) -> None:
+        if stop.is_set():  # started in the moment of Ctrl-C: left pending, as the cancelled ones are
+            return
         out = run_dir / task_dir.task.id
         try:
             if entries[task_dir.task.id].status == "pending-eval":
@@ -104,42 +135,90 @@ def run_batch(
             else:
                 if out.exists():
                     shutil.rmtree(out)  # an unfinished attempt: start it over rather than mix two runs
-                record = run_agent(task_dir, options, out, private_dirs=(tasks_dir.resolve(), run_dir.resolve()))
-                entry = _entry_from(record, "ran" if record.finished else "error", out, run_dir)
+                private = (tasks_dir.resolve(), run_dir.resolve(), *elsewhere)
+                record = run_agent(task_dir, options, out, private_dirs=private, stop=stop)
+                status = "ran" if record.finished else "interrupted" if record.exit_status == INTERRUPTED else "error"
+                entry = _entry_from(record, status, out, run_dir)
         except Exception as exc:  # one task's failure is that task's entry, never the batch's end
             message = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
             entry = BatchEntry(task=task_dir.task.id, status="error", message=message, dir=task_dir.task.id)
         with lock:
             entries[entry.task] = entry
-        _write_summary(run_dir, summary, entries, lock)
+        try:
+            _write_summary(run_dir, summary, entries, lock)
+        except OSError:
+            pass  # the task's own agent.json holds its result; the final write reports the failure
         if on_done is not None:
             on_done(entry)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="twinbench-agent") as pool:
-        for future in [pool.submit(run_one, task_dir) for task_dir in todo]:
+    # not `with ThreadPoolExecutor`: leaving it waits for every queued task, so Ctrl-C would stop nothing
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="twinbench-agent")
+    futures: list[Future[None]] = []
+    try:
+        futures.extend(pool.submit(run_one, task_dir) for task_dir in todo)
+        for future in futures:
             future.result()
+    except KeyboardInterrupt:
+        _stop_running(pool, futures, stop, on_interrupt)
+        raise BatchInterrupted(_write_summary(run_dir, summary, entries, lock)) from None
+    finally:
+        # after Ctrl-C the runs still going (a second Ctrl-C stopped the waiting) are waited for at exit
+        pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
     return _write_summary(run_dir, summary, entries, lock)
 
 
+def _stop_running(
+    pool: ThreadPoolExecutor,
+    futures: list[Future[None]],
+    stop: threading.Event,
+    on_interrupt: Callable[[int], None] | None,
+) -> None:
+    """Cancel the tasks not started and wait for the running ones to end at their next step."""
+    stop.set()
+    pool.shutdown(wait=False, cancel_futures=True)
+    running = [future for future in futures if not future.done()]
+    if on_interrupt is not None:
+        on_interrupt(len(running))
+    try:
+        wait(running)
+    except KeyboardInterrupt:
+        # a second Ctrl-C stops the waiting, not the runs: they still end at their next step, and
+        # the interpreter waits for them (and their clean rooms to close) before it exits
+        pass
+
+
 def _plan(
-    path: Path, run_dir: Path, seen: dict[str, BatchEntry], options: AgentOptions
-) -> tuple[BatchEntry, TaskDir | None]:
-    """The entry of one task directory and, when it still has to run, the loaded task."""
+    path: Path, run_dir: Path, ids: dict[str, Path], options: AgentOptions
+) -> tuple[str, BatchEntry, TaskDir | None]:
+    """The key, the entry of one task directory and, when it still has to run, the loaded task.
+
+    Entries of valid tasks are keyed by task id; those of invalid directories by their name and a
+    slash, which no task id holds, so that a broken directory `a/` never stands in for task `a`.
+    `ids` maps each valid task id to its resolved directory, and is added to here.
+    """
+    invalid_key = f"{path.name}/"
     try:
         task_dir = load_task(path)
     except FormatError as exc:
-        return BatchEntry(task=path.name, status="invalid", message=str(exc)), None
+        return invalid_key, BatchEntry(task=path.name, status="invalid", message=str(exc)), None
     task_id = task_dir.task.id
-    if task_id in seen:
-        return BatchEntry(task=f"{path.name}", status="invalid", message=f"duplicate task id {task_id!r}"), None
+    if task_id in ids:
+        first = ids[task_id]
+        why = (
+            f"the same directory as {first.name} (a link to it); skipped"
+            if first == task_dir.root
+            else f"duplicate task id {task_id!r} (also in {first.name})"
+        )
+        return invalid_key, BatchEntry(task=path.name, status="invalid", message=why), None
+    ids[task_id] = task_dir.root
     out = run_dir / task_id
     record = read_record(out)
     if record is not None and record.finished:
         submitted = record.submission is not None and (out / record.submission).is_file()
         if options.then_eval and record.eval is None and submitted:
-            return BatchEntry(task=task_id, status="pending-eval", dir=task_id), task_dir
-        return _entry_from(record, "skipped", out, run_dir), None
-    return BatchEntry(task=task_id, status="pending", dir=task_id), task_dir
+            return task_id, BatchEntry(task=task_id, status="pending-eval", dir=task_id), task_dir
+        return task_id, _entry_from(record, "skipped", out, run_dir), None
+    return task_id, BatchEntry(task=task_id, status="pending", dir=task_id), task_dir
 
 
 def _entry_from(record: AgentRunRecord, status: str, out: Path, run_dir: Path) -> BatchEntry:

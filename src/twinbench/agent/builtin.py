@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from twinbench.agent.models import ModelError
+from twinbench.agent.models import ModelError, yaml_problem
 from twinbench.formats import (
     TRAJECTORY_FORMAT,
     ActionResult,
@@ -37,6 +38,12 @@ TIME_EXCEEDED = "TimeExceeded"
 REPEATED_FORMAT_ERROR = "RepeatedFormatError"
 MODEL_ERROR = "ModelError"
 DISK_LIMIT_EXCEEDED = "DiskLimitExceeded"
+INTERRUPTED = "Interrupted"
+INTERRUPTED_MESSAGE = "interrupted; run again to redo this run"
+# what the trajectory keeps of one step's output (the head and the tail, half each): an action may print
+# 1 MiB, and the trajectory is rewritten after every step, so whole outputs made its cost grow with the
+# square of the run's length. The model is shown what observation_template makes of the whole output.
+STEP_OUTPUT_CHARS = 64 * 1024
 
 
 class AgentConfigError(Exception):
@@ -55,12 +62,25 @@ class BuiltinConfig(BaseModel):
     action_regex: str
     submit_marker: str = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
     step_limit: int = Field(default=250, ge=0, description="model calls; 0 = no limit")
-    cost_limit: float = Field(default=0.0, ge=0, description="USD; 0 = no limit")
-    wall_limit_s: float = Field(default=21600, ge=0, description="seconds; 0 = no limit")
-    action_timeout_s: float = Field(default=180, gt=0)
+    # limits are finite: an infinite one breaks the templates (`| int`) and the deadline arithmetic
+    cost_limit: float = Field(default=0.0, ge=0, allow_inf_nan=False, description="USD; 0 = no limit")
+    wall_limit_s: float = Field(default=21600, ge=0, allow_inf_nan=False, description="seconds; 0 = no limit")
+    action_timeout_s: float = Field(default=180, gt=0, allow_inf_nan=False)
     max_format_errors: int = Field(default=3, ge=1, description="consecutive replies without one bash block")
     max_observation_chars: int = Field(default=10000, ge=200)
     disk_limit_mb: int = Field(default=4096, ge=1)
+
+    @field_validator("action_regex")
+    @classmethod
+    def _one_group(cls, value: str) -> str:
+        """The command is the regex's one capture group: with more, findall returns tuples, not commands."""
+        try:
+            groups = re.compile(value, re.DOTALL).groups
+        except (re.error, RecursionError, OverflowError) as exc:
+            raise ValueError(f"not a valid regex ({exc})") from None
+        if groups != 1:
+            raise ValueError(f"must have exactly one capture group (the command), not {groups}")
+        return value
 
 
 def load_config(path: Path | None = None, **overrides: Any) -> BuiltinConfig:
@@ -74,20 +94,17 @@ def load_config(path: Path | None = None, **overrides: Any) -> BuiltinConfig:
             data.update(custom.get("agent", custom) if isinstance(custom.get("agent"), dict) else custom)
     except OSError as exc:
         raise AgentConfigError(f"cannot read the agent config: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AgentConfigError(f"{path}: not valid YAML ({first})") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        # ValueError: undecodable bytes (a binary file), an impossible date, an integer too long to convert
+        raise AgentConfigError(f"{path}: not valid YAML ({yaml_problem(exc)})") from None
     data.update({key: value for key, value in overrides.items() if value is not None})
     try:
-        config = BuiltinConfig.model_validate(data)
-        re.compile(config.action_regex, re.DOTALL)
+        return BuiltinConfig.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
-        raise AgentConfigError(f"agent config: {where}: {error['msg']}") from None
-    except re.error as exc:
-        raise AgentConfigError(f"agent config: action_regex is not a valid regex ({exc})") from None
-    return config
+        message = " ".join(error["msg"].split())
+        raise AgentConfigError(f"agent config: {where}: {message}") from None
 
 
 class AgentOutcome(BaseModel):
@@ -118,6 +135,7 @@ class BuiltinAgent:
         context: dict[str, Any],
         trajectory_path: Path,
         on_step: Callable[[RunStats], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.model = model
         self.environment = environment
@@ -125,6 +143,8 @@ class BuiltinAgent:
         self.context = context
         self.trajectory_path = trajectory_path
         self.on_step = on_step
+        # set by a batch on Ctrl-C: the run ends as Interrupted at its next step boundary
+        self.stop = stop or threading.Event()
         self.messages: list[dict[str, str]] = []
         self.steps: list[StepRecord] = []
         self.stats = RunStats()
@@ -156,6 +176,8 @@ class BuiltinAgent:
                     tokens=reply.tokens,
                 )
                 self.messages.append({"role": "assistant", "content": reply.content})
+                # the reply may have used up the time (or come after Ctrl-C): it is kept, its action not run
+                self._check_time(step)
                 actions = self._action.findall(reply.content)
                 if len(actions) != 1:
                     format_errors += 1
@@ -168,7 +190,7 @@ class BuiltinAgent:
                 command = actions[0].strip()
                 step.action = command
                 result = self._execute(command)
-                step.returncode, step.output = result.returncode, result.output
+                step.returncode, step.output = result.returncode, _keep_ends(result.output, STEP_OUTPUT_CHARS)
                 step.timed_out, step.seconds = result.timed_out, result.seconds
                 if self._submitted(result):
                     self.steps.append(step)
@@ -181,17 +203,42 @@ class BuiltinAgent:
                 return self._finish("ConfigError", str(exc))
 
     def _check_limits(self) -> None:
+        if self.stop.is_set():
+            raise _Stop(INTERRUPTED, INTERRUPTED_MESSAGE)
         if 0 < self.config.step_limit <= self.stats.steps:
             raise _Stop(LIMITS_EXCEEDED, f"step limit of {self.config.step_limit} reached")
         if 0 < self.config.cost_limit <= self.stats.cost_usd:
             raise _Stop(COST_LIMIT_EXCEEDED, f"cost limit of ${self.config.cost_limit:g} reached")
-        if 0 < self.config.wall_limit_s <= self._elapsed():
-            raise _Stop(TIME_EXCEEDED, f"wall-time limit of {self.config.wall_limit_s:g} s reached")
+        if self._seconds_left() <= 0:
+            raise self._time_exceeded()
+
+    def _check_time(self, step: StepRecord) -> None:
+        """After a reply: stop without acting on it when the time is up or the batch is stopping."""
+        if self.stop.is_set():
+            step.note = "not run: interrupted"
+            self.steps.append(step)
+            raise _Stop(INTERRUPTED, INTERRUPTED_MESSAGE)
+        if self._seconds_left() <= 0:
+            step.note = "not run: no time left"
+            self.steps.append(step)
+            raise self._time_exceeded()
+
+    def _time_exceeded(self) -> _Stop:
+        return _Stop(TIME_EXCEEDED, f"wall-time limit of {self.config.wall_limit_s:g} s reached")
+
+    def _seconds_left(self) -> float:
+        """Time left before the wall limit; infinite without one."""
+        if self.config.wall_limit_s <= 0:
+            return float("inf")
+        return self.config.wall_limit_s - self._elapsed()
 
     def _query(self) -> Any:
+        left = self._seconds_left()
         try:
-            reply = self.model.query(self.messages)
+            reply = self.model.query(self.messages, timeout_s=None if left == float("inf") else left)
         except ModelError as exc:
+            if self._seconds_left() < 0.1:  # the call was cut short by the wall limit, not by the model
+                raise self._time_exceeded() from None
             raise _Stop(MODEL_ERROR, str(exc)) from None
         self.stats.steps += 1
         self.stats.cost_usd += reply.cost_usd
@@ -200,9 +247,8 @@ class BuiltinAgent:
         return reply
 
     def _execute(self, command: str) -> ActionResult:
-        timeout = self.config.action_timeout_s
-        if self.config.wall_limit_s > 0:
-            timeout = max(1.0, min(timeout, self.config.wall_limit_s - self._elapsed()))
+        # at least a moment: a timeout of 0 would mean the environment's default
+        timeout = max(0.1, min(self.config.action_timeout_s, self._seconds_left()))
         return self.environment.execute(command, timeout_s=timeout)
 
     def _submitted(self, result: ActionResult) -> bool:
@@ -233,8 +279,9 @@ class BuiltinAgent:
         }
         try:
             return self._templates.from_string(template).render(**variables)
-        except TemplateError as exc:
-            raise AgentConfigError(f"agent config template: {exc}") from None
+        except Exception as exc:  # syntax, undefined names, and what a template computes (range(10**9))
+            message = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise AgentConfigError(f"agent config template: {message}") from None
 
     def _elapsed(self) -> float:
         return time.monotonic() - self._started
@@ -271,3 +318,13 @@ class BuiltinAgent:
             "steps": [step.model_dump(mode="json") for step in self.steps],
         }
         write_text_atomic(self.trajectory_path, json.dumps(document, indent=1, ensure_ascii=False))
+
+
+def _keep_ends(text: str, limit: int) -> str:
+    """`text`, or its first and last limit/2 characters with a line in between saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    cut = len(text) - 2 * half
+    marker = f"\n[twinbench: {cut} characters cut here; the trajectory keeps {limit} of each output]\n"
+    return text[:half] + marker + text[-half:]

@@ -132,6 +132,14 @@ class CleanRoom:
         except ReferenceError as exc:
             raise CleanRoomUnavailable(str(exc)) from None
         sweep_stale()
+        try:
+            self._build(binary, launcher)
+        except BaseException:
+            # half a room (a mounted disk, a started broker) must not outlive the failure
+            self.close()
+            raise
+
+    def _build(self, binary: Path, launcher: Path) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="twinbench-room-"))
         self.root.chmod(0o711)
         mark_owner(self.root)

@@ -8,8 +8,10 @@ an adapter that reads the bash block of each scripted reply, as mini-swe-agent's
 
 from __future__ import annotations
 
+import math
 import os
 import platform
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,23 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from twinbench.agent.builtin import DISK_LIMIT_EXCEEDED, MODEL_ERROR, AgentConfigError, AgentOutcome
-from twinbench.agent.models import PLACEHOLDER_API_KEY, ModelError, ScriptedModel, import_litellm, model_for
+from twinbench.agent.builtin import (
+    DISK_LIMIT_EXCEEDED,
+    INTERRUPTED,
+    MODEL_ERROR,
+    TIME_EXCEEDED,
+    AgentConfigError,
+    AgentOutcome,
+)
+from twinbench.agent.models import (
+    PLACEHOLDER_API_KEY,
+    ModelError,
+    ScriptedModel,
+    call_with_retries,
+    import_litellm,
+    model_for,
+    yaml_problem,
+)
 from twinbench.formats import RunStats, TokenUsage
 from twinbench.protocols import Environment
 from twinbench.sandbox.launcher import cache_dir
@@ -28,6 +45,10 @@ SUBMIT_MARKER = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
 # scripted replies use markdown bash blocks, as the builtin agent does; mini's own text marker works too
 SCRIPTED_ACTION_REGEX = r"```(?:bash|sh|mswea_bash_command)[ \t]*\n(.*?)\n[ \t]*```"
 SCRIPTED_FORMAT_ERROR = "Please always provide EXACTLY ONE action in a ```bash block, found {{actions|length}}."
+# mini-swe-agent makes 10 attempts at a model call; twinbench does them, within the run's wall limit
+MINI_MODEL_RETRIES = 9
+MINI_MODEL_TIMEOUT_S = 600.0
+LIMIT_KEYS = ("step_limit", "cost_limit", "wall_time_limit_seconds")
 
 
 def _import_mini() -> Any:
@@ -47,11 +68,24 @@ def load_mini_config(path: Path | None) -> dict[str, Any]:
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
     except OSError as exc:
         raise AgentConfigError(f"cannot read the mini-swe-agent config {source}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise AgentConfigError(f"{source}: not valid YAML ({str(exc).strip().splitlines()[0]})") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        # ValueError: undecodable bytes (a binary file), an impossible date, an integer too long to convert
+        raise AgentConfigError(f"{source}: not valid YAML ({yaml_problem(exc)})") from None
     if not isinstance(data, dict) or not isinstance(data.get("agent"), dict):
         raise AgentConfigError(f"{source}: expected a mini-swe-agent config with an 'agent:' section")
+    for key in LIMIT_KEYS:
+        # mini accepts an infinite cost limit and turns an infinite wall limit into an OverflowError
+        value = data["agent"].get(key)
+        if value is not None and (isinstance(value, bool) or not _finite_non_negative(value)):
+            raise AgentConfigError(f"{source}: agent.{key} must be a finite number, 0 or more")
+    model = data.get("model")
+    if model is not None and not (isinstance(model, dict) and isinstance(model.get("model_kwargs") or {}, dict)):
+        raise AgentConfigError(f"{source}: 'model:' must be a mapping, and its model_kwargs too")
     return data
+
+
+def _finite_non_negative(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value >= 0
 
 
 class MiniEnvironmentConfig(BaseModel):
@@ -65,22 +99,28 @@ class MiniEnvironmentConfig(BaseModel):
 class CleanRoomMiniEnvironment:
     """mini-swe-agent's Environment protocol over a twinbench clean room."""
 
-    def __init__(self, room: Environment, *, timeout: int, disk_limit_mb: int) -> None:
+    def __init__(self, room: Environment, *, timeout: int, disk_limit_mb: int, deadline: float | None = None) -> None:
         self.room = room
         self.config = MiniEnvironmentConfig(timeout=timeout)
         self.disk_limit_mb = disk_limit_mb
+        self.deadline = deadline
 
     def execute(self, action: dict[str, Any], cwd: str = "", *, timeout: int | None = None) -> dict[str, Any]:
-        """Run one action; raise mini's Submitted on the submit marker, LimitsExceeded on a full disk."""
+        """Run one action, never past the run's deadline; raise mini's Submitted on the submit marker,
+        LimitsExceeded on a full disk and TimeExceeded when no time is left to run it."""
         from minisweagent.exceptions import LimitsExceeded, Submitted
 
-        result = self.room.execute(str(action.get("command", "")), timeout_s=timeout or self.config.timeout)
+        limit = float(timeout or self.config.timeout)
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise _time_exceeded()
+            limit = max(0.1, min(limit, left))  # at least a moment: a timeout of 0 means the room's default
+        result = self.room.execute(str(action.get("command", "")), timeout_s=limit)
         output: dict[str, Any] = {
             "output": result.output,
             "returncode": result.returncode,
-            "exception_info": f"the command ran longer than {timeout or self.config.timeout} s and was killed"
-            if result.timed_out
-            else "",
+            "exception_info": f"the command ran longer than {limit:g} s and was killed" if result.timed_out else "",
         }
         lines = result.output.lstrip().splitlines(keepends=True)
         if lines and lines[0].strip() == SUBMIT_MARKER and result.returncode == 0:
@@ -157,7 +197,23 @@ class ScriptedMiniModel:
         return {"info": {"config": {"model": self.config, "model_type": f"{__name__}.ScriptedMiniModel"}}}
 
 
-def _mini_model(spec: str, api_base: str | None, model_section: dict[str, Any]) -> Any:
+def _time_exceeded() -> Exception:
+    from minisweagent.exceptions import TimeExceeded
+
+    return TimeExceeded(
+        {"role": "exit", "content": TIME_EXCEEDED, "extra": {"exit_status": TIME_EXCEEDED, "submission": ""}}
+    )
+
+
+def _interrupted() -> Exception:
+    from minisweagent.exceptions import InterruptAgentFlow
+
+    return InterruptAgentFlow(
+        {"role": "exit", "content": INTERRUPTED, "extra": {"exit_status": INTERRUPTED, "submission": ""}}
+    )
+
+
+def _mini_model(spec: str, api_base: str | None, model_section: dict[str, Any], deadline: float | None) -> Any:
     model = model_for(spec, api_base=api_base)
     observation_template = str(model_section.get("observation_template", "{{ output.output }}"))
     if isinstance(model, ScriptedModel):
@@ -165,16 +221,73 @@ def _mini_model(spec: str, api_base: str | None, model_section: dict[str, Any]) 
     import_litellm()  # sets the offline price table before mini-swe-agent imports litellm
     from minisweagent.models.litellm_model import LitellmModel
 
+    class DeadlineLitellmModel(LitellmModel):
+        """mini's tool-calling model, with its calls and retries bounded by the run's deadline."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            # mini's own retries wait up to 60 s between 10 attempts, whatever the wall limit: aborting on
+            # every exception turns them off, and call_with_retries retries within the deadline instead
+            self.abort_exceptions = [Exception]
+
+        def query(self, messages: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+            one_call = super().query
+            configured = self.config.model_kwargs.get("timeout")
+            timeout_s = float(configured) if _finite_non_negative(configured) and configured else MINI_MODEL_TIMEOUT_S
+            return call_with_retries(
+                lambda timeout: one_call(messages, **kwargs, timeout=timeout, num_retries=0),
+                timeout_s=timeout_s,
+                retries=MINI_MODEL_RETRIES,
+                deadline=deadline,
+            )
+
     model_kwargs: dict[str, Any] = dict(model_section.get("model_kwargs") or {})
     if api_base:
         model_kwargs["api_base"] = api_base
         if spec.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
             model_kwargs.setdefault("api_key", PLACEHOLDER_API_KEY)
     settings = {key: value for key, value in model_section.items() if key not in ("model_name", "model_kwargs")}
-    litellm_model = LitellmModel(model_name=spec, model_kwargs=model_kwargs, cost_tracking="ignore_errors", **settings)
-    # mini retries everything else for minutes; a missing module or a bad argument never heals
-    litellm_model.abort_exceptions = [*litellm_model.abort_exceptions, ImportError, TypeError, ValueError]
-    return litellm_model
+    return DeadlineLitellmModel(model_name=spec, model_kwargs=model_kwargs, cost_tracking="ignore_errors", **settings)
+
+
+def _deadline_agent_class() -> type:
+    from minisweagent.agents.default import DefaultAgent
+    from minisweagent.exceptions import InterruptAgentFlow
+
+    class DeadlineAgent(DefaultAgent):
+        """mini's DefaultAgent, ending at the run's deadline (a reply that comes after it is not acted on)
+        and at a batch's stop event, both checked before each model call and before each reply's actions."""
+
+        def __init__(
+            self, model: Any, env: Any, *, deadline: float | None, stop: threading.Event, **kwargs: Any
+        ) -> None:
+            super().__init__(model, env, **kwargs)
+            self.deadline = deadline
+            self.stop = stop
+
+        def _check_time(self) -> None:
+            if self.stop.is_set():
+                raise _interrupted()
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise _time_exceeded()
+
+        def query(self) -> dict[str, Any]:
+            self._check_time()
+            try:
+                return super().query()
+            except InterruptAgentFlow:
+                raise
+            except Exception:
+                # a call cut short by the deadline is the wall limit's doing, not the model's
+                if self.deadline is not None and time.monotonic() >= self.deadline - 0.1:
+                    raise _time_exceeded() from None
+                raise
+
+        def execute_actions(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+            self._check_time()
+            return super().execute_actions(message)
+
+    return DeadlineAgent
 
 
 def _token_usage(model: Any, messages: list[dict[str, Any]]) -> TokenUsage:
@@ -205,8 +318,13 @@ def run_mini(
     wall_limit_s: float | None,
     action_timeout_s: float,
     disk_limit_mb: int,
+    stop: threading.Event | None = None,
 ) -> AgentOutcome:
-    """Run mini-swe-agent's DefaultAgent on the clean room; every ending is an outcome, never an exception."""
+    """Run mini-swe-agent's DefaultAgent on the clean room; every ending is an outcome, never an exception.
+
+    The wall limit bounds everything: model calls and their retries, and actions, get at most the time left.
+    `stop` (a batch's Ctrl-C) ends the run as Interrupted before its next model call or action.
+    """
     started = time.monotonic()
     config = load_mini_config(config_path)
     agent_section = dict(config["agent"])
@@ -214,18 +332,23 @@ def run_mini(
         agent_section["step_limit"] = step_limit
     if cost_limit is not None:
         agent_section["cost_limit"] = cost_limit
-    if wall_limit_s is not None:
-        agent_section["wall_time_limit_seconds"] = int(wall_limit_s)
+    wall = float(agent_section.get("wall_time_limit_seconds") or 0) if wall_limit_s is None else wall_limit_s
+    # mini counts whole seconds: rounded up, so that a limit under a second is still a limit, not none
+    agent_section["wall_time_limit_seconds"] = math.ceil(wall)
     agent_section["output_path"] = trajectory_path
+    deadline = started + wall if wall > 0 else None
     try:
-        model = _mini_model(model_spec, api_base, dict(config.get("model") or {}))
+        model = _mini_model(model_spec, api_base, dict(config.get("model") or {}), deadline)
     except ModelError as exc:
         return AgentOutcome(exit_status=MODEL_ERROR, message=str(exc))
-    from minisweagent.agents.default import DefaultAgent
 
-    environment = CleanRoomMiniEnvironment(room, timeout=int(action_timeout_s), disk_limit_mb=disk_limit_mb)
+    environment = CleanRoomMiniEnvironment(
+        room, timeout=max(1, math.ceil(action_timeout_s)), disk_limit_mb=disk_limit_mb, deadline=deadline
+    )
     try:
-        agent = DefaultAgent(model, environment, **agent_section)
+        agent = _deadline_agent_class()(
+            model, environment, deadline=deadline, stop=stop or threading.Event(), **agent_section
+        )
     except Exception as exc:  # mini validates its config with pydantic and jinja; both end the run the same way
         return AgentOutcome(exit_status="ConfigError", message=f"mini-swe-agent config: {_first_line(exc)}")
     try:
@@ -246,7 +369,7 @@ def run_mini(
     limits = {
         "step_limit": float(agent.config.step_limit),
         "cost_limit": float(agent.config.cost_limit),
-        "wall_limit_s": float(agent.config.wall_time_limit_seconds),
+        "wall_limit_s": wall,
         "action_timeout_s": float(environment.config.timeout),
         "disk_limit_mb": float(disk_limit_mb),
     }

@@ -7,10 +7,13 @@ local server such as vLLM or SGLang.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -22,6 +25,15 @@ SCRIPTED_PREFIX = "scripted:"
 # a key is required by the OpenAI client even when a local server ignores it
 PLACEHOLDER_API_KEY = "twinbench-no-key"
 _litellm_lock = threading.Lock()
+# backoff between retries of a failed model call: the first wait, doubled each time up to the longest
+RETRY_FIRST_WAIT_S = 4.0
+RETRY_LONGEST_WAIT_S = 60.0
+# a retry is made only when at least this much time would be left for it after the wait
+MIN_CALL_S = 1.0
+# HTTP statuses that may heal by themselves: timeout, conflict, rate limit; and every server error
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+
+_Result = TypeVar("_Result")
 
 
 class ModelError(Exception):
@@ -32,7 +44,8 @@ class ScriptedReply(BaseModel):
     """One reply of a scripted model, as written in its YAML file."""
 
     content: str
-    cost: float = Field(default=0.0, ge=0)
+    # finite: an infinite cost would be written into agent.json as `Infinity`, which strict JSON rejects
+    cost: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     prompt_tokens: int = Field(default=0, ge=0)
     completion_tokens: int = Field(default=0, ge=0)
 
@@ -50,8 +63,8 @@ class ScriptedModel:
         self.replies = load_script(path)
         self.position = 0
 
-    def query(self, messages: list[dict[str, str]]) -> ModelReply:
-        """The next scripted reply; ModelError once the script is used up."""
+    def query(self, messages: list[dict[str, str]], timeout_s: float | None = None) -> ModelReply:
+        """The next scripted reply (at once, whatever the timeout); ModelError once the script is used up."""
         if self.position >= len(self.replies):
             raise ModelError(f"the scripted model {self.path.name} has no reply left after {self.position}")
         reply = self.replies[self.position]
@@ -70,9 +83,9 @@ def load_script(path: Path) -> list[ScriptedReply]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ModelError(f"cannot read the scripted model {path}: {exc.strerror or exc}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{path}: not valid YAML ({first})") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        # ValueError: undecodable bytes, an impossible date, an integer too long to convert
+        raise ModelError(f"{path}: not valid YAML ({yaml_problem(exc)})") from None
     if isinstance(data, dict):
         data = data.get("responses")
     if not isinstance(data, list) or not data:
@@ -106,20 +119,30 @@ class LitellmModel:
         self.timeout_s = timeout_s
         self.extra = dict(extra or {})
 
-    def completion_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments every completion call gets."""
-        kwargs: dict[str, Any] = {"num_retries": self.retries, "timeout": self.timeout_s, **self.extra}
+    def completion_kwargs(self, timeout_s: float | None = None) -> dict[str, Any]:
+        """The keyword arguments of one completion call.
+
+        One attempt only: litellm's own retries (and the OpenAI client's, which num_retries also sets) would
+        wait without regard to the run's wall limit, so `query` does the retrying.
+        """
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        kwargs: dict[str, Any] = {**self.extra, "num_retries": 0, "timeout": timeout}
         if self.api_base:
             kwargs["api_base"] = self.api_base
             if self.name.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
                 kwargs.setdefault("api_key", PLACEHOLDER_API_KEY)
         return kwargs
 
-    def query(self, messages: list[dict[str, str]]) -> ModelReply:
-        """One completion; every failure becomes a one-line ModelError."""
+    def query(self, messages: list[dict[str, str]], timeout_s: float | None = None) -> ModelReply:
+        """One completion within `timeout_s` seconds, retries included; every failure is a one-line ModelError."""
         litellm = import_litellm()
+
+        def attempt(timeout: float) -> Any:
+            return litellm.completion(model=self.name, messages=messages, **self.completion_kwargs(timeout))
+
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         try:
-            response = litellm.completion(model=self.name, messages=messages, **self.completion_kwargs())
+            response = call_with_retries(attempt, timeout_s=self.timeout_s, retries=self.retries, deadline=deadline)
         except Exception as exc:  # litellm raises many provider-specific types; all end the run the same way
             raise ModelError(_one_line(exc)) from None
         try:
@@ -135,6 +158,51 @@ class LitellmModel:
         )
         cost, known = _cost_of(litellm, response, self.name)
         return ModelReply(content=content, cost_usd=cost, cost_known=known, tokens=tokens, finish_reason=finish_reason)
+
+
+def call_with_retries(
+    attempt: Callable[[float], _Result],
+    *,
+    timeout_s: float,
+    retries: int,
+    deadline: float | None,
+) -> _Result:
+    """`attempt(timeout)` until it succeeds, retrying failures that may heal, never past `deadline`.
+
+    Each attempt gets `timeout_s` or the time left, whichever is less, and a retry is made only when its
+    backoff still leaves it time: a run's wall limit bounds its model calls, retries and waits included.
+    The last failure is raised as it is.
+    """
+    failures = 0
+    while True:
+        left = math.inf if deadline is None else deadline - time.monotonic()
+        try:
+            return attempt(max(0.001, min(timeout_s, left)))
+        except Exception as exc:
+            failures += 1
+            wait = min(RETRY_LONGEST_WAIT_S, RETRY_FIRST_WAIT_S * 2 ** (failures - 1))
+            left = math.inf if deadline is None else deadline - time.monotonic()
+            if failures > retries or not is_retryable(exc) or wait + MIN_CALL_S > left:
+                raise
+            time.sleep(wait)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A model failure that may heal by itself: a timeout, a lost connection, rate limiting, a server error.
+
+    litellm gives each of its exceptions the HTTP status it stands for (a timeout is 408, a connection
+    error 500); anything without one (a bug, a bad argument) fails the same way every time.
+    """
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and (status in RETRYABLE_STATUSES or status >= 500)
+
+
+def yaml_problem(exc: BaseException) -> str:
+    """The first line of a YAML loading failure, for a one-line error."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def import_litellm() -> Any:

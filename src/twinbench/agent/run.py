@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -13,7 +14,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from twinbench.agent.builtin import AgentConfigError, AgentOutcome, BuiltinAgent, load_config
+from twinbench.agent.builtin import (
+    INTERRUPTED,
+    INTERRUPTED_MESSAGE,
+    AgentConfigError,
+    AgentOutcome,
+    BuiltinAgent,
+    load_config,
+)
 from twinbench.agent.cleanroom import CLIENT_SOURCE, CleanRoom, CleanRoomSettings, CleanRoomUnavailable
 from twinbench.agent.mini import run_mini
 from twinbench.agent.models import ModelError, model_for
@@ -29,7 +37,6 @@ SUBMISSION = "submission.tar.gz"
 REFERENCE_CALLS = "reference_calls.jsonl"
 EVAL_DIR = "eval"
 HARNESS_ERROR = "HarnessError"
-INTERRUPTED = "Interrupted"
 
 
 class AgentKind(StrEnum):
@@ -47,15 +54,20 @@ class AgentOptions(BaseModel):
     api_base: str | None = None
     config: Path | None = None
     step_limit: int | None = Field(default=None, ge=0)
-    cost_limit: float | None = Field(default=None, ge=0)
-    wall_limit_s: float | None = Field(default=None, ge=0)
-    action_timeout_s: float | None = Field(default=None, gt=0)
+    # finite: `--wall-limit inf` is no limit the agents can compute with (0 is how to say none)
+    cost_limit: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    wall_limit_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    action_timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     then_eval: bool = False
     eval_workers: int = Field(default=max(1, os.cpu_count() or 1), ge=1)
     sandbox: str = "bwrap"
 
 
-class RunOutputExists(Exception):
+class RunOutputError(Exception):
+    """OUT cannot take this run; the message says why in one line."""
+
+
+class RunOutputExists(RunOutputError):
     """OUT already holds a run; the message says how to replace it."""
 
 
@@ -69,13 +81,19 @@ def read_record(out: Path) -> AgentRunRecord | None:
 
 def prepare_output(out: Path, *, force: bool) -> None:
     """Make OUT ready: create it, or clear it with force; refuse to mix two runs' files."""
-    if out.exists() and not out.is_dir():
-        raise RunOutputExists(f"{out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise RunOutputExists(f"{out} already holds a run; pass --force to replace it")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        if out.exists() and not out.is_dir():
+            raise RunOutputExists(f"{out} exists and is not a directory")
+        if out.is_dir() and any(out.iterdir()):
+            if not force:
+                raise RunOutputExists(f"{out} already holds a run; pass --force to replace it")
+            if out.is_symlink():
+                # --force replaces a run directory, never whatever a link happens to point at
+                raise RunOutputExists(f"{out} is a symbolic link; pass the directory it points to, {out.resolve()}")
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunOutputError(f"cannot use {out} for the run: {exc.strerror or exc}") from None
 
 
 def run_agent(
@@ -86,12 +104,15 @@ def run_agent(
     on_step: Callable[[RunStats], None] | None = None,
     on_phase: Callable[[str], None] | None = None,
     private_dirs: tuple[Path, ...] = (),
+    stop: threading.Event | None = None,
 ) -> AgentRunRecord:
     """Run one agent on one task into OUT; every ending is written to OUT/agent.json and returned.
 
     Harness failures (no bubblewrap, an unusable config) end with exit_status HarnessError and
     finished=False, so that a batch retries them; bad model or config input ends with its own status.
     `private_dirs` are hidden from the clean room on top of the task and OUT (a batch's other tasks).
+    `stop` (a batch's Ctrl-C, which only the main thread receives) ends the run at its next step as
+    Interrupted, unfinished, with its clean room closed.
     """
     out.mkdir(parents=True, exist_ok=True)
     record = AgentRunRecord(
@@ -114,7 +135,11 @@ def run_agent(
             record.reference_exposures = list(room.broker.exposures) if room.broker is not None else []
             _save(out, record)
             phase("agent")
-            outcome = _run_loop(task_dir, options, room, out, on_step)
+            outcome = _run_loop(task_dir, options, room, out, on_step, stop)
+            if outcome.exit_status == INTERRUPTED:
+                record.exit_status, record.message, record.stats = INTERRUPTED, INTERRUPTED_MESSAGE, outcome.stats
+                _save(out, record)
+                return record
             phase("packing")
             packed = pack_workspace(room.workspace, out / SUBMISSION, client=CLIENT_SOURCE.read_bytes())
             outcome.stats.reference_calls = room.broker.calls if room.broker is not None else 0
@@ -128,7 +153,7 @@ def run_agent(
         return record
     except KeyboardInterrupt:
         # the clean room is already closed by its context manager; say so on disk, then stop
-        record.exit_status, record.message = INTERRUPTED, "interrupted; run again to redo this run"
+        record.exit_status, record.message = INTERRUPTED, INTERRUPTED_MESSAGE
         _save(out, record)
         raise
     except Exception as exc:  # a bug of ours must not take a batch down: record it, let the batch go on
@@ -156,6 +181,7 @@ def _run_loop(
     room: CleanRoom,
     out: Path,
     on_step: Callable[[RunStats], None] | None,
+    stop: threading.Event | None,
 ) -> AgentOutcome:
     if options.agent is AgentKind.mini:
         return run_mini(
@@ -169,6 +195,7 @@ def _run_loop(
             wall_limit_s=options.wall_limit_s,
             action_timeout_s=room.settings.action_timeout_s,
             disk_limit_mb=room.settings.disk_mb,
+            stop=stop,
         )
     config = load_config(
         options.config,
@@ -189,6 +216,7 @@ def _run_loop(
         context=_prompt_context(task_dir),
         trajectory_path=out / TRAJECTORY,
         on_step=on_step,
+        stop=stop,
     )
     return agent.run()
 
