@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import textwrap
 import threading
@@ -1184,7 +1185,7 @@ def test_rooms_of_a_killed_harness_are_swept(jq_task: TaskDir, tmp_path: Path) -
     assert disk.mount() is None
     (disk.path / "left.txt").write_text("left behind")
     live = Path(tempfile.mkdtemp(prefix="twinbench-room-"))
-    mark_owner(live)
+    live_lock = mark_owner(live)
     unowned = Path(tempfile.mkdtemp(prefix="twinbench-reference-"))
     try:
         removed = sweep_stale()
@@ -1192,8 +1193,86 @@ def test_rooms_of_a_killed_harness_are_swept(jq_task: TaskDir, tmp_path: Path) -
         assert live.exists() and unowned.exists() and live not in removed
         assert not any(str(stale) in line for line in Path("/proc/self/mountinfo").read_text().splitlines())
     finally:
+        os.close(live_lock)
         for directory in (live, unowned):
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_sweep_from_another_pid_namespace_leaves_live_rooms_alone(jq_room: CleanRoom) -> None:
+    """Regression: liveness was a pid and its start time, which mean nothing in another pid namespace, so a
+    harness in a container swept a live room (broker socket included). The owner file is now locked for
+    the room's life, and the kernel drops the lock only when its owner is gone."""
+    assert jq_room.root is not None
+    sweep = "from twinbench.sandbox.disk import sweep_stale; print(sweep_stale())"
+    result = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", sweep],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert str(jq_room.root) not in result.stdout and jq_room.root.is_dir()
+    assert run(jq_room, "./executable -n '6 * 7'").output == "42\n"
+
+
+def test_the_reference_reenters_its_working_directory_as_its_own_uid(
+    jq_room: CleanRoom, opt_dir: Callable[[], Path]
+) -> None:
+    """Attack: ask the broker directly for a run whose working directory sits under a directory only root may
+    pass (a task kept in a 0700 mkdtemp, say). The launcher enters it as root, before the uid drop; the
+    dropper now enters it again as the reference's uid, so relative paths get no further than absolute
+    ones."""
+    import struct
+
+    assert jq_room.broker is not None
+    secret_parent = opt_dir() / "closed"
+    (secret_parent / "pub").mkdir(parents=True)
+    (secret_parent / "pub" / "secret.json").write_text('"TOP SECRET"\n')
+    (secret_parent / "pub").chmod(0o755)
+    (secret_parent / "pub" / "secret.json").chmod(0o644)
+    secret_parent.chmod(0o700)
+    assert "Permission denied" in run(jq_room, f"cat {secret_parent}/pub/secret.json").output
+    out_read, out_write = os.pipe()
+    payload = json.dumps({"argv": ["jq", ".", "secret.json"], "cwd": f"{secret_parent}/pub", "env": {}}).encode()
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.connect(str(jq_room.broker.socket_path))
+    socket.send_fds(connection, [struct.pack(">I", len(payload))], [out_read, out_write, out_write])
+    connection.sendall(payload)
+    os.close(out_write)
+    connection.settimeout(30)
+    reply = connection.recv(4096)
+    connection.close()
+    printed = os.read(out_read, 4096)
+    os.close(out_read)
+    assert b"TOP SECRET" not in printed
+    # the dropper refuses on the reference's stderr, and the reference exits 126
+    assert b"the working directory cannot be entered" in printed and json.loads(reply)["exit_code"] == 126
+
+
+def test_a_harness_started_with_its_stdio_closed_still_sandboxes(tmp_path: Path) -> None:
+    """Regression: with fds 0-2 closed, the seccomp filter's memfd became fd 0, which subprocess then
+    replaced with the action's stdin, so bwrap read /dev/null as its filter and every action failed."""
+    script = tmp_path / "closed_stdio.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os, sys
+            from twinbench.agent.cleanroom import CleanRoom
+            from twinbench.demo import DEMO_TASK
+            from twinbench.formats import load_task
+            result = open(sys.argv[1], "w")
+            with CleanRoom(load_task(DEMO_TASK)) as room:
+                for fd in (0, 1, 2):
+                    os.close(fd)
+                output = room.execute("./executable hi | head -1; echo rc=$?").output
+            result.write(output)
+            result.close()
+            """
+        )
+    )
+    result_path = tmp_path / "result.txt"
+    subprocess.run([sys.executable, str(script), str(result_path)], timeout=120, check=True)
+    assert result_path.read_text().splitlines() == [" _     _ ", "rc=0"], result_path.read_text()
 
 
 def test_the_room_uids_are_not_the_grading_uid(jq_room: CleanRoom) -> None:

@@ -367,3 +367,39 @@ def test_trajectory_keeps_head_and_tail_of_long_outputs(tmp_path: Path, room: Cl
         assert len(output) < STEP_OUTPUT_CHARS + 200
         assert f"[twinbench: {1000008 - STEP_OUTPUT_CHARS} characters cut here" in output
     assert steps[3]["output"].strip() == "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
+
+
+def test_disk_limit_sizes_the_room_and_is_checked(tmp_path: Path) -> None:
+    """--disk-limit sizes the room's disk (agent.json records it); too small a limit is bad input, and more
+    than the temporary directory has free is a one-line harness error before any model call."""
+    script = write_script(
+        tmp_path / "script.yaml", [bash("df -k /workspace | tail -1; echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")]
+    )
+    runner = CliRunner()
+    tiny = runner.invoke(app, ["agent", "run", str(DEMO_TASK), "--model", f"scripted:{script}", "--disk-limit", "8"])
+    assert tiny.exit_code == 2 and "disk_limit_mb" in tiny.output
+    huge = runner.invoke(
+        app,
+        [
+            "agent",
+            "run",
+            str(DEMO_TASK),
+            "--model",
+            f"scripted:{script}",
+            "--disk-limit",
+            str(1 << 30),
+            "-o",
+            str(tmp_path / "huge"),
+        ],
+    )
+    assert huge.exit_code == 3 and "free, less than the room's disk limit" in huge.output, huge.output
+    out = tmp_path / "sized"
+    sized = runner.invoke(
+        app, ["agent", "run", str(DEMO_TASK), "--model", f"scripted:{script}", "--disk-limit", "64", "-o", str(out)]
+    )
+    assert sized.exit_code == 0, sized.output
+    record = read_record(out)
+    assert record is not None and record.limits["disk_limit_mb"] == 64
+    if os.geteuid() == 0:  # a loop-mounted filesystem of that size (a little less for ext4's own tables)
+        size_kb = int(json.loads((out / "trajectory.json").read_text())["steps"][0]["output"].split()[1])
+        assert 50 * 1024 < size_kb <= 64 * 1024

@@ -10,7 +10,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from twinbench.formats import AgentRunRecord, EvalResult, FormatError, TaskDir, TestResult, load_task
+from twinbench.formats import (
+    DEFAULT_DISK_LIMIT_MB,
+    AgentRunRecord,
+    EvalResult,
+    FormatError,
+    TaskDir,
+    TestResult,
+    load_task,
+)
 from twinbench.grade import EvalOptions, evaluate
 from twinbench.protocols import Sandbox
 from twinbench.sandbox import BACKENDS, SandboxUnavailable, get_sandbox
@@ -411,6 +419,9 @@ AgentOption = Annotated[str, typer.Option("--agent", help="builtin (twinbench's 
 StepLimitOption = Annotated[int | None, typer.Option("--step-limit", help="model calls (default: the config's)")]
 CostLimitOption = Annotated[float | None, typer.Option("--cost-limit", help="USD (0 = no limit)")]
 WallLimitOption = Annotated[float | None, typer.Option("--wall-limit", help="seconds for the whole run")]
+DiskLimitOption = Annotated[
+    int, typer.Option("--disk-limit", help="MB for the room's workspace, /tmp and home together")
+]
 ApiBaseOption = Annotated[
     str | None, typer.Option("--api-base", help="OpenAI-compatible server, e.g. http://localhost:30000/v1")
 ]
@@ -429,6 +440,7 @@ def _agent_options(
     then_eval: bool,
     workers: int,
     sandbox: str,
+    disk_limit: int,
 ) -> AgentOptions:
     """Validate what can be checked before a clean room opens; bad input exits 2 with one line."""
     from pydantic import ValidationError
@@ -447,6 +459,7 @@ def _agent_options(
             step_limit=step_limit,
             cost_limit=cost_limit,
             wall_limit_s=wall_limit,
+            disk_limit_mb=disk_limit,
             then_eval=then_eval,
             eval_workers=workers or _default_workers(),
             sandbox=sandbox,
@@ -495,6 +508,7 @@ def agent_run_command(
     step_limit: StepLimitOption = None,
     cost_limit: CostLimitOption = None,
     wall_limit: WallLimitOption = None,
+    disk_limit: DiskLimitOption = DEFAULT_DISK_LIMIT_MB,
     api_base: ApiBaseOption = None,
     config: ConfigOption = None,
     then_eval: ThenEvalOption = False,
@@ -510,7 +524,7 @@ def agent_run_command(
     except FormatError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     options = _agent_options(
-        model, agent, api_base, config, step_limit, cost_limit, wall_limit, then_eval, workers, sandbox
+        model, agent, api_base, config, step_limit, cost_limit, wall_limit, then_eval, workers, sandbox, disk_limit
     )
     target = output or Path("runs") / task_dir.task.id
     try:
@@ -564,6 +578,7 @@ def agent_batch_command(
     step_limit: StepLimitOption = None,
     cost_limit: CostLimitOption = None,
     wall_limit: WallLimitOption = None,
+    disk_limit: DiskLimitOption = DEFAULT_DISK_LIMIT_MB,
     api_base: ApiBaseOption = None,
     config: ConfigOption = None,
     then_eval: ThenEvalOption = False,
@@ -574,7 +589,9 @@ def agent_batch_command(
 
     if parallel < 1:
         raise _fail("--workers must be at least 1", EXIT_BAD_INPUT)
-    options = _agent_options(model, agent, api_base, config, step_limit, cost_limit, wall_limit, then_eval, 0, sandbox)
+    options = _agent_options(
+        model, agent, api_base, config, step_limit, cost_limit, wall_limit, then_eval, 0, sandbox, disk_limit
+    )
     # agents run side by side, so each grading gets an equal share of the cores
     options.eval_workers = max(1, _default_workers() // parallel)
     table = Table(title=f"agent batch: {output}")

@@ -11,6 +11,7 @@ timed out), the broker kills the reference.
 from __future__ import annotations
 
 import array
+import fcntl
 import json
 import os
 import select
@@ -50,6 +51,7 @@ MAX_CONNECTIONS = 64
 STDIO_FDS = 3
 # where bwrap finds the seccomp filter: past the three stdio descriptors and the launcher's error pipe
 SECCOMP_FD = 4
+FIRST_FREE_FD = 10
 # glibc's list of variables it ignores for setuid programs: each can make the dynamic loader or libc load
 # code or data the caller chose. LD_* is dropped as a prefix. (TMPDIR and TZDIR stay: they load no code.)
 INJECTION_VARIABLES = frozenset(
@@ -239,6 +241,7 @@ class ReferenceBroker:
         self.calls = 0
         self._listener: socket.socket | None = None
         self._private: Path | None = None
+        self._owner_fd: int | None = None
         self._room: ReferenceRoom | None = None
         self._stopping = threading.Event()
         self._threads: set[threading.Thread] = set()
@@ -269,7 +272,7 @@ class ReferenceBroker:
         """Make the execute-only copy, bind the socket and start accepting."""
         self._private = Path(tempfile.mkdtemp(prefix="twinbench-reference-"))
         self._private.chmod(0o711)
-        mark_owner(self._private)
+        self._owner_fd = mark_owner(self._private)
         self._room = self._make_room(self._private)
         self.socket_path.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -323,6 +326,10 @@ class ReferenceBroker:
         self.socket_path.unlink(missing_ok=True)
         if self._private is not None:
             shutil.rmtree(self._private, ignore_errors=True)
+            self._private = None
+        if self._owner_fd is not None:
+            os.close(self._owner_fd)
+            self._owner_fd = None
 
     def _accept_loop(self) -> None:
         assert self._listener is not None
@@ -412,10 +419,11 @@ class ReferenceBroker:
                 argv=request.argv,
                 seccomp_fd=None if seccomp.fd is None else SECCOMP_FD,
             )
-            actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
-            actions.append((os.POSIX_SPAWN_DUP2, error_write, STDIO_FDS))
-            if seccomp.fd is not None:
-                actions.append((os.POSIX_SPAWN_DUP2, seccomp.fd, SECCOMP_FD))
+            # dup2 actions run in order, so a source that is also a target (a harness started with its stdio
+            # closed gets low numbers for everything) would be overwritten first: move every source past them
+            sources = [*fds, error_write, *seccomp.fds]
+            moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, FIRST_FREE_FD) for fd in sources]
+            actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(moved)]
             try:
                 pid = os.posix_spawn(self._bwrap, command, {}, file_actions=actions, setsid=True)
             except (OSError, ValueError) as exc:
@@ -424,6 +432,8 @@ class ReferenceBroker:
                 return call
             finally:
                 os.close(error_write)
+                for fd in moved:
+                    os.close(fd)
         with self._lock:
             self._running.add(pid)
         reaped = False

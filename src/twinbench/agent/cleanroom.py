@@ -19,11 +19,11 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from twinbench.agent.broker import BrokerSettings, ReferenceBroker
-from twinbench.formats import ActionResult, Limits, TaskDir
+from twinbench.formats import DEFAULT_DISK_LIMIT_MB, ActionResult, Limits, TaskDir
 from twinbench.reference import ReferenceError, hidden_paths_for, resolve_binary
 from twinbench.sandbox import candidate_uid
 from twinbench.sandbox.bwrap import SeccompFilter
-from twinbench.sandbox.disk import BoundedDisk, mark_owner, sweep_stale
+from twinbench.sandbox.disk import BoundedDisk, free_mb, mark_owner, sweep_stale, unmount_all
 from twinbench.sandbox.launcher import ensure_launcher
 from twinbench.sandbox.rooms import HOME, TMP, WORKSPACE, RoomLayout, cleanroom_command
 
@@ -50,7 +50,7 @@ class CleanRoomSettings(BaseModel):
     privileged: bool = Field(default_factory=lambda: os.geteuid() == 0)
     action_timeout_s: float = 180.0
     output_bytes: int = 1 << 20
-    disk_mb: int = 4096
+    disk_mb: int = DEFAULT_DISK_LIMIT_MB
     limits: Limits = Field(
         default_factory=lambda: Limits(
             wall_s=180, cpu_s=3600, memory_mb=16384, processes=1024, open_files=4096, file_size_mb=2048
@@ -103,6 +103,7 @@ class CleanRoom:
         self.layout: RoomLayout | None = None
         self.broker: ReferenceBroker | None = None
         self.disk: BoundedDisk | None = None
+        self._owner_fd: int | None = None
         # why the room's disk is not a bounded filesystem here (then its use is watched instead), or None
         self.disk_fallback: str | None = None
 
@@ -132,6 +133,13 @@ class CleanRoom:
         except ReferenceError as exc:
             raise CleanRoomUnavailable(str(exc)) from None
         sweep_stale()
+        temp = Path(tempfile.gettempdir())
+        if free_mb(temp) < self.settings.disk_mb:
+            # the room's disk is sparse: it takes host space as the agent writes, so the space must be there
+            raise CleanRoomUnavailable(
+                f"{temp} has {free_mb(temp):.0f} MB free, less than the room's disk limit of "
+                f"{self.settings.disk_mb} MB: free some space or pass a smaller --disk-limit"
+            )
         try:
             self._build(binary, launcher)
         except BaseException:
@@ -142,7 +150,7 @@ class CleanRoom:
     def _build(self, binary: Path, launcher: Path) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="twinbench-room-"))
         self.root.chmod(0o711)
-        mark_owner(self.root)
+        self._owner_fd = mark_owner(self.root)
         files = self._bounded_disk(self.root) if self.settings.privileged else self.root
         layout = RoomLayout(
             workspace=files / "workspace",
@@ -174,13 +182,14 @@ class CleanRoom:
 
     def _bounded_disk(self, root: Path) -> Path:
         """Where the room's files go: a filesystem of settings.disk_mb when one can be mounted, else `root`."""
-        disk = BoundedDisk(root, self.settings.disk_mb)
-        problem = disk.mount()
+        # registered before mounting, so that close() undoes a mount interrupted halfway
+        self.disk = BoundedDisk(root, self.settings.disk_mb)
+        problem = self.disk.mount()
         if problem is not None:
             self.disk_fallback = problem
+            self.disk = None
             return root
-        self.disk = disk
-        return disk.path
+        return self.disk.path
 
     def _make_dirs(self, layout: RoomLayout, launcher: Path) -> None:
         client = CLIENT_SOURCE.read_bytes()
@@ -207,13 +216,18 @@ class CleanRoom:
         if self.broker is not None:
             self.broker.close()
             self.broker = None
-        if self.disk is not None:
-            self.disk.release()
-            self.disk = None
+        # the mount table, not our bookkeeping, says what is mounted; a room whose disk cannot be unmounted
+        # is left for a later sweep rather than emptied through its mount
+        released = self.disk.release() if self.disk is not None else True
+        self.disk = None
         if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
+            if released and unmount_all(self.root):
+                shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
             self.layout = None
+        if self._owner_fd is not None:
+            os.close(self._owner_fd)
+            self._owner_fd = None
 
     def execute(self, command: str, timeout_s: float | None = None, cwd: str = WORKSPACE) -> ActionResult:
         """Run one bash command as the agent; output is stdout and stderr merged, capped, never an exception."""

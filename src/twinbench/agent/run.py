@@ -26,7 +26,7 @@ from twinbench.agent.cleanroom import CLIENT_SOURCE, CleanRoom, CleanRoomSetting
 from twinbench.agent.mini import run_mini
 from twinbench.agent.models import ModelError, model_for
 from twinbench.agent.pack import pack_workspace
-from twinbench.formats import AgentRunRecord, FormatError, RunStats, TaskDir, write_text_atomic
+from twinbench.formats import DEFAULT_DISK_LIMIT_MB, AgentRunRecord, FormatError, RunStats, TaskDir, write_text_atomic
 from twinbench.grade import EvalOptions, evaluate
 from twinbench.sandbox import SandboxUnavailable, get_sandbox
 from twinbench.sandbox.rooms import REFERENCE_CLIENT, WORKSPACE
@@ -58,6 +58,7 @@ class AgentOptions(BaseModel):
     cost_limit: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     wall_limit_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     action_timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    disk_limit_mb: int = Field(default=DEFAULT_DISK_LIMIT_MB, ge=16)
     then_eval: bool = False
     eval_workers: int = Field(default=max(1, os.cpu_count() or 1), ge=1)
     sandbox: str = "bwrap"
@@ -127,7 +128,7 @@ def run_agent(
     _save(out, record)
     phase = on_phase or (lambda _name: None)
     try:
-        settings = CleanRoomSettings()
+        settings = CleanRoomSettings(disk_mb=options.disk_limit_mb)
         if options.action_timeout_s is not None:
             settings.action_timeout_s = options.action_timeout_s
         with CleanRoom(task_dir, settings, private_dirs=(out.resolve(), *private_dirs), log_dir=out) as room:

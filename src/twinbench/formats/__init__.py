@@ -1,6 +1,7 @@
 """On-disk formats: task directory, test suite, submission and eval results (pydantic v2 models)."""
 
 from twinbench.formats.agent import (
+    DEFAULT_DISK_LIMIT_MB,
     TRAJECTORY_FORMAT,
     ActionResult,
     AgentRunRecord,
@@ -27,6 +28,7 @@ from twinbench.formats.task import ReferenceSpec, Task, TaskDir, TaskLimits, loa
 from twinbench.formats.testgen import CoverageReport, FileCoverage, TestgenReport
 
 __all__ = [
+    "DEFAULT_DISK_LIMIT_MB",
     "TRAJECTORY_FORMAT",
     "ActionResult",
     "AgentRunRecord",

@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 TRAJECTORY_FORMAT = "twinbench-trajectory-1"
+# an agent's clean room: its workspace, /tmp and home together (agent run --disk-limit)
+DEFAULT_DISK_LIMIT_MB = 4096
 
 
 class TokenUsage(BaseModel):

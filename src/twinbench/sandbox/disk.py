@@ -9,9 +9,11 @@ device. Writes past it fail with ENOSPC, as on any full disk, and its inodes are
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 OWNER_FILE = ".twinbench-owner"
@@ -31,7 +33,8 @@ class BoundedDisk:
         self.mounted = False
 
     def mount(self) -> str | None:
-        """Make and mount the filesystem; None on success, else the reason in one line."""
+        """Make and mount the filesystem; None on success, else the reason in one line. Whatever happens
+        here, release() undoes it: the mount table, not a flag, says what is mounted."""
         if os.geteuid() != 0:
             return "mounting a filesystem needs root"
         for tool in ("mkfs.ext4", "mount", "umount"):
@@ -58,24 +61,36 @@ class BoundedDisk:
         stats = os.statvfs(self.path)
         return (stats.f_blocks - stats.f_bfree) * stats.f_frsize / (1 << 20)
 
-    def release(self) -> None:
-        """Unmount (lazily if something still holds it open) and delete the image."""
-        if self.mounted:
-            if _run(["umount", str(self.path)]) is not None:
-                _run(["umount", "-l", str(self.path)])
-            self.mounted = False
+    def release(self) -> bool:
+        """Unmount (lazily if something still holds it open) and delete the image; False if it stays mounted."""
+        self.mounted = False
+        if not unmount_all(self.root):
+            return False
         self.image.unlink(missing_ok=True)
+        return True
 
 
-def mark_owner(directory: Path) -> None:
-    """Record which process owns a temporary directory, so that a later harness can sweep it if we are killed."""
-    (directory / OWNER_FILE).write_text(_process_identity(os.getpid()) or "", encoding="utf-8")
+def free_mb(directory: Path) -> float:
+    """Megabytes free for unprivileged use on the filesystem of `directory`."""
+    stats = os.statvfs(directory)
+    return stats.f_bavail * stats.f_frsize / (1 << 20)
+
+
+def mark_owner(directory: Path) -> int:
+    """Claim a temporary directory for this process: an owner file, locked for as long as the returned
+    descriptor stays open (close it when the directory is gone). The kernel drops the lock when the process
+    dies, however it dies, so a later harness can tell a directory left behind from one in use: a pid
+    could not, since another harness may live in another pid namespace or reuse the number."""
+    fd = os.open(directory / OWNER_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.write(fd, f"pid {os.getpid()}\n".encode())
+    return fd
 
 
 def sweep_stale(temp_dir: Path | None = None) -> list[Path]:
     """Remove the rooms and reference copies of harnesses that are gone (killed with -9, say): unmount their
-    disks, then delete them. Directories of live processes, or without an owner file, are left alone."""
-    base = temp_dir or Path(os.environ.get("TMPDIR", "/tmp"))
+    disks, then delete them. A directory whose owner file is still locked, or that has none, is left alone."""
+    base = temp_dir or Path(tempfile.gettempdir())
     removed: list[Path] = []
     try:
         candidates = [path for path in base.iterdir() if path.name.startswith(SWEPT_PREFIXES)]
@@ -83,28 +98,29 @@ def sweep_stale(temp_dir: Path | None = None) -> list[Path]:
         return removed
     for directory in candidates:
         try:
-            owner = (directory / OWNER_FILE).read_text(encoding="utf-8").strip()
+            fd = os.open(directory / OWNER_FILE, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
         except OSError:
             continue
-        pid_text = owner.split(":", 1)[0]
-        if not pid_text.isdigit() or _process_identity(int(pid_text)) == owner:
-            continue
-        for mount_point in sorted(_mounts_under(directory), key=lambda path: len(path.parts), reverse=True):
-            if _run(["umount", str(mount_point)]) is not None:
-                _run(["umount", "-l", str(mount_point)])
-        shutil.rmtree(directory, ignore_errors=True)
-        removed.append(directory)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its owner is alive
+            # ours now: a harness starting at this moment cannot claim a directory it did not make
+            if unmount_all(directory):
+                shutil.rmtree(directory, ignore_errors=True)
+                removed.append(directory)
+        finally:
+            os.close(fd)
     return removed
 
 
-def _process_identity(pid: int) -> str | None:
-    """pid:start-time, which a recycled pid does not repeat; None when no such process exists."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    return f"{pid}:{fields[19]}" if len(fields) > 19 else None
+def unmount_all(directory: Path) -> bool:
+    """Unmount every filesystem mounted at or under `directory`, deepest first; False if one stays."""
+    for mount_point in sorted(_mounts_under(directory), key=lambda path: len(path.parts), reverse=True):
+        if _run(["umount", str(mount_point)]) is not None:
+            _run(["umount", "-l", str(mount_point)])
+    return not _mounts_under(directory)
 
 
 def _mounts_under(directory: Path) -> list[Path]:

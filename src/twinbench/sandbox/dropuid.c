@@ -86,6 +86,11 @@ __attribute__((constructor(101))) static void twinbench_drop_privileges(void) {
         if (setuid((uid_t)uid) != 0) refuse("setuid failed");
         if (getuid() != (uid_t)uid || geteuid() != (uid_t)uid || setuid(0) == 0) refuse("the uid did not change");
     }
+    /* The launcher entered the caller's working directory as root. Enter it again as the new uid, so that
+     * a directory root alone could pass (a 0700 parent) does not stay open to relative paths. */
+    char *cwd = getcwd(NULL, 0);
+    if (cwd == NULL || chdir(cwd) != 0) refuse("the working directory cannot be entered as the reference's uid");
+    free(cwd);
     /* a uid change makes a process non-dumpable only while fs.suid_dumpable is 0: say so whatever it is,
      * so that a child of the reference running as the same uid cannot read its memory either */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) refuse("cannot make the process non-dumpable");

@@ -16,6 +16,7 @@ differ, and nothing in a Debian toolchain needs them.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import platform
 import struct
@@ -33,6 +34,8 @@ FIRST_ARG_LOW_OFFSET = 16  # args[0], low 32 bits on a little-endian machine
 ALLOW = 0x7FFF0000
 ERRNO = 0x00050000
 CLONE_NEWUSER = 0x10000000
+# descriptors below this may be a process's stdio or what subprocess and posix_spawn map onto it
+FIRST_UNSHARED_FD = 10
 X32_SYSCALL_BIT = 0x40000000
 
 
@@ -124,7 +127,11 @@ def seccomp_fd() -> int | None:
     sandbox needs its own); close-on-exec, so only a descriptor passed on purpose reaches bwrap."""
     if _PROGRAM is None:
         return None
-    fd = os.memfd_create("twinbench-seccomp")
+    created = os.memfd_create("twinbench-seccomp")
+    # never a low number: in a harness started with its stdio closed the memfd would be fd 0, 1 or 2, which
+    # subprocess then replaces with the child's stdin or stdout, and bwrap would read that as the filter
+    fd = fcntl.fcntl(created, fcntl.F_DUPFD_CLOEXEC, FIRST_UNSHARED_FD)
+    os.close(created)
     os.write(fd, _PROGRAM)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
