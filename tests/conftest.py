@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from twinbench.agent.cleanroom import CleanRoom
+from twinbench.demo import DEMO_TASK
+from twinbench.formats import TaskDir, load_task
 from twinbench.protocols import Sandbox
 from twinbench.sandbox import get_sandbox
 
@@ -60,6 +63,19 @@ def backend(request: pytest.FixtureRequest) -> Sandbox:
 def bwrap() -> Sandbox:
     """The default, isolating backend."""
     return get_sandbox("bwrap")
+
+
+@pytest.fixture(scope="module")
+def figlet_task() -> TaskDir:
+    """The bundled figlet task."""
+    return load_task(DEMO_TASK)
+
+
+@pytest.fixture(scope="module")
+def room(figlet_task: TaskDir) -> Iterator[CleanRoom]:
+    """One clean room per test module, for the agent-loop tests; each test cleans the workspace it used."""
+    with CleanRoom(figlet_task) as opened:
+        yield opened
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,7 +37,7 @@ from twinbench.agent import (
 from twinbench.agent.mini import load_mini_config
 from twinbench.cli import app
 from twinbench.demo import DEMO_TASK
-from twinbench.formats import ModelReply, TaskDir, load_task
+from twinbench.formats import ModelReply, TaskDir
 from twinbench.protocols import Model
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -56,17 +55,6 @@ CONTEXT = {
 STEP_OUTPUT_CHARS = 64 * 1024
 # a --wall-limit is kept when the run ends within this much after it (a clean room's start and close included)
 WALL_SLACK_S = 4.0
-
-
-@pytest.fixture(scope="module")
-def figlet_task() -> TaskDir:
-    return load_task(DEMO_TASK)
-
-
-@pytest.fixture(scope="module")
-def room(figlet_task: TaskDir) -> Iterator[CleanRoom]:
-    with CleanRoom(figlet_task) as opened:
-        yield opened
 
 
 def builtin_agent(model: Model, room: CleanRoom, tmp_path: Path, config: BuiltinConfig) -> BuiltinAgent:

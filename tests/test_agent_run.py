@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,18 +49,6 @@ def bash(command: str, thought: str = "Next step.", **extra: object) -> dict[str
 def write_script(path: Path, replies: list[object]) -> Path:
     path.write_text(yaml.safe_dump({"responses": replies}))
     return path
-
-
-@pytest.fixture(scope="module")
-def figlet_task() -> TaskDir:
-    return load_task(DEMO_TASK)
-
-
-@pytest.fixture(scope="module")
-def room(figlet_task: TaskDir) -> Iterator[CleanRoom]:
-    """One clean room shared by the loop tests; each test cleans the workspace it used."""
-    with CleanRoom(figlet_task) as opened:
-        yield opened
 
 
 def run_builtin(

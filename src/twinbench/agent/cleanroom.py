@@ -218,10 +218,9 @@ class CleanRoom:
             self.broker = None
         # the mount table, not our bookkeeping, says what is mounted; a room whose disk cannot be unmounted
         # is left for a later sweep rather than emptied through its mount
-        released = self.disk.release() if self.disk is not None else True
         self.disk = None
         if self.root is not None:
-            if released and unmount_all(self.root):
+            if unmount_all(self.root):
                 shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
             self.layout = None

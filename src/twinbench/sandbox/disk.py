@@ -30,11 +30,10 @@ class BoundedDisk:
         self.size_mb = size_mb
         self.image = root / "disk.img"
         self.path = root / "disk"
-        self.mounted = False
 
     def mount(self) -> str | None:
         """Make and mount the filesystem; None on success, else the reason in one line. Whatever happens
-        here, release() undoes it: the mount table, not a flag, says what is mounted."""
+        here, unmount_all() on the room undoes it: the mount table, not a flag, says what is mounted."""
         if os.geteuid() != 0:
             return "mounting a filesystem needs root"
         for tool in ("mkfs.ext4", "mount", "umount"):
@@ -47,11 +46,10 @@ class BoundedDisk:
         if made is not None:
             self.image.unlink(missing_ok=True)
             return f"mkfs.ext4 failed: {made}"
-        mounted = _run(["mount", "-o", "loop,nosuid,nodev,noatime", str(self.image), str(self.path)])
-        if mounted is not None:
+        refused = _run(["mount", "-o", "loop,nosuid,nodev,noatime", str(self.image), str(self.path)])
+        if refused is not None:
             self.image.unlink(missing_ok=True)
-            return f"cannot mount a loop device: {mounted}"
-        self.mounted = True
+            return f"cannot mount a loop device: {refused}"
         shutil.rmtree(self.path / "lost+found", ignore_errors=True)
         self.path.chmod(0o711)
         return None
@@ -60,14 +58,6 @@ class BoundedDisk:
         """Megabytes in use on the filesystem."""
         stats = os.statvfs(self.path)
         return (stats.f_blocks - stats.f_bfree) * stats.f_frsize / (1 << 20)
-
-    def release(self) -> bool:
-        """Unmount (lazily if something still holds it open) and delete the image; False if it stays mounted."""
-        self.mounted = False
-        if not unmount_all(self.root):
-            return False
-        self.image.unlink(missing_ok=True)
-        return True
 
 
 def free_mb(directory: Path) -> float:
