@@ -31,7 +31,7 @@ from twinbench.sandbox.bwrap import SeccompFilter
 from twinbench.sandbox.disk import mark_owner
 from twinbench.sandbox.launcher import ensure_dropper
 from twinbench.sandbox.rooms import ReferenceRoom, RoomLayout, reference_command
-from twinbench.sandbox.testrun import faketime_library
+from twinbench.sandbox.testrun import clock_environment
 
 SOCKET_NAME = "broker.sock"
 MAX_REQUEST_BYTES = 4 << 20
@@ -393,12 +393,7 @@ class ReferenceBroker:
 
     def _harness_environment(self) -> dict[str, str]:
         """The variables the harness sets for every run: the task's own and its frozen clock."""
-        env = dict(self.settings.task_env)
-        if self.settings.clock:
-            library = faketime_library()
-            if library is not None:
-                env.update({"LD_PRELOAD": library, "FAKETIME": self.settings.clock, "FAKETIME_DONT_RESET": "1"})
-        return env
+        return {**self.settings.task_env, **clock_environment(self.settings.clock)}
 
     def _run(self, connection: socket.socket, request: BrokerRequest, fds: list[int]) -> ReferenceCall:
         call = ReferenceCall(argv=request.argv, cwd=request.cwd)

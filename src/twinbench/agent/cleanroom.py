@@ -134,10 +134,11 @@ class CleanRoom:
             raise CleanRoomUnavailable(str(exc)) from None
         sweep_stale()
         temp = Path(tempfile.gettempdir())
-        if free_mb(temp) < self.settings.disk_mb:
+        free = free_mb(temp)
+        if free < self.settings.disk_mb:
             # the room's disk is sparse: it takes host space as the agent writes, so the space must be there
             raise CleanRoomUnavailable(
-                f"{temp} has {free_mb(temp):.0f} MB free, less than the room's disk limit of "
+                f"{temp} has {free:.0f} MB free, less than the room's disk limit of "
                 f"{self.settings.disk_mb} MB: free some space or pass a smaller --disk-limit"
             )
         try:

@@ -200,17 +200,18 @@ class ScriptedMiniModel:
 def _time_exceeded() -> Exception:
     from minisweagent.exceptions import TimeExceeded
 
-    return TimeExceeded(
-        {"role": "exit", "content": TIME_EXCEEDED, "extra": {"exit_status": TIME_EXCEEDED, "submission": ""}}
-    )
+    return TimeExceeded(_exit_message(TIME_EXCEEDED))
 
 
 def _interrupted() -> Exception:
     from minisweagent.exceptions import InterruptAgentFlow
 
-    return InterruptAgentFlow(
-        {"role": "exit", "content": INTERRUPTED, "extra": {"exit_status": INTERRUPTED, "submission": ""}}
-    )
+    return InterruptAgentFlow(_exit_message(INTERRUPTED))
+
+
+def _exit_message(status: str) -> dict[str, Any]:
+    """The message mini's flow exceptions carry to end a run with `status` and no submission."""
+    return {"role": "exit", "content": status, "extra": {"exit_status": status, "submission": ""}}
 
 
 def _mini_model(spec: str, api_base: str | None, model_section: dict[str, Any], deadline: float | None) -> Any:

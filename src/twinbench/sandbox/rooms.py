@@ -58,6 +58,15 @@ def _shared_mounts(layout: RoomLayout) -> list[str]:
     return args
 
 
+def _environment_args(env: dict[str, str]) -> list[str]:
+    """Exactly `env` for the sandboxed program, set by bwrap inside the sandbox: bwrap's own environment stays
+    bare, so no variable meant for the program (LD_PRELOAD above all) applies to bwrap, which runs as root."""
+    args = ["--clearenv"]
+    for key, value in sorted(env.items()):
+        args += ["--setenv", key, value]
+    return args
+
+
 def _launch(uid: int | None, gid: int | None, limits: Limits, cwd: str, program: str, argv: list[str]) -> list[str]:
     """The launcher's argv: limits, then drop to uid/gid (-1 keeps the sandbox's user), chdir, exec."""
     return [
@@ -95,9 +104,7 @@ def cleanroom_command(
     args += device_args(SHM_BYTES)
     args += hiding_args(layout.hidden_paths, layout.private_dirs, bound)
     args += _shared_mounts(layout)
-    args += ["--clearenv"]
-    for key, value in sorted(env.items()):
-        args += ["--setenv", key, value]
+    args += _environment_args(env)
     args += ["--chdir", "/"]
     who = uid if privileged else None
     return [*args, *_launch(who, who, limits, cwd, "/bin/bash", ["bash", "-c", command])]
@@ -165,9 +172,7 @@ def reference_command(
             final[f"{AGENT_ENV_PREFIX}{index}"] = f"{key}={value}"
     else:
         final = {**agent_only, **env}
-    args += ["--clearenv"]
-    for key, value in sorted(final.items()):
-        args += ["--setenv", key, value]
+    args += _environment_args(final)
     args += ["--chdir", "/"]
     if run_as_root or not privileged:
         who_uid = who_gid = None  # the dropper changes uid after the loader ran; unprivileged has one uid

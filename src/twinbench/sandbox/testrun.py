@@ -29,15 +29,19 @@ def faketime_library() -> str | None:
     return None
 
 
+def clock_environment(clock: str | None) -> dict[str, str]:
+    """The variables that freeze a program's clock at `clock` through libfaketime; none without a clock or
+    without libfaketime."""
+    library = faketime_library() if clock else None
+    if clock is None or library is None:
+        return {}
+    return {"LD_PRELOAD": library, "FAKETIME": clock, "FAKETIME_DONT_RESET": "1"}
+
+
 def environment_for(task: Task, case: TestCase) -> dict[str, str]:
-    """The complete environment of a test: fixed values, then the task's, then the case's own."""
+    """The complete environment of a test: fixed values, the frozen clock, then the task's, then the case's."""
     env = dict(FIXED_ENV)
-    if task.clock:
-        library = faketime_library()
-        if library is not None:
-            env["LD_PRELOAD"] = library
-            env["FAKETIME"] = task.clock
-            env["FAKETIME_DONT_RESET"] = "1"
+    env.update(clock_environment(task.clock))
     env.update(task.env)
     env.update(case.env)
     return env
