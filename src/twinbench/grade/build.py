@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import stat
 from pathlib import Path
 
 from twinbench.formats import BuildRecord, Limits
 from twinbench.protocols import Sandbox
 from twinbench.sandbox import ExecRequest, SessionConfig, WorkdirMode
+from twinbench.sandbox.runner_main import EXPORT_BLOCK, MAX_TREE_DEPTH, export_mode, remove_tree
 from twinbench.sandbox.testrun import FIXED_ENV
 
 LOG_TAIL_CHARS = 3000
@@ -25,9 +26,17 @@ def build_submission(
 ) -> BuildRecord:
     """Run compile.sh on a copy of `source`; the built tree lands in build_dir/tree, the record in build.json."""
     if build_dir.exists():
-        shutil.rmtree(build_dir)
+        remove_tree(str(build_dir))
     build_dir.mkdir(parents=True)
     record = _run_compile(source, build_dir, sandbox, limits, hidden_paths, private_dirs)
+    tree = build_dir / "tree"
+    if record.ok:
+        refused = check_exported_tree(tree, limits.disk_mb << 20)
+        if refused is not None:
+            record.ok = False
+            record.reason = f"the built tree was refused: {refused}"
+    if not record.ok and tree.exists():
+        remove_tree(str(tree))  # nothing of a failed build stays on the host
     (build_dir / "build.json").write_text(json.dumps(record.model_dump(mode="json"), indent=2), encoding="utf-8")
     return record
 
@@ -70,6 +79,8 @@ def _run_compile(
     tree = build_dir / "tree"
     if result.sandbox_error is not None:
         record.reason = f"harness: {result.sandbox_error}"
+    elif result.crash_reason is not None:
+        record.reason = f"compile.sh crashed its sandbox: {result.crash_reason}"
     elif result.timed_out:
         record.reason = f"compile.sh did not finish within {limits.wall_s:g}s"
     elif result.exec_error is not None:
@@ -77,6 +88,8 @@ def _run_compile(
     elif result.exit_code != 0:
         how = f"exit code {result.exit_code}" if result.exit_code is not None else f"signal {result.signal}"
         record.reason = f"compile.sh failed with {how}"
+    elif result.export_error is not None:
+        record.reason = f"the built tree was refused: {result.export_error}"
     elif not (tree / "executable").exists() and not (tree / "executable").is_symlink():
         record.reason = "compile.sh succeeded but did not produce ./executable"
     else:
@@ -85,3 +98,37 @@ def _run_compile(
     if not record.ok and notes:
         record.reason = f"{record.reason} ({'; '.join(notes)})"
     return record
+
+
+def check_exported_tree(tree: Path, limit_bytes: int) -> str | None:
+    """The host's own check of what a build exported (the runner sanitizes it; this does not trust that):
+    only directories, regular files and symlinks, modes as export_mode() leaves them, no deeper than
+    MAX_TREE_DEPTH, and within `limit_bytes` counted as the runner counts them. None, or what is wrong."""
+    used = 0
+    stack = [(str(tree), 0)]
+    while stack:
+        directory, depth = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            return f"directories nest more than {MAX_TREE_DEPTH} deep"
+        try:
+            paths = [directory, *(entry.path for entry in os.scandir(directory))]
+        except OSError as exc:
+            return f"cannot read {directory}: {exc.strerror}"
+        for index, path in enumerate(paths):
+            info = os.lstat(path)
+            kind = stat.S_IFMT(info.st_mode)
+            if kind == stat.S_IFDIR and index > 0:
+                stack.append((path, depth + 1))  # checked and counted when its own turn comes
+                continue
+            if kind not in (stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK):
+                return f"{path} is neither a file, a directory nor a symlink"
+            if kind != stat.S_IFLNK and stat.S_IMODE(info.st_mode) != export_mode(info.st_mode):
+                return f"{path} has mode {stat.S_IMODE(info.st_mode):o}"
+            size = info.st_size if kind == stat.S_IFREG else 0
+            used += max(EXPORT_BLOCK, -(-size // EXPORT_BLOCK) * EXPORT_BLOCK)
+        if used > limit_bytes:
+            return f"it takes more than the disk limit of {limit_bytes >> 20} MB"
+    return None
+
+
+__all__ = ["build_submission", "check_exported_tree"]

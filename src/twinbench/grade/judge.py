@@ -26,6 +26,8 @@ def judge(case: TestCase, result: ExecResult) -> TestResult:
         return verdict(TestStatus.error, f"harness: {result.sandbox_error}")
     if result.runner_died:
         return verdict(TestStatus.crashed, "the program killed its own sandbox")
+    if result.crash_reason is not None:
+        return verdict(TestStatus.crashed, result.crash_reason)
     if result.exec_error is not None:
         return verdict(TestStatus.crashed, f"could not execute ./executable: {result.exec_error}")
     if result.timed_out:

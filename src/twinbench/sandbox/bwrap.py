@@ -10,6 +10,7 @@ from pathlib import Path
 
 from twinbench.sandbox.launcher import ensure_launcher
 from twinbench.sandbox.runner import RUNNER_SOURCE, RunnerProcess
+from twinbench.sandbox.runner_main import RunnerConfig
 from twinbench.sandbox.seccomp import seccomp_fd
 from twinbench.sandbox.session import RunnerSession
 from twinbench.sandbox.types import SessionConfig, WorkdirMode
@@ -65,7 +66,9 @@ class BwrapSandbox:
         with SeccompFilter() as seccomp:
             return RunnerProcess(self.command(config, seccomp.fd), pass_fds=seccomp.fds)
 
-    def command(self, config: SessionConfig, seccomp_fd: int | None = None) -> list[str]:
+    def command(
+        self, config: SessionConfig, seccomp_fd: int | None = None, cgroup_fds: tuple[int, ...] = ()
+    ) -> list[str]:
         """The full bwrap argv for a session: the one place sandbox arguments are built."""
         python, python_binds = _runner_python()
         uid = candidate_uid()
@@ -86,22 +89,30 @@ class BwrapSandbox:
         if launcher is not None:
             args += ["--ro-bind", str(launcher), f"{STATE_DIR}/launch"]
         args += ["--chdir", SANDBOX_TMP]
-        runner_config = {
-            "uid": uid if self.privileged else None,
-            "gid": uid if self.privileged else None,
-            "tree": f"{STATE_DIR}/src" if config.tree is not None else None,
-            "master": f"{STATE_DIR}/master",
-            "work": WORK_DIR,
-            "home": HOME_DIR,
-            "scratch_dirs": [SANDBOX_TMP, "/dev/shm"],
-            "keep": [Path(STATE_DIR).name],
-            "export": f"{STATE_DIR}/out" if config.export_dir is not None else None,
-            "workdir_mode": config.workdir_mode.value if self.privileged else WorkdirMode.copy.value,
-            "cleanup": "namespace",
-            "one_shot": not self.privileged,
-            "env_overrides": {"HOME": HOME_DIR},
-            "launcher": f"{STATE_DIR}/launch" if launcher is not None else None,
-        }
+        runner_config = RunnerConfig(
+            uid=uid if self.privileged else None,
+            gid=uid if self.privileged else None,
+            tree=f"{STATE_DIR}/src" if config.tree is not None else None,
+            master=f"{STATE_DIR}/master",
+            work=WORK_DIR,
+            home=HOME_DIR,
+            scratch_dirs=[SANDBOX_TMP, "/dev/shm"],
+            keep=[Path(STATE_DIR).name],
+            export=f"{STATE_DIR}/out" if config.export_dir is not None else None,
+            export_owner=(os.getuid(), os.getgid()),
+            disk_bytes=config.disk_mb << 20,
+            workdir_mode=config.workdir_mode.value if self.privileged else WorkdirMode.copy.value,
+            cleanup="namespace",
+            one_shot=not self.privileged,
+            env_overrides={"HOME": HOME_DIR},
+            launcher=f"{STATE_DIR}/launch" if launcher is not None else None,
+            # as root one sandbox serves many runs: each gets a fresh IPC namespace, and reading the tree (whose
+            # files are hard links shared by every run) must not change their access times. Unprivileged, each
+            # run has a sandbox of its own and a copy of the tree.
+            new_ipc=self.privileged,
+            noatime_mount=SANDBOX_TMP if self.privileged else None,
+            cgroup_fds=list(cgroup_fds),
+        )
         return [*args, python, "-I", "-S", "-B", "-c", RUNNER_SOURCE, json.dumps(runner_config)]
 
 

@@ -4,19 +4,40 @@
  * forking the Python runner. It applies the run's limits, drops to the candidate uid, enters the work
  * dir and execs the program. If exec fails, the reason goes to fd 3 and the exit status is 127.
  *
- * usage: launch UID GID CPU_S AS_BYTES FSIZE_BYTES NOFILE NPROC WORKDIR PROGRAM ARGV0 [ARGS...]
+ * usage: launch UID GID CPU_S AS_BYTES FSIZE_BYTES NOFILE NPROC NEW_IPC CGROUP_FD WORKDIR PROGRAM ARGV0 [ARGS...]
+ * The positions are defined once, in runner_main.py (LAUNCH_FIELDS and launch_argv); the enum below names
+ * them, and tests/test_launch_contract.py checks that both agree.
  * UID -1 means "do not change uid": unprivileged mode, where the sandbox is already another user, or a
  * reference started as root whose preloaded dropper (TWINBENCH_RUN_AS, dropuid.c) changes it before main.
+ * CGROUP_FD, unless -1, is an open cgroup.procs file: the launcher joins that cgroup first, so that all the
+ * program and its children use is counted there. NEW_IPC 1 gives the program a fresh IPC namespace.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+enum {
+    ARG_UID = 1,
+    ARG_GID,
+    ARG_CPU_S,
+    ARG_AS_BYTES,
+    ARG_FSIZE_BYTES,
+    ARG_NOFILE,
+    ARG_NPROC,
+    ARG_NEW_IPC,
+    ARG_CGROUP_FD,
+    ARG_WORKDIR,
+    ARG_PROGRAM,
+    ARG_ARGV0,
+};
 
 static void fail(const char *what) {
     const char *reason = strerror(errno);
@@ -32,21 +53,34 @@ static void limit(int resource, unsigned long long soft, unsigned long long hard
 }
 
 int main(int argc, char **argv) {
-    if (argc < 11) {
+    if (argc < ARG_ARGV0 + 1) {
         errno = EINVAL;
         fail("launcher usage");
     }
-    long uid = strtol(argv[1], NULL, 10);
-    long gid = strtol(argv[2], NULL, 10);
-    unsigned long long cpu = strtoull(argv[3], NULL, 10);
+    long uid = strtol(argv[ARG_UID], NULL, 10);
+    long gid = strtol(argv[ARG_GID], NULL, 10);
+    unsigned long long cpu = strtoull(argv[ARG_CPU_S], NULL, 10);
+    long cgroup_fd = strtol(argv[ARG_CGROUP_FD], NULL, 10);
     fcntl(3, F_SETFD, FD_CLOEXEC);
+    if (cgroup_fd >= 0) {
+        /* "0" is the writer itself: no pid of ours has to mean anything in the cgroup's pid namespace */
+        if (write((int)cgroup_fd, "0\n", 2) != 2) fail("joining the sandbox's cgroup");
+        close((int)cgroup_fd);
+    }
+    if (strcmp(argv[ARG_NEW_IPC], "1") == 0 && unshare(CLONE_NEWIPC) != 0) fail("unshare(CLONE_NEWIPC)");
+    /* the runner is never the one killed for memory (-1000); the program it starts must be an ordinary victim */
+    int adjust = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (adjust >= 0) {
+        if (write(adjust, "0", 1) != 1) { /* an unmounted /proc only loses this nicety */ }
+        close(adjust);
+    }
     limit(RLIMIT_CPU, cpu, cpu + 1);
-    limit(RLIMIT_AS, strtoull(argv[4], NULL, 10), strtoull(argv[4], NULL, 10));
-    limit(RLIMIT_FSIZE, strtoull(argv[5], NULL, 10), strtoull(argv[5], NULL, 10));
-    limit(RLIMIT_NOFILE, strtoull(argv[6], NULL, 10), strtoull(argv[6], NULL, 10));
+    limit(RLIMIT_AS, strtoull(argv[ARG_AS_BYTES], NULL, 10), strtoull(argv[ARG_AS_BYTES], NULL, 10));
+    limit(RLIMIT_FSIZE, strtoull(argv[ARG_FSIZE_BYTES], NULL, 10), strtoull(argv[ARG_FSIZE_BYTES], NULL, 10));
+    limit(RLIMIT_NOFILE, strtoull(argv[ARG_NOFILE], NULL, 10), strtoull(argv[ARG_NOFILE], NULL, 10));
     limit(RLIMIT_CORE, 0, 0);
     /* binds for any uid but root; in a user namespace it counts that namespace's processes */
-    limit(RLIMIT_NPROC, strtoull(argv[7], NULL, 10), strtoull(argv[7], NULL, 10));
+    limit(RLIMIT_NPROC, strtoull(argv[ARG_NPROC], NULL, 10), strtoull(argv[ARG_NPROC], NULL, 10));
     if (uid < 0 && getenv("TWINBENCH_RUN_AS") != NULL && geteuid() == 0) {
         /* The program stays root until the preloaded dropper (dropuid.c) changes its uid. If the loader
          * could not load that library it would only warn and run the program as root: refuse instead. */
@@ -68,7 +102,7 @@ int main(int argc, char **argv) {
         if (setgid((gid_t)gid) != 0) fail("setgid");
         if (setuid((uid_t)uid) != 0) fail("setuid");
     }
-    if (chdir(argv[8]) != 0) fail("chdir");
+    if (chdir(argv[ARG_WORKDIR]) != 0) fail("chdir");
     signal(SIGPIPE, SIG_DFL);
     /* Only stdin, stdout, stderr (and fd 3, close-on-exec) may reach the program. Whatever else the
      * harness inherited and did not mark close-on-exec (a CI runner's pipe, an open task file) would
@@ -77,7 +111,7 @@ int main(int argc, char **argv) {
         long highest = sysconf(_SC_OPEN_MAX);
         for (long fd = 4; fd < (highest > 0 ? highest : 65536); fd++) close((int)fd);
     }
-    execv(argv[9], argv + 10);
+    execv(argv[ARG_PROGRAM], argv + ARG_ARGV0);
     fail("exec");
     return 127;
 }

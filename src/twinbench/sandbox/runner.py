@@ -131,6 +131,8 @@ class RunnerProcess:
 def _result_from(answer: dict[str, Any]) -> ExecResult:
     if answer.get("error"):
         return ExecResult(sandbox_error=str(answer["error"]))
+    if "exit_code" not in answer:  # the run never started: its tree was refused
+        return ExecResult(crash_reason=str(answer["crash_reason"]))
     files = {name: None if data is None else base64.b64decode(data) for name, data in answer["files"].items()}
     return ExecResult(
         exit_code=answer["exit_code"],
@@ -143,4 +145,7 @@ def _result_from(answer: dict[str, Any]) -> ExecResult:
         files=files,
         seconds=answer["seconds"],
         exec_error=answer.get("exec_error"),
+        crash_reason=answer.get("crash_reason"),
+        export_error=answer.get("export_error"),
+        restart=bool(answer.get("restart")),
     )

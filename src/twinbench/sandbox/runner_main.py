@@ -5,6 +5,10 @@ so it imports nothing but the standard library and never imports twinbench. It r
 sandbox (or as the caller in unprivileged mode) and drops every candidate process to another uid, so the
 candidate can neither signal nor trace it. One JSON request per line on stdin, one JSON response per line
 on stdout. It never trusts anything the candidate prints: it only relays bytes.
+
+It is also the one place where the sandbox's border is written down, for both sides: the runner's
+configuration (RunnerConfig), the launcher's argv (launch_argv, read by position in launcher.c) and the
+descriptor numbers a launched program gets. The harness imports this module for them.
 """
 
 import base64
@@ -18,17 +22,119 @@ import signal
 import stat
 import sys
 import time
-from typing import Any, NoReturn
+from collections.abc import Iterator
+from typing import Any, NoReturn, TypedDict
 
 PR_SET_CHILD_SUBREAPER = 36
 DRAIN_AFTER_EXIT_S = 2.0
 READ_CHUNK = 1 << 16
 FILE_COLLECT_CAP = 16 << 20
+COPY_CHUNK = 1 << 24
+# what one entry of a copied tree costs at least on the disk it lands on (an inode and a block)
+EXPORT_BLOCK = 4096
+# deeper trees are refused at the border: whatever reads them later may walk them recursively
+MAX_TREE_DEPTH = 100
+# subdirectories being removed are moved up under this name (see empty_dir)
+LIFTED_PREFIX = ".twinbench-lifted-"
+# mount flags for remounting the sandbox's /tmp so that reading a file changes nothing (see Runner.setup)
+MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_NOATIME = 2, 4, 32, 1024
+CLONE_NEWIPC = 0x08000000
+
+# Descriptors of a launched program: its three standard streams, and the launcher's channel for a failed
+# exec (close-on-exec, so the program never sees it). The broker passes the seccomp filter to bwrap on the
+# next one.
+STDIN_FD, STDOUT_FD, STDERR_FD = 0, 1, 2
+LAUNCH_STATUS_FD = 3
+SECCOMP_FD = 4
+LAUNCH_FDS = (STDIN_FD, STDOUT_FD, STDERR_FD, LAUNCH_STATUS_FD)
+
+# The launcher's arguments, in order; launcher.c names the same positions ARG_<NAME> (a test checks both).
+# The program's own argv follows them. -1 for UID/GID keeps the current user; CGROUP_FD is a descriptor of
+# a cgroup.procs file the launcher joins before anything else, or -1; NEW_IPC 1 gives the program a fresh
+# IPC namespace (SysV IPC and POSIX message queues of earlier runs are gone).
+LAUNCH_FIELDS = (
+    "UID",
+    "GID",
+    "CPU_S",
+    "AS_BYTES",
+    "FSIZE_BYTES",
+    "NOFILE",
+    "NPROC",
+    "NEW_IPC",
+    "CGROUP_FD",
+    "WORKDIR",
+    "PROGRAM",
+)
+
+
+class LaunchLimits(TypedDict):
+    """The per-process limits the launcher applies (the fields of twinbench's Limits that it reads)."""
+
+    cpu_s: float
+    memory_mb: int
+    file_size_mb: int
+    open_files: int
+    processes: int
+
+
+def launch_argv(
+    launcher: str,
+    *,
+    uid: int | None,
+    gid: int | None,
+    limits: LaunchLimits,
+    workdir: str,
+    program: str,
+    argv: list[str],
+    new_ipc: bool = False,
+    cgroup_fd: int | None = None,
+) -> list[str]:
+    """The launcher's argv: apply `limits`, join the cgroup, maybe a fresh IPC namespace, drop to uid/gid
+    (None keeps the current user), enter `workdir` and exec `program` with `argv`."""
+    mb = 1 << 20
+    values = {
+        "UID": -1 if uid is None else uid,
+        "GID": -1 if gid is None else gid,
+        "CPU_S": int(limits["cpu_s"]),
+        "AS_BYTES": limits["memory_mb"] * mb,
+        "FSIZE_BYTES": limits["file_size_mb"] * mb,
+        "NOFILE": limits["open_files"],
+        "NPROC": limits["processes"],
+        "NEW_IPC": int(new_ipc),
+        "CGROUP_FD": -1 if cgroup_fd is None else cgroup_fd,
+        "WORKDIR": workdir,
+        "PROGRAM": program,
+    }
+    return [launcher, *(str(values[field]) for field in LAUNCH_FIELDS), *argv]
+
+
+class RunnerConfig(TypedDict):
+    """Everything the runner is told at start, as JSON in its argv; built by each backend (bwrap.py, local.py)."""
+
+    uid: int | None  # whom candidates run as; None when the sandbox itself is already that user
+    gid: int | None
+    tree: str | None  # the tree every run's work dir is made from
+    master: str  # where the sealed master copy of the tree is kept (link mode)
+    work: str
+    home: str
+    scratch_dirs: list[str]  # emptied after every run (/tmp, /dev/shm)
+    keep: list[str]  # names in the scratch dirs that stay (the runner's own state)
+    export: str | None  # where the work dir is copied after a run (a build), or None
+    export_owner: tuple[int, int] | None  # uid and gid the exported tree is given (the harness's own)
+    disk_bytes: int  # what the whole sandbox may take on disk; bounds the export too
+    workdir_mode: str  # "link" or "copy" (twinbench.sandbox.types.WorkdirMode)
+    cleanup: str  # "namespace": kill all of the pid namespace; "process_group": the child's group only
+    one_shot: bool  # serve one request, then exit
+    env_overrides: dict[str, str]
+    launcher: str | None  # the compiled launcher, or None to fork from Python
+    new_ipc: bool  # each run gets a fresh IPC namespace (needs CAP_SYS_ADMIN)
+    noatime_mount: str | None  # remounted noatime at start, so that reading the tree changes nothing
+    cgroup_fds: list[int]  # open cgroup.procs files the runner joins at start (memory and pids)
 
 
 def main() -> None:
-    """Serve requests until stdin closes."""
-    config = json.loads(sys.argv[1])
+    """Serve requests until stdin closes, or until a run leaves something that cannot be removed."""
+    config: RunnerConfig = json.loads(sys.argv[1])
     _become_subreaper()
     runner = Runner(config)
     runner.setup()
@@ -46,7 +152,7 @@ def main() -> None:
         responses.write(json.dumps(response).encode() + b"\n")
         responses.flush()
         runner.cleanup()
-        if config.get("one_shot"):
+        if config["one_shot"] or response.get("restart"):
             break
 
 
@@ -61,11 +167,28 @@ def _become_subreaper() -> None:
         pass
 
 
+def _remount(target: str, flags: int) -> None:
+    """mount(2) with MS_REMOUNT: the standard library has no binding, ctypes does."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(None, target.encode(), None, MS_REMOUNT | flags, None) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"remount {target}: {os.strerror(code)}")
+
+
+def _join_cgroups(fds: list[int]) -> None:
+    """Move this process (and so all it starts) into the cgroups whose cgroup.procs files the harness opened."""
+    for fd in fds:
+        os.write(fd, b"0\n")
+        os.close(fd)
+
+
 class Runner:
     """State of one sandbox: where the tree, work dir and home are, and whom to run as."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        # uid/gid: whom candidates run as; None when the sandbox itself is already that user
+    def __init__(self, config: RunnerConfig) -> None:
+        self.config = config
         self.uid: int | None = config["uid"]
         self.gid: int = config["gid"] if config["gid"] is not None else -1
         self.tree: str | None = config["tree"]
@@ -83,24 +206,36 @@ class Runner:
         self.reaped: dict[int, int] = {}
 
     def setup(self) -> None:
-        """Make the read-only master copy that every test's work dir is linked from."""
+        """Join the sandbox's cgroups, then make the read-only master copy every test's work dir links to."""
         if self.cleanup_mode == "namespace" and os.getpid() > 3:
             # killing "everything but init and us" is only safe inside a fresh pid namespace
             raise SystemExit("runner: namespace cleanup requested outside a new pid namespace")
+        _join_cgroups(self.config["cgroup_fds"])
+        if self.config["cgroup_fds"] and os.geteuid() == 0:
+            # a memory limit of the whole sandbox must never pick the runner as the process to kill
+            with open("/proc/self/oom_score_adj", "w") as adjust:
+                adjust.write("-1000")
+        if self.config["noatime_mount"]:
+            _remount(self.config["noatime_mount"], MS_NOSUID | MS_NODEV | MS_NOATIME)
         state = os.path.dirname(self.master)
         if self.uid is not None and os.path.isdir(state):
             os.chmod(state, 0o700)
             for scratch in self.scratch_dirs:
                 os.chmod(scratch, 0o1777)
         if self.tree and self.workdir_mode == "link":
-            if os.path.exists(self.master):
-                shutil.rmtree(self.master)
-            shutil.copytree(self.tree, self.master, symlinks=True)
+            remove_tree(self.master)
+            copy_tree(self.tree, self.master, None, None)
             _seal(self.master)
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Prepare a fresh work dir, run one command, collect its output."""
-        self.prepare()
+        """Prepare a fresh work dir, run one command, collect its output, export it, and clean up after it.
+        What the run left that cannot be removed ends this runner: the response says so, and the run is the
+        candidate's crash."""
+        try:
+            self.prepare()
+        except TreeRefused as refused:
+            self.clean()
+            return {"crash_reason": str(refused)}
         limits = request["limits"]
         for name, content in request.get("files", {}).items():
             self._write_input(name, base64.b64decode(content))
@@ -113,35 +248,69 @@ class Runner:
             response = self._execute(request["argv"], env, stdin_fd, limits)
         finally:
             os.close(stdin_fd)
-        response["files"] = {name: self._collect(name) for name in request.get("collect", [])}
+        self.kill_leftovers()
+        response["files"] = self._collect_all(request.get("collect", []))
         if self.export:
-            export_tree = os.path.join(self.export, "tree")
-            if os.path.lexists(export_tree):
-                shutil.rmtree(export_tree)
-            shutil.copytree(self.work, export_tree, symlinks=True)
+            response["export_error"] = self._export()
+        try:
+            self.clean()
+        except CleanupFailed as failed:
+            response["crash_reason"] = f"what the run left behind cannot be removed: {failed}"
+            response["restart"] = True
         return response
 
+    def _export(self) -> str | None:
+        """Copy the work dir out to the host, sanitized and within the sandbox's disk limit; None, or why not."""
+        assert self.export is not None
+        target = os.path.join(self.export, "tree")
+        remove_tree(target)
+        owner = self.config["export_owner"]
+        as_owner = (owner[0], owner[1]) if owner is not None and os.geteuid() == 0 else None  # JSON made it a list
+        try:
+            copy_tree(self.work, target, ExportBudget(self.config["disk_bytes"]), as_owner)
+        except TreeRefused as refused:
+            return str(refused)
+        # the top stays private to its owner: nothing inside is for other users of the host
+        os.chmod(target, 0o700)
+        return None
+
     def prepare(self) -> None:
-        """Give the next run an empty /tmp, an empty home and a fresh copy of the tree."""
-        for scratch in self.scratch_dirs:
-            _empty_dir(scratch, self.keep)
-        if os.path.lexists(self.work):
-            _remove(self.work)
+        """Give the next run a fresh copy of the tree and an empty home (clean() emptied the rest)."""
+        remove_tree(self.work)
+        remove_tree(self.home)
         if self.tree and self.workdir_mode == "link":
             _link_tree(self.master, self.work)
         elif self.tree:
-            shutil.copytree(self.tree, self.work, symlinks=True)
+            copy_tree(self.tree, self.work, ExportBudget(self.config["disk_bytes"]), None)
         else:
             os.mkdir(self.work)
-        if os.path.lexists(self.home):
-            _remove(self.home)
         os.mkdir(self.home)
         for path in (self.work, self.home):
             self._give(path)
-        if self.workdir_mode == "copy" and self.tree:
-            for root, dirs, files in os.walk(self.work):
-                for name in dirs + files:
-                    self._give(os.path.join(root, name))
+        if self.workdir_mode == "copy" and self.tree and self.uid is not None:
+            for directory, _depth in _walk_dirs(self.work):
+                for entry in [directory, *_entries(directory)]:
+                    self._give(entry)
+
+    def clean(self) -> None:
+        """Remove everything a run could have left: the scratch dirs' contents, the work dir and the home."""
+        for scratch in self.scratch_dirs:
+            empty_dir(scratch, self.keep)
+        for path in (self.work, self.home):
+            try:
+                remove_tree(path)
+            except OSError as exc:
+                raise CleanupFailed(f"cannot remove {path!r}: {exc.strerror or exc}") from exc
+
+    def _collect_all(self, names: list[str]) -> dict[str, str | None]:
+        """The files the run was expected to write, within the sandbox's disk limit in all."""
+        budget = self.config["disk_bytes"]
+        files: dict[str, str | None] = {}
+        for name in names:
+            data = self._collect(name, min(FILE_COLLECT_CAP, max(budget, 0)))
+            budget -= 0 if data is None else len(data)
+            files[name] = None if data is None else base64.b64encode(data).decode()
+        return files
 
     def _give(self, path: str) -> None:
         if self.uid is not None:
@@ -156,13 +325,12 @@ class Runner:
             while walk != self.work and walk.startswith(self.work):
                 self._give(walk)
                 walk = os.path.dirname(walk)
-        if os.path.lexists(path):
-            _remove(path)
+        remove_tree(path)
         with open(path, "wb") as handle:
             handle.write(content)
         self._give(path)
 
-    def _collect(self, name: str) -> str | None:
+    def _collect(self, name: str, cap: int) -> bytes | None:
         """Read a file the run was expected to write; only regular files, never through a symlink."""
         path = os.path.join(self.work, name)
         try:
@@ -172,10 +340,9 @@ class Runner:
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return None
-            data = os.read(fd, FILE_COLLECT_CAP)
+            return _read_up_to(fd, cap)
         finally:
             os.close(fd)
-        return base64.b64encode(data).decode()
 
     def _execute(self, argv: list[str], env: dict[str, str], stdin_fd: int, limits: dict[str, Any]) -> dict[str, Any]:
         out_read, out_write = os.pipe()
@@ -222,22 +389,24 @@ class Runner:
         fds: tuple[int, ...],
     ) -> int:
         """Start the launcher with vfork speed; it applies limits, drops the uid and execs."""
-        mb = 1 << 20
-        launch_argv = [
+        command = launch_argv(
             launcher,
-            str(self.uid if self.uid is not None else -1),
-            str(self.gid if self.gid is not None else -1),
-            str(int(limits["cpu_s"])),
-            str(limits["memory_mb"] * mb),
-            str(limits["file_size_mb"] * mb),
-            str(limits["open_files"]),
-            str(limits["processes"]),
-            self.work,
-            program,
-            *argv,
-        ]
-        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
-        return os.posix_spawn(launcher, launch_argv, env, file_actions=actions, setsid=True)
+            uid=self.uid,
+            gid=self.gid,
+            limits=LaunchLimits(
+                cpu_s=limits["cpu_s"],
+                memory_mb=limits["memory_mb"],
+                file_size_mb=limits["file_size_mb"],
+                open_files=limits["open_files"],
+                processes=limits["processes"],
+            ),
+            workdir=self.work,
+            program=program,
+            argv=argv,
+            new_ipc=self.config["new_ipc"],
+        )
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in zip(fds, LAUNCH_FDS, strict=True)]
+        return os.posix_spawn(launcher, command, env, file_actions=actions, setsid=True)
 
     def _child(
         self,
@@ -264,6 +433,9 @@ class Runner:
             resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
+            if self.config["new_ipc"]:
+                _unshare_ipc()
+            _reset_oom_score()
             if self.uid is not None and os.getuid() == 0:
                 os.setgroups([])
                 os.setgid(self.gid)
@@ -387,59 +559,253 @@ class Runner:
 
 def _seal(root: str) -> None:
     """Make the master tree unwritable for anyone but root, so hard links to it cannot be edited."""
-    for path, dirs, files in os.walk(root):
-        for name in dirs + files:
-            full = os.path.join(path, name)
-            if not os.path.islink(full):
-                mode = os.lstat(full).st_mode
-                os.chmod(full, stat.S_IMODE(mode) & ~(stat.S_IWGRP | stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID))
+    for directory, _depth in _walk_dirs(root):
+        for entry in [directory, *_entries(directory)]:
+            mode = os.lstat(entry).st_mode
+            if not stat.S_ISLNK(mode):
+                os.chmod(entry, stat.S_IMODE(mode) & ~(stat.S_IWGRP | stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID))
+
+
+def _entries(directory: str) -> list[str]:
+    return [os.path.join(directory, name) for name in os.listdir(directory)]
+
+
+def _walk_dirs(root: str) -> Iterator[tuple[str, int]]:
+    """Every directory under `root` (itself first) with its depth, by an explicit stack: a tree deeper than
+    Python's recursion limit is walked like any other."""
+    stack = [(root, 0)]
+    while stack:
+        directory, depth = stack.pop()
+        yield directory, depth
+        for entry in os.scandir(directory):
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((entry.path, depth + 1))
 
 
 def _link_tree(source: str, target: str) -> None:
     """A fresh work dir that shares file contents with the master by hard links."""
-    os.mkdir(target)
-    for entry in os.scandir(source):
-        destination = os.path.join(target, entry.name)
-        if entry.is_symlink():
-            os.symlink(os.readlink(entry.path), destination)
-        elif entry.is_dir():
-            _link_tree(entry.path, destination)
-        else:
-            os.link(entry.path, destination)
+    for directory, _depth in _walk_dirs(source):
+        relative = os.path.relpath(directory, source)
+        made = os.path.normpath(os.path.join(target, relative))
+        os.mkdir(made)
+        for entry in os.scandir(directory):
+            destination = os.path.join(made, entry.name)
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), destination)
+            elif not entry.is_dir(follow_symlinks=False):
+                os.link(entry.path, destination)
 
 
-def _empty_dir(path: str, keep: set[str]) -> None:
+class TreeRefused(Exception):
+    """A tree that may not cross the sandbox's border: the message says why, for the candidate's record."""
+
+
+class ExportBudget:
+    """What a copy may cost the disk it lands on: every entry at least one block, every regular file its full
+    apparent size. A hard link is copied as a file of its own and a sparse file is written out in full, so
+    this is what the copy really takes, not what the tree took in the sandbox."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self.used_bytes = 0
+        self.entries = 0
+
+    def charge(self, size: int) -> None:
+        """Count one entry of `size` bytes; refuse the copy once the total passes the limit."""
+        self.entries += 1
+        self.used_bytes += max(EXPORT_BLOCK, -(-size // EXPORT_BLOCK) * EXPORT_BLOCK)
+        if self.used_bytes > self.limit_bytes:
+            raise TreeRefused(
+                f"the built tree takes more than the disk limit of {self.limit_bytes >> 20} MB when copied out "
+                f"({self.entries} entries so far; hard links and sparse files count at their full size)"
+            )
+
+
+def export_mode(mode: int) -> int:
+    """The permission bits a file or directory keeps when it leaves a sandbox: at most rwxr-xr-x, never a
+    setuid, setgid or sticky bit, and a directory always usable by its owner."""
+    bits = stat.S_IMODE(mode) & 0o755
+    return bits | 0o700 if stat.S_ISDIR(mode) else bits
+
+
+def copy_tree(source: str, target: str, budget: ExportBudget | None, owner: tuple[int, int] | None) -> None:
+    """Copy `source` to a new directory `target`, without recursion: directories, regular files and symlinks
+    only (fifos, sockets and devices are left out), with modes from export_mode(). With a budget, the copy
+    stops with TreeRefused past it or past MAX_TREE_DEPTH, and what was copied is removed; with an owner
+    (as root), every entry is given to that uid and gid."""
     try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for name in names:
-        if name not in keep:
-            _remove(os.path.join(path, name))
+        _copy_tree(source, target, budget, owner)
+    except TreeRefused:
+        remove_tree(target)
+        raise
+    except OSError as exc:
+        remove_tree(target)
+        raise TreeRefused(f"the tree cannot be copied: {exc.strerror or exc}: {exc.filename or ''}") from exc
 
 
-def _remove(path: str) -> None:
+def _copy_tree(source: str, target: str, budget: ExportBudget | None, owner: tuple[int, int] | None) -> None:
+    for directory, depth in _walk_dirs(source):
+        if budget is not None and depth > MAX_TREE_DEPTH:
+            raise TreeRefused(f"the tree nests directories more than {MAX_TREE_DEPTH} deep")
+        made = os.path.normpath(os.path.join(target, os.path.relpath(directory, source)))
+        mode = os.lstat(directory).st_mode
+        os.mkdir(made, 0o700)
+        if budget is not None:
+            budget.charge(0)
+        for entry in os.scandir(directory):
+            destination = os.path.join(made, entry.name)
+            if entry.is_symlink():
+                if budget is not None:
+                    budget.charge(0)
+                os.symlink(os.readlink(entry.path), destination)
+                if owner is not None:
+                    os.lchown(destination, *owner)
+            elif entry.is_file(follow_symlinks=False):
+                _copy_file(entry.path, destination, budget, owner)
+        _finish(made, mode, owner)
+
+
+def _copy_file(source: str, destination: str, budget: ExportBudget | None, owner: tuple[int, int] | None) -> None:
+    """Copy one regular file at its full apparent size, never through a symlink or into a fifo."""
+    reading = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            try:
-                shutil.rmtree(path)
-            except PermissionError:
-                _make_removable(path)
-                shutil.rmtree(path)
-        else:
-            os.unlink(path)
+        info = os.fstat(reading)
+        if not stat.S_ISREG(info.st_mode):
+            return
+        if budget is not None:
+            budget.charge(info.st_size)
+        writing = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            remaining = info.st_size
+            while remaining > 0:
+                sent = os.sendfile(writing, reading, None, min(remaining, COPY_CHUNK))
+                if sent == 0:
+                    break
+                remaining -= sent
+            if owner is not None:
+                os.fchown(writing, *owner)
+            os.fchmod(writing, export_mode(info.st_mode))
+            os.utime(writing, ns=(info.st_atime_ns, info.st_mtime_ns))
+        finally:
+            os.close(writing)
+    finally:
+        os.close(reading)
+
+
+def _finish(directory: str, mode: int, owner: tuple[int, int] | None) -> None:
+    if owner is not None:
+        os.lchown(directory, *owner)
+    os.chmod(directory, export_mode(mode))
+
+
+class CleanupFailed(Exception):
+    """What a run left behind could not be removed; the runner then ends, and the next run gets a new one."""
+
+
+def remove_tree(path: str) -> None:
+    """Remove a file, link or directory tree of any depth, breadth or permissions, without recursion."""
+    try:
+        info = os.lstat(path)
     except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        os.unlink(path)
+        return
+    empty_dir(path, set())
+    os.rmdir(path)
+
+
+def empty_dir(path: str, keep: set[str]) -> None:
+    """Remove everything in `path` but the names in `keep`.
+
+    Each subdirectory's files are unlinked in place and its own subdirectories are moved up into `path`, so
+    however deep a tree goes, no more than two directories are open at a time and no path grows longer than
+    two names. A directory the candidate made unreadable is opened up first (its owner or root may). Every
+    pass must remove something, so a tree that cannot be removed ends in CleanupFailed, never in a loop."""
+    try:
+        root = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return
+    lifted = 0
+    try:
+        while True:
+            names = [name for name in os.listdir(root) if name not in keep]
+            if not names:
+                return
+            progress = False
+            for name in names:
+                done, moved = _clear_entry(root, name, lifted)
+                lifted += moved
+                progress = progress or done or moved > 0
+            if not progress:
+                raise CleanupFailed(f"cannot remove {os.path.join(path, names[0])!r}")
+    except OSError as exc:
+        raise CleanupFailed(f"cannot empty {path!r}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(root)
+
+
+def _clear_entry(root: int, name: str, lifted: int) -> tuple[bool, int]:
+    """Remove `name` in the directory `root`, or move its subdirectories up into `root`; returns whether it is
+    gone and how many directories were moved."""
+    try:
+        info = os.stat(name, dir_fd=root, follow_symlinks=False)
+    except FileNotFoundError:
+        return True, 0
+    if not stat.S_ISDIR(info.st_mode):
+        os.unlink(name, dir_fd=root)
+        return True, 0
+    if stat.S_IMODE(info.st_mode) & 0o700 != 0o700:
+        os.chmod(name, 0o700, dir_fd=root, follow_symlinks=False)
+    inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root)
+    moved = 0
+    try:
+        for child in os.listdir(inner):
+            child_info = os.stat(child, dir_fd=inner, follow_symlinks=False)
+            if not stat.S_ISDIR(child_info.st_mode):
+                os.unlink(child, dir_fd=inner)
+                continue
+            for attempt in range(100):
+                lifted_name = f"{LIFTED_PREFIX}{lifted + moved}-{attempt}"
+                if not _exists(root, lifted_name):
+                    os.rename(child, lifted_name, src_dir_fd=inner, dst_dir_fd=root)
+                    moved += 1
+                    break
+    finally:
+        os.close(inner)
+    try:
+        os.rmdir(name, dir_fd=root)
+    except OSError as exc:
+        if exc.errno != errno.ENOTEMPTY:
+            raise
+        return False, moved
+    return True, moved
+
+
+def _exists(directory: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _unshare_ipc() -> None:
+    """unshare(CLONE_NEWIPC) for the forking fallback (os.unshare is Python 3.12+)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWIPC) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWIPC)")
+
+
+def _reset_oom_score() -> None:
+    """A candidate inherits the runner's -1000 (never killed for memory); it must be an ordinary victim."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as adjust:
+            adjust.write("0")
+    except OSError:
         pass
-
-
-def _make_removable(root: str) -> None:
-    """A candidate may leave directories it made unreadable; root in a user namespace needs them opened up."""
-    for path, dirs, _files in os.walk(root):
-        for name in dirs:
-            try:
-                os.chmod(os.path.join(path, name), 0o700)
-            except OSError:
-                pass
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -447,6 +813,18 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _read_up_to(fd: int, cap: int) -> bytes:
+    chunks: list[bytes] = []
+    left = cap
+    while left > 0:
+        chunk = os.read(fd, min(left, READ_CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _read_all(fd: int) -> bytes:

@@ -33,7 +33,7 @@ class RunnerSession:
         if self._runner is None or not self._runner.alive:
             self._runner = self._start_runner()
         result = self._runner.run(request)
-        if result.sandbox_error is not None:
+        if result.sandbox_error is not None or result.restart:
             self._runner.close()
             self._runner = None
         return result

@@ -56,6 +56,11 @@ class ExecResult(BaseModel):
     exec_error: str | None = Field(default=None, description="the program could not be started")
     sandbox_error: str | None = Field(default=None, description="the harness failed; not the candidate's doing")
     runner_died: bool = Field(default=False, description="the sandbox's runner vanished during the run")
+    crash_reason: str | None = Field(
+        default=None, description="the run ended the sandbox's way, by the candidate's doing (memory limit, say)"
+    )
+    export_error: str | None = Field(default=None, description="the work dir was not exported, and why")
+    restart: bool = Field(default=False, description="the runner cannot serve another run; start a new one")
 
     @property
     def status(self) -> int | None:
