@@ -17,16 +17,24 @@ from twinbench.sandbox.types import SessionConfig
 
 
 class UnsafeLocalSession(RunnerSession):
-    """A runner on the host in a private temp dir, removed when the session closes."""
+    """Runners on the host, each in a private temp dir of its own, all removed when the session closes."""
 
-    def __init__(self, command: list[str], scratch: Path) -> None:
-        super().__init__(lambda: RunnerProcess(command), persistent=True)
-        self._scratch = scratch
+    def __init__(self, config: SessionConfig) -> None:
+        super().__init__(self._start, persistent=True)
+        self._config = config
+        self._scratches: list[Path] = []
+
+    def _start(self) -> RunnerProcess:
+        # a runner replaced after a run left what it could not remove must not inherit that run's leftovers
+        scratch = Path(tempfile.mkdtemp(prefix="twinbench-local-"))
+        self._scratches.append(scratch)
+        return RunnerProcess(runner_command(self._config, scratch))
 
     def close(self) -> None:
-        """Stop the runner and remove its temp dir."""
+        """Stop the runner and remove its temp dirs."""
         super().close()
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        for scratch in self._scratches:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 class UnsafeLocalSandbox:
@@ -41,31 +49,34 @@ class UnsafeLocalSandbox:
 
     def open(self, config: SessionConfig) -> UnsafeLocalSession:
         """Start a runner on the host."""
-        scratch = Path(tempfile.mkdtemp(prefix="twinbench-local-"))
-        tmp = scratch / "tmp"
-        tmp.mkdir()
-        launcher = ensure_launcher()
-        runner_config = RunnerConfig(
-            uid=None,
-            gid=None,
-            tree=str(config.tree) if config.tree is not None else None,
-            master=str(scratch / "master"),
-            work=str(scratch / "work"),
-            home=str(scratch / "home"),
-            scratch_dirs=[str(tmp)],
-            keep=[],
-            export=str(config.export_dir) if config.export_dir is not None else None,
-            export_owner=(os.getuid(), os.getgid()),
-            disk_bytes=config.disk_mb << 20,
-            workdir_mode="copy",
-            cleanup="process_group",
-            one_shot=False,
-            env_overrides={"HOME": str(scratch / "home"), "TMPDIR": str(tmp)},
-            launcher=str(launcher) if launcher is not None else None,
-            # no namespaces here: the host's IPC objects and mounts are the runs' too (see docs/architecture.md)
-            new_ipc=False,
-            noatime_mount=None,
-            cgroup_fds=[],
-        )
-        command = [sys.executable, "-I", "-S", "-B", "-c", RUNNER_SOURCE, json.dumps(runner_config)]
-        return UnsafeLocalSession(command, scratch)
+        return UnsafeLocalSession(config)
+
+
+def runner_command(config: SessionConfig, scratch: Path) -> list[str]:
+    """The command that starts a runner keeping its state in `scratch`."""
+    tmp = scratch / "tmp"
+    tmp.mkdir()
+    launcher = ensure_launcher()
+    runner_config = RunnerConfig(
+        uid=None,
+        gid=None,
+        tree=str(config.tree) if config.tree is not None else None,
+        master=str(scratch / "master"),
+        work=str(scratch / "work"),
+        home=str(scratch / "home"),
+        scratch_dirs=[str(tmp)],
+        keep=[],
+        export=str(config.export_dir) if config.export_dir is not None else None,
+        export_owner=(os.getuid(), os.getgid()),
+        disk_bytes=config.disk_mb << 20,
+        workdir_mode="copy",
+        cleanup="process_group",
+        one_shot=False,
+        env_overrides={"HOME": str(scratch / "home"), "TMPDIR": str(tmp)},
+        launcher=str(launcher) if launcher is not None else None,
+        # no namespaces here: the host's IPC objects and mounts are the runs' too (see docs/architecture.md)
+        new_ipc=False,
+        noatime_mount=None,
+        cgroup_fds=[],
+    )
+    return [sys.executable, "-I", "-S", "-B", "-c", RUNNER_SOURCE, json.dumps(runner_config)]

@@ -224,8 +224,9 @@ class Runner:
                 os.chmod(scratch, 0o1777)
         if self.tree and self.workdir_mode == "link":
             remove_tree(self.master)
+            # the seal: root owns every file of the master and no mode lets another uid write it (see
+            # export_mode), so the hard links in each run's work dir cannot carry a change to the next run
             copy_tree(self.tree, self.master, None, None)
-            _seal(self.master)
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """Prepare a fresh work dir, run one command, collect its output, export it, and clean up after it.
@@ -557,15 +558,6 @@ class Runner:
         self.reaped.clear()
 
 
-def _seal(root: str) -> None:
-    """Make the master tree unwritable for anyone but root, so hard links to it cannot be edited."""
-    for directory, _depth in _walk_dirs(root):
-        for entry in [directory, *_entries(directory)]:
-            mode = os.lstat(entry).st_mode
-            if not stat.S_ISLNK(mode):
-                os.chmod(entry, stat.S_IMODE(mode) & ~(stat.S_IWGRP | stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID))
-
-
 def _entries(directory: str) -> list[str]:
     return [os.path.join(directory, name) for name in os.listdir(directory)]
 
@@ -685,7 +677,8 @@ def _copy_file(source: str, destination: str, budget: ExportBudget | None, owner
             if owner is not None:
                 os.fchown(writing, *owner)
             os.fchmod(writing, export_mode(info.st_mode))
-            os.utime(writing, ns=(info.st_atime_ns, info.st_mtime_ns))
+            # the access time is the modification time: our own reads of the source must not show in the copy
+            os.utime(writing, ns=(info.st_mtime_ns, info.st_mtime_ns))
         finally:
             os.close(writing)
     finally:
@@ -740,7 +733,7 @@ def empty_dir(path: str, keep: set[str]) -> None:
             if not progress:
                 raise CleanupFailed(f"cannot remove {os.path.join(path, names[0])!r}")
     except OSError as exc:
-        raise CleanupFailed(f"cannot empty {path!r}: {exc.strerror or exc}") from exc
+        raise CleanupFailed(f"cannot empty {path!r}: {exc.strerror or exc} ({exc.filename})") from exc
     finally:
         os.close(root)
 
@@ -765,6 +758,9 @@ def _clear_entry(root: int, name: str, lifted: int) -> tuple[bool, int]:
             if not stat.S_ISDIR(child_info.st_mode):
                 os.unlink(child, dir_fd=inner)
                 continue
+            if stat.S_IMODE(child_info.st_mode) & 0o700 != 0o700:
+                # moving a directory to another parent rewrites its "..": its owner needs write permission
+                os.chmod(child, 0o700, dir_fd=inner, follow_symlinks=False)
             for attempt in range(100):
                 lifted_name = f"{LIFTED_PREFIX}{lifted + moved}-{attempt}"
                 if not _exists(root, lifted_name):
