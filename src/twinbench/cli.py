@@ -22,6 +22,7 @@ from twinbench.formats import (
 from twinbench.grade import EvalOptions, evaluate
 from twinbench.protocols import Sandbox
 from twinbench.sandbox import BACKENDS, SandboxUnavailable, get_sandbox
+from twinbench.sandbox.cgroup import RLIMIT_ONLY, accounting
 
 if TYPE_CHECKING:  # the audit and agent packages are imported only by the commands that use them
     from twinbench.agent import AgentOptions
@@ -120,6 +121,9 @@ def _summary(result: EvalResult, output: Path) -> None:
     if len(failing) > 5:
         _say(f"  ... and {len(failing) - 5} more; see {output / 'eval.json'}")
     _say(f"results: {output / 'eval.json'}, {output / 'junit.xml'}")
+    if result.memory_accounting == RLIMIT_ONLY:
+        why = accounting().reason if result.sandbox != "unsafe-local" else "unsafe-local uses no cgroup"
+        _say(f"note: memory was bounded per process only (RLIMIT_AS), not per sandbox: {why}")
 
 
 WorkersOption = Annotated[int, typer.Option("--workers", "-j", min=0, help="parallel sandboxes (0: one per core)")]

@@ -30,6 +30,11 @@ class Sandbox(Protocol):
     name: str
     isolated: bool
 
+    @property
+    def memory_accounting(self) -> str:
+        """ "cgroup-v1", "cgroup-v2" or "per-process rlimit only" (twinbench.sandbox.cgroup)."""
+        ...
+
     def problem(self) -> str | None:
         """Why the backend cannot run on this machine, or None."""
         ...

@@ -61,6 +61,9 @@ class EvalResult(BaseModel):
     near_resolved: bool = False
     counts: dict[str, int] = Field(default_factory=dict)
     sandbox: str = ""
+    # how each sandbox's memory was bounded: "cgroup-v1", "cgroup-v2" (the kernel counts everything the
+    # sandbox holds) or "per-process rlimit only" (RLIMIT_AS alone; memfds and tmpfs pages are not counted)
+    memory_accounting: str = ""
     workers: int = 1
     seconds: float = 0.0
     twinbench_version: str = ""

@@ -99,6 +99,7 @@ def evaluate(
         submission=str(submission),
         build=build,
         sandbox=sandbox.name,
+        memory_accounting=sandbox.memory_accounting,
         workers=options.workers,
         seconds=round(time.monotonic() - started, 3),
         twinbench_version=twinbench.__version__,

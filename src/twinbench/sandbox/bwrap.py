@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from twinbench.sandbox.cgroup import SandboxCgroup, accounting
 from twinbench.sandbox.launcher import ensure_launcher
 from twinbench.sandbox.runner import RUNNER_SOURCE, RunnerProcess
 from twinbench.sandbox.runner_main import RunnerConfig
@@ -41,6 +42,11 @@ class BwrapSandbox:
     name = "bwrap"
     isolated = True
 
+    @property
+    def memory_accounting(self) -> str:
+        """How a sandbox's memory is bounded here: a cgroup per sandbox, or per-process rlimits only."""
+        return accounting().kind
+
     def __init__(self, bwrap: str = "bwrap", unprivileged: bool | None = None) -> None:
         self.bwrap = bwrap
         # None: decide from our uid; True: behave as a non-root user would (a user namespace, one run per sandbox)
@@ -59,12 +65,19 @@ class BwrapSandbox:
 
     def open(self, config: SessionConfig) -> RunnerSession:
         """Start a session; with root one sandbox serves every request, otherwise one per request."""
-        return RunnerSession(lambda: self._start_runner(config), persistent=self.privileged)
+        return RunnerSession(lambda: self._start_runner(config), persistent=self.privileged, disk_mb=config.disk_mb)
 
     def _start_runner(self, config: SessionConfig) -> RunnerProcess:
         """One runner in a fresh sandbox; the seccomp filter travels on a descriptor of its own."""
-        with SeccompFilter() as seccomp:
-            return RunnerProcess(self.command(config, seccomp.fd), pass_fds=seccomp.fds)
+        cgroup = SandboxCgroup.create()
+        cgroup_fds = tuple(cgroup.procs_fds()) if cgroup is not None else ()
+        try:
+            with SeccompFilter() as seccomp:
+                command = self.command(config, seccomp.fd, cgroup_fds)
+                return RunnerProcess(command, pass_fds=(*seccomp.fds, *cgroup_fds), cgroup=cgroup)
+        finally:
+            for fd in cgroup_fds:
+                os.close(fd)
 
     def command(
         self, config: SessionConfig, seccomp_fd: int | None = None, cgroup_fds: tuple[int, ...] = ()

@@ -68,10 +68,12 @@ int main(int argc, char **argv) {
         close((int)cgroup_fd);
     }
     if (strcmp(argv[ARG_NEW_IPC], "1") == 0 && unshare(CLONE_NEWIPC) != 0) fail("unshare(CLONE_NEWIPC)");
-    /* the runner is never the one killed for memory (-1000); the program it starts must be an ordinary victim */
+    /* When the sandbox's cgroup runs out of memory the kernel kills one of its processes: the program, never
+     * the runner beside it. Raising one's own score needs no privilege (lowering the runner's would need
+     * CAP_SYS_RESOURCE, which bwrap drops); an unmounted /proc only loses this preference. */
     int adjust = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
     if (adjust >= 0) {
-        if (write(adjust, "0", 1) != 1) { /* an unmounted /proc only loses this nicety */ }
+        if (write(adjust, "1000", 4) != 4) { /* see above */ }
         close(adjust);
     }
     limit(RLIMIT_CPU, cpu, cpu + 1);

@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from twinbench.sandbox.cgroup import RLIMIT_ONLY
 from twinbench.sandbox.launcher import ensure_launcher
 from twinbench.sandbox.runner import RUNNER_SOURCE, RunnerProcess
 from twinbench.sandbox.runner_main import RunnerConfig
@@ -42,6 +43,8 @@ class UnsafeLocalSandbox:
 
     name = "unsafe-local"
     isolated = False
+    # for debugging by hand: no cgroup either, only the launcher's rlimits
+    memory_accounting = RLIMIT_ONLY
 
     def problem(self) -> str | None:
         """Always usable."""

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from twinbench.sandbox.cgroup import SandboxCgroup
 from twinbench.sandbox.types import ExecRequest, ExecResult
 
 RUNNER_SOURCE = (Path(__file__).parent / "runner_main.py").read_text(encoding="utf-8")
@@ -25,7 +26,9 @@ EXIT_AFTER_EOF_S = 5.0
 class RunnerProcess:
     """One live runner (inside bwrap or not); a wedged or dead runner becomes a sandbox_error."""
 
-    def __init__(self, command: list[str], pass_fds: tuple[int, ...] = ()) -> None:
+    def __init__(self, command: list[str], pass_fds: tuple[int, ...] = (), cgroup: SandboxCgroup | None = None) -> None:
+        # the sandbox's cgroup (the runner joined it through one of `pass_fds`); removed when the runner is
+        self.cgroup = cgroup
         self._log = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             command,
@@ -117,6 +120,8 @@ class RunnerProcess:
         self.kill()
         self._stdout.close()
         self._log.close()
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
     def kill(self) -> None:
         """Kill the runner's whole session; inside bwrap this ends the pid namespace."""

@@ -211,10 +211,6 @@ class Runner:
             # killing "everything but init and us" is only safe inside a fresh pid namespace
             raise SystemExit("runner: namespace cleanup requested outside a new pid namespace")
         _join_cgroups(self.config["cgroup_fds"])
-        if self.config["cgroup_fds"] and os.geteuid() == 0:
-            # a memory limit of the whole sandbox must never pick the runner as the process to kill
-            with open("/proc/self/oom_score_adj", "w") as adjust:
-                adjust.write("-1000")
         if self.config["noatime_mount"]:
             _remount(self.config["noatime_mount"], MS_NOSUID | MS_NODEV | MS_NOATIME)
         state = os.path.dirname(self.master)
@@ -436,7 +432,7 @@ class Runner:
             resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
             if self.config["new_ipc"]:
                 _unshare_ipc()
-            _reset_oom_score()
+            _prefer_for_oom_kill()
             if self.uid is not None and os.getuid() == 0:
                 os.setgroups([])
                 os.setgid(self.gid)
@@ -795,11 +791,11 @@ def _unshare_ipc() -> None:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWIPC)")
 
 
-def _reset_oom_score() -> None:
-    """A candidate inherits the runner's -1000 (never killed for memory); it must be an ordinary victim."""
+def _prefer_for_oom_kill() -> None:
+    """Candidates are killed first when the sandbox's memory runs out, never the runner (see launcher.c)."""
     try:
         with open("/proc/self/oom_score_adj", "w") as adjust:
-            adjust.write("0")
+            adjust.write("1000")
     except OSError:
         pass
 
