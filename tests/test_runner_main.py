@@ -94,7 +94,7 @@ def test_launch_argv_and_launcher_c_agree_on_positions() -> None:
         program="/bin/echo",
         argv=["echo", "hi"],
         new_ipc=True,
-        cgroup_fd=5,
+        cgroup_fds=(5, 6),
     )
     by_name = dict(zip(LAUNCH_FIELDS, argv[1:], strict=False))
     assert by_name == {
@@ -106,7 +106,7 @@ def test_launch_argv_and_launcher_c_agree_on_positions() -> None:
         "NOFILE": "9",
         "NPROC": "10",
         "NEW_IPC": "1",
-        "CGROUP_FD": "5",
+        "CGROUP_FDS": "5,6",
         "WORKDIR": "/w",
         "PROGRAM": "/bin/echo",
     }

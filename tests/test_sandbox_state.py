@@ -116,3 +116,27 @@ def test_nothing_is_left_in_tmp_shm_or_home(backend: Sandbox, tmp_path: Path) ->
         assert result.exit_code == 0 and result.crash_reason is None and result.sandbox_error is None, result
     assert results[0].stdout == results[1].stdout == results[2].stdout
     assert b"litter" not in results[2].stdout
+
+
+def test_etc_is_the_same_on_every_machine(backend: Sandbox, tmp_path: Path) -> None:
+    """Users, groups, the hostname and hosts come from a fixed synthetic /etc, not the host's, so that a
+    recorded expectation (`whoami`, `getent passwd root`, `hostname`) holds on any machine."""
+    if not backend.isolated:
+        pytest.skip(f"{backend.name} mounts nothing: the host's /etc is the runs' /etc by design")
+    script = (
+        "#!/bin/sh\nwhoami; hostname; cat /etc/hostname; getent passwd root; wc -l < /etc/passwd\n"
+        "getent hosts localhost\n"
+    )
+    write_executable(tmp_path / "tree", script)
+    result = runs(backend, tmp_path / "tree", 1)[0]
+    assert result.stdout.decode().splitlines() == [
+        "sandbox",
+        "twinbench",
+        "twinbench",
+        "root:x:0:0:root:/root:/bin/sh",
+        "3",
+        "::1             localhost ip6-localhost ip6-loopback",
+    ], result
+    with backend.open(SessionConfig(tree=tmp_path / "tree", synthetic_etc=False)) as session:
+        host = session.run(ExecRequest(argv=["/bin/sh", "-c", "wc -l < /etc/passwd"], env=ENV))
+    assert host.stdout.decode().strip() == str(len(Path("/etc/passwd").read_text().splitlines()))

@@ -23,9 +23,10 @@ from twinbench.formats import DEFAULT_DISK_LIMIT_MB, ActionResult, Limits, TaskD
 from twinbench.reference import ReferenceError, hidden_paths_for, resolve_binary
 from twinbench.sandbox import candidate_uid
 from twinbench.sandbox.bwrap import SeccompFilter
+from twinbench.sandbox.cgroup import SandboxCgroup, sandbox_memory_bytes
 from twinbench.sandbox.disk import BoundedDisk, free_mb, mark_owner, sweep_stale, unmount_all
 from twinbench.sandbox.launcher import ensure_launcher
-from twinbench.sandbox.rooms import HOME, TMP, WORKSPACE, RoomLayout, cleanroom_command
+from twinbench.sandbox.rooms import HOME, SHM_BYTES, TMP, WORKSPACE, RoomLayout, cleanroom_command
 
 CLIENT_SOURCE = Path(__file__).with_name("broker_client.py")
 DRAIN_AFTER_KILL_S = 5.0
@@ -235,6 +236,22 @@ class CleanRoom:
             raise RuntimeError("the clean room is not open")
         timeout = timeout_s or self.settings.action_timeout_s
         started = time.monotonic()
+        # the action's own cgroup: its memory (memfds and /dev/shm included) and processes bounded as a whole
+        cgroup = SandboxCgroup.create()
+        try:
+            return self._execute(command, timeout, cwd, started, cgroup)
+        finally:
+            if cgroup is not None:
+                cgroup.remove()
+
+    def _execute(
+        self, command: str, timeout: float, cwd: str, started: float, cgroup: SandboxCgroup | None
+    ) -> ActionResult:
+        assert self.layout is not None
+        cgroup_fds: tuple[int, ...] = ()
+        if cgroup is not None:
+            cgroup.apply(self.settings.limits, SHM_BYTES >> 20)
+            cgroup_fds = tuple(cgroup.procs_fds())
         with SeccompFilter() as seccomp:
             argv = cleanroom_command(
                 self.layout,
@@ -248,6 +265,7 @@ class CleanRoom:
                 seccomp_fd=seccomp.fd,
                 # set inside the sandbox, never on bwrap itself: a task's LD_PRELOAD must not run as root here
                 env=self.settings.env | self.task.task.env,
+                cgroup_fds=cgroup_fds,
             )
             try:
                 process = subprocess.Popen(
@@ -257,10 +275,13 @@ class CleanRoom:
                     stderr=subprocess.STDOUT,
                     env={"PATH": "/usr/bin:/bin"},
                     start_new_session=True,
-                    pass_fds=seccomp.fds,
+                    pass_fds=(*seccomp.fds, *cgroup_fds),
                 )
             except OSError as exc:
                 return ActionResult(output=f"twinbench: cannot start the clean room: {exc}", returncode=126)
+            finally:
+                for fd in cgroup_fds:
+                    os.close(fd)
         assert process.stdout is not None
         # a bounded disk refuses writes itself; otherwise the action is stopped once the room is over its limit
         watch = None if self.disk is not None else self._over_disk_limit
@@ -276,6 +297,9 @@ class CleanRoom:
         if disk_full:
             limit = self.settings.disk_mb
             text += f"\n[twinbench: the room went over its disk limit of {limit} MB and the command was killed]\n"
+        if cgroup is not None and cgroup.new_oom_kills():
+            bound = sandbox_memory_bytes(self.settings.limits, SHM_BYTES >> 20) >> 20
+            text += f"\n[twinbench: the command went over the memory limit of {bound} MB and was killed]\n"
         return ActionResult(
             output=text,
             returncode=-9 if timed_out or disk_full else returncode,

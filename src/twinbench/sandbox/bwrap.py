@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from twinbench.sandbox.cgroup import SandboxCgroup, accounting
-from twinbench.sandbox.launcher import ensure_launcher
+from twinbench.sandbox.launcher import cache_dir, ensure_launcher
 from twinbench.sandbox.runner import RUNNER_SOURCE, RunnerProcess
 from twinbench.sandbox.runner_main import RunnerConfig
 from twinbench.sandbox.seccomp import seccomp_fd
@@ -101,6 +103,9 @@ class BwrapSandbox:
         launcher = ensure_launcher()
         if launcher is not None:
             args += ["--ro-bind", str(launcher), f"{STATE_DIR}/launch"]
+        if config.synthetic_etc:
+            for name, path in synthetic_etc(uid).items():
+                args += ["--ro-bind", str(path), f"/etc/{name}"]
         args += ["--chdir", SANDBOX_TMP]
         runner_config = RunnerConfig(
             uid=uid if self.privileged else None,
@@ -127,6 +132,41 @@ class BwrapSandbox:
             cgroup_fds=list(cgroup_fds),
         )
         return [*args, python, "-I", "-S", "-B", "-c", RUNNER_SOURCE, json.dumps(runner_config)]
+
+
+def synthetic_etc_files(uid: int) -> dict[str, str]:
+    """The /etc files every grading and recording sandbox sees instead of the host's: the users and groups a
+    program may look up (root, nobody, and the candidate's uid as `sandbox`), the sandbox's hostname, and a
+    hosts file with localhost alone."""
+    return {
+        "passwd": (
+            "root:x:0:0:root:/root:/bin/sh\n"
+            f"sandbox:x:{uid}:{uid}:sandbox:{HOME_DIR}:/bin/sh\n"
+            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        ),
+        "group": f"root:x:0:\nsandbox:x:{uid}:\nnogroup:x:65534:\n",
+        "hostname": f"{HOSTNAME}\n",
+        "hosts": f"127.0.0.1\tlocalhost\n127.0.1.1\t{HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    }
+
+
+def synthetic_etc(uid: int) -> dict[str, Path]:
+    """synthetic_etc_files() written once into the cache (a directory per content, made atomically)."""
+    files = synthetic_etc_files(uid)
+    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    target = cache_dir() / f"etc-{digest}"
+    if not target.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=target.parent))
+        for name, text in files.items():
+            (scratch / name).write_text(text, encoding="utf-8")
+            (scratch / name).chmod(0o644)
+        scratch.chmod(0o755)
+        try:
+            scratch.rename(target)
+        except OSError:  # another harness made it first
+            shutil.rmtree(scratch, ignore_errors=True)
+    return {name: target / name for name in files}
 
 
 def namespace_args(bwrap: str, privileged: bool, uid: int, seccomp_fd: int | None) -> list[str]:

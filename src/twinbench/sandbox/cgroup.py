@@ -15,6 +15,7 @@ rlimits stay the only bound; evaluate records which in eval.json.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import itertools
 import os
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from twinbench.formats import Limits
+from twinbench.sandbox.seccomp import FIRST_UNSHARED_FD
 
 CGROUP_V1 = "cgroup-v1"
 CGROUP_V2 = "cgroup-v2"
@@ -110,12 +112,14 @@ class SandboxCgroup:
         return cls(found.kind, made)
 
     def procs_fds(self) -> list[int]:
-        """Open cgroup.procs files, inheritable: a process that writes "0" to each joins this cgroup."""
+        """Open cgroup.procs files: a process that writes "0" to each joins this cgroup. Close-on-exec (pass
+        them with subprocess's pass_fds), and never below FIRST_UNSHARED_FD: a harness started with its stdio
+        closed would otherwise get 0-2, which the child's stdio then replaces."""
         fds = []
         for directory in self.directories:
-            fd = os.open(directory / "cgroup.procs", os.O_WRONLY)
-            os.set_inheritable(fd, True)
-            fds.append(fd)
+            opened = os.open(directory / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+            fds.append(fcntl.fcntl(opened, fcntl.F_DUPFD_CLOEXEC, FIRST_UNSHARED_FD))
+            os.close(opened)
         return fds
 
     def apply(self, limits: Limits, disk_mb: int) -> None:

@@ -4,13 +4,13 @@
  * forking the Python runner. It applies the run's limits, drops to the candidate uid, enters the work
  * dir and execs the program. If exec fails, the reason goes to fd 3 and the exit status is 127.
  *
- * usage: launch UID GID CPU_S AS_BYTES FSIZE_BYTES NOFILE NPROC NEW_IPC CGROUP_FD WORKDIR PROGRAM ARGV0 [ARGS...]
+ * usage: launch UID GID CPU_S AS_BYTES FSIZE_BYTES NOFILE NPROC NEW_IPC CGROUP_FDS WORKDIR PROGRAM ARGV0 [ARGS...]
  * The positions are defined once, in runner_main.py (LAUNCH_FIELDS and launch_argv); the enum below names
  * them, and tests/test_launch_contract.py checks that both agree.
  * UID -1 means "do not change uid": unprivileged mode, where the sandbox is already another user, or a
  * reference started as root whose preloaded dropper (TWINBENCH_RUN_AS, dropuid.c) changes it before main.
- * CGROUP_FD, unless -1, is an open cgroup.procs file: the launcher joins that cgroup first, so that all the
- * program and its children use is counted there. NEW_IPC 1 gives the program a fresh IPC namespace.
+ * CGROUP_FDS, unless -1, are open cgroup.procs files (comma-separated): the launcher joins those cgroups first,
+ * so that all the program and its children use is counted there. NEW_IPC 1 gives the program a fresh IPC namespace.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,7 +33,7 @@ enum {
     ARG_NOFILE,
     ARG_NPROC,
     ARG_NEW_IPC,
-    ARG_CGROUP_FD,
+    ARG_CGROUP_FDS,
     ARG_WORKDIR,
     ARG_PROGRAM,
     ARG_ARGV0,
@@ -60,12 +60,17 @@ int main(int argc, char **argv) {
     long uid = strtol(argv[ARG_UID], NULL, 10);
     long gid = strtol(argv[ARG_GID], NULL, 10);
     unsigned long long cpu = strtoull(argv[ARG_CPU_S], NULL, 10);
-    long cgroup_fd = strtol(argv[ARG_CGROUP_FD], NULL, 10);
     fcntl(3, F_SETFD, FD_CLOEXEC);
-    if (cgroup_fd >= 0) {
-        /* "0" is the writer itself: no pid of ours has to mean anything in the cgroup's pid namespace */
-        if (write((int)cgroup_fd, "0\n", 2) != 2) fail("joining the sandbox's cgroup");
-        close((int)cgroup_fd);
+    for (const char *cursor = argv[ARG_CGROUP_FDS]; *cursor != '\0';) {
+        char *end;
+        long cgroup_fd = strtol(cursor, &end, 10);
+        if (end == cursor) break;
+        if (cgroup_fd >= 0) {
+            /* "0" is the writer itself: no pid of ours has to mean anything in the cgroup's pid namespace */
+            if (write((int)cgroup_fd, "0\n", 2) != 2) fail("joining the sandbox's cgroup");
+            close((int)cgroup_fd);
+        }
+        cursor = *end == ',' ? end + 1 : end;
     }
     if (strcmp(argv[ARG_NEW_IPC], "1") == 0 && unshare(CLONE_NEWIPC) != 0) fail("unshare(CLONE_NEWIPC)");
     /* When the sandbox's cgroup runs out of memory the kernel kills one of its processes: the program, never
@@ -105,7 +110,10 @@ int main(int argc, char **argv) {
         if (setuid((uid_t)uid) != 0) fail("setuid");
     }
     if (chdir(argv[ARG_WORKDIR]) != 0) fail("chdir");
+    /* Python (the runner, the harness) ignores these; an ignored signal stays ignored across exec, and a
+     * program must meet the default: killed by SIGPIPE on a closed pipe, by SIGXFSZ past its file size limit */
     signal(SIGPIPE, SIG_DFL);
+    signal(SIGXFSZ, SIG_DFL);
     /* Only stdin, stdout, stderr (and fd 3, close-on-exec) may reach the program. Whatever else the
      * harness inherited and did not mark close-on-exec (a CI runner's pipe, an open task file) would
      * otherwise be reopenable through /proc/self/fd, past every mount that hides its file. */

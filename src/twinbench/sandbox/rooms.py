@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from twinbench.formats import Limits
 from twinbench.sandbox.bwrap import device_args, hiding_args, namespace_args, system_binds
+from twinbench.sandbox.runner_main import LaunchLimits, launch_argv
 
 WORKSPACE = "/workspace"
 TMP = "/tmp"
@@ -67,21 +68,33 @@ def _environment_args(env: dict[str, str]) -> list[str]:
     return args
 
 
-def _launch(uid: int | None, gid: int | None, limits: Limits, cwd: str, program: str, argv: list[str]) -> list[str]:
-    """The launcher's argv: limits, then drop to uid/gid (-1 keeps the sandbox's user), chdir, exec."""
-    return [
+def _launch(
+    uid: int | None,
+    gid: int | None,
+    limits: Limits,
+    cwd: str,
+    program: str,
+    argv: list[str],
+    cgroup_fds: tuple[int, ...] = (),
+) -> list[str]:
+    """The launcher's argv (runner_main.launch_argv): limits, the action's cgroup, drop to uid/gid (None keeps
+    the sandbox's user), chdir, exec. Each action is a fresh bwrap, so its IPC namespace is fresh already."""
+    return launch_argv(
         LAUNCHER,
-        str(-1 if uid is None else uid),
-        str(-1 if gid is None else gid),
-        str(limits.cpu_s),
-        str(limits.memory_mb << 20),
-        str(limits.file_size_mb << 20),
-        str(limits.open_files),
-        str(limits.processes),
-        cwd,
-        program,
-        *argv,
-    ]
+        uid=uid,
+        gid=gid,
+        limits=LaunchLimits(
+            cpu_s=limits.cpu_s,
+            memory_mb=limits.memory_mb,
+            file_size_mb=limits.file_size_mb,
+            open_files=limits.open_files,
+            processes=limits.processes,
+        ),
+        workdir=cwd,
+        program=program,
+        argv=argv,
+        cgroup_fds=cgroup_fds,
+    )
 
 
 def cleanroom_command(
@@ -95,9 +108,11 @@ def cleanroom_command(
     cwd: str,
     seccomp_fd: int | None,
     env: dict[str, str],
+    cgroup_fds: tuple[int, ...] = (),
 ) -> list[str]:
     """bwrap argv that runs one bash command of the agent in its clean room, as the agent's uid, with
-    exactly `env` (set by bwrap inside the sandbox, so none of it applies to bwrap itself)."""
+    exactly `env` (set by bwrap inside the sandbox, so none of it applies to bwrap itself); the command joins
+    the cgroups whose cgroup.procs files are open on `cgroup_fds` (passed down by the caller)."""
     args = namespace_args(bwrap, privileged, uid, seccomp_fd)
     system_args, bound = system_binds()
     args += system_args
@@ -107,7 +122,7 @@ def cleanroom_command(
     args += _environment_args(env)
     args += ["--chdir", "/"]
     who = uid if privileged else None
-    return [*args, *_launch(who, who, limits, cwd, "/bin/bash", ["bash", "-c", command])]
+    return [*args, *_launch(who, who, limits, cwd, "/bin/bash", ["bash", "-c", command], cgroup_fds)]
 
 
 class ReferenceRoom(BaseModel):
@@ -137,6 +152,7 @@ def reference_command(
     cwd: str,
     argv: list[str],
     seccomp_fd: int | None,
+    cgroup_fds: tuple[int, ...] = (),
 ) -> list[str]:
     """bwrap argv that runs the reference for the broker: the agent's view of files, another uid, no network.
 
@@ -178,7 +194,7 @@ def reference_command(
         who_uid = who_gid = None  # the dropper changes uid after the loader ran; unprivileged has one uid
     else:
         who_uid, who_gid = uid, gid
-    return [*args, *_launch(who_uid, who_gid, limits, cwd, str(reference_path(room.binary)), argv)]
+    return [*args, *_launch(who_uid, who_gid, limits, cwd, str(reference_path(room.binary)), argv, cgroup_fds)]
 
 
 def reference_path(real: Path) -> Path:

@@ -49,9 +49,9 @@ SECCOMP_FD = 4
 LAUNCH_FDS = (STDIN_FD, STDOUT_FD, STDERR_FD, LAUNCH_STATUS_FD)
 
 # The launcher's arguments, in order; launcher.c names the same positions ARG_<NAME> (a test checks both).
-# The program's own argv follows them. -1 for UID/GID keeps the current user; CGROUP_FD is a descriptor of
-# a cgroup.procs file the launcher joins before anything else, or -1; NEW_IPC 1 gives the program a fresh
-# IPC namespace (SysV IPC and POSIX message queues of earlier runs are gone).
+# The program's own argv follows them. -1 for UID/GID keeps the current user; CGROUP_FDS are descriptors of
+# cgroup.procs files (comma-separated; -1 for none) the launcher joins before anything else; NEW_IPC 1 gives
+# the program a fresh IPC namespace (SysV IPC and POSIX message queues of earlier runs are gone).
 LAUNCH_FIELDS = (
     "UID",
     "GID",
@@ -61,7 +61,7 @@ LAUNCH_FIELDS = (
     "NOFILE",
     "NPROC",
     "NEW_IPC",
-    "CGROUP_FD",
+    "CGROUP_FDS",
     "WORKDIR",
     "PROGRAM",
 )
@@ -87,7 +87,7 @@ def launch_argv(
     program: str,
     argv: list[str],
     new_ipc: bool = False,
-    cgroup_fd: int | None = None,
+    cgroup_fds: tuple[int, ...] = (),
 ) -> list[str]:
     """The launcher's argv: apply `limits`, join the cgroup, maybe a fresh IPC namespace, drop to uid/gid
     (None keeps the current user), enter `workdir` and exec `program` with `argv`."""
@@ -101,7 +101,7 @@ def launch_argv(
         "NOFILE": limits["open_files"],
         "NPROC": limits["processes"],
         "NEW_IPC": int(new_ipc),
-        "CGROUP_FD": -1 if cgroup_fd is None else cgroup_fd,
+        "CGROUP_FDS": ",".join(map(str, cgroup_fds)) or -1,
         "WORKDIR": workdir,
         "PROGRAM": program,
     }
@@ -438,6 +438,7 @@ class Runner:
                 os.setgid(self.gid)
                 os.setuid(self.uid)
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
             os.chdir(self.work)
             os.execve(program, argv, env)
         except BaseException as exc:

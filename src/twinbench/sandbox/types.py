@@ -28,6 +28,10 @@ class SessionConfig(BaseModel):
     hidden_paths: tuple[Path, ...] = Field(default=(), description="files the candidate must not see (the reference)")
     private_dirs: tuple[Path, ...] = Field(default=(), description="directories hidden entirely (tasks, results)")
     disk_mb: int = 512
+    synthetic_etc: bool = Field(
+        default=True,
+        description="bwrap: fixed /etc/passwd, group, hostname and hosts, so no expectation depends on the host",
+    )
 
 
 class ExecRequest(BaseModel):
