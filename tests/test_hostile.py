@@ -155,3 +155,20 @@ chmod +x executable
 def test_executable_ignoring_signals_is_still_killed(tmp_path: Path, bwrap: Sandbox, sig: str) -> None:
     result = grade_program(tmp_path, bwrap, f"#!/bin/sh\ntrap '' {sig} TERM INT HUP\nwhile :; do :; done\n", count=2)
     assert all(test.status == TestStatus.timeout for test in result.tests)
+
+
+def test_leftovers_deeper_than_the_recursion_limit_are_not_harness_errors(tmp_path: Path, bwrap: Sandbox) -> None:
+    """Regression: a tree 3000 levels deep left in /tmp made the runner's cleanup hit Python's recursion limit;
+    every later test became `error`, eval exited 3, and a resume ran them again, forever."""
+    program = """#!/usr/bin/python3
+import os
+os.chdir("/tmp")
+for _ in range(3000):
+    os.mkdir("d")
+    os.chdir("d")
+os.chmod(".", 0)
+print("left it")
+"""
+    result = grade_program(tmp_path, bwrap, program, count=4)
+    assert result.counts["error"] == 0 and result.total == 4
+    assert all(test.status == TestStatus.failed and "stdout differs" in test.reason for test in result.tests)
