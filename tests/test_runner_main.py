@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,22 @@ def test_leftovers_that_cannot_be_removed_are_the_runs_crash_and_the_next_run_st
     # a new runner with a new, empty scratch dir: `ls` printed nothing before the path
     lines = second.stdout.decode().splitlines()
     assert len(lines) == 1 and lines[0] != str(stuck.parent)
+
+
+def test_unsafe_local_removes_a_deep_tree_its_dead_runner_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: a runner killed mid-run cleans nothing, and the session's shutil.rmtree(ignore_errors=True)
+    of its scratch dir gave up on a tree deeper than the recursion limit, leaving it in the host's /tmp."""
+    host_tmp = tmp_path / "host-tmp"
+    host_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(host_tmp))
+    tree = tmp_path / "tree"
+    write_executable(
+        tree,
+        '#!/bin/sh\npython3 -c \'import os\nos.chdir(os.environ["TMPDIR"])\n'
+        'for _ in range(1100): os.mkdir("d"); os.chdir("d")\'\nkill -9 $PPID\n',
+    )
+    with UnsafeLocalSandbox().open(SessionConfig(tree=tree)) as session:
+        result = session.run(ExecRequest(argv=["./executable"], env={"PATH": "/usr/bin:/bin"}))
+        (scratch,) = host_tmp.iterdir()
+        assert result.sandbox_error is not None and (scratch / "tmp" / "d" / "d").is_dir()
+    assert list(host_tmp.iterdir()) == []

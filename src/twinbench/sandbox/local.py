@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -12,7 +12,7 @@ from pathlib import Path
 from twinbench.sandbox.cgroup import RLIMIT_ONLY
 from twinbench.sandbox.launcher import ensure_launcher
 from twinbench.sandbox.runner import RUNNER_SOURCE, RunnerProcess
-from twinbench.sandbox.runner_main import RunnerConfig
+from twinbench.sandbox.runner_main import CleanupFailed, RunnerConfig, remove_tree
 from twinbench.sandbox.session import RunnerSession
 from twinbench.sandbox.types import SessionConfig
 
@@ -35,7 +35,9 @@ class UnsafeLocalSession(RunnerSession):
         """Stop the runner and remove its temp dirs."""
         super().close()
         for scratch in self._scratches:
-            shutil.rmtree(scratch, ignore_errors=True)
+            # whatever depth a run left there (a runner that died did not clean up): no recursion
+            with contextlib.suppress(OSError, CleanupFailed):
+                remove_tree(str(scratch))
 
 
 class UnsafeLocalSandbox:
