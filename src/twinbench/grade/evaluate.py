@@ -75,7 +75,7 @@ def evaluate(
 
     build = _reuse_build(out_dir, identity) if not options.force else None
     if build is None:
-        source = unpack_submission(submission, out_dir / "source")
+        source = unpack_submission(submission, out_dir / "source", task_dir.task.limits.grading.archive)
         build = build_submission(source, out_dir / "build", sandbox, task_dir.task.limits.build, hidden, private)
         (out_dir / "build" / "identity.json").write_text(json.dumps(identity), encoding="utf-8")
         finished = {}
