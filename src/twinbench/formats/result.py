@@ -78,6 +78,7 @@ class EvalResult(BaseModel):
     workers: int = 1
     seconds: float = 0.0
     twinbench_version: str = ""
+    stopped: Text = Field(default="", description="why tests were left not_run before the end; empty if none were")
     tests: list[TestResult] = Field(default_factory=list)
 
     @classmethod
