@@ -7,6 +7,7 @@ non-characters go through the judge, the diff renderer, the JUnit writer, eval.j
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -51,8 +52,10 @@ hostile_bytes = st.one_of(
     hostile_text.map(lambda text: text.encode("utf-8", "surrogatepass")),
 )
 statuses = st.sampled_from(list(TestStatus))
+# scripts/mutation.sh runs these once per mutant, with fewer examples
+EXAMPLES = int(os.environ.get("TWINBENCH_HYPOTHESIS_EXAMPLES", "150"))
 FAST = settings(
-    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
@@ -140,7 +143,12 @@ class _Structure(HTMLParser):
         self.tags.append(tag)
 
 
-@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=max(10, EXAMPLES // 4),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     outputs=st.lists(st.tuples(hostile_bytes, hostile_text, statuses), min_size=1, max_size=4),
     task=hostile_text,

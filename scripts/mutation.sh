@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Mutation testing of the grader (src/twinbench/grade/ and src/twinbench/formats/result.py) with mutmut,
+# against the fast unit tests listed in pyproject.toml [tool.mutmut]. Slow: minutes to an hour, so it is
+# kept out of the pytest run. Prints the kill rate over all mutants and per file.
+#
+#   scripts/mutation.sh            # PYTHON=.venv/bin/python JOBS=2 by default
+#   JOBS=8 scripts/mutation.sh     # more parallel mutants on a bigger machine
+#
+# Needs the dev extras (pip install -e '.[dev]'): mutmut and hypothesis. Runs as the user the tests run as
+# (root for the sandbox fixtures; the listed tests need no sandbox).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-$(command -v .venv/bin/python || command -v python3)}
+JOBS=${JOBS:-2}
+export TWINBENCH_HYPOTHESIS_EXAMPLES=${TWINBENCH_HYPOTHESIS_EXAMPLES:-20}
+# mutmut imports the mutated copy in mutants/; an installed or PYTHONPATH copy of twinbench must not win
+unset PYTHONPATH
+rm -rf mutants
+"$PYTHON" -m mutmut run --max-children "$JOBS" >mutants.log 2>&1 || { tail -30 mutants.log; exit 1; }
+"$PYTHON" -m mutmut export-cicd-stats >/dev/null
+"$PYTHON" - <<'PY'
+import json
+from collections import Counter
+from pathlib import Path
+
+stats = json.loads(Path("mutants/mutmut-cicd-stats.json").read_text())
+print("mutmut:", ", ".join(f"{key} {value}" for key, value in stats.items()))
+killed = stats["killed"] + stats.get("timeout", 0)
+judged = killed + stats["survived"] + stats.get("no_tests", 0)
+print(f"kill rate: {killed}/{judged} = {killed / judged:.1%} (killed and timed-out mutants over all but skipped)")
+PY
+"$PYTHON" -m mutmut results 2>/dev/null | awk '
+  /: survived|: no tests/ { split($1, parts, "__mutmut"); file = parts[1]; sub(/\.x_.*/, "", file); left[file]++ }
+  END { for (f in left) printf "  %-45s %d not killed\n", f, left[f] }' | sort
