@@ -52,13 +52,20 @@ def stream_bomb(path: Path, kind: str, size: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", sorted(COMPRESSORS))
-def test_a_compression_bomb_is_refused_before_it_is_written(tmp_path: Path, kind: str) -> None:
-    # 3 GiB of zeros: the compressed file is small, and unpacking must stop long before 3 GiB land on disk
-    archive = stream_bomb(tmp_path / f"bomb.tar.{kind}", kind, 3 << 30)
-    assert archive.stat().st_size < 20 * MiB
+def test_a_three_gib_bomb_is_refused_under_the_default_limits(tmp_path: Path) -> None:
+    # 3 GiB of zeros in a 3 MB file: unpacking must stop before any of it lands on disk
+    archive = stream_bomb(tmp_path / "bomb.tar.gz", "gz", 3 << 30)
+    assert archive.stat().st_size < 5 * MiB
     with pytest.raises(ArchiveBomb, match="refused: it unpacks to more than 2048 MiB"):
         unpack_submission(archive, tmp_path / "source")
+    assert disk_bytes(tmp_path / "source") == 0
+
+
+@pytest.mark.parametrize("kind", sorted(COMPRESSORS))
+def test_a_compression_bomb_is_refused_before_it_is_written(tmp_path: Path, kind: str) -> None:
+    archive = stream_bomb(tmp_path / f"bomb.tar.{kind}", kind, 256 * MiB)
+    with pytest.raises(ArchiveBomb, match="refused: it unpacks to more than 64 MiB"):
+        unpack_submission(archive, tmp_path / "source", ArchiveLimits(max_mb=64, max_ratio=10**6))
     assert disk_bytes(tmp_path / "source") == 0
 
 
