@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$(command -v .venv/bin/python || command -v python3)}
 JOBS=${JOBS:-2}
 export TWINBENCH_HYPOTHESIS_EXAMPLES=${TWINBENCH_HYPOTHESIS_EXAMPLES:-20}
+export TWINBENCH_MUTATION_RUN=1
 # mutmut imports the mutated copy in mutants/; an installed or PYTHONPATH copy of twinbench must not win
 unset PYTHONPATH
 rm -rf mutants

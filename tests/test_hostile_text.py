@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from twinbench.formats import BuildRecord, EvalResult, Expectation, TestCase, TestResult, TestStatus
@@ -52,10 +52,16 @@ hostile_bytes = st.one_of(
     hostile_text.map(lambda text: text.encode("utf-8", "surrogatepass")),
 )
 statuses = st.sampled_from(list(TestStatus))
-# scripts/mutation.sh runs these once per mutant, with fewer examples
+# scripts/mutation.sh runs these once per mutant: fewer examples, and a failure is not shrunk (shrinking a
+# mutant's failure takes longer than mutmut waits)
 EXAMPLES = int(os.environ.get("TWINBENCH_HYPOTHESIS_EXAMPLES", "150"))
+PHASES = (Phase.explicit, Phase.generate) if "TWINBENCH_HYPOTHESIS_EXAMPLES" in os.environ else tuple(Phase)
 FAST = settings(
-    max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    phases=PHASES,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 
@@ -147,6 +153,7 @@ class _Structure(HTMLParser):
     max_examples=max(10, EXAMPLES // 4),
     deadline=None,
     database=None,
+    phases=PHASES,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(

@@ -306,3 +306,9 @@ def test_resume_starts_over_on_a_foreign_or_broken_journal(tmp_path: Path, conte
     path.write_text(content + line("p", P) + "\n")
     assert _read_journal(path, IDENTITY) == {}
     assert _read_journal(tmp_path / "missing", IDENTITY) == {}
+
+
+def test_resume_reads_past_a_broken_line(tmp_path: Path) -> None:
+    # a line cut short by a crash is run again; the lines after it still count
+    path = journal(tmp_path / "j", IDENTITY, line("a", P), '{"id": "b", "gro', line("c", F))
+    assert sorted(_read_journal(path, IDENTITY)) == ["a", "c"]

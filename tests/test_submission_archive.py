@@ -230,3 +230,12 @@ def test_a_truncated_archive_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="cannot be unpacked") as caught:
         unpack_submission(archive, tmp_path / "source")
     assert "\n" not in str(caught.value)
+
+
+def test_one_line_messages() -> None:
+    from twinbench.grade.submission import _one_line
+
+    assert _one_line(OSError("first line\nsecond line")) == "first line"
+    assert _one_line(ValueError("  padded  ")) == "padded"
+    assert _one_line(EOFError()) == "EOFError"
+    assert _one_line(ValueError(" \n ")) == "ValueError"
