@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,3 +141,29 @@ def test_a_partly_working_submission_is_not_stopped(tmp_path: Path, bwrap: Sandb
     result = evaluate(load_task(task), submission, tmp_path / "out", bwrap, EvalOptions(workers=1))
     assert result.counts["not_run"] == 0 and result.stopped == ""
     assert result.counts["timeout"] == sum(1 for t in result.tests if t.group == "option-C") >= 3
+
+
+@pytest.mark.slow
+def test_eval_says_why_tests_were_not_run(tmp_path: Path) -> None:
+    task = small_figlet_task(tmp_path / "task", count=6, timeout_s=1, grading={"stop_after_timeouts": 1})
+    submission = write_submission(tmp_path / "sub", LOOP_FOREVER)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "twinbench.cli",
+            "eval",
+            str(task),
+            str(submission),
+            "-o",
+            str(tmp_path / "out"),
+            "-j",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    # the one worker may have started the next test before the first timeout was judged
+    assert re.search(r"^  [45] tests not run: the first 1 tests to finish all timed out$", run.stdout, re.MULTILINE)

@@ -7,6 +7,8 @@ import io
 import lzma
 import os
 import stat
+import subprocess
+import sys
 import tarfile
 import zlib
 from collections.abc import Callable
@@ -239,3 +241,20 @@ def test_one_line_messages() -> None:
     assert _one_line(ValueError("  padded  ")) == "padded"
     assert _one_line(EOFError()) == "EOFError"
     assert _one_line(ValueError(" \n ")) == "ValueError"
+
+
+@pytest.mark.slow
+def test_eval_refuses_a_bomb_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    from tests.helpers_task import small_figlet_task
+
+    task = small_figlet_task(tmp_path / "task", count=1)
+    archive = stream_bomb(tmp_path / "bomb.tar.gz", "gz", 3 << 30)
+    run = subprocess.run(
+        [sys.executable, "-m", "twinbench.cli", "eval", str(task), str(archive), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"error: submission archive {archive} refused: it unpacks to more than 2048 MiB"
+    assert disk_bytes(tmp_path / "out") == 0
