@@ -58,7 +58,7 @@ def test_a_three_gib_bomb_is_refused_under_the_default_limits(tmp_path: Path) ->
     # 3 GiB of zeros in a 3 MB file: unpacking must stop before any of it lands on disk
     archive = stream_bomb(tmp_path / "bomb.tar.gz", "gz", 3 << 30)
     assert archive.stat().st_size < 5 * MiB
-    with pytest.raises(ArchiveBomb, match="refused: it unpacks to more than 2048 MiB"):
+    with pytest.raises(ArchiveBomb, match="refused: its members declare more than 2048 MiB"):
         unpack_submission(archive, tmp_path / "source")
     assert disk_bytes(tmp_path / "source") == 0
 
@@ -66,7 +66,7 @@ def test_a_three_gib_bomb_is_refused_under_the_default_limits(tmp_path: Path) ->
 @pytest.mark.parametrize("kind", sorted(COMPRESSORS))
 def test_a_compression_bomb_is_refused_before_it_is_written(tmp_path: Path, kind: str) -> None:
     archive = stream_bomb(tmp_path / f"bomb.tar.{kind}", kind, 256 * MiB)
-    with pytest.raises(ArchiveBomb, match="refused: it unpacks to more than 64 MiB"):
+    with pytest.raises(ArchiveBomb, match="refused: its members declare more than 64 MiB"):
         unpack_submission(archive, tmp_path / "source", ArchiveLimits(max_mb=64, max_ratio=10**6))
     assert disk_bytes(tmp_path / "source") == 0
 
@@ -91,7 +91,7 @@ def test_the_byte_bound_holds_for_incompressible_data(tmp_path: Path) -> None:
     info = tarfile.TarInfo("blob")
     info.size = len(payload)
     archive = write_tar(tmp_path / "big.tar.gz", "w:gz", [(info, io.BytesIO(payload))])
-    with pytest.raises(ArchiveBomb, match="more than 2 MiB"):
+    with pytest.raises(ArchiveBomb, match="its members declare more than 2 MiB"):
         unpack_submission(archive, tmp_path / "source", ArchiveLimits(max_mb=2))
     unpack_submission(archive, tmp_path / "source", ArchiveLimits(max_mb=4))
     assert (tmp_path / "source" / "blob").read_bytes() == payload
@@ -256,5 +256,74 @@ def test_eval_refuses_a_bomb_with_one_line_and_exit_2(tmp_path: Path) -> None:
         timeout=600,
     )
     assert run.returncode == 2
-    assert run.stderr.strip() == f"error: submission archive {archive} refused: it unpacks to more than 2048 MiB"
+    assert run.stderr.strip() == f"error: submission archive {archive} refused: its members declare more than 2048 MiB"
     assert disk_bytes(tmp_path / "out") == 0
+
+
+def test_the_stream_bound_holds_where_no_member_declares_a_size(tmp_path: Path) -> None:
+    # pax headers are not files, so they declare nothing: only the bound on the stream itself stops them
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for i in range(6):
+            info = tarfile.TarInfo(f"f{i}")
+            info.pax_headers = {"comment": "x" * (900 << 10)}
+            tar.addfile(info, io.BytesIO(b""))
+    archive = tmp_path / "pax.tar"
+    archive.write_bytes(buffer.getvalue())
+    with pytest.raises(ArchiveBomb, match="refused: it unpacks to more than 4 MiB"):
+        unpack_submission(archive, tmp_path / "source", ArchiveLimits(max_mb=4))
+    assert len(list(unpack_submission(archive, tmp_path / "source", ArchiveLimits(max_mb=6)).iterdir())) == 6
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "link"),
+    [
+        ("../escaped", tarfile.REGTYPE, ""),
+        ("up", tarfile.SYMTYPE, "../../outside"),
+        ("abs", tarfile.SYMTYPE, "/etc/passwd"),
+        ("hard", tarfile.LNKTYPE, "../outside"),
+        ("dev", tarfile.CHRTYPE, ""),
+        ("fifo", tarfile.FIFOTYPE, ""),
+    ],
+)
+def test_members_that_leave_the_tree_or_are_devices_are_refused(
+    tmp_path: Path, name: str, kind: bytes, link: str
+) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, link
+    archive = write_tar(tmp_path / "evil.tar", "w", [(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)])
+    with pytest.raises(FormatError, match="cannot be unpacked") as caught:
+        unpack_submission(archive, tmp_path / "source")
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "source").exists()
+
+
+def test_a_directory_mode_is_0755_even_without_the_final_walk(tmp_path: Path) -> None:
+    from twinbench.grade.submission import _sanitizing_filter
+
+    info = tarfile.TarInfo("d")
+    info.type, info.mode = tarfile.DIRTYPE, 0o1777
+    assert _sanitizing_filter(info, str(tmp_path)).mode == 0o755
+    info = tarfile.TarInfo("f")
+    info.mode = 0o4777
+    assert _sanitizing_filter(info, str(tmp_path)).mode == 0o755
+
+
+def test_remove_tree_handles_links_files_and_unwritable_directories(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    (target / "keep").mkdir(parents=True)
+    link = tmp_path / "link"
+    link.symlink_to(target, target_is_directory=True)
+    remove_tree(link)
+    assert not link.is_symlink() and (target / "keep").is_dir()  # the link goes, never what it points at
+    single = tmp_path / "file"
+    single.write_text("x")
+    remove_tree(single)
+    remove_tree(tmp_path / "never-existed")
+    tree = tmp_path / "tree"
+    (tree / "locked" / "inner").mkdir(parents=True)
+    (tree / "locked" / "inner" / "f").write_text("x")
+    (tree / "to-target").symlink_to(target, target_is_directory=True)
+    (tree / "locked").chmod(0o500)
+    remove_tree(tree)
+    assert not tree.exists() and not single.exists() and (target / "keep").is_dir()

@@ -283,7 +283,7 @@ def _extract_stream(stream: _Decompressed, destination: Path, limits: ArchiveLim
             # a member's declared size is refused before any of it is written (sparse members count whole)
             declared += member.size if member.isreg() else 0
             if declared > max_bytes:
-                raise ArchiveBomb(f"it unpacks to more than {limits.max_mb} MiB")
+                raise ArchiveBomb(f"its members declare more than {limits.max_mb} MiB")
             tar.extract(member, destination, filter=_sanitizing_filter)
 
 
