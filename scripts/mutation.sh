@@ -30,6 +30,14 @@ killed = stats["killed"] + stats.get("timeout", 0)
 judged = killed + stats["survived"] + stats.get("no_tests", 0)
 print(f"kill rate: {killed}/{judged} = {killed / judged:.1%} (killed and timed-out mutants over all but skipped)")
 PY
-"$PYTHON" -m mutmut results 2>/dev/null | awk '
-  /: survived|: no tests/ { split($1, parts, "__mutmut"); file = parts[1]; sub(/\.x_.*/, "", file); left[file]++ }
-  END { for (f in left) printf "  %-45s %d not killed\n", f, left[f] }' | sort
+"$PYTHON" -m mutmut results --all true 2>/dev/null | "$PYTHON" -c '
+import collections, re, sys
+tally = collections.defaultdict(collections.Counter)
+for line in sys.stdin:
+    match = re.match(r"\s*(twinbench\.[\w.]+?)\.x[_\u01c1].*: (.+)$", line)
+    if match:
+        tally[match.group(1)][match.group(2).strip()] += 1
+for module, counts in sorted(tally.items()):
+    caught, survived, total = counts["killed"] + counts["timeout"], counts["survived"], sum(counts.values())
+    print(f"  {module:32} {caught:4}/{total:4} killed or timed out, {survived} survived")
+'
