@@ -102,3 +102,25 @@ def test_a_single_top_folder_is_unwrapped_only_when_it_holds_compile_sh(tmp_path
     # unpacking again replaces what an earlier run left
     (tmp_path / "out2" / "stale").write_text("")
     assert not (unpack_submission(tmp_path / "plain", tmp_path / "out2") / "stale").exists()
+
+
+def test_a_directory_submission_nested_too_deeply_is_bad_input(tmp_path: Path) -> None:
+    from twinbench.formats import FormatError
+    from twinbench.grade.submission import remove_tree
+
+    root = tmp_path / "sub"
+    deepest = str(root)
+    os.mkdir(deepest)
+    try:
+        for _ in range(1100):
+            deepest += "/d"
+            os.mkdir(deepest)
+        with pytest.raises(FormatError, match="its directory tree is nested too deeply"):
+            submission_digest(root)
+        with pytest.raises(FormatError, match="its directory tree is nested too deeply"):
+            unpack_submission(root, tmp_path / "source")
+        assert not (tmp_path / "source").exists()
+    finally:
+        # pytest's own cleanup of tmp_path recurses, and would fail on this tree for every later run
+        remove_tree(root)
+        remove_tree(tmp_path / "source")

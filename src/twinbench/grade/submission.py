@@ -32,6 +32,13 @@ class ArchiveBomb(FormatError):
 
 def submission_digest(path: Path) -> str:
     """sha256 of an archive's bytes, or of a directory's names, modes and contents (symlinks not followed)."""
+    try:
+        return _digest(path)
+    except RecursionError:  # os.walk recurses once per level
+        raise FormatError(f"submission {path}: its directory tree is nested too deeply") from None
+
+
+def _digest(path: Path) -> str:
     digest = hashlib.sha256()
     if path.is_file():
         with path.open("rb") as handle:
@@ -62,7 +69,11 @@ def unpack_submission(path: Path, destination: Path, limits: ArchiveLimits | Non
     if destination.exists() or destination.is_symlink():
         remove_tree(destination)
     if path.is_dir():
-        shutil.copytree(path, destination, symlinks=True)
+        try:
+            shutil.copytree(path, destination, symlinks=True)
+        except RecursionError:  # copytree recurses once per level
+            remove_tree(destination)
+            raise FormatError(f"submission {path}: its directory tree is nested too deeply") from None
     elif path.is_file():
         _extract(path, destination, limits or ArchiveLimits())
     else:
