@@ -114,6 +114,8 @@ def _summary(result: EvalResult, output: Path) -> None:
         f"resolved {'yes' if result.resolved else 'no'}, near-resolved {'yes' if result.near_resolved else 'no'} "
         f"(build {build}; {result.seconds:.1f}s)"
     )
+    if result.stopped:
+        _say(f"  {result.counts.get('not_run', 0)} tests {result.stopped}")
     failing = [t for t in result.tests if t.status not in ("passed", "not_run")]
     for test in failing[:5]:
         line = f"  {test.id} [{test.group}] {test.status.value}: {test.reason}"

@@ -12,7 +12,7 @@ from twinbench.formats.agent import (
 )
 from twinbench.formats.atomic import write_text_atomic
 from twinbench.formats.errors import FormatError
-from twinbench.formats.limits import Limits
+from twinbench.formats.limits import ArchiveLimits, GradingLimits, Limits
 from twinbench.formats.result import BuildRecord, EvalResult, TestResult, TestStatus
 from twinbench.formats.suite import (
     CompareMode,
@@ -32,6 +32,7 @@ __all__ = [
     "TRAJECTORY_FORMAT",
     "ActionResult",
     "AgentRunRecord",
+    "ArchiveLimits",
     "BuildRecord",
     "CompareMode",
     "Comparison",
@@ -40,6 +41,7 @@ __all__ = [
     "Expectation",
     "FileCoverage",
     "FormatError",
+    "GradingLimits",
     "Limits",
     "ModelReply",
     "ReferenceSpec",

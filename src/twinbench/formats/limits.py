@@ -18,3 +18,34 @@ class Limits(BaseModel):
     open_files: int = Field(default=256, gt=3, description="open file descriptors (RLIMIT_NOFILE)")
     output_bytes: int = Field(default=1 << 20, gt=0, description="stdout and stderr bytes kept, each")
     disk_mb: int = Field(default=512, gt=0, description="size of the sandbox's private /tmp, work dir included")
+
+
+class ArchiveLimits(BaseModel):
+    """Bounds on unpacking a submission archive on the host; crossing one refuses the archive as bad input."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_mb: int = Field(default=2048, gt=0, description="bytes the archive may unpack to, tar headers included")
+    max_members: int = Field(default=100_000, gt=0, description="files, directories and links in the archive")
+    max_ratio: int = Field(
+        default=200, gt=1, description="unpacked bytes per compressed byte, judged once 16 MiB are unpacked"
+    )
+
+
+class GradingLimits(BaseModel):
+    """Limits of one grading as a whole, beyond those of each build and test run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    wall_s: float = Field(
+        default=3600.0,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="wall-clock seconds for build and tests; tests not started by then are recorded not_run",
+    )
+    stop_after_timeouts: int = Field(
+        default=10,
+        ge=0,
+        description="when the first N tests to finish all time out, the rest are recorded not_run (0: never)",
+    )
+    archive: ArchiveLimits = Field(default_factory=ArchiveLimits)

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 RESULT_SCHEMA_VERSION = 1
 NEAR_RESOLVED_THRESHOLD = 0.95
+
+
+def encodable(text: str) -> str:
+    """`text` with lone surrogates (from JSON escapes or undecodable file names) written as backslash escapes,
+    so that it can always be written as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+Text = Annotated[str, AfterValidator(encodable)]
 
 
 class TestStatus(StrEnum):
@@ -26,11 +40,11 @@ class TestResult(BaseModel):
     """One test's status, with a one-line reason and a short diff when it did not pass."""
 
     __test__ = False
-    id: str
-    group: str
+    id: Text
+    group: Text
     status: TestStatus
-    reason: str = ""
-    diff: str = ""
+    reason: Text = ""
+    diff: Text = ""
     seconds: float = 0.0
 
 
@@ -41,16 +55,16 @@ class BuildRecord(BaseModel):
     exit_code: int | None = None
     timed_out: bool = False
     seconds: float = 0.0
-    log_tail: str = ""
-    reason: str = ""
+    log_tail: Text = ""
+    reason: Text = ""
 
 
 class EvalResult(BaseModel):
     """Top level of eval.json."""
 
     schema_version: int = RESULT_SCHEMA_VERSION
-    task: str
-    submission: str
+    task: Text
+    submission: Text
     submission_sha256: str
     suite_sha256: str
     build: BuildRecord
@@ -67,6 +81,7 @@ class EvalResult(BaseModel):
     workers: int = 1
     seconds: float = 0.0
     twinbench_version: str = ""
+    stopped: Text = Field(default="", description="why tests were left not_run before the end; empty if none were")
     tests: list[TestResult] = Field(default_factory=list)
 
     @classmethod

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from twinbench.formats.environment import Environment
 from twinbench.formats.errors import FormatError
-from twinbench.formats.limits import Limits
+from twinbench.formats.limits import GradingLimits, Limits
 
 TASK_SCHEMA_VERSION = 1
 
@@ -27,7 +27,7 @@ class ReferenceSpec(BaseModel):
 
 
 class TaskLimits(BaseModel):
-    """Limits for building a submission and for each test run."""
+    """Limits for building a submission, for each test run and for a grading as a whole."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -37,6 +37,7 @@ class TaskLimits(BaseModel):
         )
     )
     test: Limits = Field(default_factory=Limits)
+    grading: GradingLimits = Field(default_factory=GradingLimits)
 
 
 class Task(BaseModel):

@@ -15,6 +15,7 @@ from twinbench.formats import (
     BuildRecord,
     EvalResult,
     FormatError,
+    GradingLimits,
     TaskDir,
     TestCase,
     TestResult,
@@ -57,6 +58,8 @@ def evaluate(
     """Build and grade; always writes out_dir/eval.json and junit.xml, resuming finished tests."""
     options = options or EvalOptions()
     started = time.monotonic()
+    grading = task_dir.task.limits.grading
+    stopper = GradingStop(grading, deadline=started + grading.wall_s)
     suite = load_suite(task_dir.suite_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     submission = submission.resolve()
@@ -75,7 +78,7 @@ def evaluate(
 
     build = _reuse_build(out_dir, identity) if not options.force else None
     if build is None:
-        source = unpack_submission(submission, out_dir / "source")
+        source = unpack_submission(submission, out_dir / "source", task_dir.task.limits.grading.archive)
         build = build_submission(source, out_dir / "build", sandbox, task_dir.task.limits.build, hidden, private)
         (out_dir / "build" / "identity.json").write_text(json.dumps(identity), encoding="utf-8")
         finished = {}
@@ -86,11 +89,30 @@ def evaluate(
                 id=case.id, group=case.group, status=TestStatus.not_run, reason="build failed"
             )
     else:
-        todo = [case for case in suite.cases if case.id not in finished]
+        todo = interleave_groups([case for case in suite.cases if case.id not in finished])
         results.update({case.id: finished[case.id] for case in suite.cases if case.id in finished})
         if on_start is not None:
             on_start(len(todo))
-        _run_tests(task_dir, todo, out_dir, sandbox, options.workers, hidden, private, identity, results, on_progress)
+        stopper.observe(list(results.values()))
+        if stopper.reason is None:
+            _run_tests(
+                task_dir,
+                todo,
+                out_dir,
+                sandbox,
+                options.workers,
+                hidden,
+                private,
+                identity,
+                results,
+                on_progress,
+                stopper,
+            )
+        for case in todo:
+            if case.id not in results:
+                results[case.id] = TestResult(
+                    id=case.id, group=case.group, status=TestStatus.not_run, reason=stopper.reason or "not run"
+                )
 
     ordered = [results[case.id] for case in suite.cases]
     result = EvalResult.scored(
@@ -103,6 +125,7 @@ def evaluate(
         workers=options.workers,
         seconds=round(time.monotonic() - started, 3),
         twinbench_version=twinbench.__version__,
+        stopped=stopper.reason or "",
         **identity,
     )
     write_text_atomic(out_dir / "eval.json", result.model_dump_json(indent=2))
@@ -121,6 +144,7 @@ def _run_tests(
     identity: dict[str, str],
     results: dict[str, TestResult],
     on_progress: ProgressCallback | None,
+    stopper: GradingStop,
 ) -> None:
     task = task_dir.task
     config = SessionConfig(
@@ -143,11 +167,54 @@ def _run_tests(
             results[case_id] = verdict
             journal.write(verdict.model_dump_json() + "\n")
             journal.flush()
+            stopper.observe([verdict])
             if on_progress is not None:
                 on_progress(verdict)
 
         jobs = ((case.id, request_for(task, case)) for case in cases)
-        run_many(sandbox, config, jobs, workers, record)
+        run_many(sandbox, config, jobs, workers, record, stop=lambda: stopper.reason is not None)
+
+
+class GradingStop:
+    """Decides when a grading stops starting tests: at its wall limit, or when the first tests all time out.
+
+    Tests already running when it decides still finish and count; the ones never started are recorded
+    not_run with `reason`. A resumed grading counts the results it resumed from.
+    """
+
+    def __init__(self, limits: GradingLimits, deadline: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limits = limits
+        self._deadline = deadline
+        self._clock = clock
+        self._finished = 0
+        self._only_timeouts = True
+        self.reason: str | None = None
+
+    def observe(self, verdicts: list[TestResult]) -> None:
+        """Count finished tests and decide whether to stop."""
+        for verdict in verdicts:
+            self._finished += 1
+            self._only_timeouts = self._only_timeouts and verdict.status == TestStatus.timeout
+        if self.reason is not None:
+            return
+        if self._clock() >= self._deadline:
+            self.reason = f"not run: the grading reached its wall limit of {self._limits.wall_s:g}s"
+        elif (
+            self._limits.stop_after_timeouts
+            and self._only_timeouts
+            and self._finished >= self._limits.stop_after_timeouts
+        ):
+            self.reason = f"not run: the first {self._finished} tests to finish all timed out"
+
+
+def interleave_groups(cases: list[TestCase]) -> list[TestCase]:
+    """The cases in round-robin order over their groups (suite order within a group), so that the first tests
+    to run sample every group: a submission that hangs on one feature is not stopped as one that hangs on all."""
+    by_group: dict[str, list[TestCase]] = {}
+    for case in cases:
+        by_group.setdefault(case.group, []).append(case)
+    columns = list(by_group.values())
+    return [column[row] for row in range(max(map(len, columns), default=0)) for column in columns if row < len(column)]
 
 
 def _read_journal(path: Path, identity: dict[str, str]) -> dict[str, TestResult]:

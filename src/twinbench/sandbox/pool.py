@@ -37,8 +37,16 @@ class SessionPool:
         except BaseException as exc:  # reported to the caller, never lost in a thread
             self._done.put(exc)
 
-    def map(self, jobs: Iterable[tuple[Key, ExecRequest]], on_result: Callable[[Key, ExecResult], None]) -> None:
-        """Run every job; `on_result` is called in the caller's thread, in completion order."""
+    def map(
+        self,
+        jobs: Iterable[tuple[Key, ExecRequest]],
+        on_result: Callable[[Key, ExecResult], None],
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Run every job; `on_result` is called in the caller's thread, in completion order.
+
+        When `stop()` turns true after a result, jobs not yet started are dropped; jobs already running finish
+        and are reported."""
         count = 0
         for job in jobs:
             self._pending.put(job)
@@ -55,6 +63,18 @@ class SessionPool:
                 continue
             received += 1
             on_result(*item)
+            if stop is not None and stop():
+                count -= self._drop_pending()
+
+    def _drop_pending(self) -> int:
+        """Take every job no worker has started off the queue; how many were taken."""
+        dropped = 0
+        while True:
+            try:
+                self._pending.get_nowait()
+            except queue.Empty:
+                return dropped
+            dropped += 1
 
     def close(self) -> None:
         """Stop the workers; their sessions close and nothing they started survives."""
@@ -76,10 +96,11 @@ def run_many(
     jobs: Iterable[tuple[Key, ExecRequest]],
     workers: int,
     on_result: Callable[[Key, ExecResult], None],
+    stop: Callable[[], bool] | None = None,
 ) -> None:
-    """Run every job on a pool of `workers` sessions (no more sessions than jobs)."""
+    """Run every job on a pool of `workers` sessions (no more sessions than jobs), until `stop()` is true."""
     job_list = list(jobs)
     if not job_list:
         return
     with SessionPool(sandbox, config, min(workers, len(job_list))) as pool:
-        pool.map(job_list, on_result)
+        pool.map(job_list, on_result, stop)
