@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -702,6 +703,29 @@ def test_reference_cannot_read_itself(any_room: CleanRoom, detector: LeakDetecto
     assert detector.leaks_in_room(any_room, result.output) == []
 
 
+def test_the_reference_room_holds_nothing_twinbench_made_to_read(jq_room: CleanRoom) -> None:
+    """Asked to read them, the reference gets neither the launcher nor the uid dropper (both execute-only: run
+    or mapped by root, never read), and its /proc/1/cmdline is bwrap's short one, without the room's host
+    paths or the copies' names (bwrap reads its options from a descriptor)."""
+    assert jq_room.broker is not None and jq_room.layout is not None
+    reads = {
+        "launch": "/run/twinbench/launch",
+        "dropper": "/run/twinbench-reference/dropuid.so",
+        "cmdline": "/proc/1/cmdline",
+    }
+    lines = [
+        f"./executable -n -r --rawfile x {path} '$x' > {name}.out 2>&1; echo \"{name} $?\""
+        for name, path in reads.items()
+    ]
+    codes = dict(line.split() for line in run(jq_room, "\n".join(lines)).output.splitlines())
+    assert codes == {"launch": "2", "dropper": "2", "cmdline": "0"}, codes
+    for name in ("launch", "dropper"):
+        assert "Permission denied" in (jq_room.workspace / f"{name}.out").read_text(), name
+    cmdline = (jq_room.workspace / "cmdline.out").read_text().replace("\0", " ")
+    assert re.match(r"\S*bwrap --args \d+ /run/twinbench/launch ", cmdline), cmdline
+    assert str(jq_room.layout.workspace.parent) not in cmdline and "twinbench-reference-" not in cmdline, cmdline
+
+
 def test_reference_environment_is_scrubbed(jq_room: CleanRoom) -> None:
     """Attack: pass loader and libc variables through ./executable; jq's $ENV shows what reached the reference."""
     variables = {
@@ -782,11 +806,14 @@ MALFORMED_SCRIPT = """
         connection.connect("/run/twinbench/broker.sock")
         message = struct.pack(">I", len(payload) if claimed is None else claimed) + payload
         message = message[:stop_after]
-        if fds:
-            socket.send_fds(connection, [message[:4]], fds)
-            connection.sendall(message[4:])
-        else:
-            connection.sendall(message)
+        try:
+            if fds:
+                socket.send_fds(connection, [message[:4]], fds)
+                connection.sendall(message[4:])
+            else:
+                connection.sendall(message)
+        except BrokenPipeError:
+            pass  # refused on what it read so far (the descriptors): the reply is already there to read
         if stop_after is not None:
             connection.shutdown(socket.SHUT_WR)
         reply = b""
@@ -1222,8 +1249,6 @@ def test_the_reference_reenters_its_working_directory_as_its_own_uid(
     pass (a task kept in a 0700 mkdtemp, say). The launcher enters it as root, before the uid drop; the
     dropper now enters it again as the reference's uid, so relative paths get no further than absolute
     ones."""
-    import struct
-
     assert jq_room.broker is not None
     secret_parent = opt_dir() / "closed"
     (secret_parent / "pub").mkdir(parents=True)
@@ -1232,21 +1257,29 @@ def test_the_reference_reenters_its_working_directory_as_its_own_uid(
     (secret_parent / "pub" / "secret.json").chmod(0o644)
     secret_parent.chmod(0o700)
     assert "Permission denied" in run(jq_room, f"cat {secret_parent}/pub/secret.json").output
-    out_read, out_write = os.pipe()
-    payload = json.dumps({"argv": ["jq", ".", "secret.json"], "cwd": f"{secret_parent}/pub", "env": {}}).encode()
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    connection.connect(str(jq_room.broker.socket_path))
-    socket.send_fds(connection, [struct.pack(">I", len(payload))], [out_read, out_write, out_write])
-    connection.sendall(payload)
-    os.close(out_write)
-    connection.settimeout(30)
-    reply = connection.recv(4096)
-    connection.close()
-    printed = os.read(out_read, 4096)
-    os.close(out_read)
-    assert b"TOP SECRET" not in printed
+    put(
+        jq_room,
+        "ask.py",
+        f"""
+        import json, os, socket, struct
+        out_read, out_write = os.pipe()
+        payload = json.dumps({{"argv": ["jq", ".", "secret.json"], "cwd": "{secret_parent}/pub", "env": {{}}}})
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.connect("/run/twinbench/broker.sock")
+        socket.send_fds(connection, [struct.pack(">I", len(payload))], [out_read, out_write, out_write])
+        connection.sendall(payload.encode())
+        os.close(out_write)
+        connection.settimeout(30)
+        reply = connection.recv(4096).decode()
+        printed = os.read(out_read, 4096).decode(errors="replace")
+        print(json.dumps({{"reply": reply, "printed": printed}}))
+        """,
+    )
+    report = last_json(run(jq_room, "python3 ask.py").output)
+    assert "TOP SECRET" not in report["printed"]
     # the dropper refuses on the reference's stderr, and the reference exits 126
-    assert b"the working directory cannot be entered" in printed and json.loads(reply)["exit_code"] == 126
+    assert "the working directory cannot be entered" in report["printed"], report
+    assert json.loads(report["reply"])["exit_code"] == 126, report
 
 
 def test_a_harness_started_with_its_stdio_closed_still_sandboxes(tmp_path: Path) -> None:
