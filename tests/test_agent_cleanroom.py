@@ -900,23 +900,29 @@ def test_broker_serves_concurrent_clients(jq_room: CleanRoom) -> None:
 
 
 IDLE_CONNECTIONS_SCRIPT = """
-    # hold many connections open without a request; count the ones the broker refuses at once
-    import json, socket, time
-    held, refused = [], 0
+    # hold many connections open without a request; count the ones the broker refuses at once, waiting
+    # until as many as expected are refused (then a moment longer, for any refused beyond them)
+    import json, select, socket, sys, time
+    expected = int(sys.argv[1])
+    held, refused = [], set()
     for _ in range(150):
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.connect("/run/twinbench/broker.sock")
         held.append(connection)
-    time.sleep(0.5)
+    poller = select.poll()
     for connection in held:
-        connection.setblocking(False)
-        try:
-            reply = connection.recv(4096)
-        except BlockingIOError:
-            continue
-        if b"at once" in reply:
-            refused += 1
-    print(json.dumps({"refused": refused}))
+        poller.register(connection, select.POLLIN)
+    by_fd = {connection.fileno(): connection for connection in held}
+    deadline = time.monotonic() + 20
+    settle = None
+    while time.monotonic() < (deadline if settle is None else settle):
+        for fd, _ in poller.poll(100):
+            poller.unregister(fd)
+            if b"at once" in by_fd[fd].recv(4096):
+                refused.add(fd)
+        if settle is None and len(refused) >= expected:
+            settle = time.monotonic() + 0.3
+    print(json.dumps({"refused": len(refused)}))
 """
 
 
@@ -927,7 +933,7 @@ def test_broker_refuses_connections_past_its_limit_instead_of_starting_threads(j
 
     put(jq_room, "idle.py", IDLE_CONNECTIONS_SCRIPT)
     threads_before = threading.active_count()
-    result = run(jq_room, "python3 idle.py")
+    result = run(jq_room, f"python3 idle.py {150 - MAX_CONNECTIONS}")
     assert last_json(result.output)["refused"] == 150 - MAX_CONNECTIONS, result.output
     assert threading.active_count() <= threads_before + MAX_CONNECTIONS
     assert run(jq_room, "./executable -n '6 * 7'").output == "42\n"
