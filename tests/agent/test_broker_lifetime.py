@@ -5,6 +5,7 @@ the client opened read-write (so the reference never reads EOF and would wait fo
 connection alive somewhere the old broker could not see (as the reference's own stdio, or queued inside a
 socket pair the reference holds), and leaves in one way or another. Before the fix, the broker waited for EOF
 on that connection, and the reference went on across later actions until its 600 s limit.
+The ordinary early ends of a call (a killed client, an action's timeout, the broker's wall limit) close it.
 """
 
 from __future__ import annotations
@@ -13,19 +14,23 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cleanroom_support import logged_call, nothing_left, run_watching_reference, uid_processes, wait_for
 
 from tests.conftest import AGENT_UID, REFERENCE_UID
-from twinbench.agent.cleanroom import CleanRoom
+from twinbench.agent.cleanroom import CleanRoom, CleanRoomSettings
+from twinbench.formats import TaskDir
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="the reference has a uid of its own only when run as root"),
+]
 
 ATTACK = """
     import fcntl, json, os, signal, socket, struct, subprocess, sys, termios, time
@@ -121,18 +126,7 @@ VARIANTS = {
 
 def reference_processes() -> list[str]:
     """Processes of the clean room's reference uid anywhere on the machine."""
-    result = subprocess.run(["ps", "-u", str(REFERENCE_UID), "-o", "pid=,args="], capture_output=True, text=True)
-    return [line for line in result.stdout.splitlines() if line.strip()]
-
-
-def wait_for(condition: Callable[[], object], timeout_s: float = 5) -> bool:
-    """Whether `condition` came true within the time (a killed sandbox takes a moment to be reaped)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return bool(condition())
+    return uid_processes(REFERENCE_UID)
 
 
 def calls(room: CleanRoom) -> list[dict[str, Any]]:
@@ -166,7 +160,6 @@ def attack_room(logged_room: CleanRoom) -> Iterator[CleanRoom]:
     (logged_room.workspace / "attack.py").unlink()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the reference has a uid of its own only when run as root")
 @pytest.mark.parametrize("how", list(VARIANTS))
 def test_no_reference_outlives_its_action(attack_room: CleanRoom, how: str) -> None:
     # the action ends as soon as the client has said whether its reference started: whatever the client
@@ -215,7 +208,7 @@ def test_a_process_outside_the_rooms_actions_is_refused(logged_room: CleanRoom) 
 def test_the_launcher_and_the_options_of_bwrap_stay_out_of_the_room(logged_room: CleanRoom) -> None:
     """The clean room holds nothing twinbench-made that it does not need to read: the launcher is run, never
     read (execute-only), and bwrap's options (host paths, the hidden files, settings), which its pid 1 would
-    show in /proc/1/cmdline, come from a descriptor. (The reference's room: test_agent_cleanroom.py.)"""
+    show in /proc/1/cmdline, come from a descriptor. (The reference's room: test_broker_reference.py.)"""
     assert logged_room.layout is not None
     host_root = str(logged_room.layout.workspace.parent)
     result = logged_room.execute(
@@ -258,3 +251,48 @@ def test_bwrap_options_round_trip_through_their_descriptor(tmp_path: Path) -> No
         held = options.fd
     with pytest.raises(OSError):
         os.fstat(held)
+
+
+# --- the ordinary ways a call ends early (jq) ---
+
+
+@pytest.mark.slow
+def test_killed_client_stops_the_reference(jq_room: CleanRoom) -> None:
+    """`timeout 2 ./executable` on endless input: the client dies, so the broker kills the reference."""
+    result, seen = run_watching_reference(
+        jq_room, "yes '{}' | timeout 2 ./executable -c . > /dev/null; echo \"exit=$?\"", timeout_s=60
+    )
+    assert not result.timed_out and result.output.strip().endswith("exit=124"), result.output
+    assert seen, "the reference never ran as its uid"
+    assert wait_for(lambda: nothing_left(jq_room))
+    assert wait_for(lambda: logged_call(jq_room, ["./executable", "-c", "."]))
+    call = logged_call(jq_room, ["./executable", "-c", "."])
+    assert call is not None and call["client_left"] is True and call["timed_out"] is False, call
+
+
+@pytest.mark.slow
+def test_action_timeout_stops_the_reference(jq_room: CleanRoom) -> None:
+    """An action that outlives its time limit is killed, and with it the reference it was waiting for."""
+    result, seen = run_watching_reference(jq_room, "./executable -n 'last(repeat(1))'", timeout_s=2)
+    assert result.timed_out and result.returncode == -9
+    assert "longer than 2 s" in result.output
+    assert any("last(repeat(1))" in line for line in seen), seen
+    assert wait_for(lambda: nothing_left(jq_room))
+    argv = ["./executable", "-n", "last(repeat(1))"]
+    assert wait_for(lambda: logged_call(jq_room, argv))
+    call = logged_call(jq_room, argv)
+    assert call is not None and call["client_left"] is True, call  # the broker's own wall limit is 600 s
+
+
+@pytest.mark.slow
+def test_broker_wall_limit_stops_a_reference_that_waits_forever(jq_task: TaskDir, tmp_path: Path) -> None:
+    """A reference blocked on stdin outlives the broker's wall limit: it is killed, the client hears why."""
+    limits = CleanRoomSettings().reference_limits.model_copy(update={"wall_s": 2.0})
+    with CleanRoom(jq_task, CleanRoomSettings(reference_limits=limits), log_dir=tmp_path) as room:
+        started = time.monotonic()
+        result = room.execute('./executable . < <(sleep 60); echo "exit=$?"', timeout_s=30)
+        assert time.monotonic() - started < 20
+        assert "longer than 2 s and was stopped" in result.output and "exit=137" in result.output, result.output
+        calls = [json.loads(line) for line in (tmp_path / "reference_calls.jsonl").read_text().splitlines()]
+        assert calls[-1]["timed_out"] is True and calls[-1]["exit_code"] is not None
+        assert wait_for(lambda: not uid_processes(room.reference_uid))
