@@ -11,6 +11,7 @@ import tempfile
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cleanroom_support import (
@@ -168,14 +169,23 @@ def test_a_room_that_fails_to_open_leaves_nothing_behind(jq_task: TaskDir, monke
         raise OSError("AF_UNIX path too long")
 
     monkeypatch.setattr(ReferenceBroker, "start", refuse)
-    before = {path for path in Path(tempfile.gettempdir()).iterdir() if path.name.startswith("twinbench-room-")}
-    mounts_before = room_mounts()
+    # this room's own directory, whatever rooms other tests (other workers) open meanwhile
+    made: list[str] = []
+    mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args: Any, **kwargs: Any) -> str:
+        made.append(mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
     room = CleanRoom(jq_task)
     with pytest.raises(OSError, match="AF_UNIX path too long"):
         room.open()
-    after = {path for path in Path(tempfile.gettempdir()).iterdir() if path.name.startswith("twinbench-room-")}
-    assert after == before and room.root is None and room.disk is None
-    assert room_mounts() == mounts_before  # the module's shared rooms stay mounted, nothing more
+    monkeypatch.undo()
+    rooms = [path for path in made if Path(path).name.startswith("twinbench-room-")]
+    assert len(rooms) == 1 and not Path(rooms[0]).exists(), rooms
+    assert room.root is None and room.disk is None
+    assert not [mount for mount in room_mounts() if mount.startswith(rooms[0])]
 
 
 def test_closing_the_room_removes_its_files_and_stops_the_reference(jq_task: TaskDir, tmp_path: Path) -> None:

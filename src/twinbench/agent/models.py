@@ -7,6 +7,7 @@ local server such as vLLM or SGLang.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -257,6 +258,21 @@ def import_litellm() -> Any:
         return litellm
 
 
+@functools.cache
+def load_litellm() -> Any:
+    """litellm imported and its completion path run once, offline (`mock_response`): its first real call
+    otherwise imports and sets up more of itself (about a second cold), inside the run's time. Cached: two
+    threads may both warm it up, which costs nothing but the time."""
+    litellm = import_litellm()
+    try:
+        litellm.completion(
+            model="openai/twinbench-warm-up", messages=[{"role": "user", "content": "-"}], mock_response="-"
+        )
+    except Exception:  # a warm-up only: a litellm that cannot mock still serves real calls
+        pass
+    return litellm
+
+
 def _cost_of(litellm: Any, response: Any, name: str) -> tuple[float, bool]:
     """Cost in USD and whether litellm knew the model's price (a local server's model is usually unknown)."""
     try:
@@ -276,12 +292,12 @@ def _one_line(exc: BaseException) -> str:
 def model_for(spec: str, *, api_base: str | None = None) -> Model:
     """The model a --model string names: `scripted:PATH`, or any litellm provider/model string.
 
-    litellm is loaded here, before any run's clock starts: its import takes seconds on a cold start, which
-    belongs to the harness, not to the agent's wall limit. (A LitellmModel made directly loads it on its
-    first query, inside that query's time.)"""
+    litellm is loaded here (load_litellm), before any run's clock starts: its import and its first call take
+    seconds on a cold start, which belong to the harness, not to the agent's wall limit. (A LitellmModel
+    made directly loads it on its first query, inside that query's time.)"""
     if spec.startswith(SCRIPTED_PREFIX):
         return ScriptedModel(Path(spec[len(SCRIPTED_PREFIX) :]).expanduser())
     if not spec.strip():
         raise ModelError("the model name is empty")
-    import_litellm()
+    load_litellm()
     return LitellmModel(spec, api_base=api_base)
