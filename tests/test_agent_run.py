@@ -198,7 +198,8 @@ def test_cost_limit_counts_what_the_model_billed(tmp_path: Path, room: CleanRoom
 def test_wall_limit_bounds_a_slow_action_and_ends_the_run(tmp_path: Path, room: CleanRoom) -> None:
     _, outcome = run_builtin(room, tmp_path, [bash("sleep 30"), bash("true")], wall_limit_s=2)
     assert outcome.exit_status == "TimeExceeded"  # type: ignore[attr-defined]
-    assert outcome.stats.seconds < 10  # type: ignore[attr-defined]
+    # the action is killed at the deadline, and the run ends with it (not at the action's own timeout)
+    assert 2 <= outcome.stats.seconds < 3  # type: ignore[attr-defined]
     steps = json.loads((tmp_path / "trajectory.json").read_text())["steps"]
     assert steps[0]["timed_out"] is True
 

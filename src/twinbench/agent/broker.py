@@ -4,13 +4,19 @@ The clean room holds only a small client (broker_client.py) that connects to thi
 passes its argv, working directory, environment and its three stdio file descriptors. The broker starts the
 reference in a bubblewrap sandbox of its own (`sandbox.rooms.reference_command`): another uid, no network,
 injection variables scrubbed, the binary replaced by an execute-only copy. The reference writes straight to
-the agent's stdout and stderr; the broker answers with the exit code. When the client goes away (killed,
-timed out), the broker kills the reference.
+the agent's stdout and stderr; the broker answers with the exit code.
+
+A reference lives no longer than the call that started it, whatever descriptors the call passed: the broker
+serves only processes of the room's live actions (the peer's pid namespace, read from a pidfd of the process
+that connected, must be one the clean room registered), and kills the reference when that process exits, when
+its connection closes, or when its action ends (`ReferenceBroker.action`), whichever comes first. A descriptor
+that is itself a connection to the broker is refused: a reference holding one would keep the call open.
 """
 
 from __future__ import annotations
 
 import array
+import errno
 import fcntl
 import json
 import os
@@ -18,14 +24,18 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import struct
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from twinbench.agent.bwrap_options import FIRST_FREE_FD, BwrapOptions
 from twinbench.formats import Limits
 from twinbench.sandbox.bwrap import SeccompFilter
 from twinbench.sandbox.disk import mark_owner
@@ -49,9 +59,17 @@ MAX_CONCURRENT_RUNS = 8
 # agent opening thousands of idle connections cannot make the harness start thousands of threads
 MAX_CONNECTIONS = 64
 STDIO_FDS = 3
-# where bwrap finds the seccomp filter: past the three stdio descriptors and the launcher's error pipe
-SECCOMP_FD = 4
-FIRST_FREE_FD = 10
+# the reference sandbox's descriptors: stdio (0-2) is the caller's, then these, each placed by number
+LAUNCH_ERROR_FD = 3  # the launcher reports a failed exec here (sandbox/launcher.c)
+SECCOMP_FD = 4  # bwrap --seccomp
+OPTIONS_FD = 5  # bwrap --args (agent/bwrap_options.py)
+# Linux 6.5+: a pidfd of the process that connected, exact even if that pid has since been reused
+SO_PEERPIDFD = getattr(socket, "SO_PEERPIDFD", 77)
+# how long a call from a process whose action the clean room has not registered yet waits for it
+# (bwrap reports the action's pid namespace just after starting it, so a fast first call can come first)
+ACTION_REGISTRATION_WAIT_S = 5.0
+# what ending an action waits for its references to be killed and reaped
+END_ACTION_WAIT_S = 15.0
 # glibc's list of variables it ignores for setuid programs: each can make the dynamic loader or libc load
 # code or data the caller chose. LD_* is dropped as a prefix. (TMPDIR and TZDIR stay: they load no code.)
 INJECTION_VARIABLES = frozenset(
@@ -143,6 +161,8 @@ class ReferenceCall(BaseModel):
     exit_code: int | None = None
     timed_out: bool = False
     client_left: bool = False
+    # the clean-room action the call came from ended while the reference ran
+    action_ended: bool = False
     error: str | None = None
     seconds: float = 0.0
 
@@ -230,8 +250,18 @@ def package_binaries(hidden_paths: tuple[Path, ...], binary: Path) -> list[Path]
     return sorted(found)
 
 
+class RoomAction:
+    """One clean-room action as the broker knows it: the pid namespace its processes run in, whether it has
+    ended, and how many of its calls are past the point where they may start a reference."""
+
+    def __init__(self, pid_namespace: int) -> None:
+        self.pid_namespace = pid_namespace
+        self.ended = False
+        self.calls = 0
+
+
 class ReferenceBroker:
-    """Serves ./executable requests from one clean room until closed."""
+    """Serves ./executable requests from one clean room's actions until closed."""
 
     def __init__(self, layout: RoomLayout, settings: BrokerSettings, log_path: Path | None = None) -> None:
         self.layout = layout
@@ -245,8 +275,12 @@ class ReferenceBroker:
         self._room: ReferenceRoom | None = None
         self._stopping = threading.Event()
         self._threads: set[threading.Thread] = set()
-        self._running: set[int] = set()
+        # reference sandbox pid -> the action whose call started it
+        self._running: dict[int, RoomAction] = {}
+        # live actions by pid namespace inode; an inode is reused once its namespace is gone, an action is not
+        self._actions: dict[int, RoomAction] = {}
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_RUNS)
         self._accepter: threading.Thread | None = None
         self._bwrap = shutil.which(settings.bwrap) or settings.bwrap
@@ -304,9 +338,39 @@ class ReferenceBroker:
             copies[original] = copy
         if dropper is not None:
             shutil.copyfile(dropper, private / "dropuid.so")
-            (private / "dropuid.so").chmod(0o755)
+            # mapped by a loader that is still root; the reference it becomes has no reason to read it
+            (private / "dropuid.so").chmod(0o111)
             dropper = private / "dropuid.so"
         return ReferenceRoom(binary=binary, execute_only=copies, dropper=dropper)
+
+    @contextmanager
+    def action(self, pid_namespace: int | None) -> Iterator[RoomAction | None]:
+        """Serve ./executable calls from processes in `pid_namespace` (one clean-room action's) while the body
+        runs; on leaving, kill every reference those calls started and wait until they are reaped.
+        None (bwrap reported no namespace: it failed to start) serves nothing."""
+        if pid_namespace is None:
+            yield None
+            return
+        action = RoomAction(pid_namespace)
+        with self._changed:
+            self._actions[pid_namespace] = action
+            self._changed.notify_all()
+        try:
+            yield action
+        finally:
+            self.end_action(action)
+
+    def end_action(self, action: RoomAction) -> None:
+        """The action is over: refuse its later calls, kill its references, and wait until they are reaped."""
+        with self._changed:
+            action.ended = True
+            if self._actions.get(action.pid_namespace) is action:
+                del self._actions[action.pid_namespace]
+            doomed = [pid for pid, owner in self._running.items() if owner is action]
+        for pid in doomed:
+            _kill(pid)
+        with self._changed:
+            self._changed.wait_for(lambda: action.calls == 0, timeout=END_ACTION_WAIT_S)
 
     def close(self) -> None:
         """Stop accepting, kill every reference still running, and remove the socket and the copy."""
@@ -369,18 +433,16 @@ class ReferenceBroker:
 
     def _serve(self, connection: socket.socket) -> None:
         fds: list[int] = []
+        client: int | None = None
         try:
             try:
+                # who connected is read first: the socket says who called connect(), whatever happens next
+                client = _peer_pidfd(connection)
                 request, fds = _read_request(connection, time.monotonic() + REQUEST_TIMEOUT_S)
             except (BrokerProtocolError, OSError) as exc:
                 call = ReferenceCall(error=f"bad request to the reference broker: {exc}")
             else:
-                connection.settimeout(None)
-                with self._slots:
-                    try:
-                        call = self._run(connection, request, fds)
-                    except Exception as exc:  # a bug of ours: answer and log it, keep serving others
-                        call = ReferenceCall(argv=request.argv, cwd=request.cwd, error=f"broker failure: {exc!r}")
+                call = self._serve_request(client, connection, request, fds)
             self._record(call)
             try:
                 connection.sendall((json.dumps(call.answer(self.settings.limits.wall_s)) + "\n").encode())
@@ -389,13 +451,69 @@ class ReferenceBroker:
         finally:
             for fd in fds:
                 os.close(fd)
+            if client is not None:
+                os.close(client)
             connection.close()
+
+    def _serve_request(
+        self, client: int, connection: socket.socket, request: BrokerRequest, fds: list[int]
+    ) -> ReferenceCall:
+        """Run a well-formed request that comes from a live action and passes no connection to the broker."""
+        try:
+            action = self._action_of(client)
+            self._refuse_broker_connections(fds)
+        except BrokerProtocolError as exc:
+            return ReferenceCall(argv=request.argv, cwd=request.cwd, error=f"refused by the reference broker: {exc}")
+        connection.settimeout(None)
+        with self._slots:
+            try:
+                return self._run_for(action, client, connection, request, fds)
+            except Exception as exc:  # a bug of ours: answer and log it, keep serving others
+                return ReferenceCall(argv=request.argv, cwd=request.cwd, error=f"broker failure: {exc!r}")
+
+    def _action_of(self, client: int) -> RoomAction:
+        """The live action the client process runs in; refused when it runs in none (a process outside the
+        room, the reference itself, or an action that has ended)."""
+        namespace = _pid_namespace(client)
+        if namespace is None:
+            raise BrokerProtocolError("the calling process is gone")
+        with self._changed:
+            self._changed.wait_for(lambda: namespace in self._actions, timeout=ACTION_REGISTRATION_WAIT_S)
+            action = self._actions.get(namespace)
+        if action is None:
+            raise BrokerProtocolError("./executable runs the reference only for the clean room's own actions")
+        return action
+
+    def _refuse_broker_connections(self, fds: list[int]) -> None:
+        """A reference holding a connection to this broker would keep a call's connection open after its client
+        is gone; no client needs to pass one, so none is accepted."""
+        for fd in fds:
+            if _connects_to(fd, str(self.socket_path)):
+                raise BrokerProtocolError("a descriptor passed for the reference is a connection to the broker")
+
+    def _run_for(
+        self, action: RoomAction, client: int, connection: socket.socket, request: BrokerRequest, fds: list[int]
+    ) -> ReferenceCall:
+        """Run the call unless its action has ended meanwhile; counted as one of the action's calls throughout,
+        so that ending the action waits for it."""
+        with self._changed:
+            if action.ended:
+                return ReferenceCall(argv=request.argv, cwd=request.cwd, error="the action that called has ended")
+            action.calls += 1
+        try:
+            return self._run(action, client, connection, request, fds)
+        finally:
+            with self._changed:
+                action.calls -= 1
+                self._changed.notify_all()
 
     def _harness_environment(self) -> dict[str, str]:
         """The variables the harness sets for every run: the task's own and its frozen clock."""
         return {**self.settings.task_env, **clock_environment(self.settings.clock)}
 
-    def _run(self, connection: socket.socket, request: BrokerRequest, fds: list[int]) -> ReferenceCall:
+    def _run(
+        self, action: RoomAction, client: int, connection: socket.socket, request: BrokerRequest, fds: list[int]
+    ) -> ReferenceCall:
         call = ReferenceCall(argv=request.argv, cwd=request.cwd)
         started = time.monotonic()
         error_read, error_write = os.pipe()
@@ -414,26 +532,37 @@ class ReferenceBroker:
                 argv=request.argv,
                 seccomp_fd=None if seccomp.fd is None else SECCOMP_FD,
             )
-            # dup2 actions run in order, so a source that is also a target (a harness started with its stdio
-            # closed gets low numbers for everything) would be overwritten first: move every source past them
-            sources = [*fds, error_write, *seccomp.fds]
-            moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, FIRST_FREE_FD) for fd in sources]
-            actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(moved)]
-            try:
-                pid = os.posix_spawn(self._bwrap, command, {}, file_actions=actions, setsid=True)
-            except (OSError, ValueError) as exc:
-                os.close(error_read)
-                call.error = f"cannot start the reference sandbox: {exc}"
-                return call
-            finally:
-                os.close(error_write)
-                for fd in moved:
-                    os.close(fd)
-        with self._lock:
-            self._running.add(pid)
+            with BwrapOptions(command) as options:
+                assert options.fd is not None
+                placed = {0: fds[0], 1: fds[1], 2: fds[2], LAUNCH_ERROR_FD: error_write, OPTIONS_FD: options.fd}
+                if seccomp.fd is not None:
+                    placed[SECCOMP_FD] = seccomp.fd
+                # dup2 actions run in order, so a source that is also a target (a harness started with its stdio
+                # closed gets low numbers for everything) would be overwritten first: move every source past them
+                moved = {target: fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, FIRST_FREE_FD) for target, fd in placed.items()}
+                actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in moved.items()]
+                try:
+                    pid = os.posix_spawn(self._bwrap, options.argv(OPTIONS_FD), {}, file_actions=actions, setsid=True)
+                except (OSError, ValueError) as exc:
+                    os.close(error_read)
+                    call.error = f"cannot start the reference sandbox: {exc}"
+                    return call
+                finally:
+                    os.close(error_write)
+                    for fd in moved.values():
+                        os.close(fd)
+        with self._changed:
+            self._running[pid] = action
+            # the action may have ended while this call was starting its reference: it must not outlive it
+            ended = action.ended
+        if ended:
+            _kill(pid)
         reaped = False
         try:
-            call.timed_out, call.client_left = self._wait(pid, connection, started + self.settings.limits.wall_s)
+            call.timed_out, call.client_left = self._wait(
+                pid, connection, client, started + self.settings.limits.wall_s
+            )
+            call.action_ended = action.ended
             if call.timed_out or call.client_left:
                 _kill(pid)
             _, status = os.waitpid(pid, 0)
@@ -447,8 +576,8 @@ class ReferenceBroker:
             if not reaped:  # whatever went wrong while waiting, the reference must not outlive its call
                 _kill(pid)
                 os.waitpid(pid, 0)
-            with self._lock:
-                self._running.discard(pid)
+            with self._changed:
+                self._running.pop(pid, None)
             os.close(error_read)
         code = os.waitstatus_to_exitcode(status)
         call.exit_code = code if code >= 0 else 128 - code
@@ -457,12 +586,15 @@ class ReferenceBroker:
             call.error = f"cannot run the reference: {launch_error}"
         return call
 
-    def _wait(self, pid: int, connection: socket.socket, deadline: float) -> tuple[bool, bool]:
-        """Wait for the sandbox to exit; (timed out, client left) when it has to be killed instead."""
+    def _wait(self, pid: int, connection: socket.socket, client: int, deadline: float) -> tuple[bool, bool]:
+        """Wait for the sandbox to exit; (timed out, client left) when it has to be killed instead. The client
+        has left when its process exits or its connection closes, whichever is first: a connection can be kept
+        open by whoever holds a copy of it, the process cannot."""
         pidfd = os.pidfd_open(pid)
         # poll, not select: a harness running many rooms holds descriptors past select's 1024
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
+        poller.register(client, select.POLLIN)
         poller.register(connection.fileno(), select.POLLIN)
         try:
             while not self._stopping.is_set():
@@ -472,6 +604,8 @@ class ReferenceBroker:
                 ready = {fd for fd, _ in poller.poll(min(remaining, 0.5) * 1000)}
                 if pidfd in ready:
                     return False, False
+                if client in ready:
+                    return False, True
                 if connection.fileno() in ready:
                     try:
                         data = connection.recv(4096)
@@ -531,6 +665,63 @@ def _suid_dumpable() -> int:
         return int(Path("/proc/sys/fs/suid_dumpable").read_text().strip())
     except (OSError, ValueError):
         return 0
+
+
+def _peer_pidfd(connection: socket.socket) -> int:
+    """A pidfd of the process that connected: exact with SO_PEERPIDFD; on kernels before 6.5 opened from the
+    pid SO_PEERCRED names (a pid reused since then can only be another process of a live action, see
+    `_action_of`, and dies with it)."""
+    try:
+        pidfd = connection.getsockopt(socket.SOL_SOCKET, SO_PEERPIDFD)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOPROTOOPT, errno.EINVAL, errno.EOPNOTSUPP):
+            raise BrokerProtocolError("the calling process is gone") from None
+        credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, _, _ = struct.unpack("3i", credentials)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            raise BrokerProtocolError("the calling process is gone") from None
+    os.set_inheritable(pidfd, False)
+    return pidfd
+
+
+def _pid_namespace(pidfd: int) -> int | None:
+    """The inode of the pid namespace of the process behind `pidfd`, or None once it has exited. Read through
+    /proc by pid, then checked against the pidfd: a process still running after the read is the one read."""
+    try:
+        fdinfo = Path(f"/proc/self/fdinfo/{pidfd}").read_text()
+        pid = int(next(line.split()[1] for line in fdinfo.splitlines() if line.startswith("Pid:")))
+        if pid <= 0:
+            return None
+        namespace = os.stat(f"/proc/{pid}/ns/pid").st_ino
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    exited = select.poll()
+    exited.register(pidfd, select.POLLIN)
+    return None if exited.poll(0) else namespace
+
+
+def _connects_to(fd: int, address: str) -> bool:
+    """Whether `fd` is a Unix socket connected to (or bound at) `address`."""
+    try:
+        if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+            return False
+        probe = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return False
+    try:
+        if probe.family != socket.AF_UNIX:
+            return False
+        names = []
+        for name in (probe.getpeername, probe.getsockname):
+            try:
+                names.append(name())
+            except OSError:
+                continue
+        return any(os.fsdecode(found) == address for found in names if isinstance(found, str | bytes))
+    finally:
+        probe.close()
 
 
 def _kill(pid: int) -> None:

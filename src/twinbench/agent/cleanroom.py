@@ -1,11 +1,14 @@
 """The clean room: an agent's workspace with the task's docs, a broker-backed ./executable, and no way out.
 
 Each bash action is a fresh bubblewrap sandbox over the same host directories, so files persist between
-actions while processes do not: when an action ends, its pid namespace and everything in it die.
+actions while processes do not: when an action ends, its pid namespace and everything in it die, and so does
+every reference it started through the broker (`ReferenceBroker.action`).
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import select
 import shutil
@@ -19,6 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from twinbench.agent.broker import BrokerSettings, ReferenceBroker
+from twinbench.agent.bwrap_options import FIRST_FREE_FD, BwrapOptions
 from twinbench.formats import DEFAULT_DISK_LIMIT_MB, ActionResult, Limits, TaskDir
 from twinbench.reference import ReferenceError, hidden_paths_for, resolve_binary
 from twinbench.sandbox import candidate_uid
@@ -30,6 +34,8 @@ from twinbench.sandbox.rooms import HOME, SHM_BYTES, TMP, WORKSPACE, RoomLayout,
 
 CLIENT_SOURCE = Path(__file__).with_name("broker_client.py")
 DRAIN_AFTER_KILL_S = 5.0
+# bwrap reports the action's pid namespace right after creating it; a bwrap that has not by then is stuck
+INFO_WAIT_S = 30.0
 # Without a bounded disk (not root, no loop devices) disk use is measured by walking the room's files: during
 # an action every few seconds, and after it. A room with more entries than this counts as full, which also
 # bounds what one walk costs.
@@ -199,7 +205,8 @@ class CleanRoom:
         (layout.broker_dir / "reference").write_bytes(client)
         (layout.broker_dir / "reference").chmod(0o755)
         shutil.copyfile(launcher, layout.broker_dir / "launch")
-        (layout.broker_dir / "launch").chmod(0o755)
+        # run by bwrap, never read by anything in the rooms: execute-only, so its bytes stay out of them
+        (layout.broker_dir / "launch").chmod(0o111)
         for directory in (layout.workspace, layout.home, layout.tmp):
             directory.mkdir()
         (layout.workspace / "docs").mkdir()  # the mount point of the read-only docs
@@ -252,6 +259,8 @@ class CleanRoom:
         if cgroup is not None:
             cgroup.apply(self.settings.limits, SHM_BYTES >> 20)
             cgroup_fds = tuple(cgroup.procs_fds())
+        info_read, info_write = os.pipe()
+        info_write = _move_high(info_write)
         with SeccompFilter() as seccomp:
             argv = cleanroom_command(
                 self.layout,
@@ -267,28 +276,35 @@ class CleanRoom:
                 env=self.settings.env | self.task.task.env,
                 cgroup_fds=cgroup_fds,
             )
-            try:
-                process = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    env={"PATH": "/usr/bin:/bin"},
-                    start_new_session=True,
-                    pass_fds=(*seccomp.fds, *cgroup_fds),
-                )
-            except OSError as exc:
-                return ActionResult(output=f"twinbench: cannot start the clean room: {exc}", returncode=126)
-            finally:
-                for fd in cgroup_fds:
-                    os.close(fd)
-        assert process.stdout is not None
+            with BwrapOptions(argv, extra=("--info-fd", str(info_write))) as options:
+                assert options.fd is not None
+                try:
+                    process = subprocess.Popen(
+                        options.argv(options.fd),
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        env={"PATH": "/usr/bin:/bin"},
+                        start_new_session=True,
+                        pass_fds=(*seccomp.fds, *cgroup_fds, options.fd, info_write),
+                    )
+                except OSError as exc:
+                    os.close(info_read)
+                    return ActionResult(output=f"twinbench: cannot start the clean room: {exc}", returncode=126)
+                finally:
+                    os.close(info_write)
+                    for fd in cgroup_fds:
+                        os.close(fd)
+        assert process.stdout is not None and self.broker is not None
+        namespace = _read_pid_namespace(info_read, started + min(timeout, INFO_WAIT_S))
         # a bounded disk refuses writes itself; otherwise the action is stopped once the room is over its limit
         watch = None if self.disk is not None else self._over_disk_limit
-        output, truncated, timed_out, disk_full = _collect(
-            process, process.stdout, started + timeout, self.settings.output_bytes, watch
-        )
-        returncode = process.wait()
+        # the action's references die with it: the broker serves its pid namespace only until this block ends
+        with self.broker.action(namespace):
+            output, truncated, timed_out, disk_full = _collect(
+                process, process.stdout, started + timeout, self.settings.output_bytes, watch
+            )
+            returncode = process.wait()
         text = output.decode("utf-8", errors="replace")
         if truncated:
             text += f"\n[twinbench: output truncated after {self.settings.output_bytes} bytes]\n"
@@ -388,6 +404,38 @@ def _collect(
     if process.poll() is None:
         _kill_group(process.pid)
     return bytes(kept), truncated, timed_out, disk_full
+
+
+def _move_high(fd: int) -> int:
+    """`fd` renumbered past the descriptors with fixed meanings: with the harness's stdio closed, a pipe gets
+    0-2, which the child's own stdio would replace."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, FIRST_FREE_FD)
+    os.close(fd)
+    return moved
+
+
+def _read_pid_namespace(info: int, deadline: float) -> int | None:
+    """The pid namespace bwrap reports on its --info-fd (then closes), or None if it never does (it failed
+    to start, or is stuck); `info` is closed either way."""
+    data = b""
+    poller = select.poll()
+    poller.register(info, select.POLLIN)
+    try:
+        while len(data) < 65536:
+            left = deadline - time.monotonic()
+            if left <= 0 or not poller.poll(left * 1000):
+                return None
+            chunk = os.read(info, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(info)
+    try:
+        namespace = json.loads(data).get("pid-namespace")
+    except (ValueError, AttributeError):
+        return None
+    return namespace if isinstance(namespace, int) else None
 
 
 def _kill_group(pid: int) -> None:

@@ -32,6 +32,7 @@ from twinbench.agent.models import (
     ModelError,
     ScriptedModel,
     call_with_retries,
+    finish_by,
     import_litellm,
     model_for,
     yaml_problem,
@@ -214,7 +215,15 @@ def _exit_message(status: str) -> dict[str, Any]:
     return {"role": "exit", "content": status, "extra": {"exit_status": status, "submission": ""}}
 
 
-def _mini_model(spec: str, api_base: str | None, model_section: dict[str, Any], deadline: float | None) -> Any:
+class RunDeadline:
+    """The run's deadline, set once its clock starts: after the model client has loaded, so that a cold
+    import of litellm and mini-swe-agent (seconds) is not the agent's time."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+
+def _mini_model(spec: str, api_base: str | None, model_section: dict[str, Any], deadline: RunDeadline) -> Any:
     model = model_for(spec, api_base=api_base)
     observation_template = str(model_section.get("observation_template", "{{ output.output }}"))
     if isinstance(model, ScriptedModel):
@@ -235,11 +244,15 @@ def _mini_model(spec: str, api_base: str | None, model_section: dict[str, Any], 
             one_call = super().query
             configured = self.config.model_kwargs.get("timeout")
             timeout_s = float(configured) if _finite_non_negative(configured) and configured else MINI_MODEL_TIMEOUT_S
-            return call_with_retries(
-                lambda timeout: one_call(messages, **kwargs, timeout=timeout, num_retries=0),
-                timeout_s=timeout_s,
-                retries=MINI_MODEL_RETRIES,
-                deadline=deadline,
+            # finish_by: the HTTP timeout does not bound what the call does around the request
+            return finish_by(
+                deadline.at,
+                lambda: call_with_retries(
+                    lambda timeout: one_call(messages, **kwargs, timeout=timeout, num_retries=0),
+                    timeout_s=timeout_s,
+                    retries=MINI_MODEL_RETRIES,
+                    deadline=deadline.at,
+                ),
             )
 
     model_kwargs: dict[str, Any] = dict(model_section.get("model_kwargs") or {})
@@ -323,10 +336,10 @@ def run_mini(
 ) -> AgentOutcome:
     """Run mini-swe-agent's DefaultAgent on the clean room; every ending is an outcome, never an exception.
 
-    The wall limit bounds everything: model calls and their retries, and actions, get at most the time left.
+    The wall limit bounds everything from the first step on: model calls (cut off at the deadline) and their
+    retries, and actions, get at most the time left. It starts once mini-swe-agent and litellm are loaded.
     `stop` (a batch's Ctrl-C) ends the run as Interrupted before its next model call or action.
     """
-    started = time.monotonic()
     config = load_mini_config(config_path)
     agent_section = dict(config["agent"])
     if step_limit is not None:
@@ -337,19 +350,21 @@ def run_mini(
     # mini counts whole seconds: rounded up, so that a limit under a second is still a limit, not none
     agent_section["wall_time_limit_seconds"] = math.ceil(wall)
     agent_section["output_path"] = trajectory_path
-    deadline = started + wall if wall > 0 else None
+    run_deadline = RunDeadline()
     try:
-        model = _mini_model(model_spec, api_base, dict(config.get("model") or {}), deadline)
+        model = _mini_model(model_spec, api_base, dict(config.get("model") or {}), run_deadline)
     except ModelError as exc:
         return AgentOutcome(exit_status=MODEL_ERROR, message=str(exc))
+    agent_class = _deadline_agent_class()
+    # the wall limit counts from here: mini-swe-agent and the model client are loaded
+    started = time.monotonic()
+    deadline = run_deadline.at = started + wall if wall > 0 else None
 
     environment = CleanRoomMiniEnvironment(
         room, timeout=max(1, math.ceil(action_timeout_s)), disk_limit_mb=disk_limit_mb, deadline=deadline
     )
     try:
-        agent = _deadline_agent_class()(
-            model, environment, deadline=deadline, stop=stop or threading.Event(), **agent_section
-        )
+        agent = agent_class(model, environment, deadline=deadline, stop=stop or threading.Event(), **agent_section)
     except Exception as exc:  # mini validates its config with pydantic and jinja; both end the run the same way
         return AgentOutcome(exit_status="ConfigError", message=f"mini-swe-agent config: {_first_line(exc)}")
     try:

@@ -7,6 +7,7 @@ local server such as vLLM or SGLang.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -134,15 +135,24 @@ class LitellmModel:
         return kwargs
 
     def query(self, messages: list[dict[str, str]], timeout_s: float | None = None) -> ModelReply:
-        """One completion within `timeout_s` seconds, retries included; every failure is a one-line ModelError."""
-        litellm = import_litellm()
+        """One completion within `timeout_s` seconds, retries included; every failure is a one-line ModelError.
 
-        def attempt(timeout: float) -> Any:
-            return litellm.completion(model=self.name, messages=messages, **self.completion_kwargs(timeout))
-
+        The time counts from this call: loading litellm (seconds, the first time) and its first call's own
+        lazy imports are inside it, and whatever is still running at the deadline is abandoned (finish_by).
+        """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        try:
+
+        def load_and_ask() -> tuple[Any, Any]:
+            litellm = import_litellm()
+
+            def attempt(timeout: float) -> Any:
+                return litellm.completion(model=self.name, messages=messages, **self.completion_kwargs(timeout))
+
             response = call_with_retries(attempt, timeout_s=self.timeout_s, retries=self.retries, deadline=deadline)
+            return litellm, response
+
+        try:
+            litellm, response = finish_by(deadline, load_and_ask)
         except Exception as exc:  # litellm raises many provider-specific types; all end the run the same way
             raise ModelError(_one_line(exc)) from None
         try:
@@ -158,6 +168,38 @@ class LitellmModel:
         )
         cost, known = _cost_of(litellm, response, self.name)
         return ModelReply(content=content, cost_usd=cost, cost_known=known, tokens=tokens, finish_reason=finish_reason)
+
+
+class DeadlineReached(Exception):
+    """A model call was still running at the run's deadline and was abandoned."""
+
+
+def finish_by(deadline: float | None, work: Callable[[], _Result]) -> _Result:
+    """`work()`'s result, or DeadlineReached once `deadline` passes without one.
+
+    The work runs on a daemon thread: a timeout given to an HTTP client bounds the request, not the imports
+    and set-up around it (litellm's first call loads more of itself), so only waiting apart holds the time.
+    What is abandoned ends by itself soon after (its requests have the same deadline) and is discarded.
+    """
+    if deadline is None:
+        return work()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work()
+        except BaseException as exc:  # handed to the caller's thread, which raises it there
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="twinbench-model-call", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        raise DeadlineReached("the model did not answer before the run's wall limit")
+    if "error" in outcome:
+        raise outcome["error"]
+    result: _Result = outcome["result"]
+    return result
 
 
 def call_with_retries(
@@ -216,6 +258,21 @@ def import_litellm() -> Any:
         return litellm
 
 
+@functools.cache
+def load_litellm() -> Any:
+    """litellm imported and its completion path run once, offline (`mock_response`): its first real call
+    otherwise imports and sets up more of itself (about a second cold), inside the run's time. Cached: two
+    threads may both warm it up, which costs nothing but the time."""
+    litellm = import_litellm()
+    try:
+        litellm.completion(
+            model="openai/twinbench-warm-up", messages=[{"role": "user", "content": "-"}], mock_response="-"
+        )
+    except Exception:  # a warm-up only: a litellm that cannot mock still serves real calls
+        pass
+    return litellm
+
+
 def _cost_of(litellm: Any, response: Any, name: str) -> tuple[float, bool]:
     """Cost in USD and whether litellm knew the model's price (a local server's model is usually unknown)."""
     try:
@@ -233,9 +290,14 @@ def _one_line(exc: BaseException) -> str:
 
 
 def model_for(spec: str, *, api_base: str | None = None) -> Model:
-    """The model a --model string names: `scripted:PATH`, or any litellm provider/model string."""
+    """The model a --model string names: `scripted:PATH`, or any litellm provider/model string.
+
+    litellm is loaded here (load_litellm), before any run's clock starts: its import and its first call take
+    seconds on a cold start, which belong to the harness, not to the agent's wall limit. (A LitellmModel
+    made directly loads it on its first query, inside that query's time.)"""
     if spec.startswith(SCRIPTED_PREFIX):
         return ScriptedModel(Path(spec[len(SCRIPTED_PREFIX) :]).expanduser())
     if not spec.strip():
         raise ModelError("the model name is empty")
+    load_litellm()
     return LitellmModel(spec, api_base=api_base)
