@@ -10,7 +10,7 @@ from pathlib import Path
 from twinbench.formats import CoverageReport, FormatError, Suite, TaskDir, TestgenReport
 from twinbench.protocols import Sandbox
 from twinbench.reference.coverage import CoverageBuild, features_of, line_coverage, load_coverage_build
-from twinbench.reference.docmodel import CliModel, mine_docs
+from twinbench.reference.docmodel import CliModel, mine_named_docs
 from twinbench.sandbox.testrun import EXECUTABLE, environment_for
 from twinbench.testgen.generate import CoverageGuide, TestgenOptions, generate_suite
 
@@ -25,12 +25,12 @@ def load_cli_model(task_dir: TaskDir) -> CliModel:
             return CliModel.model_validate_json(path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise FormatError(f"{path}: not a valid command-line model ({str(exc).splitlines()[0]})") from None
-    texts = [
-        (task_dir.root / name).read_text(encoding="utf-8", errors="replace")
+    texts = {
+        name: (task_dir.root / name).read_text(encoding="utf-8", errors="replace")
         for name in task_dir.task.docs
         if (task_dir.root / name).is_file()
-    ]
-    model = mine_docs(Path(task_dir.task.reference.binary).name, texts)
+    }
+    model = mine_named_docs(Path(task_dir.task.reference.binary).name, texts)
     path.write_text(model.model_dump_json(indent=2), encoding="utf-8")
     return model
 
