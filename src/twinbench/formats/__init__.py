@@ -25,11 +25,12 @@ from twinbench.formats.suite import (
     suite_digest,
 )
 from twinbench.formats.task import ReferenceSpec, Task, TaskDir, TaskLimits, load_task, save_task
-from twinbench.formats.testgen import CoverageReport, FileCoverage, TestgenReport
+from twinbench.formats.testgen import AcceptedShare, CoverageReport, FileCoverage, TestgenReport
 
 __all__ = [
     "DEFAULT_DISK_LIMIT_MB",
     "TRAJECTORY_FORMAT",
+    "AcceptedShare",
     "ActionResult",
     "AgentRunRecord",
     "BuildRecord",

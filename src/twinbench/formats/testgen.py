@@ -23,6 +23,19 @@ class CoverageReport(BaseModel):
     files: list[FileCoverage] = Field(default_factory=list)
 
 
+class AcceptedShare(BaseModel):
+    """How many generated inputs of one origin ran, and the share the reference accepted (exit 0)."""
+
+    generated: int
+    accepted: int
+    share: float
+
+    @classmethod
+    def of(cls, generated: int, accepted: int) -> AcceptedShare:
+        """The share, rounded for reading; 0 when nothing was generated."""
+        return cls(generated=generated, accepted=accepted, share=round(accepted / generated, 4) if generated else 0.0)
+
+
 class TestgenReport(BaseModel):
     """Everything needed to judge and reproduce a generated suite."""
 
@@ -46,3 +59,14 @@ class TestgenReport(BaseModel):
     dropped: dict[str, str] = Field(default_factory=dict, description="case id -> hygiene reason")
     dropped_by_reason: dict[str, int] = Field(default_factory=dict)
     normalized: dict[str, str] = Field(default_factory=dict, description="case id -> stream ignored because it varies")
+    upstream: str = Field(default="", description="the source package whose tests gave seeds, or why there were none")
+    seed_sources: dict[str, int] = Field(
+        default_factory=dict, description='language seeds per source: "upstream:tests/jq.test", "docs:man#0"'
+    )
+    accepted: dict[str, AcceptedShare] = Field(
+        default_factory=dict,
+        description="per origin kind (upstream, docs, grammar, mutation, synthesized) and 'all': runs while "
+        "exploring and the share the reference accepted (exit 0)",
+    )
+    kept_by_origin: dict[str, int] = Field(default_factory=dict, description="kept cases per origin kind")
+    origins: dict[str, str] = Field(default_factory=dict, description="case id -> where its input came from")

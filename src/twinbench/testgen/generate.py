@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from twinbench.formats import Suite, TaskDir, TestgenReport, dump_suite, save_task
+from twinbench.formats import AcceptedShare, Suite, TaskDir, TestgenReport, dump_suite, save_task
 from twinbench.protocols import Sandbox
 from twinbench.reference import resolve_binary, stage_reference
 from twinbench.reference.docmodel import CliModel, OptionSpec
@@ -40,15 +40,19 @@ from twinbench.sandbox.pool import SessionPool
 from twinbench.sandbox.testrun import request_for
 from twinbench.testgen.inputs import InputKind, detect_kinds, generate, mutate_bytes, mutate_text, value_for_hint
 from twinbench.testgen.record import CaseSpec, case_for_spec, record_reference
+from twinbench.testgen.seeds import Grammars, doc_script_specs, origin_kind, seed_sources
 
 RUNS_PER_BUDGET_SECOND = 300
 BATCH = 64
 SEED_SHARE = 0.4
+DOC_COMMAND_LINES = "docs:command lines"
+GRAMMAR_SHARE = 0.5  # of mutations, when the seeds gave a grammar
 MAX_PAIRS = 600
 GCOV_DIR = ".twinbench-gcov"
 DEFAULT_CLOCK = "2024-01-02 03:04:05"
 PROBE_CLOCK = "2031-05-06 07:08:09"
 CASE_TIMEOUT_S = 10.0
+EXPLORE_TIMEOUT_S = 2.0
 INPUT_FILE = "in.txt"
 
 Feature = tuple[object, ...]
@@ -63,6 +67,7 @@ class TestgenOptions(BaseModel):
     seed: int = 0
     max_tests: int = Field(default=1000, gt=0)
     workers: int = 2
+    upstream_tests: bool = Field(default=True, description="seed from the Debian source package's own tests")
 
 
 class CoverageGuide(BaseModel):
@@ -91,6 +96,8 @@ def generate_suite(
     features_of: Callable[[dict[str, bytes | None]], frozenset[Feature]] | None = None,
     measure_coverage: Callable[[Suite], object] | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
+    upstream: list[CaseSpec] | None = None,
+    upstream_note: str = "",
 ) -> TestgenReport:
     """Generate, select and record a suite into task_dir/tests; returns what tests/testgen.json holds."""
     started = time.monotonic()
@@ -99,7 +106,8 @@ def generate_suite(
     task = task_dir.task
     docs_text = _docs_text(task_dir)
     vocabulary = _vocabulary(task_dir, model)
-    synth = Synthesizer(model, rng, detect_kinds(docs_text), vocabulary, _data_files(task_dir))
+    language = [*(upstream or []), *doc_script_specs(model, rng)]
+    synth = Synthesizer(model, rng, detect_kinds(docs_text), vocabulary, _data_files(task_dir), language)
     budget = options.runs or max(50, int(options.budget_s * RUNS_PER_BUDGET_SECOND))
     deadline = None if options.runs else started + options.budget_s
 
@@ -136,6 +144,7 @@ def generate_suite(
         candidate.spec.model_copy(update={"id": f"t{number:04d}", "group": _group(candidate)})
         for number, candidate in enumerate(selected)
     ]
+    origins = {spec.id: spec.origin for spec in specs}
     if on_progress is not None:
         on_progress("recording", 0, len(specs))
     if task.clock is None and _reads_the_clock(task_dir, specs, sandbox, options.workers):
@@ -159,6 +168,11 @@ def generate_suite(
         selected=len(specs),
         kept=len(suite),
         coverage=coverage_report,
+        upstream=upstream_note,
+        seed_sources=seed_sources(language),
+        accepted=explorer.accepted_shares(),
+        kept_by_origin=dict(Counter(origin_kind(origins[case.id]) for case in suite.cases).most_common()),
+        origins={case.id: origins[case.id] for case in suite.cases if origins[case.id]},
         groups=dict(sorted(Counter(case.group for case in suite.cases).items())),
         dropped=record.dropped,
         dropped_by_reason=dict(Counter(reason.split(":")[0] for reason in record.dropped.values())),
@@ -191,6 +205,8 @@ class Explorer:
         self.corpus: list[Candidate] = []
         self.executions = 0
         self._picks: Counter[int] = Counter()
+        self.generated: Counter[str] = Counter()  # runs by origin kind
+        self.accepted: Counter[str] = Counter()  # of those, runs the reference accepted (exit 0)
 
     def run(self, specs: list[CaseSpec]) -> None:
         """Run a batch; results are merged in batch order, so parallelism never changes the outcome."""
@@ -201,12 +217,23 @@ class Explorer:
         self.executions += len(specs)
         for index, spec in enumerate(specs):
             result = results[index]
-            if result.sandbox_error is not None or result.timed_out:
+            if result.sandbox_error is not None:
+                continue
+            kind = origin_kind(spec.origin)
+            self.generated[kind] += 1
+            self.accepted[kind] += result.exit_code == 0 and not result.timed_out
+            if result.timed_out:
                 continue
             features = self._features(spec, result)
             if not features <= self.seen:
                 self.seen |= features
                 self.corpus.append(Candidate(spec=spec, features=features, status=result.status))
+
+    def accepted_shares(self) -> dict[str, AcceptedShare]:
+        """Per origin kind and in all: how many generated inputs ran, and the share the reference accepted."""
+        shares = {kind: AcceptedShare.of(self.generated[kind], self.accepted[kind]) for kind in sorted(self.generated)}
+        shares["all"] = AcceptedShare.of(sum(self.generated.values()), sum(self.accepted.values()))
+        return shares
 
     def pick(self, rng: random.Random) -> Candidate:
         """A corpus entry to mutate: rarely picked, feature-rich entries first."""
@@ -222,7 +249,10 @@ class Explorer:
         return [candidate.spec for candidate in self.corpus]
 
     def _request(self, spec: CaseSpec) -> ExecRequest:
-        request = request_for(self.task, case_for_spec(spec))
+        # a run that takes longer than this is no good test and is dropped anyway; example programs that never
+        # end (bc's twins.b) and their mutants would otherwise cost the full case timeout each
+        quick = spec.model_copy(update={"timeout_s": min(spec.timeout_s, EXPLORE_TIMEOUT_S)})
+        request = request_for(self.task, case_for_spec(quick))
         if self.coverage is not None:
             request.env["GCOV_PREFIX"] = f"{WORK_DIR}/{GCOV_DIR}"
             request.env["GCOV_PREFIX_STRIP"] = str(self.coverage.strip_components)
@@ -300,8 +330,11 @@ class Synthesizer:
         kinds: list[InputKind],
         vocabulary: list[str],
         data_files: list[tuple[str, bytes]],
+        language: list[CaseSpec] | None = None,
     ) -> None:
         self.model = model
+        self.language = language or []
+        self.grammars = Grammars(self.language)
         self.rng = rng
         self.kinds = kinds
         self.vocabulary = vocabulary
@@ -311,10 +344,14 @@ class Synthesizer:
         self.counter = 0
 
     def seeds(self) -> Iterable[CaseSpec]:
-        """Doc examples, each option alone, option pairs, plain inputs and error paths."""
+        """Doc examples, the upstream tests and the docs' programs, each option alone, option pairs, plain inputs
+        and error paths."""
         for example in self.model.examples:
-            yield self._spec(list(example))
-            yield self._spec(list(example), stdin=self._input())
+            yield self._spec(list(example), origin=DOC_COMMAND_LINES)
+            yield self._spec(list(example), stdin=self._input(), origin=DOC_COMMAND_LINES)
+        for spec in self.language:
+            self.counter += 1
+            yield spec.model_copy(update={"id": f"c{self.counter}", "timeout_s": CASE_TIMEOUT_S})
         for _ in range(3):
             yield self._spec(self._positionals())
         for kind in self.kinds:
@@ -334,8 +371,14 @@ class Synthesizer:
                 yield self._spec([*self._use(first), *self._use(second), *self._use(third), *self._positionals()])
 
     def mutate(self, parent: Candidate, donors: list[CaseSpec]) -> CaseSpec:
-        """A variation of a kept input: its options, values, arguments, stdin or files."""
+        """A variation of a kept input: its options, values, arguments, stdin or files; for an input in the
+        program's language, most often a grammar mutant of it."""
         spec = parent.spec
+        if not self.grammars.empty and self.rng.random() < GRAMMAR_SHARE:
+            mutant = self.grammars.mutate(spec, self.rng)
+            if mutant is not None:
+                self.counter += 1
+                return mutant.model_copy(update={"id": f"c{self.counter}", "origin": "grammar"})
         argv = list(spec.argv)
         stdin = spec.stdin.decode("utf-8", errors="replace")
         choice = self.rng.randrange(8)
@@ -358,13 +401,13 @@ class Synthesizer:
             files = dict(spec.files)
             name = self.rng.choice(sorted(files))
             files[name] = mutate_bytes(files[name], self.rng)
-            return self._spec(argv, stdin=stdin, inherited=files)
+            return self._spec(argv, stdin=stdin, inherited=files, origin="mutation")
         elif choice == 6 and argv:
             index = self.rng.randrange(len(argv))
             argv[index] = value_for_hint(None, self.rng, self.vocabulary)
         else:
             argv = [*self._use(self.rng.choice(self.model.options)), *argv] if self.model.options else argv
-        return self._spec(argv, stdin=stdin, inherited=spec.files)
+        return self._spec(argv, stdin=stdin, inherited=spec.files, origin="mutation")
 
     def _use(self, option: OptionSpec) -> list[str]:
         flag = self.rng.choice(option.flags)
@@ -434,7 +477,9 @@ class Synthesizer:
             broken = generate(kind, self.rng)
             yield self._spec([], stdin=broken[: len(broken) // 2] + "\x00\xff")
 
-    def _spec(self, argv: list[str], stdin: str = "", inherited: dict[str, bytes] | None = None) -> CaseSpec:
+    def _spec(
+        self, argv: list[str], stdin: str = "", inherited: dict[str, bytes] | None = None, origin: str = ""
+    ) -> CaseSpec:
         self.counter += 1
         files = dict(inherited or {})
         files.update(self._pending_files)
@@ -443,6 +488,7 @@ class Synthesizer:
             files[INPUT_FILE] = self._input().encode()
         return CaseSpec(
             id=f"c{self.counter}",
+            origin=origin,
             argv=argv[:40],
             stdin=stdin.encode("utf-8", errors="surrogateescape")[:65536],
             files=files,

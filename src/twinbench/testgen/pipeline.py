@@ -11,8 +11,11 @@ from twinbench.formats import CoverageReport, FormatError, Suite, TaskDir, Testg
 from twinbench.protocols import Sandbox
 from twinbench.reference.coverage import CoverageBuild, features_of, line_coverage, load_coverage_build
 from twinbench.reference.docmodel import CliModel, mine_named_docs
+from twinbench.reference.upstream_tests import fetch_source, upstream_seeds
 from twinbench.sandbox.testrun import EXECUTABLE, environment_for
 from twinbench.testgen.generate import CoverageGuide, TestgenOptions, generate_suite
+from twinbench.testgen.record import CaseSpec
+from twinbench.testgen.seeds import script_file_option, upstream_specs
 
 CLI_MODEL = "cli_model.json"
 
@@ -51,7 +54,22 @@ def run_testgen(
         guide = CoverageGuide(binary=build.binary, strip_components=build.strip_components, gcda_files=build.gcda_files)
         measure = lambda suite: _measure(build, task_dir, suite)  # noqa: E731
     (task_dir.root / "tests").mkdir(exist_ok=True)
-    return generate_suite(task_dir, model, sandbox, options, guide, features_of, measure, on_progress)
+    upstream, note = _upstream_specs(task_dir, model) if options.upstream_tests else ([], "not asked for")
+    return generate_suite(task_dir, model, sandbox, options, guide, features_of, measure, on_progress, upstream, note)
+
+
+def _upstream_specs(task_dir: TaskDir, model: CliModel) -> tuple[list[CaseSpec], str]:
+    """The Debian source package's own tests as seeds, and a note for testgen.json on where they came from."""
+    package = task_dir.task.reference.debian_package
+    if package is None:
+        return [], "no Debian package"
+    source = fetch_source(package)
+    if source.path is None:
+        return [], source.error or "no source"
+    option = script_file_option(model)
+    program = Path(task_dir.task.reference.binary).name
+    seeds = upstream_seeds(source.path, program, option.flags[0] if option else None)
+    return upstream_specs(seeds), f"{source.package} {source.version}: {len(seeds)} invocations"
 
 
 def _measure(build: CoverageBuild, task_dir: TaskDir, suite: Suite) -> CoverageReport:

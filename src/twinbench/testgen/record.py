@@ -30,6 +30,7 @@ class CaseSpec(BaseModel):
     collect: list[str] = Field(default_factory=list)
     timeout_s: float = 10.0
     compare: Comparison = Field(default_factory=Comparison)
+    origin: str = Field(default="", description='where the input came from: "upstream:tests/jq.test", "grammar", ...')
 
 
 class RecordReport(BaseModel):
