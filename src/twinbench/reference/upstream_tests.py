@@ -45,6 +45,7 @@ NOT_PROGRAM_SUFFIXES = frozenset(
 WRAPPERS = frozenset({"env", "time", "timeout", "nice", "valgrind", "exec", "!", "command", "returns_", "stdbuf"})
 NOT_COMMANDS = frozenset({"echo", "printf", "cat", "test", "[", "grep", "which", "type", "print_ver_", "compare"})
 _SHELL_OPERATORS = frozenset({"|", "||", "&&", ";", "&", ";;", "(", ")", "|&"})
+LITERAL_DOLLAR = "\x00"  # a "$" that was quoted; no shell word can hold a NUL
 HEREDOC_WORD = "__twinbench_heredoc__"  # stands where a line opened a here-document
 _HEREDOC = re.compile(r"<<-?\s*(\\?['\"]?)(\w+)\1?['\"]?")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*=")
@@ -216,7 +217,7 @@ def _text(path: Path) -> str | None:
 
 
 def _bytes(text: str) -> bytes:
-    return text.encode("utf-8", errors="surrogateescape")
+    return text.replace(LITERAL_DOLLAR, "$").encode("utf-8", errors="surrogateescape")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -513,6 +514,8 @@ def _shell_commands(text: str) -> Iterator[tuple[list[str], str | None]]:
 
 
 def _shell_words(line: str) -> list[str]:
+    # "$" inside single quotes is a literal (sed's '$p'): mark it so that only real expansions look unknown
+    line = re.sub(r"'[^']*'", lambda match: match.group().replace("$", LITERAL_DOLLAR), line)
     lexer = shlex.shlex(line, posix=True, punctuation_chars="|&;()<>")
     lexer.whitespace_split = True
     lexer.commenters = ""
@@ -588,7 +591,7 @@ def _program_position(words: list[str], program: str, variables: set[str]) -> in
             return position
         if word in NOT_COMMANDS or word.startswith((">", "<")):
             return None
-        if not (_ASSIGNMENT.match(word) or variable or word in WRAPPERS or word.endswith("_") or word.isdigit()):
+        if not (_ASSIGNMENT.match(word) or variable or word in WRAPPERS or word.isdigit()):
             return None
     return None
 
@@ -658,6 +661,7 @@ def _invocation(
             return None  # a value only the test's run knows
         else:
             argv.append(word)
+    argv = [word.replace(LITERAL_DOLLAR, "$") for word in argv]
     return UpstreamSeed(source=source, argv=argv, stdin=stdin or b"", files=files)
 
 

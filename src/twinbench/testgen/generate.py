@@ -150,7 +150,9 @@ def generate_suite(
     if task.clock is None and _reads_the_clock(task_dir, specs, sandbox, options.workers):
         task = task.model_copy(update={"clock": DEFAULT_CLOCK})
         save_task(task, task_dir.root)
-    suite, record = record_reference(task, specs, sandbox, workers=options.workers)
+    suite, record = record_reference(
+        task, specs, sandbox, workers=options.workers, docs_text=docs_text, host_probe=True
+    )
     dump_suite(suite, task_dir.suite_path)
     coverage_report = measure_coverage(suite) if measure_coverage is not None else None
     report = TestgenReport(
