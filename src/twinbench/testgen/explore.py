@@ -51,6 +51,7 @@ class Outcome:
     stdout_head: bytes = b""
     stdout_size: int = 0
     stderr_head: bytes = b""
+    stderr_size: int = 0
     wrote_files: bool = False
 
 
@@ -171,6 +172,7 @@ def outcome_of(result: ExecResult) -> Outcome:
         stdout_head=result.stdout[:OUTPUT_HEAD],
         stdout_size=len(result.stdout),
         stderr_head=result.stderr[:OUTPUT_HEAD],
+        stderr_size=len(result.stderr),
         wrote_files=any(content for name, content in result.files.items() if not name.startswith(GCOV_DIR + "/")),
     )
 

@@ -23,16 +23,21 @@ from twinbench.formats import Suite, Task, TestgenReport
 from twinbench.protocols import Sandbox
 from twinbench.reference.docmodel import CliModel
 from twinbench.testgen.budget import WallClock
+from twinbench.testgen.classify import Behavior, CaseClass, classify
 from twinbench.testgen.clock import with_clock_if_read
 from twinbench.testgen.explore import Candidate, CoverageGuide, Explorer, FeaturesOf, open_explorer
 from twinbench.testgen.inputs import detect_kinds
+from twinbench.testgen.probe import ReferenceProbes, probe_reference
 from twinbench.testgen.record import RECORD_REPEATS, CaseSpec, RecordReport, record_reference
-from twinbench.testgen.select import group_of, select_cover
+from twinbench.testgen.select import group_of, select_balanced, select_cover
 from twinbench.testgen.synthesize import Synthesizer
+from twinbench.testgen.validity import gate_report, imitation_passes, trim_to_gate
 
 RUNS_PER_BUDGET_SECOND = 300
 BATCH = 64
 SEED_SHARE = 0.4
+MAX_GATE_ROUNDS = 4
+GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases after a failed gate
 
 Progress = Callable[[str, int, int], None]
 
@@ -92,47 +97,140 @@ def generate_suite(
     on_progress: Progress | None = None,
     clock: WallClock | None = None,
 ) -> GeneratedSuite:
-    """Explore, select and record a suite; returns it with its report and writes nothing."""
+    """Explore, select, record and gate a suite; returns it with its report and writes nothing."""
     clock = clock or WallClock(None if options.runs else options.budget_s)
     cpu_start = _cpu_seconds()
+    phases = PhaseTimer(clock)
     progress = on_progress or (lambda phase, done, total: None)
     rng = random.Random(options.seed)
     synth = Synthesizer(inputs.model, rng, detect_kinds(inputs.docs_text), inputs.vocabulary, inputs.data_files)
     long_options = [flag for option in inputs.model.options for flag in option.flags if flag.startswith("--")]
+    progress("probing", 0, 1)
+    probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers)
+    phases.lap("probing")
     with open_explorer(
         inputs.task, sandbox, options.workers, coverage, features_of, inputs.vocabulary, long_options
     ) as explorer:
         exploration = explore(explorer, synth, rng, options, clock, progress)
-
-    limit = clock.affordable_cases(exploration.seconds_per_run, options.max_tests)
-    selected = select_cover(exploration.corpus, limit)
-    specs = [
-        candidate.spec.model_copy(update={"id": f"t{number:04d}", "group": group_of(candidate)})
-        for number, candidate in enumerate(selected)
-    ]
-    progress("clock probe", 0, 1)
-    task = with_clock_if_read(inputs.task, specs, sandbox, options.workers)
-    suite, record = record_specs(task, specs, sandbox, options.workers, progress)
+        phases.lap("exploring")
+        limit = clock.affordable_cases(exploration.seconds_per_run, options.max_tests)
+        selection = select_balanced(exploration.corpus, limit, probes, long_options)
+        specs = _numbered(selection.chosen, 0)
+        progress("clock probe", 0, 1)
+        task = with_clock_if_read(inputs.task, specs, sandbox, options.workers)
+        phases.lap("clock probe")
+        suite, record = record_specs(task, specs, sandbox, options.workers, progress)
+        phases.lap("recording")
+        passing = imitation_passes(task, suite, probes, sandbox, options.workers, progress)
+        suite = trim_to_gate(suite, passing, selection.note == "")
+        validity = gate_report(suite, passing)
+        phases.lap("validity gate")
+        rounds = 1
+        while not validity.passed and rounds < MAX_GATE_ROUNDS and len(suite) < options.max_tests:
+            more = _more_core(explorer, synth, rng, probes, options, clock, selection.chosen, progress)
+            if not more:
+                break
+            rounds += 1
+            selection.chosen.extend(more)
+            extra_specs = _numbered(more, len(specs))
+            specs.extend(extra_specs)
+            extra_suite, extra_record = record_specs(task, extra_specs, sandbox, options.workers, progress)
+            record = _merge_records(record, extra_record)
+            extra_passing = imitation_passes(task, extra_suite, probes, sandbox, options.workers, progress)
+            passing = {name: ids | extra_passing.get(name, set()) for name, ids in passing.items()}
+            suite = trim_to_gate(Suite(cases=[*suite.cases, *extra_suite.cases]), passing, selection.note == "")
+            validity = gate_report(suite, passing, rounds)
+            phases.lap("more core cases")
+    classes = Counter(classify(Behavior.of_case(case), probes).value for case in suite.cases)
     report = TestgenReport(
         task=task.id,
         seed=options.seed,
         budget_s=options.budget_s,
         execution_budget=options.execution_budget(),
         executions=exploration.executions,
+        core_round_executions=explorer.executions - exploration.executions,
         stopped_by=exploration.stopped_by,
         seconds=round(clock.elapsed(), 2),
         cpu_seconds=round(_cpu_seconds() - cpu_start, 2),
         guidance="coverage" if coverage is not None else "behavior",
-        features=exploration.features,
-        corpus=len(exploration.corpus),
+        features=len(explorer.seen),
+        corpus=len(explorer.corpus),
         selected=len(specs),
         kept=len(suite),
         groups=dict(sorted(Counter(case.group for case in suite.cases).items())),
         dropped=record.dropped,
         dropped_by_reason=dict(Counter(reason.split(":")[0] for reason in record.dropped.values())),
         normalized=record.normalized,
+        classes=dict(sorted(classes.items())),
+        core_share=round(classes[CaseClass.core.value] / len(suite), 4) if len(suite) else None,
+        balance_note=selection.note,
+        collapsed=selection.collapsed,
+        validity=validity,
+        phase_seconds=phases.seconds,
     )
     return GeneratedSuite(suite=suite, task=task, report=report)
+
+
+def _more_core(
+    explorer: Explorer,
+    synth: Synthesizer,
+    rng: random.Random,
+    probes: ReferenceProbes,
+    options: TestgenOptions,
+    clock: WallClock,
+    chosen: list[Candidate],
+    progress: Progress,
+) -> list[Candidate]:
+    """Mutate core cases until new core candidates appear (or the round's budget ends); cover them."""
+    is_core: dict[int, bool] = {}
+
+    def core(candidate: Candidate) -> bool:
+        if id(candidate) not in is_core:
+            is_core[id(candidate)] = classify(Behavior.of_candidate(candidate), probes) == CaseClass.core
+        return is_core[id(candidate)]
+
+    round_budget = max(BATCH, int(options.execution_budget() * GATE_ROUND_SHARE))
+    spent = 0
+    fresh: list[Candidate] = []
+    room = clock.affordable_cases(explorer.seconds_per_run, options.max_tests - len(chosen))
+    while spent < round_budget and len(fresh) < room:
+        if clock.exploration_over(explorer.seconds_per_run, len(fresh) + 1):
+            break
+        batch = [synth.mutate(explorer.pick(rng, among=core), explorer.corpus_specs()) for _ in range(BATCH)]
+        spent += len(batch)
+        fresh.extend(candidate for candidate in explorer.run(batch) if core(candidate))
+        progress("more core cases", spent, round_budget)
+    return select_cover(fresh, room, chosen_first=chosen)
+
+
+def _numbered(candidates: list[Candidate], first: int) -> list[CaseSpec]:
+    return [
+        candidate.spec.model_copy(update={"id": f"t{number:04d}", "group": group_of(candidate)})
+        for number, candidate in enumerate(candidates, start=first)
+    ]
+
+
+def _merge_records(first: RecordReport, second: RecordReport) -> RecordReport:
+    return RecordReport(
+        kept=first.kept + second.kept,
+        dropped={**first.dropped, **second.dropped},
+        normalized={**first.normalized, **second.normalized},
+    )
+
+
+class PhaseTimer:
+    """Wall seconds spent per phase, for testgen.json."""
+
+    def __init__(self, clock: WallClock) -> None:
+        self.clock = clock
+        self.mark = clock.elapsed()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        """Charge the time since the last lap to `phase`."""
+        now = self.clock.elapsed()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self.mark, 2)
+        self.mark = now
 
 
 def explore(
