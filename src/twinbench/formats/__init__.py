@@ -25,7 +25,7 @@ from twinbench.formats.suite import (
     suite_digest,
 )
 from twinbench.formats.task import ReferenceSpec, Task, TaskDir, TaskLimits, load_task, save_task
-from twinbench.formats.testgen import AcceptedShare, CoverageReport, FileCoverage, TestgenReport
+from twinbench.formats.testgen import AcceptedShare, CoverageReport, FileCoverage, TestgenReport, ValidityReport
 
 __all__ = [
     "DEFAULT_DISK_LIMIT_MB",
@@ -55,6 +55,7 @@ __all__ = [
     "TestStatus",
     "TestgenReport",
     "TokenUsage",
+    "ValidityReport",
     "dump_suite",
     "load_suite",
     "load_task",

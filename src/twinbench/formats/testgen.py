@@ -36,6 +36,16 @@ class AcceptedShare(BaseModel):
         return cls(generated=generated, accepted=accepted, share=round(accepted / generated, 4) if generated else 0.0)
 
 
+class ValidityReport(BaseModel):
+    """Scores of built-in shallow imitations graded with the suite: a valid suite keeps each at most `threshold`."""
+
+    threshold: float
+    scores: dict[str, float] = Field(description="imitation name (stub, constant, errors_only) -> score")
+    passed: bool
+    rounds: int = Field(default=1, description="gate runs; testgen adds core cases between failed rounds")
+    passing_cases: dict[str, list[str]] = Field(default_factory=dict, description="first case ids each one passes")
+
+
 class TestgenReport(BaseModel):
     """Everything needed to judge and reproduce a generated suite."""
 
@@ -70,3 +80,11 @@ class TestgenReport(BaseModel):
     )
     kept_by_origin: dict[str, int] = Field(default_factory=dict, description="kept cases per origin kind")
     origins: dict[str, str] = Field(default_factory=dict, description="case id -> where its input came from")
+
+    core_round_executions: int = Field(default=0, description="runs spent finding core cases after a failed gate")
+    classes: dict[str, int] = Field(default_factory=dict, description="kept cases per class (core, input_error, ...)")
+    core_share: float | None = None
+    balance_note: str = Field(default="", description="why the shallow-case cap was not applied, when it was not")
+    collapsed: int = Field(default=0, description="near-duplicate candidates collapsed before selection")
+    validity: ValidityReport | None = None
+    phase_seconds: dict[str, float] = Field(default_factory=dict)
