@@ -84,6 +84,7 @@ def fetch_source(binary_package: str, cache: Path = SOURCE_CACHE) -> SourceTree:
         return SourceTree(package=source, version=installed, path=cached)
     if shutil.which("apt-get") is None or shutil.which("dpkg-source") is None:
         return SourceTree(package=source, error="apt-get source needs apt and dpkg-dev")
+    _ensure_source_entries(binary_package)
     tried: list[str] = []
     for version in _candidate_versions(source, installed):
         cached = _cached_tree(cache, source, version)
@@ -110,6 +111,18 @@ def fetch_source(binary_package: str, cache: Path = SOURCE_CACHE) -> SourceTree:
             return SourceTree(package=source, version=version, path=tree)
     shutil.rmtree(cache / f"{source}_{installed}", ignore_errors=True)
     return SourceTree(package=source, error=f"apt-get source {source} failed (tried {', '.join(tried) or 'nothing'})")
+
+
+def _ensure_source_entries(package: str) -> None:
+    """deb-src entries for the configured mirrors, as coverage builds add them; apt-get source needs them."""
+    import io
+
+    from twinbench.reference.coverage import CoverageBuildError, _ensure_deb_src, _Runner
+
+    try:
+        _ensure_deb_src(_Runner(io.StringIO(), lambda line: None), package)
+    except (CoverageBuildError, OSError):
+        pass  # apt-get source then says what is missing, and fetch_source reports it
 
 
 def _installed_source(package: str) -> tuple[str | None, str]:

@@ -10,6 +10,7 @@ of them still parse. No grammar is written by hand: the same learner serves bc, 
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections import Counter
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 MAX_TOKENS = 4000
 MAX_BANK = 400
 MAX_TEXT_CHARS = 16_000
+CONTEXT_SHARE = 0.9  # token replacements that must fit the seeds' neighbours; the rest explore freely
 BRACKETS = {"(": ")", "[": "]", "{": "}"}
 CLOSERS = {closer: opener for opener, closer in BRACKETS.items()}
 
@@ -77,6 +79,8 @@ class Grammar:
     """What the seeds of one input slot are made of: tokens by class, bracket subtrees by opener, lines."""
 
     vocabulary: dict[str, list[str]] = field(default_factory=dict)
+    # adjacent token pairs seen in the seeds, spaces skipped: the learned context a replacement must fit
+    pairs: set[tuple[str, str]] = field(default_factory=set)
     bank: dict[str, list[list[Token]]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
 
@@ -86,8 +90,11 @@ class Grammar:
         counts: dict[str, Counter[str]] = {}
         bank: dict[str, dict[str, list[Token]]] = {}
         lines: dict[str, None] = {}
+        pairs: set[tuple[str, str]] = set()
         for text in texts:
             tokens = tokenize(text)
+            solid = [token.text for token in tokens if token.kind not in ("ws", "nl")]
+            pairs.update(itertools.pairwise(["", *solid, ""]))
             for token in tokens:
                 if token.kind not in ("ws", "nl"):
                     counts.setdefault(token.kind, Counter())[token.text] += 1
@@ -100,6 +107,7 @@ class Grammar:
                     lines.setdefault(line, None)
         return cls(
             vocabulary={kind: [text for text, _ in counter.most_common(MAX_BANK)] for kind, counter in counts.items()},
+            pairs=pairs,
             bank={opener: list(groups.values())[:MAX_BANK] for opener, groups in bank.items()},
             lines=list(lines)[: MAX_BANK * 2],
         )
@@ -122,14 +130,23 @@ class Grammar:
         return text
 
     def _replace_token(self, tokens: list[Token], rng: random.Random) -> str | None:
-        """One name, number, string or operator becomes another of the same class seen in the seeds."""
+        """One name, number, string or operator becomes another of its class that the seeds show between the
+        same neighbours (so "define" stays a keyword's place, "+" an operator's), else any of its class."""
         candidates = [i for i, token in enumerate(tokens) if token.kind in self.vocabulary and token.kind != "other"]
         if not candidates:
             return None
         index = rng.choice(candidates)
         options = self.vocabulary[tokens[index].kind]
-        # frequent tokens are the language's keywords and operators: prefer them, but reach the rare ones too
-        choice = options[min(int(rng.expovariate(1 / 8)), len(options) - 1)]
+        before = next((t.text for t in reversed(tokens[:index]) if t.kind not in ("ws", "nl")), "")
+        after = next((t.text for t in tokens[index + 1 :] if t.kind not in ("ws", "nl")), "")
+        fitting = [o for o in options if (before, o) in self.pairs and (o, after) in self.pairs] or [
+            o for o in options if (before, o) in self.pairs or (o, after) in self.pairs
+        ]
+        if fitting and rng.random() < CONTEXT_SHARE:
+            choice = rng.choice(fitting)
+        else:
+            # frequent tokens are the language's keywords and operators: prefer them, but reach rare ones too
+            choice = options[min(int(rng.expovariate(1 / 8)), len(options) - 1)]
         return _join(tokens[:index]) + choice + _join(tokens[index + 1 :])
 
     def _replace_subtree(self, tokens: list[Token], rng: random.Random) -> str | None:
