@@ -482,7 +482,16 @@ def shell_seeds(text: str, program: str, source: str, directory: Path) -> Iterat
     """Invocations of `program` in a shell script, with the stdin and files each one reads."""
     written: dict[str, bytes] = {}
     program_variables = {program.upper(), program.upper().replace("-", "_")}
-    for words, heredoc in _shell_commands(text):
+    commands = list(_shell_commands(text))
+    # files some command of the script makes while it runs (often the program itself: "sed ... > lines1");
+    # an invocation that reads one cannot be replayed unless the script wrote it in a way this reader follows
+    made_at_run_time = {
+        Path(target).name
+        for words, heredoc in commands
+        for segment, _stdin in _segments(words, heredoc)
+        if (target := _redirect_target(segment, ">")) is not None
+    }
+    for words, heredoc in commands:
         for segment_words, stdin_from_pipe in _segments(words, heredoc):
             target = _redirect_target(segment_words, ">")
             command_at = _program_position(segment_words, program, program_variables)
@@ -494,7 +503,7 @@ def shell_seeds(text: str, program: str, source: str, directory: Path) -> Iterat
                     program_variables.add(assignment)
                 continue
             seed = _invocation(segment_words[command_at + 1 :], stdin_from_pipe, heredoc, written, directory, source)
-            if seed is not None:
+            if seed is not None and not any(arg in made_at_run_time and arg not in seed.files for arg in seed.argv):
                 yield seed
 
 
