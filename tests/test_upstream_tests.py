@@ -159,6 +159,20 @@ def test_hostile_test_files_give_no_seeds_and_no_crash(tmp_path: Path) -> None:
     assert len(seeds) <= 2  # duplicates collapse
 
 
+def test_variables_a_script_sets_are_followed_and_top_level_test_scripts_read(tmp_path: Path) -> None:
+    tree = tmp_path / "mawk-1.3"
+    (tree / "test").mkdir(parents=True)
+    (tree / "test" / "wc.awk").write_text("{ w += NF } END { print NR, w }\n")
+    (tree / "test" / "data.dat").write_text("a b\nc\n")
+    (tree / "test" / "mawktest").write_text('#!/bin/sh\nPROG="${MAWK:-../mawk}"\ndat=data.dat\n$PROG -f wc.awk $dat\n')
+    (tree / "run-tests.sh").write_text("#!/bin/sh\nCMD=./mawk\n$CMD -W version > log\n")
+    seeds = upstream_seeds(tree, "mawk", script_flag="-f")
+    found = {seed.source: seed for seed in seeds if "wc.awk" in seed.argv or "version" in seed.argv}
+    assert found["upstream:test/mawktest"].argv == ["-f", "wc.awk", "data.dat"]
+    assert found["upstream:test/mawktest"].files["data.dat"] == b"a b\nc\n"
+    assert found["upstream:run-tests.sh"].argv == ["-W", "version"]
+
+
 @pytest.mark.slow
 def test_the_installed_bc_source_is_fetched_once_and_its_tests_found(tmp_path: Path) -> None:
     tree = fetch_source("bc", cache=tmp_path)

@@ -178,8 +178,11 @@ def upstream_seeds(tree: Path, program: str, script_flag: str | None = None) -> 
     """
     seeds: list[UpstreamSeed] = []
     seen: set[tuple[object, ...]] = set()
-    for directory in _test_dirs(tree):
-        for seed in _seeds_in(directory, tree, program, script_flag):
+    # test directories, then test scripts elsewhere (figlet's run-tests.sh, mawk's test/mawktest at the top)
+    places = [(directory, _files_in(directory)) for directory in _test_dirs(tree)]
+    places.append((tree, [path for path in _files_in(tree) if re.search(r"test", path.name, re.IGNORECASE)]))
+    for directory, files in places:
+        for seed in _seeds_in(directory, files, tree, program, script_flag):
             key = (tuple(seed.argv), seed.stdin, tuple(sorted(seed.files.items())))
             if key not in seen and len(seed.argv) <= MAX_ARGS:
                 seen.add(key)
@@ -198,8 +201,16 @@ def _test_dirs(tree: Path) -> list[Path]:
     return found
 
 
-def _seeds_in(directory: Path, tree: Path, program: str, script_flag: str | None) -> Iterator[UpstreamSeed]:
-    files = sorted(path for path in directory.iterdir() if path.is_file() and path.stat().st_size <= MAX_FILE_BYTES)
+def _files_in(directory: Path) -> list[Path]:
+    try:
+        return sorted(path for path in directory.iterdir() if path.is_file() and path.stat().st_size <= MAX_FILE_BYTES)
+    except OSError:
+        return []
+
+
+def _seeds_in(
+    directory: Path, files: list[Path], tree: Path, program: str, script_flag: str | None
+) -> Iterator[UpstreamSeed]:
     used: set[Path] = set()
     for path in files:
         text = _text(path)
@@ -482,7 +493,8 @@ def shell_seeds(text: str, program: str, source: str, directory: Path) -> Iterat
     """Invocations of `program` in a shell script, with the stdin and files each one reads."""
     written: dict[str, bytes] = {}
     program_variables = {program.upper(), program.upper().replace("-", "_")}
-    commands = list(_shell_commands(text))
+    variables: dict[str, str] = {}
+    commands = [([_expand(word, variables) for word in words], heredoc) for words, heredoc in _shell_commands(text)]
     # files some command of the script makes while it runs (often the program itself: "sed ... > lines1");
     # an invocation that reads one cannot be replayed unless the script wrote it in a way this reader follows
     made_at_run_time = {
@@ -619,12 +631,26 @@ def _program_position(words: list[str], program: str, variables: set[str]) -> in
 
 
 def _program_assignment(words: list[str], program: str) -> str | None:
-    """`JQ=$JQBASEDIR/jq` names a variable that holds the program."""
+    """`JQ=$JQBASEDIR/jq` and `PROG="${MAWK:-../mawk}"` name a variable that holds the program."""
     if len(words) == 1 and _ASSIGNMENT.match(words[0]):
         name, _, value = words[0].partition("=")
-        if Path(value).name == program:
+        default = re.fullmatch(r"\$\{\w+:?-([^}]*)\}", value)
+        if Path(default.group(1) if default else value).name == program:
             return name
     return None
+
+
+def _expand(word: str, variables: dict[str, str]) -> str:
+    """Expand variables a script set to plain values earlier (`dat=mawktest.dat`); remember new ones."""
+    if _ASSIGNMENT.match(word) and "$" not in word:
+        name, _, assigned = word.partition("=")
+        variables[name] = assigned
+        return word
+
+    def known(match: re.Match[str]) -> str:
+        return variables.get(match.group(1) or match.group(2), match.group(0))
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", known, word)
 
 
 def _redirect_target(words: list[str], operator: str) -> str | None:
