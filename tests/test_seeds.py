@@ -107,3 +107,22 @@ def test_generation_on_bc_reports_seed_sources_and_accepted_shares(tmp_path: Pat
     assert set(report.origins) <= {case.id for case in suite.cases}
     assert sum(report.kept_by_origin.values()) == len(suite)
     assert report.kept_by_origin.get("grammar", 0) + report.kept_by_origin.get("docs", 0) > 0
+
+
+def test_seeds_take_turns_between_sources() -> None:
+    from itertools import islice
+
+    from twinbench.reference.docmodel import CliModel
+    from twinbench.testgen.inputs import InputKind
+    from twinbench.testgen.synthesize import Synthesizer
+
+    language = [CaseSpec(id=f"a{i}", argv=[f"a{i}"], origin="upstream:a.test") for i in range(5)]
+    language += [CaseSpec(id=f"b{i}", argv=[f"b{i}"], origin="upstream:b.sh") for i in range(2)]
+    model = CliModel(program="x", examples=[["doc1"], ["doc2"]])
+    synth = Synthesizer(model, random.Random(0), [InputKind.text], ["hello"], [], language)
+    first = [(spec.origin, spec.argv[0]) for spec in islice(synth.seeds(), 9)]
+    assert [origin for origin, _ in first[:3]] == ["docs:command lines", "upstream:a.test", "upstream:b.sh"]
+    assert [arg for origin, arg in first if origin == "upstream:a.test"] == ["a0", "a1", "a2"]
+    assert (
+        len({spec.id for spec in islice(Synthesizer(model, random.Random(0), [], [], [], language).seeds(), 40)}) == 40
+    )

@@ -14,7 +14,7 @@ import itertools
 import random
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from twinbench.reference.docmodel import CliModel, OptionSpec
@@ -55,12 +55,7 @@ class Synthesizer:
 
     def seeds(self) -> Iterable[CaseSpec]:
         """Doc examples, each option alone, option pairs, plain inputs and error paths."""
-        for example in self.model.examples:
-            yield self._spec(list(example), origin=DOC_COMMAND_LINES)
-            yield self._spec(list(example), stdin=self._input(), origin=DOC_COMMAND_LINES)
-        for spec in self.language:
-            self.counter += 1
-            yield spec.model_copy(update={"id": f"c{self.counter}", "timeout_s": CASE_TIMEOUT_S})
+        yield from self._interleaved([self._doc_command_lines(), *_by_origin(self.language)])
         for _ in range(3):
             yield self._spec(self._positionals())
         for kind in self.kinds:
@@ -78,6 +73,26 @@ class Synthesizer:
         for first, second, third in itertools.islice(itertools.combinations(self.model.options, 3), MAX_PAIRS):
             if self.rng.random() < 0.1:
                 yield self._spec([*self._use(first), *self._use(second), *self._use(third), *self._positionals()])
+
+    def _doc_command_lines(self) -> Iterator[CaseSpec]:
+        for example in self.model.examples:
+            yield self._spec(list(example), origin=DOC_COMMAND_LINES)
+            yield self._spec(list(example), stdin=self._input(), origin=DOC_COMMAND_LINES)
+
+    def _interleaved(self, sources: list[Iterator[CaseSpec]]) -> Iterator[CaseSpec]:
+        """One seed from each source in turn: a short budget (jq's coverage build runs slowly) still samples
+        every test file and the docs, instead of spending itself on whichever source comes first."""
+        active = list(sources)
+        while active:
+            for source in list(active):
+                spec = next(source, None)
+                if spec is None:
+                    active.remove(source)
+                    continue
+                if spec.origin != DOC_COMMAND_LINES:
+                    self.counter += 1
+                    spec = spec.model_copy(update={"id": f"c{self.counter}", "timeout_s": CASE_TIMEOUT_S})
+                yield spec
 
     def mutate(self, parent: Candidate, donors: list[CaseSpec]) -> CaseSpec:
         """A variation of a kept input: its options, values, arguments, stdin or files; for an input in the
@@ -203,6 +218,13 @@ class Synthesizer:
             files=files,
             timeout_s=CASE_TIMEOUT_S,
         )
+
+
+def _by_origin(specs: list[CaseSpec]) -> list[Iterator[CaseSpec]]:
+    groups: dict[str, list[CaseSpec]] = {}
+    for spec in specs:
+        groups.setdefault(spec.origin, []).append(spec)
+    return [iter(group) for group in groups.values()]
 
 
 def _zip_member(name: str, content: bytes) -> bytes:
