@@ -88,6 +88,11 @@ def test_grammar_mutants_change_only_a_language_slot() -> None:
         changed += mutant != seeds[0]
     assert changed >= 30, changed  # tiny seeds: some mutants come out the same
     assert Grammars([]).empty
+    awk_like = Grammars(
+        [CaseSpec(id="d", argv=["-v", "n=1", "-W", "version", "{ print n }", "data"])], {"-v": 1, "-W": 1}
+    )
+    assert awk_like.script_positions(awk_like_spec := CaseSpec(id="e", argv=["-v", "x=2", "{ print x }"])) == [2]
+    assert all(awk_like.mutate(awk_like_spec, rng).argv[:2] == ["-v", "x=2"] for _ in range(20))  # type: ignore[union-attr]
     assert grammars.mutate(CaseSpec(id="c", argv=["--version"]), rng) is None  # nothing in a language slot
 
 

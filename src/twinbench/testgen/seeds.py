@@ -110,10 +110,12 @@ def seed_sources(specs: Iterable[CaseSpec]) -> dict[str, int]:
 class Grammars:
     """One grammar per slot of an invocation, learned from the language seeds."""
 
-    def __init__(self, specs: Iterable[CaseSpec]) -> None:
+    def __init__(self, specs: Iterable[CaseSpec], option_arity: dict[str, int] | None = None) -> None:
+        # values of options are not programs: mawk's "-v var=1", "-W version", a file after "-f"
+        self.option_arity = option_arity or {}
         texts: dict[str, list[str]] = {SLOT_ARGUMENT: [], SLOT_STDIN: [], SLOT_FILE: []}
         for spec in specs:
-            texts[SLOT_ARGUMENT].extend(arg for arg in spec.argv if is_script_like(arg) and arg not in spec.files)
+            texts[SLOT_ARGUMENT].extend(spec.argv[index] for index in self.script_positions(spec))
             if spec.stdin:
                 texts[SLOT_STDIN].append(spec.stdin.decode("utf-8", errors="surrogateescape"))
             texts[SLOT_FILE].extend(data.decode("utf-8", errors="surrogateescape") for data in spec.files.values())
@@ -132,9 +134,7 @@ class Grammars:
         if SLOT_FILE in self.by_slot:
             slots.extend((SLOT_FILE, name) for name in sorted(spec.files))
         if SLOT_ARGUMENT in self.by_slot:
-            slots.extend(
-                (SLOT_ARGUMENT, i) for i, arg in enumerate(spec.argv) if is_script_like(arg) and arg not in spec.files
-            )
+            slots.extend((SLOT_ARGUMENT, index) for index in self.script_positions(spec))
         if not slots:
             return None
         slot, where = rng.choice(slots)
@@ -150,6 +150,24 @@ class Grammars:
         index = int(where)
         argv[index] = grammar.mutate(argv[index], rng)[:MAX_ARGUMENT_SCRIPT_CHARS] or argv[index]
         return spec.model_copy(update={"argv": argv})
+
+    def script_positions(self, spec: CaseSpec) -> list[int]:
+        """Indices of the arguments that may hold a program: operands, not options, their values or files."""
+        positions = []
+        skip = 0
+        for index, arg in enumerate(spec.argv):
+            if skip:
+                skip -= 1
+            elif arg.startswith("-") and arg != "-":
+                skip = self.option_arity.get(arg, 0)
+            elif is_script_like(arg) and arg not in spec.files:
+                positions.append(index)
+        return positions
+
+
+def option_arity(model: CliModel) -> dict[str, int]:
+    """How many values each spelling of each documented option takes (a glued "--opt=value" takes none)."""
+    return {flag: option.arity for option in model.options for flag in option.flags}
 
 
 def is_script_like(arg: str) -> bool:

@@ -21,7 +21,7 @@ from twinbench.reference.docmodel import CliModel, OptionSpec
 from twinbench.testgen.explore import Candidate
 from twinbench.testgen.inputs import InputKind, generate, mutate_bytes, mutate_text, value_for_hint
 from twinbench.testgen.record import CaseSpec
-from twinbench.testgen.seeds import Grammars
+from twinbench.testgen.seeds import Grammars, option_arity
 
 MAX_PAIRS = 600
 DOC_COMMAND_LINES = "docs:command lines"
@@ -44,7 +44,7 @@ class Synthesizer:
     ) -> None:
         self.model = model
         self.language = language or []
-        self.grammars = Grammars(self.language)
+        self.grammars = Grammars(self.language, option_arity(model))
         self.rng = rng
         self.kinds = kinds
         self.vocabulary = vocabulary
