@@ -88,11 +88,18 @@ def test_grammar_mutants_change_only_a_language_slot() -> None:
         changed += mutant != seeds[0]
     assert changed >= 30, changed  # tiny seeds: some mutants come out the same
     assert Grammars([]).empty
-    awk_like = Grammars(
-        [CaseSpec(id="d", argv=["-v", "n=1", "-W", "version", "{ print n }", "data"])], {"-v": 1, "-W": 1}
-    )
-    assert awk_like.script_positions(awk_like_spec := CaseSpec(id="e", argv=["-v", "x=2", "{ print x }"])) == [2]
-    assert all(awk_like.mutate(awk_like_spec, rng).argv[:2] == ["-v", "x=2"] for _ in range(20))  # type: ignore[union-attr]
+    # option values are no programs (mawk's "-v n=1", "-W version"); only the first operand is one
+    awk_seed = CaseSpec(id="d", argv=["-v", "n=1", "-W", "version", "{ print n }", "data"])
+    awk_like = Grammars([awk_seed], {"-v": 1, "-W": 1})
+    spec = CaseSpec(id="e", argv=["-v", "x=2", "{ print x }"])
+    assert awk_like.script_positions(spec) == [2]
+    for _ in range(20):
+        mutant = awk_like.mutate(spec, rng)
+        assert mutant is not None and mutant.argv[:2] == ["-v", "x=2"]
+    with_file = Grammars([awk_seed], {"-v": 1, "-f": 1}, script_flags=["-f"])
+    assert with_file.script_positions(CaseSpec(id="f", argv=["-f", "p.awk", "{ x }"], files={"p.awk": b""})) == []
+    assert with_file.script_positions(CaseSpec(id="g", argv=["{ x }", "data", "more"])) == [0]  # then input files
+    assert Grammars([awk_seed], script_operand=False).script_positions(spec) == []  # bc: programs in files
     assert grammars.mutate(CaseSpec(id="c", argv=["--version"]), rng) is None  # nothing in a language slot
 
 

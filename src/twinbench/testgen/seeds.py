@@ -110,9 +110,18 @@ def seed_sources(specs: Iterable[CaseSpec]) -> dict[str, int]:
 class Grammars:
     """One grammar per slot of an invocation, learned from the language seeds."""
 
-    def __init__(self, specs: Iterable[CaseSpec], option_arity: dict[str, int] | None = None) -> None:
-        # values of options are not programs: mawk's "-v var=1", "-W version", a file after "-f"
+    def __init__(
+        self,
+        specs: Iterable[CaseSpec],
+        option_arity: dict[str, int] | None = None,
+        script_operand: bool = True,
+        script_flags: Iterable[str] = (),
+    ) -> None:
+        # values of options are not programs (mawk's "-v var=1", "-W version"), and only the first operand is
+        # one, when the docs say the program takes its program there and no script file is given
         self.option_arity = option_arity or {}
+        self.script_operand = script_operand
+        self.script_flags = frozenset(script_flags)
         texts: dict[str, list[str]] = {SLOT_ARGUMENT: [], SLOT_STDIN: [], SLOT_FILE: []}
         for spec in specs:
             texts[SLOT_ARGUMENT].extend(spec.argv[index] for index in self.script_positions(spec))
@@ -152,17 +161,19 @@ class Grammars:
         return spec.model_copy(update={"argv": argv})
 
     def script_positions(self, spec: CaseSpec) -> list[int]:
-        """Indices of the arguments that may hold a program: operands, not options, their values or files."""
-        positions = []
+        """The index of the argument that holds a program, if any: the first operand (not an option, an
+        option's value or a file), when the program takes one and no script-file option is given."""
+        if not self.script_operand or any(arg.split("=")[0] in self.script_flags for arg in spec.argv):
+            return []
         skip = 0
         for index, arg in enumerate(spec.argv):
             if skip:
                 skip -= 1
             elif arg.startswith("-") and arg != "-":
                 skip = self.option_arity.get(arg, 0)
-            elif is_script_like(arg) and arg not in spec.files:
-                positions.append(index)
-        return positions
+            else:
+                return [index] if is_script_like(arg) and arg not in spec.files else []
+        return []
 
 
 def option_arity(model: CliModel) -> dict[str, int]:

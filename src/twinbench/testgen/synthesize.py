@@ -21,7 +21,7 @@ from twinbench.reference.docmodel import CliModel, OptionSpec
 from twinbench.testgen.explore import Candidate
 from twinbench.testgen.inputs import InputKind, generate, mutate_bytes, mutate_text, value_for_hint
 from twinbench.testgen.record import CaseSpec
-from twinbench.testgen.seeds import Grammars, option_arity
+from twinbench.testgen.seeds import Grammars, option_arity, script_file_option, takes_script_operand
 
 MAX_PAIRS = 600
 DOC_COMMAND_LINES = "docs:command lines"
@@ -44,7 +44,13 @@ class Synthesizer:
     ) -> None:
         self.model = model
         self.language = language or []
-        self.grammars = Grammars(self.language, option_arity(model))
+        script_option = script_file_option(model)
+        self.grammars = Grammars(
+            self.language,
+            option_arity(model),
+            script_operand=takes_script_operand(model),
+            script_flags=script_option.flags if script_option else (),
+        )
         self.rng = rng
         self.kinds = kinds
         self.vocabulary = vocabulary
