@@ -39,6 +39,7 @@ BATCH = 64
 SEED_SHARE = 0.4
 MAX_GATE_ROUNDS = 4
 GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases after a failed gate
+ACCEPTED_PARENTS = 0.5  # share of mutations whose parent the reference accepted (exit 0)
 
 Progress = Callable[[str, int, int], None]
 
@@ -274,7 +275,12 @@ def explore(
             stopped_by = "wall_time"
             break
         size = min(BATCH, budget - explorer.executions)
-        explorer.run([synth.mutate(explorer.pick(rng), explorer.corpus_specs()) for _ in range(size)])
+        # half of the parents are inputs the reference accepted: mutants of a valid program are what reach the
+        # program's core; mutants of a rejected one mostly stay in its parser
+        parents = [
+            explorer.pick(rng, among=_accepted if rng.random() < ACCEPTED_PARENTS else None) for _ in range(size)
+        ]
+        explorer.run([synth.mutate(parent, explorer.corpus_specs()) for parent in parents])
         progress("exploring", explorer.executions, budget)
     return Exploration(
         corpus=explorer.corpus,
@@ -283,6 +289,10 @@ def explore(
         stopped_by=stopped_by,
         seconds_per_run=explorer.seconds_per_run,
     )
+
+
+def _accepted(candidate: Candidate) -> bool:
+    return candidate.status == 0
 
 
 def record_specs(

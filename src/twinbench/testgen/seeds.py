@@ -122,12 +122,13 @@ class Grammars:
         self.option_arity = option_arity or {}
         self.script_operand = script_operand
         self.script_flags = frozenset(script_flags)
-        texts: dict[str, list[str]] = {SLOT_ARGUMENT: [], SLOT_STDIN: [], SLOT_FILE: []}
+        texts: dict[str, list[str]] = {SLOT_ARGUMENT: [], SLOT_STDIN: []}
         for spec in specs:
             texts[SLOT_ARGUMENT].extend(spec.argv[index] for index in self.script_positions(spec))
             if spec.stdin:
                 texts[SLOT_STDIN].append(spec.stdin.decode("utf-8", errors="surrogateescape"))
-            texts[SLOT_FILE].extend(data.decode("utf-8", errors="surrogateescape") for data in spec.files.values())
+            for name, data in spec.files.items():
+                texts.setdefault(_file_slot(name), []).append(data.decode("utf-8", errors="surrogateescape"))
         self.by_slot = {slot: Grammar.learn(found) for slot, found in texts.items() if found}
 
     @property
@@ -140,8 +141,7 @@ class Grammars:
         slots: list[tuple[str, str | int]] = []
         if SLOT_STDIN in self.by_slot and spec.stdin:
             slots.append((SLOT_STDIN, 0))
-        if SLOT_FILE in self.by_slot:
-            slots.extend((SLOT_FILE, name) for name in sorted(spec.files))
+        slots.extend((_file_slot(name), name) for name in sorted(spec.files) if _file_slot(name) in self.by_slot)
         if SLOT_ARGUMENT in self.by_slot:
             slots.extend((SLOT_ARGUMENT, index) for index in self.script_positions(spec))
         if not slots:
@@ -151,7 +151,7 @@ class Grammars:
         if slot == SLOT_STDIN:
             text = grammar.mutate(spec.stdin.decode("utf-8", errors="surrogateescape"), rng)
             return spec.model_copy(update={"stdin": _encode(text)[:MAX_STDIN_BYTES]})
-        if slot == SLOT_FILE:
+        if slot.startswith(SLOT_FILE):
             name = str(where)
             text = grammar.mutate(spec.files[name].decode("utf-8", errors="surrogateescape"), rng)
             return spec.model_copy(update={"files": {**spec.files, name: _encode(text)}})
@@ -174,6 +174,12 @@ class Grammars:
             else:
                 return [index] if is_script_like(arg) and arg not in spec.files else []
         return []
+
+
+def _file_slot(name: str) -> str:
+    """Files of one suffix share a grammar: awk programs (.awk) are not data (.dat), nor C sources (.c)."""
+    suffix = name.rsplit(".", 1)[-1] if "." in name else ""
+    return f"{SLOT_FILE}:{suffix}"
 
 
 def option_arity(model: CliModel) -> dict[str, int]:
