@@ -137,3 +137,18 @@ def test_seeds_take_turns_between_sources() -> None:
     assert [arg for origin, arg in first if origin == "upstream:a.test"] == ["a0", "a1", "a2"]
     again = Synthesizer(model, random.Random(0), [InputKind.text], ["hello"], [], language)
     assert len({spec.id for spec in islice(again.seeds(), 11)}) == 11  # the 4 doc and 7 language seeds
+
+
+def test_files_of_each_suffix_have_their_own_grammar() -> None:
+    seeds = [
+        CaseSpec(
+            id="a",
+            argv=["-f", "p.awk", "d.dat"],
+            files={"p.awk": b"{ s += $1 } END { print s }\n", "d.dat": b"1 2\n3 4\n"},
+        ),
+        CaseSpec(id="b", argv=["-f", "q.awk"], files={"q.awk": b"BEGIN { x = 1; print x }\n"}),
+    ]
+    grammars = Grammars(seeds, {"-f": 1}, script_flags=["-f"])
+    assert set(grammars.by_slot) == {"file:awk", "file:dat"}
+    assert "BEGIN" in grammars.by_slot["file:awk"].vocabulary["name"]
+    assert "BEGIN" not in grammars.by_slot["file:dat"].vocabulary.get("name", [])
