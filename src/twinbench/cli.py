@@ -109,8 +109,9 @@ def _grade(
 def _summary(result: EvalResult, output: Path) -> None:
     build = "ok" if result.build.ok else f"failed: {result.build.reason}"
     _say(
-        f"{result.task}: {result.passed}/{result.total} passed, score {result.score:.3f}, "
-        f"resolved {'yes' if result.resolved else 'no'}, near-resolved {'yes' if result.near_resolved else 'no'} "
+        f"{result.task}: {result.passed}/{result.total} passed, score {result.score:.3f}"
+        + (f" (behavioral {result.behavioral_score:.3f}), " if result.behavioral_score is not None else ", ")
+        + f"resolved {'yes' if result.resolved else 'no'}, near-resolved {'yes' if result.near_resolved else 'no'} "
         f"(build {build}; {result.seconds:.1f}s)"
     )
     failing = [t for t in result.tests if t.status not in ("passed", "not_run")]
