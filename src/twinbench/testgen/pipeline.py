@@ -36,7 +36,7 @@ def load_cli_model(task_dir: TaskDir) -> CliModel:
             return CliModel.model_validate_json(path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise FormatError(f"{path}: not a valid command-line model ({str(exc).splitlines()[0]})") from None
-    model = mine_docs(Path(task_dir.task.reference.binary).name, _doc_texts(task_dir))
+    model = mine_docs(Path(task_dir.task.reference.binary).name, doc_texts(task_dir))
     path.write_text(model.model_dump_json(indent=2), encoding="utf-8")
     return model
 
@@ -47,7 +47,7 @@ def read_generation_inputs(task_dir: TaskDir, model: CliModel) -> GenerationInpu
     return GenerationInputs(
         task=task_dir.task,
         model=model,
-        docs_text="\n".join(text[:DOC_TEXT_LIMIT] for text in _doc_texts(task_dir)),
+        docs_text="\n".join(text[:DOC_TEXT_LIMIT] for text in doc_texts(task_dir)),
         vocabulary=vocabulary(model, data_paths),
         data_files=_read_data_files(data_paths),
     )
@@ -154,7 +154,8 @@ def _read_data_files(paths: list[str]) -> list[tuple[str, bytes]]:
     return found[:DATA_FILE_COUNT]
 
 
-def _doc_texts(task_dir: TaskDir) -> list[str]:
+def doc_texts(task_dir: TaskDir) -> list[str]:
+    """The texts of the task's docs that exist."""
     return [
         (task_dir.root / name).read_text(encoding="utf-8", errors="replace")
         for name in task_dir.task.docs
