@@ -293,6 +293,9 @@ def testgen_command(
     ] = None,
     workers: WorkersOption = 0,
     sandbox: SandboxOption = "bwrap",
+    mutants: Annotated[
+        int, typer.Option("--mutants", min=0, help="grade N mutants of the reference; add inputs that kill survivors")
+    ] = 0,
 ) -> None:
     """Generate the task's hidden suite by exploring the reference in the sandbox."""
     from twinbench.reference.coverage import CoverageBuildError
@@ -301,7 +304,12 @@ def testgen_command(
 
     task_dir, backend = _task_and_sandbox(task, sandbox)
     options = TestgenOptions(
-        budget_s=budget_s, runs=runs, seed=seed, max_tests=max_tests, workers=workers or _default_workers()
+        budget_s=budget_s,
+        runs=runs,
+        seed=seed,
+        max_tests=max_tests,
+        workers=workers or _default_workers(),
+        mutants=mutants,
     )
     with Progress(
         TextColumn("[bold]{task.description}[/]"),

@@ -19,6 +19,7 @@ from twinbench.sandbox.testrun import EXECUTABLE, environment_for
 from twinbench.testgen.budget import WallClock
 from twinbench.testgen.explore import CoverageGuide
 from twinbench.testgen.generate import GenerationInputs, TestgenOptions, generate_suite
+from twinbench.testgen.mutants import target_from_coverage_build
 
 CLI_MODEL = "cli_model.json"
 TESTGEN_REPORT = "testgen.json"
@@ -67,8 +68,11 @@ def run_testgen(
     guide = None
     if build is not None:
         guide = CoverageGuide(binary=build.binary, strip_components=build.strip_components, gcda_files=build.gcda_files)
+    if options.mutants and build is None:
+        raise FormatError("--mutants needs --coverage-build: mutants are made from the coverage build's sources")
+    target = target_from_coverage_build(build) if options.mutants and build is not None else None
     generated = generate_suite(
-        read_generation_inputs(task_dir, model), sandbox, options, guide, features_of, on_progress, clock
+        read_generation_inputs(task_dir, model), sandbox, options, guide, features_of, on_progress, clock, target
     )
     if generated.task != task_dir.task:
         save_task(generated.task, task_dir.root)
