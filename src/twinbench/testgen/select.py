@@ -128,19 +128,20 @@ def _collapse(corpus: list[Candidate], long_options: tuple[str, ...]) -> tuple[l
 
 def _cap_easy_answers(chosen: list[Candidate], probes: ReferenceProbes) -> list[Candidate]:
     """Drop the last-chosen (least valuable) cases that the errors-only imitation or one constant answer
-    would pass, beyond their shares."""
-    imitation_cap = max(1, int(IMITATION_SHARE * len(chosen)))
-    answer_cap = max(2, int(SAME_ANSWER_SHARE * len(chosen)))
-    imitated = 0
-    answers: Counter[object] = Counter()
-    kept: list[Candidate] = []
-    for candidate in chosen:
-        behavior = Behavior.of_candidate(candidate)
-        answer = (behavior.status, behavior.stdout, behavior.stderr, behavior.stdout_size, behavior.stderr_size)
-        passes = errors_only_passes(behavior, probes)
-        if answers[answer] >= answer_cap or (passes and imitated >= imitation_cap):
-            continue
-        answers[answer] += 1
-        imitated += passes
-        kept.append(candidate)
-    return kept
+    would pass, until their shares of what is left are within IMITATION_SHARE and SAME_ANSWER_SHARE."""
+    behaviors = [Behavior.of_candidate(candidate) for candidate in chosen]
+    easy = [errors_only_passes(behavior, probes) for behavior in behaviors]
+    answers = [(b.status, b.stdout, b.stderr, b.stdout_size, b.stderr_size) for b in behaviors]
+    kept = list(range(len(chosen)))
+    while kept:
+        size = len(kept)
+        passing = [i for i in kept if easy[i]]
+        counts = Counter(answers[i] for i in kept)
+        answer, most = counts.most_common(1)[0]
+        if most > max(2, int(SAME_ANSWER_SHARE * size)):
+            kept.remove(max(i for i in kept if answers[i] == answer))
+        elif len(passing) > int(IMITATION_SHARE * size):
+            kept.remove(passing[-1])
+        else:
+            break
+    return [chosen[i] for i in kept]
