@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 # runs per kept case after exploration: 3 recordings, 2 clock probes, 3 imitations of the validity gate,
 # 1 coverage replay; the margin covers what a mean run time does not predict (sandbox start, gcovr)
 RUNS_AFTER_EXPLORATION_PER_CASE = 9
-RESERVE_MARGIN = 1.15
+RESERVE_MARGIN = 1.05
 FIXED_RESERVE_S = 3.0
 
 
