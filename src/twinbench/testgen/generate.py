@@ -45,6 +45,9 @@ RUNS_PER_BUDGET_SECOND = 300
 BATCH = 64
 SEED_SHARE = 0.4
 MAX_GATE_ROUNDS = 4
+MAX_RESUMES = 8
+SUITE_FLOOR = 300  # a suite smaller than this gets the core cases the set cover did not need
+RESUME_HEADROOM = 1.25
 MUTANT_POOL = 256  # explored inputs recorded as candidates for killing surviving mutants
 GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases after a failed gate
 
@@ -123,9 +126,18 @@ def generate_suite(
         inputs.task, sandbox, options.workers, coverage, features_of, inputs.vocabulary, long_options
     ) as explorer:
         exploration = explore(explorer, synth, rng, options, clock, progress)
-        phases.lap("exploring")
         limit = clock.affordable_cases(exploration.seconds_per_run, options.max_tests)
-        selection = select_balanced(exploration.corpus, limit, probes, long_options)
+        selection = select_balanced(exploration.corpus, limit, probes, long_options, SUITE_FLOOR)
+        # the time was reserved for as many cases as the corpus held; a balanced selection is often far
+        # smaller, so exploring goes on while the time after it is more than the chosen cases need
+        for _ in range(MAX_RESUMES):
+            expected = min(options.max_tests, int(len(selection.chosen) * RESUME_HEADROOM) + BATCH)
+            if exploration.stopped_by != "wall_time" or clock.exploration_over(explorer.seconds_per_run, expected):
+                break
+            exploration = explore(explorer, synth, rng, options, clock, progress, expected)
+            limit = clock.affordable_cases(exploration.seconds_per_run, options.max_tests)
+            selection = select_balanced(exploration.corpus, limit, probes, long_options, SUITE_FLOOR)
+        phases.lap("exploring")
         specs = _numbered(selection.chosen, 0)
         progress("clock probe", 0, 1)
         task = with_clock_if_read(inputs.task, specs, sandbox, options.workers)
@@ -324,14 +336,19 @@ def explore(
     options: TestgenOptions,
     clock: WallClock,
     progress: Progress,
+    expected_cases: int | None = None,
 ) -> Exploration:
-    """Run the seeds, then mutations of the corpus, until the run budget or the time for exploring is spent."""
+    """Run the seeds, then mutations of the corpus, until the run budget or the time for exploring is spent.
+
+    With `expected_cases` (how many cases the last selection chose, give or take) the seeds are not run
+    again: exploration resumes where it stopped, with the time reserved for that many cases."""
     budget = options.execution_budget()
-    seeds = list(itertools.islice(synth.seeds(), int(budget * SEED_SHARE)))
+    seeds = [] if expected_cases else list(itertools.islice(synth.seeds(), int(budget * SEED_SHARE)))
     stopped_by = "budget"
 
     def out_of_time() -> bool:
-        return clock.exploration_over(explorer.seconds_per_run, min(options.max_tests, len(explorer.corpus)))
+        cases = expected_cases or min(options.max_tests, len(explorer.corpus))
+        return clock.exploration_over(explorer.seconds_per_run, cases)
 
     for start in range(0, len(seeds), BATCH * 4):
         if out_of_time():

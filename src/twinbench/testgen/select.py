@@ -73,14 +73,19 @@ class Selection:
 
 
 def select_balanced(
-    corpus: list[Candidate], limit: int, probes: ReferenceProbes, long_options: Iterable[str] = ()
+    corpus: list[Candidate],
+    limit: int,
+    probes: ReferenceProbes,
+    long_options: Iterable[str] = (),
+    floor: int = 0,
 ) -> Selection:
     """Set cover with core cases first, so that what the program is for drives the score.
 
     Near-duplicates (the same argv up to abbreviated long options, stdin and files) collapse to one. Help,
     version and command-line errors together stay at most SHALLOW_SHARE of the suite, cases the errors-only
     imitation would pass at most IMITATION_SHARE, and no one answer more than SAME_ANSWER_SHARE, unless the
-    program has almost no core behavior (then `note` says so).
+    program has almost no core behavior (then `note` says so). A suite smaller than `floor` is filled up
+    with core cases the cover did not need (each reached something new when it was found).
     """
     unique, collapsed = _collapse(corpus, tuple(long_options))
     classes = {id(c): classify(Behavior.of_candidate(c), probes) for c in unique}
@@ -100,6 +105,9 @@ def select_balanced(
     chosen += select_cover(shallow, room, chosen_first=chosen)
     chosen += select_cover(core, limit - len(chosen), chosen_first=chosen)
     chosen += select_cover(by_class[CaseClass.input_error], limit - len(chosen), chosen_first=chosen)
+    if len(chosen) < min(floor, limit):
+        taken = {id(c) for c in chosen}
+        chosen += [c for c in core if id(c) not in taken][: min(floor, limit) - len(chosen)]
     note = ""
     if scarce:
         note = f"only {len(core)} core candidates found (fewer than {MIN_CORE}): shallow cases were not capped"
