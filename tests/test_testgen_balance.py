@@ -45,6 +45,7 @@ def test_core_dominates_and_shallow_cases_are_capped() -> None:
     assert (counts[CaseClass.info] + counts[CaseClass.cli_error]) / total <= 0.15
     # cases the errors-only imitation passes (getopt errors, missing files) stay under its share
     assert counts[CaseClass.cli_error] + counts[CaseClass.input_error] <= 0.08 * total
+    assert counts[CaseClass.input_error] <= counts[CaseClass.core]
     assert selection.note == ""
 
 
@@ -64,3 +65,10 @@ def test_abbreviated_long_options_collapse() -> None:
     run = ExecResult(exit_code=0, stdout=b"ok\n")
     features = [set(behavior_features(c.spec, run, frozenset(), longs)) for c in made]
     assert features[0] == features[1] == features[2]
+
+
+def test_input_errors_never_outnumber_core_cases() -> None:
+    made = [candidate(n, ["-e", f"{n}*2"], 0, f"{2 * n}\n".encode()) for n in range(12)]
+    made += [candidate(100 + n, ["-e", f"{n}+"], 1, stderr=f"parse error at {n}\n".encode()) for n in range(40)]
+    selection = select_balanced(made, limit=200, probes=PROBES)
+    assert selection.classes.count(CaseClass.input_error) == selection.classes.count(CaseClass.core) == 12

@@ -112,7 +112,7 @@ def select_balanced(
     if scarce:
         note = f"only {len(core)} core candidates found (fewer than {MIN_CORE}): shallow cases were not capped"
     else:
-        chosen = _cap_easy_answers(chosen, probes)
+        chosen = _cap_input_errors(_cap_easy_answers(chosen, probes), classes)
     return Selection(chosen=chosen, classes=[classes[id(c)] for c in chosen], collapsed=collapsed, note=note)
 
 
@@ -132,6 +132,14 @@ def _collapse(corpus: list[Candidate], long_options: tuple[str, ...]) -> tuple[l
             seen.add(key)
             unique.append(candidate)
     return unique, len(corpus) - len(unique)
+
+
+def _cap_input_errors(chosen: list[Candidate], classes: dict[int, CaseClass]) -> list[Candidate]:
+    """At most as many input errors as core cases, the last-chosen dropped first: core cases dominate."""
+    core = sum(classes[id(c)] == CaseClass.core for c in chosen)
+    errors = [c for c in chosen if classes[id(c)] == CaseClass.input_error]
+    dropped = {id(c) for c in errors[core:]}
+    return [c for c in chosen if id(c) not in dropped]
 
 
 def _cap_easy_answers(chosen: list[Candidate], probes: ReferenceProbes) -> list[Candidate]:
