@@ -6,6 +6,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from twinbench.formats import ReferenceSpec, Task
 from twinbench.protocols import Sandbox
 from twinbench.testgen import CaseSpec, record_reference
@@ -67,3 +69,43 @@ def test_weak_suite_lets_mutants_survive_and_a_stronger_one_kills_them(tmp_path:
     assert survivor.diff.startswith("--- a/sum.c:") and survivor.replacement in survivor.diff.splitlines()[-1]
     # the second report rebuilt nothing: every mutant came from the cache
     assert len(list((tmp_path / "cache" / "built").iterdir())) == weak_report.built + 1  # + the baseline
+
+
+def test_a_coverage_build_whose_binary_is_outside_its_tree_is_a_clear_error(tmp_path: Path) -> None:
+    from twinbench.reference.coverage import CoverageBuild, CoverageBuildError
+    from twinbench.testgen.mutants import target_from_coverage_build
+
+    build = CoverageBuild(
+        package="sum",
+        version="1",
+        source_dir=tmp_path / "src",
+        binary=Path("/usr/bin/true"),
+        object_dir_prefix=str(tmp_path / "src"),
+        strip_components=1,
+        gcda_files=[],
+        source_files=["sum.c"],
+    )
+    with pytest.raises(CoverageBuildError, match="not inside the build tree"):
+        target_from_coverage_build(build)
+
+
+def test_installed_copy_under_debian_is_rebuilt_where_make_makes_it(tmp_path: Path) -> None:
+    from twinbench.reference.coverage import CoverageBuild
+    from twinbench.testgen.mutants import target_from_coverage_build
+
+    target = small_program(tmp_path / "src")
+    installed = tmp_path / "src" / "debian" / "sum" / "usr" / "bin"
+    installed.mkdir(parents=True)
+    (installed / "sum").write_bytes(target.binary.read_bytes())
+    build = CoverageBuild(
+        package="sum",
+        version="1",
+        source_dir=target.source_dir,
+        binary=installed / "sum",
+        object_dir_prefix=str(target.source_dir),
+        strip_components=1,
+        gcda_files=[],
+        source_files=["sum.c", "README"],
+    )
+    made = target_from_coverage_build(build)
+    assert made.binary == target.binary and made.source_files == ["sum.c"]

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from twinbench.formats import Mutant, MutationReport, Suite, Task, TestStatus
 from twinbench.protocols import Sandbox
+from twinbench.reference.coverage import CoverageBuildError
 from twinbench.sandbox import WORK_DIR
 from twinbench.sandbox.launcher import cache_dir
 from twinbench.testgen.validity import grade_executable
@@ -94,9 +95,12 @@ def target_from_coverage_build(build: object) -> MutationTarget:
         }
     elif wrapper.exists():
         make_args = [f"CC={wrapper}", f"CFLAGS={COVERAGE_FLAGS}", "LDFLAGS=--coverage"]
+    made = _made_binary(source_dir, binary)
+    if not made.is_relative_to(source_dir):
+        raise CoverageBuildError(f"{made} is not inside the build tree {source_dir}: no mutants can be made from it")
     return MutationTarget(
         source_dir=source_dir,
-        binary=_made_binary(source_dir, binary),
+        binary=made,
         source_files=sources,
         make_args=make_args,
         make_env=make_env,
@@ -201,9 +205,9 @@ class MutantBuilder:
                 return None
             shutil.copy2(self.binary, cached / "executable")
             return cached / "executable"
-        except subprocess.TimeoutExpired:
+        except (subprocess.TimeoutExpired, OSError) as exc:
             cached.mkdir(parents=True, exist_ok=True)
-            (cached / "failed").write_text("make timed out")
+            (cached / "failed").write_text(f"make did not run to the end: {exc}")
             return None
         finally:
             source.write_bytes(original)
@@ -224,13 +228,16 @@ class MutantBuilder:
         for name in self.target.source_files:
             if (self.tree / name).is_file():
                 os.utime(self.tree / name, (future, future))
-        subprocess.run(
-            ["make", "-C", str(self.binary.parent), self.binary.name, *self.target.make_args],
-            capture_output=True,
-            timeout=MAKE_TIMEOUT_S,
-            check=False,
-            env=self._env(),
-        )
+        try:
+            subprocess.run(
+                ["make", "-C", str(self.binary.parent), self.binary.name, *self.target.make_args],
+                capture_output=True,
+                timeout=MAKE_TIMEOUT_S,
+                check=False,
+                env=self._env(),
+            )
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            raise CoverageBuildError(f"make cannot rebuild {self.binary.name} in a copy of the build: {exc}") from None
         ready.write_text("ok")
 
     def _env(self) -> dict[str, str]:
