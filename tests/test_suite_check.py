@@ -36,10 +36,10 @@ def test_budget_is_a_wall_time_cap_including_recording_and_the_gate(tmp_path: Pa
     phases: list[str] = []
     started = time.monotonic()
     report = run_testgen(
-        load_task(task), bwrap, TestgenOptions(budget_s=12, workers=2), on_progress=lambda p, d, t: phases.append(p)
+        load_task(task), bwrap, TestgenOptions(budget_s=20, workers=2), on_progress=lambda p, d, t: phases.append(p)
     )
     elapsed = time.monotonic() - started
-    assert elapsed <= 12 * 1.05, report.phase_seconds
+    assert elapsed <= 20 * 1.05, report.phase_seconds
     assert report.stopped_by == "wall_time" and report.kept > 20
     assert {"probing", "exploring", "recording", "validity gate: errors_only"} <= set(phases)
     assert report.validity is not None and report.validity.passed, report.validity
