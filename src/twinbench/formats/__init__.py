@@ -25,7 +25,15 @@ from twinbench.formats.suite import (
     suite_digest,
 )
 from twinbench.formats.task import ReferenceSpec, Task, TaskDir, TaskLimits, load_task, save_task
-from twinbench.formats.testgen import AcceptedShare, CoverageReport, FileCoverage, TestgenReport, ValidityReport
+from twinbench.formats.testgen import (
+    AcceptedShare,
+    CoverageReport,
+    FileCoverage,
+    Mutant,
+    MutationReport,
+    TestgenReport,
+    ValidityReport,
+)
 
 __all__ = [
     "DEFAULT_DISK_LIMIT_MB",
@@ -43,6 +51,8 @@ __all__ = [
     "FormatError",
     "Limits",
     "ModelReply",
+    "Mutant",
+    "MutationReport",
     "ReferenceSpec",
     "RunStats",
     "StepRecord",

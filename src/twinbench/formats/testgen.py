@@ -46,6 +46,35 @@ class ValidityReport(BaseModel):
     passing_cases: dict[str, list[str]] = Field(default_factory=dict, description="first case ids each one passes")
 
 
+class Mutant(BaseModel):
+    """One mutant and what became of it."""
+
+    id: str
+    file: str
+    line: int
+    original: str
+    replacement: str
+    status: str = Field(description="killed, survived, equivalent (identical binary) or build_failed")
+    killed_by: list[str] = Field(default_factory=list)
+    diff: str = ""
+
+
+class MutationReport(BaseModel):
+    """The suite's mutation score."""
+
+    seed: int
+    requested: int
+    built: int
+    equivalent: int
+    build_failed: int
+    killed: int
+    survived: int
+    kill_rate: float | None = Field(description="killed / (killed + survived)")
+    baseline_cases: int = Field(description="cases the unmutated rebuild passes: only these can kill")
+    seconds: float = 0.0
+    mutants: list[Mutant] = Field(default_factory=list)
+
+
 class TestgenReport(BaseModel):
     """Everything needed to judge and reproduce a generated suite."""
 
@@ -87,4 +116,8 @@ class TestgenReport(BaseModel):
     balance_note: str = Field(default="", description="why the shallow-case cap was not applied, when it was not")
     collapsed: int = Field(default=0, description="near-duplicate candidates collapsed before selection")
     validity: ValidityReport | None = None
+    mutation: MutationReport | None = Field(default=None, description="with --mutants: the final suite's score")
+    mutation_before: MutationReport | None = Field(
+        default=None, description="with --mutants: the score before cases that kill survivors were added"
+    )
     phase_seconds: dict[str, float] = Field(default_factory=dict)

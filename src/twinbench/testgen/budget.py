@@ -6,10 +6,10 @@ import math
 import time
 from dataclasses import dataclass, field
 
-# runs per kept case after exploration: 3 recordings, 2 clock probes, 3 imitations of the validity gate,
-# 1 coverage replay; the margin covers what a mean run time does not predict (sandbox start, gcovr)
-RUNS_AFTER_EXPLORATION_PER_CASE = 9
-RESERVE_MARGIN = 1.15
+# runs per kept case after exploration: 3 recordings, 2 clock probes, 3 imitations of the validity gate and
+# 1 coverage replay, counted as 7 (the imitations start faster than the reference; measured on figlet, bc, jq)
+RUNS_AFTER_EXPLORATION_PER_CASE = 7
+RESERVE_MARGIN = 1.1
 FIXED_RESERVE_S = 3.0
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from twinbench.formats import Suite, Task, TestgenReport
+from twinbench.formats import MutationReport, Suite, Task, TestgenReport
 from twinbench.protocols import Sandbox
 from twinbench.reference.docmodel import CliModel
 from twinbench.testgen.budget import WallClock
@@ -27,6 +27,14 @@ from twinbench.testgen.classify import Behavior, CaseClass, classify
 from twinbench.testgen.clock import with_clock_if_read
 from twinbench.testgen.explore import Candidate, CoverageGuide, Explorer, FeaturesOf, open_explorer
 from twinbench.testgen.inputs import detect_kinds
+from twinbench.testgen.mutants import (
+    MutantBuilder,
+    MutationTarget,
+    choose_sites,
+    first_failures,
+    mutation_score,
+    passing_ids,
+)
 from twinbench.testgen.probe import ReferenceProbes, probe_reference
 from twinbench.testgen.record import RECORD_REPEATS, CaseSpec, RecordReport, record_reference
 from twinbench.testgen.seeds import doc_script_specs, origin_kind, seed_sources
@@ -38,6 +46,10 @@ RUNS_PER_BUDGET_SECOND = 300
 BATCH = 64
 SEED_SHARE = 0.4
 MAX_GATE_ROUNDS = 4
+MAX_RESUMES = 8
+SUITE_FLOOR = 300  # a suite smaller than this gets the core cases the set cover did not need
+RESUME_HEADROOM = 1.25
+MUTANT_POOL = 256  # explored inputs recorded as candidates for killing surviving mutants
 GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases after a failed gate
 ACCEPTED_PARENTS = 0.5  # share of mutations whose parent the reference accepted (exit 0)
 
@@ -54,6 +66,7 @@ class TestgenOptions(BaseModel):
     max_tests: int = Field(default=1000, gt=0)
     workers: int = 2
     upstream_tests: bool = Field(default=True, description="seed from the Debian source package's own tests")
+    mutants: int = Field(default=0, ge=0, description="mutants of the reference whose survivors new cases should kill")
 
     def execution_budget(self) -> int:
         """Candidate runs allowed."""
@@ -101,6 +114,7 @@ def generate_suite(
     features_of: FeaturesOf | None = None,
     on_progress: Progress | None = None,
     clock: WallClock | None = None,
+    mutation_target: MutationTarget | None = None,
 ) -> GeneratedSuite:
     """Explore, select, record and gate a suite; returns it with its report and writes nothing."""
     clock = clock or WallClock(None if options.runs else options.budget_s)
@@ -119,9 +133,18 @@ def generate_suite(
         inputs.task, sandbox, options.workers, coverage, features_of, inputs.vocabulary, long_options
     ) as explorer:
         exploration = explore(explorer, synth, rng, options, clock, progress)
-        phases.lap("exploring")
         limit = clock.affordable_cases(exploration.seconds_per_run, options.max_tests)
-        selection = select_balanced(exploration.corpus, limit, probes, long_options)
+        selection = select_balanced(exploration.corpus, limit, probes, long_options, SUITE_FLOOR)
+        # the time was reserved for as many cases as the corpus held; a balanced selection is often far
+        # smaller, so exploring goes on while the time after it is more than the chosen cases need
+        for _ in range(MAX_RESUMES):
+            expected = min(options.max_tests, int(len(selection.chosen) * RESUME_HEADROOM) + BATCH)
+            if exploration.stopped_by != "wall_time" or clock.exploration_over(explorer.seconds_per_run, expected):
+                break
+            exploration = explore(explorer, synth, rng, options, clock, progress, expected)
+            limit = clock.affordable_cases(exploration.seconds_per_run, options.max_tests)
+            selection = select_balanced(exploration.corpus, limit, probes, long_options, SUITE_FLOOR)
+        phases.lap("exploring")
         specs = _numbered(selection.chosen, 0)
         progress("clock probe", 0, 1)
         task = with_clock_if_read(inputs.task, specs, sandbox, options.workers)
@@ -150,6 +173,19 @@ def generate_suite(
             suite = trim_to_gate(Suite(cases=[*suite.cases, *extra_suite.cases]), passing, selection.note == "")
             validity = gate_report(suite, passing, rounds)
             phases.lap("more core cases")
+        mutation = before = None
+        if options.mutants and mutation_target is not None:
+            unused = [c for c in explorer.corpus if all(c is not chosen for chosen in selection.chosen)]
+            before, mutation, killers = kill_survivors(
+                task, suite, unused, mutation_target, options, sandbox, len(specs), probes, progress
+            )
+            if killers.cases:
+                record = _merge_records(record, RecordReport(kept=len(killers)))
+                extra_passing = imitation_passes(task, killers, probes, sandbox, options.workers, progress)
+                passing = {name: ids | extra_passing.get(name, set()) for name, ids in passing.items()}
+                suite = Suite(cases=[*suite.cases, *killers.cases])
+                validity = gate_report(suite, passing, validity.rounds)
+            phases.lap("mutants")
     classes = Counter(classify(Behavior.of_case(case), probes).value for case in suite.cases)
     origins = {spec.id: spec.origin for spec in specs}
     report = TestgenReport(
@@ -176,6 +212,8 @@ def generate_suite(
         balance_note=selection.note,
         collapsed=selection.collapsed,
         validity=validity,
+        mutation=mutation,
+        mutation_before=before,
         phase_seconds=phases.seconds,
         upstream=inputs.upstream_note,
         seed_sources=seed_sources(language),
@@ -184,6 +222,64 @@ def generate_suite(
         origins={case.id: origins[case.id] for case in suite.cases if origins.get(case.id)},
     )
     return GeneratedSuite(suite=suite, task=task, report=report)
+
+
+def kill_survivors(
+    task: Task,
+    suite: Suite,
+    unused: list[Candidate],
+    target: MutationTarget,
+    options: TestgenOptions,
+    sandbox: Sandbox,
+    first_id: int,
+    probes: ReferenceProbes,
+    progress: Progress,
+) -> tuple[MutationReport, MutationReport, Suite]:
+    """Grade mutants with the suite, then add explored inputs that kill the survivors.
+
+    Returns the mutation score before, the score after, and the recorded cases that were added."""
+    builder = MutantBuilder(target)
+    workers = options.workers
+    before = mutation_score(task, suite, target, options.mutants, sandbox, workers, options.seed, builder, progress)
+    survivors = [m for m in before.mutants if m.status == "survived"]
+    if not survivors or not unused:
+        return before, before, Suite(cases=[])
+    # core inputs first: a fault in what the program is for shows in its output
+    ranked = sorted(unused, key=lambda c: classify(Behavior.of_candidate(c), probes) != CaseClass.core)
+    pool_specs = _numbered(ranked[:MUTANT_POOL], first_id)
+    pool, _ = record_specs(task, pool_specs, sandbox, options.workers, progress)
+    sites = {f"m{number:03d}": site for number, site in enumerate(choose_sites(target, options.mutants, options.seed))}
+    baseline = builder.baseline(survivors[0].file)
+    if baseline is None:
+        return before, before, Suite(cases=[])
+    usable = passing_ids(task, pool, baseline, sandbox, workers)
+    chosen: list[str] = []
+    after_mutants = []
+    for number, mutant in enumerate(before.mutants):
+        progress("killing survivors", number, len(before.mutants))
+        binary = builder.build(sites[mutant.id]) if mutant.status == "survived" else None
+        if binary is None:
+            after_mutants.append(mutant)
+            continue
+        # inputs already added are tried first, so that one input can serve several mutants
+        added = set(chosen) & usable
+        killers = first_failures(task, pool, binary, added, sandbox, workers, enough=1) if added else []
+        killers = killers or first_failures(task, pool, binary, usable - added, sandbox, workers, enough=1)
+        if killers:
+            chosen.extend(i for i in killers if i not in chosen)
+            mutant = mutant.model_copy(update={"status": "killed", "killed_by": killers})
+        after_mutants.append(mutant)
+    killed = sum(m.status == "killed" for m in after_mutants)
+    survived = sum(m.status == "survived" for m in after_mutants)
+    after = before.model_copy(
+        update={
+            "mutants": after_mutants,
+            "killed": killed,
+            "survived": survived,
+            "kill_rate": round(killed / (killed + survived), 4) if killed + survived else None,
+        }
+    )
+    return before, after, Suite(cases=[case for case in pool.cases if case.id in chosen])
 
 
 def _more_core(
@@ -255,14 +351,19 @@ def explore(
     options: TestgenOptions,
     clock: WallClock,
     progress: Progress,
+    expected_cases: int | None = None,
 ) -> Exploration:
-    """Run the seeds, then mutations of the corpus, until the run budget or the time for exploring is spent."""
+    """Run the seeds, then mutations of the corpus, until the run budget or the time for exploring is spent.
+
+    With `expected_cases` (how many cases the last selection chose, give or take) the seeds are not run
+    again: exploration resumes where it stopped, with the time reserved for that many cases."""
     budget = options.execution_budget()
-    seeds = list(itertools.islice(synth.seeds(), int(budget * SEED_SHARE)))
+    seeds = [] if expected_cases else list(itertools.islice(synth.seeds(), int(budget * SEED_SHARE)))
     stopped_by = "budget"
 
     def out_of_time() -> bool:
-        return clock.exploration_over(explorer.seconds_per_run, min(options.max_tests, len(explorer.corpus)))
+        cases = expected_cases or min(options.max_tests, len(explorer.corpus))
+        return clock.exploration_over(explorer.seconds_per_run, cases)
 
     for start in range(0, len(seeds), BATCH * 4):
         if out_of_time():

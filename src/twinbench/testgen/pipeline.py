@@ -20,6 +20,7 @@ from twinbench.sandbox.testrun import EXECUTABLE, environment_for
 from twinbench.testgen.budget import WallClock
 from twinbench.testgen.explore import CoverageGuide
 from twinbench.testgen.generate import GenerationInputs, TestgenOptions, generate_suite
+from twinbench.testgen.mutants import target_from_coverage_build
 from twinbench.testgen.record import CaseSpec
 from twinbench.testgen.seeds import script_file_option, upstream_specs
 
@@ -56,7 +57,7 @@ def read_generation_inputs(task_dir: TaskDir, model: CliModel, upstream_tests: b
     return GenerationInputs(
         task=task_dir.task,
         model=model,
-        docs_text="\n".join(text[:DOC_TEXT_LIMIT] for text in _doc_texts(task_dir)),
+        docs_text="\n".join(text[:DOC_TEXT_LIMIT] for text in doc_texts(task_dir)),
         vocabulary=vocabulary(model, data_paths),
         data_files=_read_data_files(data_paths),
         upstream=upstream,
@@ -92,6 +93,9 @@ def run_testgen(
     guide = None
     if build is not None:
         guide = CoverageGuide(binary=build.binary, strip_components=build.strip_components, gcda_files=build.gcda_files)
+    if options.mutants and build is None:
+        raise FormatError("--mutants needs --coverage-build: mutants are made from the coverage build's sources")
+    target = target_from_coverage_build(build) if options.mutants and build is not None else None
     generated = generate_suite(
         read_generation_inputs(task_dir, model, options.upstream_tests),
         sandbox,
@@ -100,6 +104,7 @@ def run_testgen(
         features_of,
         on_progress,
         clock,
+        target,
     )
     if generated.task != task_dir.task:
         save_task(generated.task, task_dir.root)
@@ -185,7 +190,8 @@ def _read_data_files(paths: list[str]) -> list[tuple[str, bytes]]:
     return found[:DATA_FILE_COUNT]
 
 
-def _doc_texts(task_dir: TaskDir) -> list[str]:
+def doc_texts(task_dir: TaskDir) -> list[str]:
+    """The texts of the task's docs that exist."""
     return [
         (task_dir.root / name).read_text(encoding="utf-8", errors="replace")
         for name in task_dir.task.docs

@@ -73,14 +73,19 @@ class Selection:
 
 
 def select_balanced(
-    corpus: list[Candidate], limit: int, probes: ReferenceProbes, long_options: Iterable[str] = ()
+    corpus: list[Candidate],
+    limit: int,
+    probes: ReferenceProbes,
+    long_options: Iterable[str] = (),
+    floor: int = 0,
 ) -> Selection:
     """Set cover with core cases first, so that what the program is for drives the score.
 
     Near-duplicates (the same argv up to abbreviated long options, stdin and files) collapse to one. Help,
     version and command-line errors together stay at most SHALLOW_SHARE of the suite, cases the errors-only
     imitation would pass at most IMITATION_SHARE, and no one answer more than SAME_ANSWER_SHARE, unless the
-    program has almost no core behavior (then `note` says so).
+    program has almost no core behavior (then `note` says so). A suite smaller than `floor` is filled up
+    with core cases the cover did not need (each reached something new when it was found).
     """
     unique, collapsed = _collapse(corpus, tuple(long_options))
     classes = {id(c): classify(Behavior.of_candidate(c), probes) for c in unique}
@@ -100,11 +105,14 @@ def select_balanced(
     chosen += select_cover(shallow, room, chosen_first=chosen)
     chosen += select_cover(core, limit - len(chosen), chosen_first=chosen)
     chosen += select_cover(by_class[CaseClass.input_error], limit - len(chosen), chosen_first=chosen)
+    if len(chosen) < min(floor, limit):
+        taken = {id(c) for c in chosen}
+        chosen += [c for c in core if id(c) not in taken][: min(floor, limit) - len(chosen)]
     note = ""
     if scarce:
         note = f"only {len(core)} core candidates found (fewer than {MIN_CORE}): shallow cases were not capped"
     else:
-        chosen = _cap_easy_answers(chosen, probes)
+        chosen = _cap_input_errors(_cap_easy_answers(chosen, probes), classes)
     return Selection(chosen=chosen, classes=[classes[id(c)] for c in chosen], collapsed=collapsed, note=note)
 
 
@@ -126,21 +134,30 @@ def _collapse(corpus: list[Candidate], long_options: tuple[str, ...]) -> tuple[l
     return unique, len(corpus) - len(unique)
 
 
+def _cap_input_errors(chosen: list[Candidate], classes: dict[int, CaseClass]) -> list[Candidate]:
+    """At most as many input errors as core cases, the last-chosen dropped first: core cases dominate."""
+    core = sum(classes[id(c)] == CaseClass.core for c in chosen)
+    errors = [c for c in chosen if classes[id(c)] == CaseClass.input_error]
+    dropped = {id(c) for c in errors[core:]}
+    return [c for c in chosen if id(c) not in dropped]
+
+
 def _cap_easy_answers(chosen: list[Candidate], probes: ReferenceProbes) -> list[Candidate]:
     """Drop the last-chosen (least valuable) cases that the errors-only imitation or one constant answer
-    would pass, beyond their shares."""
-    imitation_cap = max(1, int(IMITATION_SHARE * len(chosen)))
-    answer_cap = max(2, int(SAME_ANSWER_SHARE * len(chosen)))
-    imitated = 0
-    answers: Counter[object] = Counter()
-    kept: list[Candidate] = []
-    for candidate in chosen:
-        behavior = Behavior.of_candidate(candidate)
-        answer = (behavior.status, behavior.stdout, behavior.stderr, behavior.stdout_size, behavior.stderr_size)
-        passes = errors_only_passes(behavior, probes)
-        if answers[answer] >= answer_cap or (passes and imitated >= imitation_cap):
-            continue
-        answers[answer] += 1
-        imitated += passes
-        kept.append(candidate)
-    return kept
+    would pass, until their shares of what is left are within IMITATION_SHARE and SAME_ANSWER_SHARE."""
+    behaviors = [Behavior.of_candidate(candidate) for candidate in chosen]
+    easy = [errors_only_passes(behavior, probes) for behavior in behaviors]
+    answers = [(b.status, b.stdout, b.stderr, b.stdout_size, b.stderr_size) for b in behaviors]
+    kept = list(range(len(chosen)))
+    while kept:
+        size = len(kept)
+        passing = [i for i in kept if easy[i]]
+        counts = Counter(answers[i] for i in kept)
+        answer, most = counts.most_common(1)[0]
+        if most > max(2, int(SAME_ANSWER_SHARE * size)):
+            kept.remove(max(i for i in kept if answers[i] == answer))
+        elif len(passing) > int(IMITATION_SHARE * size):
+            kept.remove(passing[-1])
+        else:
+            break
+    return [chosen[i] for i in kept]
