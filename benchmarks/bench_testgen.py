@@ -55,22 +55,35 @@ def measure(program: str, budget: float, cache: Path, scratch: Path, seed: int) 
         "dropped": report["dropped_by_reason"],
         "normalized": len(report["normalized"]),
         "files": {f["file"]: f["percent"] for f in coverage.get("files", [])},
+        "core_share": report.get("core_share"),
+        "imitations": (report.get("validity") or {}).get("scores", {}),
     }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     """Plain-text table of the runs."""
     header = f"{'program':<8} {'budget':>7} {'wall s':>7} {'cpu s':>7} {'runs':>7} {'stop':>9} {'line cov':>9} "
-    header += f"{'lines':>11} {'suite':>6}  dropped (normalized)"
+    header += f"{'lines':>11} {'suite':>6} {'core':>6} {'errors-only':>11} {'stub':>5} {'const':>5}"
+    header += "  dropped (normalized)"
     lines = [header, "-" * len(header)]
     for row in rows:
         dropped = ", ".join(f"{reason} {count}" for reason, count in sorted(row["dropped"].items())) or "none"
         lines.append(
             f"{row['program']:<8} {row['budget_s']:>6.0f}s {row['wall_s']:>7.1f} {row['cpu_s']:>7.1f} {row['runs']:>7} "
-            f"{row['stopped_by']:>9} {row['coverage_percent']:>8.1f}% {row['lines']:>11} {row['suite']:>6}  "
+            f"{row['stopped_by']:>9} {row['coverage_percent']:>8.1f}% {row['lines']:>11} {row['suite']:>6} "
+            f"{_share(row['core_share']):>6} {_score(row['imitations'], 'errors_only'):>11} "
+            f"{_score(row['imitations'], 'stub'):>5} {_score(row['imitations'], 'constant'):>5}  "
             f"{dropped} ({row['normalized']})"
         )
     return "\n".join(lines)
+
+
+def _share(value: float | None) -> str:
+    return f"{100 * value:.0f}%" if value is not None else "-"
+
+
+def _score(scores: dict[str, float], name: str) -> str:
+    return f"{scores[name]:.3f}" if name in scores else "-"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,8 @@ def test_eval_grades_and_prints_a_summary(tmp_path: Path) -> None:
     submission = write_submission(tmp_path / "sub", "#!/bin/sh\necho nope\n")
     result = twinbench("eval", str(task), str(submission), "-o", str(tmp_path / "out"), "-j", "2")
     assert result.returncode == 0, result.stderr
-    assert "figlet: 0/4 passed, score 0.000, resolved no, near-resolved no (build ok;" in result.stdout
+    summary = "figlet: 0/4 passed, score 0.000 (behavioral 0.000), resolved no, near-resolved no (build ok;"
+    assert summary in result.stdout
     first = json.loads((tmp_path / "out" / "eval.json").read_text())["tests"][0]
     assert f"  t0000 [{first['group']}] failed: {first['reason']}" in result.stdout
     assert json.loads((tmp_path / "out" / "eval.json").read_text())["total"] == 4

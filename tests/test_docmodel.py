@@ -1,27 +1,51 @@
-"""Doc mining on the real docs of installed Debian programs: figlet, jq, coreutils, sed, bc, mawk, apt-get."""
+"""Doc mining on real docs of Debian programs (figlet, jq, coreutils, sed, bc, mawk, apt-get), frozen in tests/data."""
 
 from __future__ import annotations
 
 import functools
 import random
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from twinbench.reference.docmodel import CliModel, OptionSpec, mine_docs
+from twinbench.reference.docmodel import CliModel, OptionSpec, mine_named_docs
+from twinbench.reference.docmodel import mine_docs as mine_docs_leniently
 
-DOCS_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MANWIDTH": "80"}
+DOCS = Path(__file__).parent / "data" / "docs"
+# the docs as gather_docs recorded them on a Debian 12 machine (MANWIDTH=80, LANG=C.UTF-8), frozen so that a
+# different man-db, groff or package version cannot change what these tests see
+FROZEN = {
+    ("man", "-P", "cat", "6", "figlet"): "figlet.6.txt",
+    ("figlet", "-h"): "figlet-h.txt",
+    ("man", "-P", "cat", "6", "figlist"): "figlist.6.txt",
+    ("man", "-P", "cat", "jq"): "jq.1.txt",
+    ("jq", "--help"): "jq-help.txt",
+    ("man", "-P", "cat", "sort"): "sort.1.txt",
+    ("sort", "--help"): "sort-help.txt",
+    ("cut", "--help"): "cut-help.txt",
+    ("man", "-P", "cat", "cut"): "cut.1.txt",
+    ("ls", "--help"): "ls-help.txt",
+    ("date", "--help"): "date-help.txt",
+    ("sed", "--help"): "sed-help.txt",
+    ("bc", "--help"): "bc-help.txt",
+    ("bc", "--version"): "bc-version.txt",
+    ("awk", "-W", "usage"): "awk-usage.txt",
+    ("man", "-P", "cat", "awk"): "awk.1.txt",
+    ("apt-get", "--help"): "apt-get-help.txt",
+    ("man", "-P", "cat", "apt-get"): "apt-get.8.txt",
+    ("man", "-P", "cat", "bc"): "bc.1.txt",
+    ("man", "-P", "cat", "sed"): "sed.1.txt",
+}
 
 
-@functools.cache
 def doc_text(*argv: str) -> str:
-    """What a command prints (stdout and stderr), the way gather_docs records it."""
-    if shutil.which(argv[0]) is None:
-        pytest.skip(f"{argv[0]} is not installed")
-    result = subprocess.run(argv, capture_output=True, text=True, env=DOCS_ENV, stdin=subprocess.DEVNULL, timeout=60)
-    return result.stdout + result.stderr
+    """What a command printed (stdout and stderr) when the docs were frozen into tests/data/docs."""
+    return (DOCS / FROZEN[argv]).read_text(encoding="utf-8")
+
+
+def mine_docs(program: str, texts: list[str]) -> CliModel:
+    """Doc mining in strict mode: an extractor that raises fails the test instead of mining less."""
+    return mine_docs_leniently(program, texts, strict=True)
 
 
 @functools.cache
@@ -80,8 +104,6 @@ def test_figlet_examples_drop_prompts_pipes_and_redirections() -> None:
 
 def test_man_pages_of_sibling_commands_are_ignored() -> None:
     figlist = doc_text("man", "-P", "cat", "6", "figlist")
-    if "FIGLIST" not in figlist:
-        pytest.skip("figlist(6) is not installed")
     model = mine_docs("figlet", [doc_text("man", "-P", "cat", "6", "figlet"), figlist])
     assert option(model, "-d").value_hint == "fontdirectory"  # figlist's "-d directory" is not figlet's
     assert ["-d", "/usr/share/fonts/figlet"] not in model.examples
@@ -170,17 +192,13 @@ def test_sed_bc_and_awk_help() -> None:
     assert bc.options[0].flags == ["-h", "--help"]  # "-h  --help   print this usage"
     assert bc.positionals == ["file"]
     awk = mine_docs("awk", [doc_text("awk", "-W", "usage"), doc_text("man", "-P", "cat", "awk")])
-    if awk.option("-W") is None:
-        pytest.skip("awk is not mawk here")
     assert {"version", "dump", "exec"} <= set(option(awk, "-W").choices)
     assert option(awk, "-v").value_hint == "var=value"
     assert ["-f", "prog", "v=1", "A", "t=hello", "B"] in awk.examples
 
 
 def test_readme_option_lists_do_not_override_help_and_banners_are_not_examples() -> None:
-    readme = Path("/usr/share/doc/bc/README")
-    if not readme.is_file():
-        pytest.skip("bc's README is not installed")
+    readme = DOCS / "bc-README.txt"
     texts = [doc_text("bc", "--help"), doc_text("bc", "--version"), readme.read_text(errors="replace")]
     model = mine_docs("bc", texts)
     assert model.option("--with-readline") is None  # configure's option, listed in the README
@@ -224,9 +242,53 @@ def test_weird_text_never_raises() -> None:
     alphabet = "-[]{}|<>'\"= \n\t.:,$%abcXYZ"
     weird += ["".join(chooser.choice(alphabet) for _ in range(chooser.randint(0, 300))) for _ in range(200)]
     for text in weird:
-        model = mine_docs("foo", [text, text])
+        model = mine_docs("foo", [text, text])  # strict: no extractor raises on these either
         assert model.program == "foo"
+        assert mine_docs_leniently("foo", [text], example_files={"docs/examples/x.b": text}).program == "foo"
     assert mine_docs("foo", []) == CliModel(program="foo")
+
+
+def test_strict_mode_lets_an_extractor_bug_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    import twinbench.reference.docmodel as docmodel
+
+    def broken(lines: list[str]) -> list[object]:
+        raise IndexError("a bug in the option parser")
+
+    monkeypatch.setattr(docmodel, "_option_definitions", broken)
+    help_text = doc_text("sed", "--help")
+    assert mine_docs_leniently("sed", [help_text]).positionals  # lenient: the usage line is still read
+    with pytest.raises(IndexError):
+        mine_docs("sed", [help_text])
+
+
+def test_code_blocks_of_a_man_page_become_example_scripts() -> None:
+    model = mine_docs("bc", [doc_text("man", "-P", "cat", "bc")])
+    texts = [script.text for script in model.example_scripts]
+    factorial = next(text for text in texts if text.startswith("define f (x) {"))
+    assert factorial.splitlines()[1] == "  if (x <= 1) return (1);"  # dedented to the block, inner indent kept
+    assert any(text.startswith("scale = 20\n") and "define e(x) {" in text for text in texts)
+    assert all(script.source == "man#0" for script in model.example_scripts)
+    assert not any("--mathlib" in text or "bc -l" in text for text in texts)  # options and shell lines are not code
+    awk = mine_docs("awk", [doc_text("man", "-P", "cat", "awk")])
+    assert "{ print }\n" in [script.text for script in awk.example_scripts]
+    assert not any("dickey@" in script.text for script in awk.example_scripts)  # the AUTHORS block is not code
+    jq_scripts = mine_docs("jq", [doc_text("man", "-P", "cat", "jq")]).example_scripts
+    assert not any("JQ(1)" in script.text for script in jq_scripts)  # the page footer is not code
+    for page in ("sed", "figlet"):
+        argv = ("man", "-P", "cat", "6", page) if page == "figlet" else ("man", "-P", "cat", page)
+        assert mine_docs(page, [doc_text(*argv)]).example_scripts == []  # SYNOPSIS lines are not code
+
+
+def test_example_files_are_kept_whole_and_build_files_are_not() -> None:
+    examples = {f"docs/examples/{path.name}": path.read_text() for path in sorted((DOCS / "examples").iterdir())}
+    examples["docs/examples/Makefile"] = "all:\n\tcc -o x x.c\n"
+    docs = {"docs/bc.1.txt": doc_text("man", "-P", "cat", "bc"), **examples}
+    model = mine_named_docs("bc", docs, strict=True)
+    files = {script.source: script for script in model.example_scripts if script.source.startswith("docs/")}
+    assert sorted(files) == [f"docs/examples/{name}" for name in ("ckbook.b", "dc.sed", "pi.b", "primes.b", "twins.b")]
+    assert files["docs/examples/pi.b"].suffix == ".b"
+    assert files["docs/examples/pi.b"].text == (DOCS / "examples" / "pi.b").read_text()
+    assert model.option("--mathlib") is not None  # the man page is still read as a doc
 
 
 def test_option_spec_keeps_takes_value_and_arity_in_step() -> None:

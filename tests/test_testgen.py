@@ -11,8 +11,10 @@ from twinbench.formats import CompareMode, ReferenceSpec, Task, load_suite, load
 from twinbench.protocols import Sandbox
 from twinbench.reference.docmodel import CliModel, OptionSpec
 from twinbench.testgen import CaseSpec, record_reference
-from twinbench.testgen.generate import Candidate, TestgenOptions, select_cover
+from twinbench.testgen.explore import Candidate
+from twinbench.testgen.generate import TestgenOptions
 from twinbench.testgen.pipeline import run_testgen
+from twinbench.testgen.select import select_cover
 
 
 def script_reference(tmp_path: Path, body: str) -> Task:

@@ -24,9 +24,10 @@ from twinbench.protocols import Sandbox
 from twinbench.sandbox import BACKENDS, SandboxUnavailable, get_sandbox
 from twinbench.sandbox.cgroup import RLIMIT_ONLY, accounting
 
-if TYPE_CHECKING:  # the audit and agent packages are imported only by the commands that use them
+if TYPE_CHECKING:  # the audit, agent and testgen packages are imported only by the commands that use them
     from twinbench.agent import AgentOptions
     from twinbench.audit import AuditReport
+    from twinbench.formats import MutationReport, ValidityReport
 
 EXIT_GRADED = 0
 EXIT_BAD_INPUT = 2
@@ -110,8 +111,9 @@ def _grade(
 def _summary(result: EvalResult, output: Path) -> None:
     build = "ok" if result.build.ok else f"failed: {result.build.reason}"
     _say(
-        f"{result.task}: {result.passed}/{result.total} passed, score {result.score:.3f}, "
-        f"resolved {'yes' if result.resolved else 'no'}, near-resolved {'yes' if result.near_resolved else 'no'} "
+        f"{result.task}: {result.passed}/{result.total} passed, score {result.score:.3f}"
+        + (f" (behavioral {result.behavioral_score:.3f}), " if result.behavioral_score is not None else ", ")
+        + f"resolved {'yes' if result.resolved else 'no'}, near-resolved {'yes' if result.near_resolved else 'no'} "
         f"(build {build}; {result.seconds:.1f}s)"
     )
     if result.stopped:
@@ -297,6 +299,9 @@ def testgen_command(
     ] = None,
     workers: WorkersOption = 0,
     sandbox: SandboxOption = "bwrap",
+    mutants: Annotated[
+        int, typer.Option("--mutants", min=0, help="grade N mutants of the reference; add inputs that kill survivors")
+    ] = 0,
 ) -> None:
     """Generate the task's hidden suite by exploring the reference in the sandbox."""
     from twinbench.reference.coverage import CoverageBuildError
@@ -305,7 +310,12 @@ def testgen_command(
 
     task_dir, backend = _task_and_sandbox(task, sandbox)
     options = TestgenOptions(
-        budget_s=budget_s, runs=runs, seed=seed, max_tests=max_tests, workers=workers or _default_workers()
+        budget_s=budget_s,
+        runs=runs,
+        seed=seed,
+        max_tests=max_tests,
+        workers=workers or _default_workers(),
+        mutants=mutants,
     )
     with Progress(
         TextColumn("[bold]{task.description}[/]"),
@@ -330,7 +340,102 @@ def testgen_command(
         f"{len(report.dropped)} dropped, {len(report.normalized)} normalized, {report.seconds:.0f}s, guided by "
         f"{report.guidance})"
     )
+    _say_classes(report.classes, report.core_share)
+    if report.balance_note:
+        _say(f"note: {report.balance_note}")
+    if report.validity is not None:
+        _say_validity(report.validity)
+    if report.mutation is not None:
+        _say_mutation(report.mutation, report.mutation_before)
     _say(f"suite: {task_dir.suite_path}; report: {task_dir.root / 'tests' / 'testgen.json'}")
+
+
+# --- suite check (and the suite-quality lines testgen prints) -------------------------------------------------
+
+
+def _say_classes(classes: dict[str, int], core_share: float | None) -> None:
+    if classes:
+        share = f" (core {100 * core_share:.1f}%)" if core_share is not None else ""
+        _say("classes: " + ", ".join(f"{name} {count}" for name, count in classes.items()) + share)
+
+
+def _say_validity(validity: ValidityReport) -> None:
+    scores = ", ".join(
+        f"{name} {score:.3f}{' (too high)' if score > validity.threshold else ''}"
+        for name, score in validity.scores.items()
+    )
+    if validity.passed:
+        _say(f"validity gate passed (each imitation at most {validity.threshold:.2f}): {scores}")
+    else:
+        console.print(
+            f"VALIDITY GATE FAILED: shallow imitations score above {validity.threshold:.2f}: {scores}. "
+            "A high score on this suite does not mean the program works.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+            style="bold red",
+        )
+
+
+def _say_mutation(mutation: MutationReport, before: MutationReport | None = None) -> None:
+    rate = f"{100 * mutation.kill_rate:.1f}%" if mutation.kill_rate is not None else "n/a"
+    was = f" (before adding mutant-killing cases: {100 * before.kill_rate:.1f}%)" if before and before.kill_rate else ""
+    _say(
+        f"mutants: {mutation.requested} made, {mutation.build_failed} did not build, {mutation.equivalent} "
+        f"equivalent (identical binary); killed {mutation.killed} of {mutation.killed + mutation.survived} = {rate}"
+        f"{was} ({mutation.baseline_cases} cases pass on the unmutated rebuild)"
+    )
+
+
+suite_app = typer.Typer(help="Inspect a task's hidden suite.", no_args_is_help=True)
+app.add_typer(suite_app, name="suite")
+
+
+@suite_app.command("check")
+def suite_check_command(
+    task: Annotated[Path, typer.Argument(help="task directory")],
+    mutants: Annotated[int, typer.Option("--mutants", min=0, help="mutants of the reference to grade")] = 0,
+    coverage_build: Annotated[
+        Path | None, typer.Option("--coverage-build", help="output of twinbench coverage-build (for --mutants)")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="which mutants are made")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the findings to this file")] = None,
+    workers: WorkersOption = 0,
+    sandbox: SandboxOption = "bwrap",
+) -> None:
+    """Grade shallow imitations (and mutants) of the reference with the suite; exit 1 if the gate fails."""
+    from twinbench.reference.coverage import CoverageBuildError
+    from twinbench.testgen.check import check_suite
+
+    if mutants and coverage_build is None:
+        raise _fail("--mutants needs --coverage-build (mutants are made from its sources)", EXIT_BAD_INPUT)
+    task_dir, backend = _task_and_sandbox(task, sandbox)
+    with Progress(
+        TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as progress:
+        bar = progress.add_task("checking", total=None)
+
+        def advanced(phase: str, done: int, total: int) -> None:
+            progress.update(bar, description=phase, completed=done, total=total)
+
+        try:
+            jobs = workers or _default_workers()
+            found = check_suite(task_dir, backend, jobs, mutants, coverage_build, seed, advanced)
+        except (FormatError, CoverageBuildError) as exc:
+            raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    _say(f"{found.task}: {found.cases} tests")
+    _say_classes(found.classes, found.core_share)
+    _say_validity(found.validity)
+    if found.mutation is not None:
+        _say_mutation(found.mutation)
+        for mutant in [m for m in found.mutation.mutants if m.status == "survived"][:20]:
+            _say(f"  survived {mutant.id} {mutant.file}:{mutant.line} {mutant.original} -> {mutant.replacement}")
+            for line in mutant.diff.splitlines()[2:]:
+                _say(f"    {line}")
+    if json_out is not None:
+        json_out.write_text(found.model_dump_json(indent=2), encoding="utf-8")
+    if not found.validity.passed:
+        raise typer.Exit(1)
 
 
 @app.command("audit")

@@ -25,11 +25,20 @@ from twinbench.formats.suite import (
     suite_digest,
 )
 from twinbench.formats.task import ReferenceSpec, Task, TaskDir, TaskLimits, load_task, save_task
-from twinbench.formats.testgen import CoverageReport, FileCoverage, TestgenReport
+from twinbench.formats.testgen import (
+    AcceptedShare,
+    CoverageReport,
+    FileCoverage,
+    Mutant,
+    MutationReport,
+    TestgenReport,
+    ValidityReport,
+)
 
 __all__ = [
     "DEFAULT_DISK_LIMIT_MB",
     "TRAJECTORY_FORMAT",
+    "AcceptedShare",
     "ActionResult",
     "AgentRunRecord",
     "ArchiveLimits",
@@ -44,6 +53,8 @@ __all__ = [
     "GradingLimits",
     "Limits",
     "ModelReply",
+    "Mutant",
+    "MutationReport",
     "ReferenceSpec",
     "RunStats",
     "StepRecord",
@@ -56,6 +67,7 @@ __all__ = [
     "TestStatus",
     "TestgenReport",
     "TokenUsage",
+    "ValidityReport",
     "dump_suite",
     "load_suite",
     "load_task",

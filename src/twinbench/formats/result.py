@@ -46,6 +46,9 @@ class TestResult(BaseModel):
     reason: Text = ""
     diff: Text = ""
     seconds: float = 0.0
+    behavioral: bool | None = Field(
+        default=None, description="passes when stderr need only be non-empty where the reference's is"
+    )
 
 
 class BuildRecord(BaseModel):
@@ -69,6 +72,9 @@ class EvalResult(BaseModel):
     suite_sha256: str
     build: BuildRecord
     score: float = 0.0
+    behavioral_score: float | None = Field(
+        default=None, description="stdout, exit code and files exact; stderr only non-empty where expected"
+    )
     passed: int = 0
     total: int = 0
     resolved: bool = False
@@ -90,6 +96,10 @@ class EvalResult(BaseModel):
         total = len(tests)
         passed = sum(1 for t in tests if t.status == TestStatus.passed)
         score = passed / total if total else 0.0
+        # results written before the behavioral rule existed say nothing about it: no behavioral score then
+        unjudged = any(t.behavioral is None and t.status in (TestStatus.failed, TestStatus.crashed) for t in tests)
+        behavioral_passed = sum(1 for t in tests if t.behavioral or t.status == TestStatus.passed)
+        behavioral = None if unjudged or not total else behavioral_passed / total
         counts = {status.value: 0 for status in TestStatus}
         for test in tests:
             counts[test.status.value] += 1
@@ -100,6 +110,7 @@ class EvalResult(BaseModel):
                 "total": total,
                 "passed": passed,
                 "score": score,
+                "behavioral_score": behavioral,
                 "resolved": total > 0 and passed == total,
                 "near_resolved": total > 0 and score >= NEAR_RESOLVED_THRESHOLD,
                 "counts": counts,

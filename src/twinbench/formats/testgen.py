@@ -23,6 +23,58 @@ class CoverageReport(BaseModel):
     files: list[FileCoverage] = Field(default_factory=list)
 
 
+class AcceptedShare(BaseModel):
+    """How many generated inputs of one origin ran, and the share the reference accepted (exit 0)."""
+
+    generated: int
+    accepted: int
+    share: float
+
+    @classmethod
+    def of(cls, generated: int, accepted: int) -> AcceptedShare:
+        """The share, rounded for reading; 0 when nothing was generated."""
+        return cls(generated=generated, accepted=accepted, share=round(accepted / generated, 4) if generated else 0.0)
+
+
+class ValidityReport(BaseModel):
+    """Scores of built-in shallow imitations graded with the suite: a valid suite keeps each at most `threshold`."""
+
+    threshold: float
+    scores: dict[str, float] = Field(description="imitation name (stub, constant, errors_only) -> score")
+    passed: bool
+    rounds: int = Field(default=1, description="gate runs; testgen adds core cases between failed rounds")
+    passing_cases: dict[str, list[str]] = Field(default_factory=dict, description="first case ids each one passes")
+
+
+class Mutant(BaseModel):
+    """One mutant and what became of it."""
+
+    id: str
+    file: str
+    line: int
+    original: str
+    replacement: str
+    status: str = Field(description="killed, survived, equivalent (identical binary) or build_failed")
+    killed_by: list[str] = Field(default_factory=list)
+    diff: str = ""
+
+
+class MutationReport(BaseModel):
+    """The suite's mutation score."""
+
+    seed: int
+    requested: int
+    built: int
+    equivalent: int
+    build_failed: int
+    killed: int
+    survived: int
+    kill_rate: float | None = Field(description="killed / (killed + survived)")
+    baseline_cases: int = Field(description="cases the unmutated rebuild passes: only these can kill")
+    seconds: float = 0.0
+    mutants: list[Mutant] = Field(default_factory=list)
+
+
 class TestgenReport(BaseModel):
     """Everything needed to judge and reproduce a generated suite."""
 
@@ -46,3 +98,26 @@ class TestgenReport(BaseModel):
     dropped: dict[str, str] = Field(default_factory=dict, description="case id -> hygiene reason")
     dropped_by_reason: dict[str, int] = Field(default_factory=dict)
     normalized: dict[str, str] = Field(default_factory=dict, description="case id -> stream ignored because it varies")
+    upstream: str = Field(default="", description="the source package whose tests gave seeds, or why there were none")
+    seed_sources: dict[str, int] = Field(
+        default_factory=dict, description='language seeds per source: "upstream:tests/jq.test", "docs:man#0"'
+    )
+    accepted: dict[str, AcceptedShare] = Field(
+        default_factory=dict,
+        description="per origin kind (upstream, docs, grammar, mutation, synthesized) and 'all': runs while "
+        "exploring and the share the reference accepted (exit 0)",
+    )
+    kept_by_origin: dict[str, int] = Field(default_factory=dict, description="kept cases per origin kind")
+    origins: dict[str, str] = Field(default_factory=dict, description="case id -> where its input came from")
+
+    core_round_executions: int = Field(default=0, description="runs spent finding core cases after a failed gate")
+    classes: dict[str, int] = Field(default_factory=dict, description="kept cases per class (core, input_error, ...)")
+    core_share: float | None = None
+    balance_note: str = Field(default="", description="why the shallow-case cap was not applied, when it was not")
+    collapsed: int = Field(default=0, description="near-duplicate candidates collapsed before selection")
+    validity: ValidityReport | None = None
+    mutation: MutationReport | None = Field(default=None, description="with --mutants: the final suite's score")
+    mutation_before: MutationReport | None = Field(
+        default=None, description="with --mutants: the score before cases that kill survivors were added"
+    )
+    phase_seconds: dict[str, float] = Field(default_factory=dict)

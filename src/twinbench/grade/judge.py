@@ -57,12 +57,36 @@ def judge(case: TestCase, result: ExecResult) -> TestResult:
             mismatches.append((f"file {name} differs", short_diff(want_file, got_file, name)))
 
     if not mismatches:
-        return verdict(TestStatus.passed, "")
+        return verdict(TestStatus.passed, "").model_copy(update={"behavioral": True})
     reason = "; ".join(text for text, _ in mismatches[:3])
     diff = next((d for _, d in mismatches if d), "")
+    behavioral = {"behavioral": behavioral_pass(case, result)}
     if result.signal is not None and (expected.exit_code is None or expected.exit_code >= 0):
-        return verdict(TestStatus.crashed, f"killed by {_signal_name(result.signal)}; {reason}", diff)
-    return verdict(TestStatus.failed, reason, diff)
+        crashed = verdict(TestStatus.crashed, f"killed by {_signal_name(result.signal)}; {reason}", diff)
+        return crashed.model_copy(update=behavioral)
+    return verdict(TestStatus.failed, reason, diff).model_copy(update=behavioral)
+
+
+def behavioral_pass(case: TestCase, result: ExecResult) -> bool:
+    """The behavioral score's rule: exit code, stdout and files as strictly as ever; stderr need only be
+    non-empty where the reference's is (its wording is free). A run that did not finish never passes."""
+    if result.sandbox_error or result.runner_died or result.exec_error or result.timed_out:
+        return False
+    expected, compare = case.expect, case.compare
+    if result.status != expected.exit_code or result.stdout_truncated:
+        return False
+    if not streams_match(expected.stdout, result.stdout, compare.stdout):
+        return False
+    if compare.stderr != CompareMode.ignore and bool(expected.stderr) and not result.stderr:
+        return False
+    for name, want in expected.files.items():
+        got = result.files.get(name)
+        if want is None or got is None:
+            if (want is None) != (got is None):
+                return False
+        elif not streams_match(want, got, compare.files):
+            return False
+    return True
 
 
 def _signal_name(number: int) -> str:

@@ -17,7 +17,7 @@ from twinbench.reference.debian import (
     package_owning,
     resolve_binary,
 )
-from twinbench.reference.docmodel import mine_docs
+from twinbench.reference.docmodel import mine_named_docs
 from twinbench.reference.docs import gather_docs
 
 CLI_MODEL_FILE = "cli_model.json"
@@ -56,8 +56,8 @@ def create_task(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "tests").mkdir()
     doc_names = gather_docs(run_path, reference.debian_package, out_dir / "docs", docs)
-    texts = [_read_text(out_dir / doc_name) for doc_name in doc_names]
-    cli_model = mine_docs(run_path.name, [text for text in texts if text is not None])
+    texts = {doc_name: _read_text(out_dir / doc_name) for doc_name in doc_names}
+    cli_model = mine_named_docs(run_path.name, {name: text for name, text in texts.items() if text is not None})
     (out_dir / CLI_MODEL_FILE).write_text(cli_model.model_dump_json(indent=2) + "\n", encoding="utf-8")
     task = Task(
         id=name,

@@ -195,7 +195,9 @@ def _tasks_section(runs: list[Run], tasks: list[str], anchors: dict[str, str]) -
         '<section id="tasks"><h2>Tasks</h2>'
         '<p><label>Filter tasks: <input type="search" id="task-filter" placeholder="task name"></label></p>'
         f"<table><thead><tr><th>task</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        '<p class="note">Score = passed / total tests. &mdash; marks a task the run has no result for.</p></section>'
+        '<p class="note">Score = passed / total tests (the ranking uses it); behavioral = the same with any'
+        " non-empty stderr accepted where the reference printed one. &mdash; marks a task the run has no result"
+        " for.</p></section>"
     )
 
 
@@ -206,9 +208,14 @@ def _score_line(result: TaskResult, counted: bool, results_in_run: int) -> str:
     build = "" if result.build_ok else ' <span class="badge bad">build failed</span>'
     # the submission name only helps when a run holds more than one result
     name = f' <span class="sub">{esc(result.submission)}</span>' if results_in_run > 1 else ""
+    behavioral = (
+        f' <span class="sub" title="stderr wording free">behavioral {result.behavioral_score:.3f}</span>'
+        if result.behavioral_score is not None
+        else ""
+    )
     return (
         f'<div class="{css}">{_score_badge(result.score)} {result.passed}/{result.total}'
-        f"{_resolution_badge(result)}{build}{name}</div>"
+        f"{_resolution_badge(result)}{build}{behavioral}{name}</div>"
     )
 
 

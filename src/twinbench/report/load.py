@@ -89,6 +89,7 @@ class TaskResult(BaseModel):
     path: str  # the eval.json, relative to the run directory
     error: str | None = None
     score: float = 0.0
+    behavioral_score: float | None = None
     passed: int = 0
     total: int = 0
     resolved: bool = False
@@ -226,6 +227,7 @@ def _task_result(root: Path, eval_path: Path) -> TaskResult:
         submission=_submission_name(loaded.submission, eval_path),
         path=relative,
         score=loaded.score,
+        behavioral_score=loaded.behavioral_score,
         passed=loaded.passed,
         total=loaded.total,
         resolved=loaded.resolved,

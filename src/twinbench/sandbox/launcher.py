@@ -29,6 +29,11 @@ def ensure_dropper() -> Path | None:
     return _ensure_built(DROPPER_SOURCE, "dropuid.so", [["-shared", "-fPIC"]])
 
 
+def ensure_helper(source_path: Path, name: str, flag_choices: list[list[str]]) -> Path | None:
+    """Any small C helper, compiled once into the cache (keyed by its source's hash); None without a compiler."""
+    return _ensure_built(source_path, name, flag_choices)
+
+
 def _ensure_built(source_path: Path, name: str, flag_choices: list[list[str]]) -> Path | None:
     """Compile `source_path` with the first flags that work, keyed by the source's hash so edits rebuild."""
     source = source_path.read_bytes()

@@ -1,57 +1,59 @@
-"""Coverage-guided test generation: synthesize invocations from the docs, keep what reaches new behavior.
+"""Coverage-guided test generation, as stages that return values: the pipeline alone writes files.
 
-The loop is a small grey-box fuzzer over whole command lines:
-  seeds (doc examples, every option alone, option pairs, error paths)  ->  run in the sandbox
-  -> features (gcov edges of a coverage build, plus behavioral features)  ->  keep novel inputs
-  -> mutate kept inputs (options, values, stdin, files) until the execution budget is spent
-  -> greedy set cover over features  ->  record the chosen cases on the real reference, 3 runs each,
-     dropping or normalizing what is not deterministic, hangs, or a stub would pass.
+  synthesize (seeds, then mutations)  ->  explore in the sandbox, keep what reaches new features
+  ->  select (greedy set cover)  ->  clock probe  ->  record on the real reference, 3 runs each,
+      dropping or normalizing what is not deterministic, hangs, or a stub would pass.
 The budget is a number of runs: --runs N, or --budget-s S turned into S * 300 runs (what a small C program
-gets on two cores). A seed and a run budget give one suite. --budget-s also caps the wall time: a program too
-slow to spend its runs in time stops early, and testgen.json says so (stopped_by: wall_time).
+gets on two cores). A seed and a run budget give one suite. --budget-s also caps the wall time, recording
+included: a program too slow to spend its runs in time stops early, and testgen.json says so
+(stopped_by: wall_time).
 """
 
 from __future__ import annotations
 
-import gzip
-import heapq
-import io
 import itertools
 import random
-import re
 import resource
-import shutil
-import tempfile
-import time
-import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from twinbench.formats import Suite, TaskDir, TestgenReport, dump_suite, save_task
+from twinbench.formats import MutationReport, Suite, Task, TestgenReport
 from twinbench.protocols import Sandbox
-from twinbench.reference import resolve_binary, stage_reference
-from twinbench.reference.docmodel import CliModel, OptionSpec
-from twinbench.sandbox import WORK_DIR, ExecRequest, ExecResult, SessionConfig
-from twinbench.sandbox.pool import SessionPool
-from twinbench.sandbox.testrun import request_for
-from twinbench.testgen.inputs import InputKind, detect_kinds, generate, mutate_bytes, mutate_text, value_for_hint
-from twinbench.testgen.record import CaseSpec, case_for_spec, record_reference
+from twinbench.reference.docmodel import CliModel
+from twinbench.testgen.budget import WallClock
+from twinbench.testgen.classify import Behavior, CaseClass, classify
+from twinbench.testgen.clock import with_clock_if_read
+from twinbench.testgen.explore import Candidate, CoverageGuide, Explorer, FeaturesOf, open_explorer
+from twinbench.testgen.inputs import detect_kinds
+from twinbench.testgen.mutants import (
+    MutantBuilder,
+    MutationTarget,
+    choose_sites,
+    first_failures,
+    mutation_score,
+    passing_ids,
+)
+from twinbench.testgen.probe import ReferenceProbes, probe_reference
+from twinbench.testgen.record import RECORD_REPEATS, CaseSpec, RecordReport, record_reference
+from twinbench.testgen.seeds import doc_script_specs, origin_kind, seed_sources
+from twinbench.testgen.select import group_of, select_balanced, select_cover
+from twinbench.testgen.synthesize import Synthesizer
+from twinbench.testgen.validity import gate_report, imitation_passes, trim_to_gate
 
 RUNS_PER_BUDGET_SECOND = 300
 BATCH = 64
 SEED_SHARE = 0.4
-MAX_PAIRS = 600
-GCOV_DIR = ".twinbench-gcov"
-DEFAULT_CLOCK = "2024-01-02 03:04:05"
-PROBE_CLOCK = "2031-05-06 07:08:09"
-CASE_TIMEOUT_S = 10.0
-INPUT_FILE = "in.txt"
+MAX_GATE_ROUNDS = 4
+MAX_RESUMES = 8
+SUITE_FLOOR = 300  # a suite smaller than this gets the core cases the set cover did not need
+RESUME_HEADROOM = 1.25
+MUTANT_POOL = 256  # explored inputs recorded as candidates for killing surviving mutants
+GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases after a failed gate
+ACCEPTED_PARENTS = 0.5  # share of mutations whose parent the reference accepted (exit 0)
 
-Feature = tuple[object, ...]
+Progress = Callable[[str, int, int], None]
 
 
 class TestgenOptions(BaseModel):
@@ -63,490 +65,355 @@ class TestgenOptions(BaseModel):
     seed: int = 0
     max_tests: int = Field(default=1000, gt=0)
     workers: int = 2
+    upstream_tests: bool = Field(default=True, description="seed from the Debian source package's own tests")
+    mutants: int = Field(default=0, ge=0, description="mutants of the reference whose survivors new cases should kill")
+
+    def execution_budget(self) -> int:
+        """Candidate runs allowed."""
+        return self.runs or max(50, int(self.budget_s * RUNS_PER_BUDGET_SECOND))
 
 
-class CoverageGuide(BaseModel):
-    """What testgen needs from a coverage build (see twinbench.reference.coverage)."""
+class GenerationInputs(BaseModel):
+    """Everything generation reads, gathered by the pipeline: the task, its doc model and its data."""
 
-    binary: Path
-    strip_components: int
-    gcda_files: list[str]
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    task: Task
+    model: CliModel
+    docs_text: str = ""
+    vocabulary: list[str] = Field(default_factory=lambda: ["hello"])
+    data_files: list[tuple[str, bytes]] = Field(default_factory=list)
+    upstream: list[CaseSpec] = Field(default_factory=list, description="invocations from the package's own tests")
+    upstream_note: str = Field(default="", description="the source package the upstream seeds came from, or why none")
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A generated invocation and, once run, the features it reached (a dataclass: thousands are made)."""
+class Exploration(BaseModel):
+    """What the exploration stage found."""
 
-    spec: CaseSpec
-    features: frozenset[Feature] = frozenset()
-    status: int | None = None
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    corpus: list[Candidate]
+    features: int
+    executions: int
+    stopped_by: str
+    seconds_per_run: float
+
+
+class GeneratedSuite(BaseModel):
+    """The result of generation: the recorded suite, the task (maybe with a frozen clock) and the report."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    suite: Suite
+    task: Task
+    report: TestgenReport
 
 
 def generate_suite(
-    task_dir: TaskDir,
-    model: CliModel,
+    inputs: GenerationInputs,
     sandbox: Sandbox,
     options: TestgenOptions,
     coverage: CoverageGuide | None = None,
-    features_of: Callable[[dict[str, bytes | None]], frozenset[Feature]] | None = None,
-    measure_coverage: Callable[[Suite], object] | None = None,
-    on_progress: Callable[[str, int, int], None] | None = None,
-) -> TestgenReport:
-    """Generate, select and record a suite into task_dir/tests; returns what tests/testgen.json holds."""
-    started = time.monotonic()
+    features_of: FeaturesOf | None = None,
+    on_progress: Progress | None = None,
+    clock: WallClock | None = None,
+    mutation_target: MutationTarget | None = None,
+) -> GeneratedSuite:
+    """Explore, select, record and gate a suite; returns it with its report and writes nothing."""
+    clock = clock or WallClock(None if options.runs else options.budget_s)
     cpu_start = _cpu_seconds()
+    phases = PhaseTimer(clock)
+    progress = on_progress or (lambda phase, done, total: None)
     rng = random.Random(options.seed)
-    task = task_dir.task
-    docs_text = _docs_text(task_dir)
-    vocabulary = _vocabulary(task_dir, model)
-    synth = Synthesizer(model, rng, detect_kinds(docs_text), vocabulary, _data_files(task_dir))
-    budget = options.runs or max(50, int(options.budget_s * RUNS_PER_BUDGET_SECOND))
-    deadline = None if options.runs else started + options.budget_s
-
-    with tempfile.TemporaryDirectory(prefix="twinbench-testgen-") as scratch:
-        tree = Path(scratch)
-        if coverage is not None:
-            shutil.copy2(coverage.binary, tree / "executable")
-        else:
-            stage_reference(resolve_binary(task.reference.binary), tree)
-        explorer = Explorer(task_dir, sandbox, tree, options.workers, coverage, features_of, vocabulary)
-        try:
-            seeds = list(itertools.islice(synth.seeds(), int(budget * SEED_SHARE)))
-            stopped_by = "budget"
-            for start in range(0, len(seeds), BATCH * 4):
-                if deadline is not None and time.monotonic() > deadline:
-                    stopped_by = "wall_time"
-                    break
-                explorer.run(seeds[start : start + BATCH * 4])
-                if on_progress is not None:
-                    on_progress("exploring", explorer.executions, budget)
-            while stopped_by == "budget" and explorer.executions < budget and explorer.corpus:
-                if deadline is not None and time.monotonic() > deadline:
-                    stopped_by = "wall_time"
-                    break
-                size = min(BATCH, budget - explorer.executions)
-                explorer.run([synth.mutate(explorer.pick(rng), explorer.corpus_specs()) for _ in range(size)])
-                if on_progress is not None:
-                    on_progress("exploring", explorer.executions, budget)
-        finally:
-            explorer.pool.close()
-
-    selected = select_cover(explorer.corpus, options.max_tests)
-    specs = [
-        candidate.spec.model_copy(update={"id": f"t{number:04d}", "group": _group(candidate)})
-        for number, candidate in enumerate(selected)
-    ]
-    if on_progress is not None:
-        on_progress("recording", 0, len(specs))
-    if task.clock is None and _reads_the_clock(task_dir, specs, sandbox, options.workers):
-        task = task.model_copy(update={"clock": DEFAULT_CLOCK})
-        save_task(task, task_dir.root)
-    suite, record = record_reference(task, specs, sandbox, workers=options.workers)
-    dump_suite(suite, task_dir.suite_path)
-    coverage_report = measure_coverage(suite) if measure_coverage is not None else None
+    language = [*inputs.upstream, *doc_script_specs(inputs.model, rng)]
+    kinds = detect_kinds(inputs.docs_text)
+    synth = Synthesizer(inputs.model, rng, kinds, inputs.vocabulary, inputs.data_files, language)
+    long_options = [flag for option in inputs.model.options for flag in option.flags if flag.startswith("--")]
+    progress("probing", 0, 1)
+    probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers)
+    phases.lap("probing")
+    with open_explorer(
+        inputs.task, sandbox, options.workers, coverage, features_of, inputs.vocabulary, long_options
+    ) as explorer:
+        exploration = explore(explorer, synth, rng, options, clock, progress)
+        limit = clock.affordable_cases(exploration.seconds_per_run, options.max_tests)
+        selection = select_balanced(exploration.corpus, limit, probes, long_options, SUITE_FLOOR)
+        # the time was reserved for as many cases as the corpus held; a balanced selection is often far
+        # smaller, so exploring goes on while the time after it is more than the chosen cases need
+        for _ in range(MAX_RESUMES):
+            expected = min(options.max_tests, int(len(selection.chosen) * RESUME_HEADROOM) + BATCH)
+            if exploration.stopped_by != "wall_time" or clock.exploration_over(explorer.seconds_per_run, expected):
+                break
+            exploration = explore(explorer, synth, rng, options, clock, progress, expected)
+            limit = clock.affordable_cases(exploration.seconds_per_run, options.max_tests)
+            selection = select_balanced(exploration.corpus, limit, probes, long_options, SUITE_FLOOR)
+        phases.lap("exploring")
+        specs = _numbered(selection.chosen, 0)
+        progress("clock probe", 0, 1)
+        task = with_clock_if_read(inputs.task, specs, sandbox, options.workers)
+        phases.lap("clock probe")
+        suite, record = record_specs(task, specs, sandbox, options.workers, progress, inputs.docs_text)
+        phases.lap("recording")
+        passing = imitation_passes(task, suite, probes, sandbox, options.workers, progress)
+        suite = trim_to_gate(suite, passing, selection.note == "")
+        validity = gate_report(suite, passing)
+        phases.lap("validity gate")
+        rounds = 1
+        while not validity.passed and rounds < MAX_GATE_ROUNDS and len(suite) < options.max_tests:
+            more = _more_core(explorer, synth, rng, probes, options, clock, selection.chosen, progress)
+            if not more:
+                break
+            rounds += 1
+            selection.chosen.extend(more)
+            extra_specs = _numbered(more, len(specs))
+            specs.extend(extra_specs)
+            extra_suite, extra_record = record_specs(
+                task, extra_specs, sandbox, options.workers, progress, inputs.docs_text
+            )
+            record = _merge_records(record, extra_record)
+            extra_passing = imitation_passes(task, extra_suite, probes, sandbox, options.workers, progress)
+            passing = {name: ids | extra_passing.get(name, set()) for name, ids in passing.items()}
+            suite = trim_to_gate(Suite(cases=[*suite.cases, *extra_suite.cases]), passing, selection.note == "")
+            validity = gate_report(suite, passing, rounds)
+            phases.lap("more core cases")
+        mutation = before = None
+        if options.mutants and mutation_target is not None:
+            unused = [c for c in explorer.corpus if all(c is not chosen for chosen in selection.chosen)]
+            before, mutation, killers = kill_survivors(
+                task, suite, unused, mutation_target, options, sandbox, len(specs), probes, progress
+            )
+            if killers.cases:
+                record = _merge_records(record, RecordReport(kept=len(killers)))
+                extra_passing = imitation_passes(task, killers, probes, sandbox, options.workers, progress)
+                passing = {name: ids | extra_passing.get(name, set()) for name, ids in passing.items()}
+                suite = Suite(cases=[*suite.cases, *killers.cases])
+                validity = gate_report(suite, passing, validity.rounds)
+            phases.lap("mutants")
+    classes = Counter(classify(Behavior.of_case(case), probes).value for case in suite.cases)
+    origins = {spec.id: spec.origin for spec in specs}
     report = TestgenReport(
         task=task.id,
         seed=options.seed,
         budget_s=options.budget_s,
-        execution_budget=budget,
-        executions=explorer.executions,
-        stopped_by=stopped_by,
-        seconds=round(time.monotonic() - started, 2),
+        execution_budget=options.execution_budget(),
+        executions=exploration.executions,
+        core_round_executions=explorer.executions - exploration.executions,
+        stopped_by=exploration.stopped_by,
+        seconds=round(clock.elapsed(), 2),
         cpu_seconds=round(_cpu_seconds() - cpu_start, 2),
         guidance="coverage" if coverage is not None else "behavior",
         features=len(explorer.seen),
         corpus=len(explorer.corpus),
         selected=len(specs),
         kept=len(suite),
-        coverage=coverage_report,
         groups=dict(sorted(Counter(case.group for case in suite.cases).items())),
         dropped=record.dropped,
         dropped_by_reason=dict(Counter(reason.split(":")[0] for reason in record.dropped.values())),
         normalized=record.normalized,
+        classes=dict(sorted(classes.items())),
+        core_share=round(classes[CaseClass.core.value] / len(suite), 4) if len(suite) else None,
+        balance_note=selection.note,
+        collapsed=selection.collapsed,
+        validity=validity,
+        mutation=mutation,
+        mutation_before=before,
+        phase_seconds=phases.seconds,
+        upstream=inputs.upstream_note,
+        seed_sources=seed_sources(language),
+        accepted=explorer.accepted_shares(),
+        kept_by_origin=dict(Counter(origin_kind(origins.get(case.id, "")) for case in suite.cases).most_common()),
+        origins={case.id: origins[case.id] for case in suite.cases if origins.get(case.id)},
     )
-    (task_dir.root / "tests" / "testgen.json").write_text(report.model_dump_json(indent=2), encoding="utf-8")
-    return report
+    return GeneratedSuite(suite=suite, task=task, report=report)
 
 
-class Explorer:
-    """Runs candidates in the sandbox and keeps the ones that reach something new."""
+def kill_survivors(
+    task: Task,
+    suite: Suite,
+    unused: list[Candidate],
+    target: MutationTarget,
+    options: TestgenOptions,
+    sandbox: Sandbox,
+    first_id: int,
+    probes: ReferenceProbes,
+    progress: Progress,
+) -> tuple[MutationReport, MutationReport, Suite]:
+    """Grade mutants with the suite, then add explored inputs that kill the survivors.
 
-    def __init__(
-        self,
-        task_dir: TaskDir,
-        sandbox: Sandbox,
-        tree: Path,
-        workers: int,
-        coverage: CoverageGuide | None,
-        features_of: Callable[[dict[str, bytes | None]], frozenset[Feature]] | None,
-        vocabulary: list[str],
-    ) -> None:
-        self.task = task_dir.task
-        self.config = SessionConfig(tree=tree, disk_mb=self.task.limits.test.disk_mb)
-        self.coverage = coverage
-        self.features_of = features_of
-        self.pool = SessionPool(sandbox, self.config, workers)
-        self.vocabulary = frozenset(vocabulary)
-        self.seen: set[Feature] = set()
-        self.corpus: list[Candidate] = []
-        self.executions = 0
-        self._picks: Counter[int] = Counter()
-
-    def run(self, specs: list[CaseSpec]) -> None:
-        """Run a batch; results are merged in batch order, so parallelism never changes the outcome."""
-        if not specs:
-            return
-        results: dict[int, ExecResult] = {}
-        self.pool.map([(index, self._request(spec)) for index, spec in enumerate(specs)], results.__setitem__)
-        self.executions += len(specs)
-        for index, spec in enumerate(specs):
-            result = results[index]
-            if result.sandbox_error is not None or result.timed_out:
-                continue
-            features = self._features(spec, result)
-            if not features <= self.seen:
-                self.seen |= features
-                self.corpus.append(Candidate(spec=spec, features=features, status=result.status))
-
-    def pick(self, rng: random.Random) -> Candidate:
-        """A corpus entry to mutate: rarely picked, feature-rich entries first."""
-        if not self.corpus:
-            raise RuntimeError("no corpus")
-        weights = [(len(c.features) + 1) / (1 + self._picks[i]) for i, c in enumerate(self.corpus)]
-        index = rng.choices(range(len(self.corpus)), weights=weights)[0]
-        self._picks[index] += 1
-        return self.corpus[index]
-
-    def corpus_specs(self) -> list[CaseSpec]:
-        """Kept inputs, donors for splicing."""
-        return [candidate.spec for candidate in self.corpus]
-
-    def _request(self, spec: CaseSpec) -> ExecRequest:
-        request = request_for(self.task, case_for_spec(spec))
-        if self.coverage is not None:
-            request.env["GCOV_PREFIX"] = f"{WORK_DIR}/{GCOV_DIR}"
-            request.env["GCOV_PREFIX_STRIP"] = str(self.coverage.strip_components)
-            request.collect = sorted({*request.collect, *(f"{GCOV_DIR}/{name}" for name in self.coverage.gcda_files)})
-        return request
-
-    def _features(self, spec: CaseSpec, result: ExecResult) -> frozenset[Feature]:
-        features = set(behavior_features(spec, result, self.vocabulary))
-        if self.coverage is not None and self.features_of is not None:
-            gcda = {name: data for name, data in result.files.items() if name.startswith(GCOV_DIR + "/")}
-            features |= self.features_of(gcda)
-        return frozenset(features)
-
-
-def behavior_features(spec: CaseSpec, result: ExecResult, vocabulary: frozenset[str]) -> Iterable[Feature]:
-    """What a run did, coarsely: exit status, kind of error message, shape of output, documented values that worked."""
-    yield ("exit", result.status)
-    if result.stderr:
-        first_line = result.stderr.splitlines()[0][:120].decode("utf-8", errors="replace")
-        yield ("stderr", re.sub(r"[0-9]+", "N", re.sub(r"'[^']*'|\"[^\"]*\"", "Q", first_line)))
-    lines = result.stdout.splitlines()
-    width = max((len(line) for line in lines), default=0)
-    yield ("shape", result.status, _bucket(len(lines)), _bucket(width))
-    yield ("chars", result.status, _char_classes(result.stdout))
-    for arg in spec.argv:
-        if arg.startswith("-") and len(arg) < 40:
-            yield ("flag", arg.split("=")[0], result.status)
-    if result.status == 0:
-        # data-driven programs (fonts, formats, locales) behave differently per documented value, with the
-        # same code: keep one working run per such value; mutated junk values are not features
-        for flag, value in itertools.pairwise(spec.argv):
-            if flag.startswith("-") and value in vocabulary:
-                yield ("value", flag, value)
-
-
-def select_cover(corpus: list[Candidate], limit: int) -> list[Candidate]:
-    """Greedy set cover: the fewest candidates that keep every feature, most valuable first.
-
-    Code coverage comes first: when the limit bites, behavioral features give way before source edges do.
-    """
-    chosen: list[int] = []
-    for wanted in (_is_code_feature, lambda feature: True):
-        uncovered = {f for c in corpus for f in c.features if wanted(f)}
-        for index in chosen:
-            uncovered -= corpus[index].features
-        # lazy greedy: a candidate's gain only shrinks as others are chosen, so a stale heap entry that
-        # still beats the next one after recomputing is the true best (ties go to the earlier candidate)
-        heap = [(-len(c.features & uncovered), i) for i, c in enumerate(corpus) if i not in chosen]
-        heapq.heapify(heap)
-        while uncovered and heap and len(chosen) < limit:
-            _, index = heapq.heappop(heap)
-            gain = len(corpus[index].features & uncovered)
-            if gain == 0:
-                continue
-            if heap and (-gain, index) > heap[0]:
-                heapq.heappush(heap, (-gain, index))
-                continue
-            chosen.append(index)
-            uncovered -= corpus[index].features
-    return [corpus[index] for index in chosen]
-
-
-def _is_code_feature(feature: Feature) -> bool:
-    """Edges of the coverage build are keyed by their .gcda file; behavioral features by a tag word."""
-    return isinstance(feature[0], str) and feature[0].endswith(".gcda")
-
-
-class Synthesizer:
-    """Makes invocations from the doc model: seeds first, then mutations of interesting ones."""
-
-    def __init__(
-        self,
-        model: CliModel,
-        rng: random.Random,
-        kinds: list[InputKind],
-        vocabulary: list[str],
-        data_files: list[tuple[str, bytes]],
-    ) -> None:
-        self.model = model
-        self.rng = rng
-        self.kinds = kinds
-        self.vocabulary = vocabulary
-        self.texts = [*model.example_inputs]
-        self.data_files = data_files
-        self._pending_files: dict[str, bytes] = {}
-        self.counter = 0
-
-    def seeds(self) -> Iterable[CaseSpec]:
-        """Doc examples, each option alone, option pairs, plain inputs and error paths."""
-        for example in self.model.examples:
-            yield self._spec(list(example))
-            yield self._spec(list(example), stdin=self._input())
-        for _ in range(3):
-            yield self._spec(self._positionals())
-        for kind in self.kinds:
-            for _ in range(3):
-                yield self._spec([], stdin=generate(kind, self.rng))
-        for option in self.model.options:
-            for _ in range(3 if option.takes_value else 1):
-                yield self._spec([*self._use(option), *self._positionals()])
-                yield self._spec(self._use(option), stdin=self._input())
-        yield from self._errors()
-        pairs = list(itertools.combinations(self.model.options, 2))
-        self.rng.shuffle(pairs)
-        for first, second in pairs[:MAX_PAIRS]:
-            yield self._spec([*self._use(first), *self._use(second), *self._positionals()])
-        for first, second, third in itertools.islice(itertools.combinations(self.model.options, 3), MAX_PAIRS):
-            if self.rng.random() < 0.1:
-                yield self._spec([*self._use(first), *self._use(second), *self._use(third), *self._positionals()])
-
-    def mutate(self, parent: Candidate, donors: list[CaseSpec]) -> CaseSpec:
-        """A variation of a kept input: its options, values, arguments, stdin or files."""
-        spec = parent.spec
-        argv = list(spec.argv)
-        stdin = spec.stdin.decode("utf-8", errors="replace")
-        choice = self.rng.randrange(8)
-        if choice == 0 and self.model.options:
-            position = self.rng.randint(0, len(argv))
-            argv[position:position] = self._use(self.rng.choice(self.model.options))
-        elif choice == 1 and argv:
-            del argv[self.rng.randrange(len(argv))]
-        elif choice == 2 and argv:
-            index = self.rng.randrange(len(argv))
-            argv[index] = mutate_text(argv[index], self.rng, self.vocabulary) or argv[index]
-        elif choice == 3 and donors:
-            donor = self.rng.choice(donors)
-            argv = argv[: self.rng.randint(0, len(argv))] + donor.argv[self.rng.randint(0, len(donor.argv)) :]
-        elif choice == 4:
-            stdin = mutate_text(stdin, self.rng, [d.stdin.decode("utf-8", "replace") for d in donors[-50:]])
-        elif choice == 5:
-            stdin = self._input()
-        elif choice == 6 and spec.files:
-            files = dict(spec.files)
-            name = self.rng.choice(sorted(files))
-            files[name] = mutate_bytes(files[name], self.rng)
-            return self._spec(argv, stdin=stdin, inherited=files)
-        elif choice == 6 and argv:
-            index = self.rng.randrange(len(argv))
-            argv[index] = value_for_hint(None, self.rng, self.vocabulary)
-        else:
-            argv = [*self._use(self.rng.choice(self.model.options)), *argv] if self.model.options else argv
-        return self._spec(argv, stdin=stdin, inherited=spec.files)
-
-    def _use(self, option: OptionSpec) -> list[str]:
-        flag = self.rng.choice(option.flags)
-        if not option.takes_value:
-            return [flag]
-        hint = (option.value_hint or "").lower()
-        if ("file" in hint or "path" in hint) and self.data_files and self.rng.random() < 0.6:
-            return [flag, self._data_file_argument(option.description)]
-        values = [
-            value_for_hint(option.value_hint, self.rng, option.choices or self.vocabulary)
-            for _ in range(max(1, getattr(option, "arity", 1)))
-        ]
-        if flag.startswith("--") and self.rng.random() < 0.5 and len(values) == 1:
-            return [f"{flag}={values[0]}"]
-        return [flag, *values]
-
-    def _data_file_argument(self, description: str) -> str:
-        """An input file made from one of the package's own data files: as is, compressed, or damaged."""
-        suffixes = set(re.findall(r"\.[A-Za-z]{2,4}\b", description))
-        preferred = [item for item in self.data_files if Path(item[0]).suffix in suffixes] or self.data_files
-        name, content = self.rng.choice(preferred)
-        suffix = Path(name).suffix
-        variant = self.rng.random()
-        if variant < 0.15:
-            content = _zip_member(Path(name).name, content)
-        elif variant < 0.25:
-            content = gzip.compress(content, mtime=0)
-        elif variant < 0.45:
-            content = mutate_bytes(content, self.rng)
-        file_name = f"data{suffix}"
-        self._pending_files[file_name] = content
-        # programs that add a default suffix themselves get the bare name half of the time
-        return file_name[: -len(suffix)] if suffix and self.rng.random() < 0.5 else file_name
-
-    def _positionals(self) -> list[str]:
-        hints = self.model.positionals or ["text"]
-        words: list[str] = []
-        for hint in hints[:2]:
-            if "file" in hint.lower():
-                words.append(INPUT_FILE)
-            elif self.model.examples and self.rng.random() < 0.3:
-                example = self.rng.choice(self.model.examples)
-                words.extend(arg for arg in example if not arg.startswith("-"))
-            else:
-                words.extend(
-                    self.rng.choice([w for w in self.vocabulary[:50]] or ["hello"])
-                    for _ in range(self.rng.randint(1, 2))
-                )
-        return words
-
-    def _input(self) -> str:
-        if self.texts and self.rng.random() < 0.4:
-            return self.rng.choice(self.texts)
-        return generate(self.rng.choice(self.kinds), self.rng)
-
-    def _errors(self) -> Iterable[CaseSpec]:
-        yield self._spec(["--definitely-not-an-option"])
-        used = {flag[1] for option in self.model.options for flag in option.flags if len(flag) == 2}
-        unused = [letter for letter in "ZQjJyY" if letter not in used]
-        if unused:
-            yield self._spec([f"-{unused[0]}"])
-        for option in self.model.options:
-            if option.takes_value:
-                yield self._spec([option.flags[0]])  # value missing
-        yield self._spec(["missing.txt"])
-        for kind in self.kinds:
-            broken = generate(kind, self.rng)
-            yield self._spec([], stdin=broken[: len(broken) // 2] + "\x00\xff")
-
-    def _spec(self, argv: list[str], stdin: str = "", inherited: dict[str, bytes] | None = None) -> CaseSpec:
-        self.counter += 1
-        files = dict(inherited or {})
-        files.update(self._pending_files)
-        self._pending_files = {}
-        if INPUT_FILE not in files and (INPUT_FILE in argv or any(arg.endswith("=" + INPUT_FILE) for arg in argv)):
-            files[INPUT_FILE] = self._input().encode()
-        return CaseSpec(
-            id=f"c{self.counter}",
-            argv=argv[:40],
-            stdin=stdin.encode("utf-8", errors="surrogateescape")[:65536],
-            files=files,
-            timeout_s=CASE_TIMEOUT_S,
-        )
-
-
-def _reads_the_clock(task_dir: TaskDir, specs: list[CaseSpec], sandbox: Sandbox, workers: int) -> bool:
-    """Does some case's output follow the clock? Only a case that is stable under each of two frozen times
-    and differs between them counts: a flaky case says nothing about the clock."""
-    runs = []
-    for clock in (DEFAULT_CLOCK, PROBE_CLOCK, DEFAULT_CLOCK, PROBE_CLOCK):
-        probe_task = task_dir.task.model_copy(update={"clock": clock})
-        suite, _ = record_reference(probe_task, specs, sandbox, workers=workers, repeats=1)
-        runs.append({case.id: case.expect for case in suite.cases})
-    first, other, first_again, other_again = runs
-    return any(
-        key in other
-        and first[key] == first_again.get(key)
-        and other[key] == other_again.get(key)
-        and first[key] != other[key]
-        for key in first
+    Returns the mutation score before, the score after, and the recorded cases that were added."""
+    builder = MutantBuilder(target)
+    workers = options.workers
+    before = mutation_score(task, suite, target, options.mutants, sandbox, workers, options.seed, builder, progress)
+    survivors = [m for m in before.mutants if m.status == "survived"]
+    if not survivors or not unused:
+        return before, before, Suite(cases=[])
+    # core inputs first: a fault in what the program is for shows in its output
+    ranked = sorted(unused, key=lambda c: classify(Behavior.of_candidate(c), probes) != CaseClass.core)
+    pool_specs = _numbered(ranked[:MUTANT_POOL], first_id)
+    pool, _ = record_specs(task, pool_specs, sandbox, options.workers, progress)
+    sites = {f"m{number:03d}": site for number, site in enumerate(choose_sites(target, options.mutants, options.seed))}
+    baseline = builder.baseline(survivors[0].file)
+    if baseline is None:
+        return before, before, Suite(cases=[])
+    usable = passing_ids(task, pool, baseline, sandbox, workers)
+    chosen: list[str] = []
+    after_mutants = []
+    for number, mutant in enumerate(before.mutants):
+        progress("killing survivors", number, len(before.mutants))
+        binary = builder.build(sites[mutant.id]) if mutant.status == "survived" else None
+        if binary is None:
+            after_mutants.append(mutant)
+            continue
+        # inputs already added are tried first, so that one input can serve several mutants
+        added = set(chosen) & usable
+        killers = first_failures(task, pool, binary, added, sandbox, workers, enough=1) if added else []
+        killers = killers or first_failures(task, pool, binary, usable - added, sandbox, workers, enough=1)
+        if killers:
+            chosen.extend(i for i in killers if i not in chosen)
+            mutant = mutant.model_copy(update={"status": "killed", "killed_by": killers})
+        after_mutants.append(mutant)
+    killed = sum(m.status == "killed" for m in after_mutants)
+    survived = sum(m.status == "survived" for m in after_mutants)
+    after = before.model_copy(
+        update={
+            "mutants": after_mutants,
+            "killed": killed,
+            "survived": survived,
+            "kill_rate": round(killed / (killed + survived), 4) if killed + survived else None,
+        }
     )
+    return before, after, Suite(cases=[case for case in pool.cases if case.id in chosen])
 
 
-def _group(candidate: Candidate) -> str:
-    if candidate.status not in (0, None):
-        return "errors"
-    flags = [arg.split("=")[0] for arg in candidate.spec.argv if arg.startswith("-") and arg != "-"]
-    if flags:
-        return "option" + flags[0] if flags[0].startswith("--") else "option" + flags[0][:2]
-    return "stdin" if candidate.spec.stdin else "args"
+def _more_core(
+    explorer: Explorer,
+    synth: Synthesizer,
+    rng: random.Random,
+    probes: ReferenceProbes,
+    options: TestgenOptions,
+    clock: WallClock,
+    chosen: list[Candidate],
+    progress: Progress,
+) -> list[Candidate]:
+    """Mutate core cases until new core candidates appear (or the round's budget ends); cover them."""
+    is_core: dict[int, bool] = {}
+
+    def core(candidate: Candidate) -> bool:
+        if id(candidate) not in is_core:
+            is_core[id(candidate)] = classify(Behavior.of_candidate(candidate), probes) == CaseClass.core
+        return is_core[id(candidate)]
+
+    round_budget = max(BATCH, int(options.execution_budget() * GATE_ROUND_SHARE))
+    spent = 0
+    fresh: list[Candidate] = []
+    room = clock.affordable_cases(explorer.seconds_per_run, options.max_tests - len(chosen))
+    while spent < round_budget and len(fresh) < room:
+        if clock.exploration_over(explorer.seconds_per_run, len(fresh) + 1):
+            break
+        batch = [synth.mutate(explorer.pick(rng, among=core), explorer.corpus_specs()) for _ in range(BATCH)]
+        spent += len(batch)
+        fresh.extend(candidate for candidate in explorer.run(batch) if core(candidate))
+        progress("more core cases", spent, round_budget)
+    return select_cover(fresh, room, chosen_first=chosen)
 
 
-def _docs_text(task_dir: TaskDir) -> str:
-    texts = []
-    for name in task_dir.task.docs:
-        path = task_dir.root / name
-        if path.is_file():
-            texts.append(path.read_text(encoding="utf-8", errors="replace")[:200_000])
-    return "\n".join(texts)
-
-
-def _vocabulary(task_dir: TaskDir, model: CliModel) -> list[str]:
-    """Words worth trying as values: choices in the docs, example arguments, names of the package's data files."""
-    words: list[str] = []
-    for option in model.options:
-        words.extend(option.choices)
-    for example in model.examples:
-        words.extend(arg for arg in example if not arg.startswith("-"))
-    words.extend(Path(path).stem for path in _package_data_paths(task_dir))
-    unique = list(dict.fromkeys(word for word in words if word and len(word) < 40))
-    return unique or ["hello"]
-
-
-DATA_FILE_LIMIT = 256 * 1024
-NOT_DATA = ("/doc/", "/man/", "/locale/", "/info/")
-
-
-def _package_data_paths(task_dir: TaskDir) -> list[str]:
-    """Files the reference's package installs under a share/ dir that are data, not documentation."""
+def _numbered(candidates: list[Candidate], first: int) -> list[CaseSpec]:
     return [
-        name
-        for name in task_dir.task.reference.hidden_paths
-        if "/share/" in name and not any(part in name for part in NOT_DATA)
+        candidate.spec.model_copy(update={"id": f"t{number:04d}", "group": group_of(candidate)})
+        for number, candidate in enumerate(candidates, start=first)
     ]
 
 
-def _data_files(task_dir: TaskDir) -> list[tuple[str, bytes]]:
-    """The package's own data files (fonts, tables, examples), readable here while generating."""
-    found: list[tuple[str, bytes]] = []
-    for name in _package_data_paths(task_dir):
-        path = Path(name)
-        try:
-            if path.is_file() and not path.is_symlink() and path.stat().st_size <= DATA_FILE_LIMIT:
-                found.append((name, path.read_bytes()))
-        except OSError:
-            continue
-    return found[:200]
+def _merge_records(first: RecordReport, second: RecordReport) -> RecordReport:
+    return RecordReport(
+        kept=first.kept + second.kept,
+        dropped={**first.dropped, **second.dropped},
+        normalized={**first.normalized, **second.normalized},
+    )
 
 
-def _zip_member(name: str, content: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 2, 3, 4, 5)), content, zipfile.ZIP_DEFLATED)
-    return buffer.getvalue()
+class PhaseTimer:
+    """Wall seconds spent per phase, for testgen.json."""
+
+    def __init__(self, clock: WallClock) -> None:
+        self.clock = clock
+        self.mark = clock.elapsed()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        """Charge the time since the last lap to `phase`."""
+        now = self.clock.elapsed()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self.mark, 2)
+        self.mark = now
 
 
-def _bucket(value: int) -> int:
-    return value.bit_length()
+def explore(
+    explorer: Explorer,
+    synth: Synthesizer,
+    rng: random.Random,
+    options: TestgenOptions,
+    clock: WallClock,
+    progress: Progress,
+    expected_cases: int | None = None,
+) -> Exploration:
+    """Run the seeds, then mutations of the corpus, until the run budget or the time for exploring is spent.
+
+    With `expected_cases` (how many cases the last selection chose, give or take) the seeds are not run
+    again: exploration resumes where it stopped, with the time reserved for that many cases."""
+    budget = options.execution_budget()
+    seeds = [] if expected_cases else list(itertools.islice(synth.seeds(), int(budget * SEED_SHARE)))
+    stopped_by = "budget"
+
+    def out_of_time() -> bool:
+        cases = expected_cases or min(options.max_tests, len(explorer.corpus))
+        return clock.exploration_over(explorer.seconds_per_run, cases)
+
+    for start in range(0, len(seeds), BATCH * 4):
+        if out_of_time():
+            stopped_by = "wall_time"
+            break
+        explorer.run(seeds[start : start + BATCH * 4])
+        progress("exploring", explorer.executions, budget)
+    while stopped_by == "budget" and explorer.executions < budget and explorer.corpus:
+        if out_of_time():
+            stopped_by = "wall_time"
+            break
+        size = min(BATCH, budget - explorer.executions)
+        # half of the parents are inputs the reference accepted: mutants of a valid program are what reach the
+        # program's core; mutants of a rejected one mostly stay in its parser
+        parents = [
+            explorer.pick(rng, among=_accepted if rng.random() < ACCEPTED_PARENTS else None) for _ in range(size)
+        ]
+        explorer.run([synth.mutate(parent, explorer.corpus_specs()) for parent in parents])
+        progress("exploring", explorer.executions, budget)
+    return Exploration(
+        corpus=explorer.corpus,
+        features=len(explorer.seen),
+        executions=explorer.executions,
+        stopped_by=stopped_by,
+        seconds_per_run=explorer.seconds_per_run,
+    )
 
 
-_CHAR_CLASSES = (
-    ("a", frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")),
-    ("d", frozenset(b"0123456789")),
-    ("s", frozenset(b" \t\r\x0b\x0c")),
-    ("p", frozenset(b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")),
-    ("u", frozenset(range(128, 256))),
-)
+def _accepted(candidate: Candidate) -> bool:
+    return candidate.status == 0
 
 
-def _char_classes(data: bytes) -> str:
-    present = set(data[:4096])
-    return "".join(name for name, members in _CHAR_CLASSES if not present.isdisjoint(members))
+def record_specs(
+    task: Task, specs: list[CaseSpec], sandbox: Sandbox, workers: int, progress: Progress, docs_text: str = ""
+) -> tuple[Suite, RecordReport]:
+    """Record the chosen cases on the reference, reporting every run to the progress bar; crashes the docs do
+    not describe and cases that follow the machine's identity files are dropped (see record_reference)."""
+    total = len(specs) * RECORD_REPEATS
+    done = 0
+
+    def advanced() -> None:
+        nonlocal done
+        done += 1
+        if done % 16 == 0 or done == total:
+            progress("recording", done, total)
+
+    progress("recording", 0, total)
+    return record_reference(
+        task, specs, sandbox, workers=workers, on_progress=advanced, docs_text=docs_text, host_probe=True
+    )
 
 
 def _cpu_seconds() -> float:

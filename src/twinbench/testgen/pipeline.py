@@ -1,4 +1,8 @@
-"""`twinbench testgen`: load a task's doc model and optional coverage build, then generate its suite."""
+"""`twinbench testgen`: read a task's docs, doc model and data, run the generation stages, write the files.
+
+This module is the only part of testgen that writes: cli_model.json (when it is mined here), task.yaml
+(when the reference reads the clock), tests/suite.jsonl and tests/testgen.json.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,25 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from twinbench.formats import CoverageReport, FormatError, Suite, TaskDir, TestgenReport
+from twinbench.formats import CoverageReport, FormatError, Suite, TaskDir, TestgenReport, dump_suite, save_task
 from twinbench.protocols import Sandbox
 from twinbench.reference.coverage import CoverageBuild, features_of, line_coverage, load_coverage_build
-from twinbench.reference.docmodel import CliModel, mine_docs
+from twinbench.reference.docmodel import CliModel, mine_named_docs
+from twinbench.reference.upstream_tests import fetch_source, upstream_seeds
 from twinbench.sandbox.testrun import EXECUTABLE, environment_for
-from twinbench.testgen.generate import CoverageGuide, TestgenOptions, generate_suite
+from twinbench.testgen.budget import WallClock
+from twinbench.testgen.explore import CoverageGuide
+from twinbench.testgen.generate import GenerationInputs, TestgenOptions, generate_suite
+from twinbench.testgen.mutants import target_from_coverage_build
+from twinbench.testgen.record import CaseSpec
+from twinbench.testgen.seeds import script_file_option, upstream_specs
 
 CLI_MODEL = "cli_model.json"
+TESTGEN_REPORT = "testgen.json"
+DOC_TEXT_LIMIT = 200_000
+DATA_FILE_LIMIT = 256 * 1024
+DATA_FILE_COUNT = 200
+NOT_DATA = ("/doc/", "/man/", "/locale/", "/info/")
 
 
 def load_cli_model(task_dir: TaskDir) -> CliModel:
@@ -25,14 +40,43 @@ def load_cli_model(task_dir: TaskDir) -> CliModel:
             return CliModel.model_validate_json(path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise FormatError(f"{path}: not a valid command-line model ({str(exc).splitlines()[0]})") from None
-    texts = [
-        (task_dir.root / name).read_text(encoding="utf-8", errors="replace")
+    named = {
+        name: (task_dir.root / name).read_text(encoding="utf-8", errors="replace")
         for name in task_dir.task.docs
         if (task_dir.root / name).is_file()
-    ]
-    model = mine_docs(Path(task_dir.task.reference.binary).name, texts)
+    }
+    model = mine_named_docs(Path(task_dir.task.reference.binary).name, named)
     path.write_text(model.model_dump_json(indent=2), encoding="utf-8")
     return model
+
+
+def read_generation_inputs(task_dir: TaskDir, model: CliModel, upstream_tests: bool = True) -> GenerationInputs:
+    """What generation reads from the task directory and the reference's package (and its source's tests)."""
+    data_paths = package_data_paths(task_dir)
+    upstream, note = upstream_test_specs(task_dir, model) if upstream_tests else ([], "not asked for")
+    return GenerationInputs(
+        task=task_dir.task,
+        model=model,
+        docs_text="\n".join(text[:DOC_TEXT_LIMIT] for text in doc_texts(task_dir)),
+        vocabulary=vocabulary(model, data_paths),
+        data_files=_read_data_files(data_paths),
+        upstream=upstream,
+        upstream_note=note,
+    )
+
+
+def upstream_test_specs(task_dir: TaskDir, model: CliModel) -> tuple[list[CaseSpec], str]:
+    """The Debian source package's own tests as seeds, and a note for testgen.json on where they came from."""
+    package = task_dir.task.reference.debian_package
+    if package is None:
+        return [], "no Debian package"
+    source = fetch_source(package)
+    if source.path is None:
+        return [], source.error or "no source"
+    option = script_file_option(model)
+    program = Path(task_dir.task.reference.binary).name
+    seeds = upstream_seeds(source.path, program, option.flags[0] if option else None)
+    return upstream_specs(seeds), f"{source.package} {source.version}: {len(seeds)} invocations"
 
 
 def run_testgen(
@@ -43,22 +87,50 @@ def run_testgen(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> TestgenReport:
     """Generate tests/suite.jsonl and tests/testgen.json for a task."""
+    clock = WallClock(None if options.runs else options.budget_s)
     model = load_cli_model(task_dir)
     build = load_coverage_build(coverage_dir) if coverage_dir is not None else None
     guide = None
-    measure: Callable[[Suite], CoverageReport] | None = None
     if build is not None:
         guide = CoverageGuide(binary=build.binary, strip_components=build.strip_components, gcda_files=build.gcda_files)
-        measure = lambda suite: _measure(build, task_dir, suite)  # noqa: E731
+    if options.mutants and build is None:
+        raise FormatError("--mutants needs --coverage-build: mutants are made from the coverage build's sources")
+    target = target_from_coverage_build(build) if options.mutants and build is not None else None
+    generated = generate_suite(
+        read_generation_inputs(task_dir, model, options.upstream_tests),
+        sandbox,
+        options,
+        guide,
+        features_of,
+        on_progress,
+        clock,
+        target,
+    )
+    if generated.task != task_dir.task:
+        save_task(generated.task, task_dir.root)
     (task_dir.root / "tests").mkdir(exist_ok=True)
-    return generate_suite(task_dir, model, sandbox, options, guide, features_of, measure, on_progress)
+    dump_suite(generated.suite, task_dir.suite_path)
+    report = generated.report
+    if build is not None:
+        if on_progress is not None:
+            on_progress("coverage", 0, len(generated.suite))
+        coverage = measure_coverage(build, task_dir, generated.suite, on_progress)
+        report = report.model_copy(update={"coverage": coverage})
+    report = report.model_copy(update={"seconds": round(clock.elapsed(), 2)})
+    (task_dir.root / "tests" / TESTGEN_REPORT).write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    return report
 
 
-def _measure(build: CoverageBuild, task_dir: TaskDir, suite: Suite) -> CoverageReport:
+def measure_coverage(
+    build: CoverageBuild,
+    task_dir: TaskDir,
+    suite: Suite,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> CoverageReport:
     """Line coverage of the final suite: run every case with the instrumented reference, then gcovr."""
 
     def run_all(env_extra: dict[str, str]) -> None:
-        for case in suite.cases:
+        for number, case in enumerate(suite.cases, start=1):
             with tempfile.TemporaryDirectory(prefix="twinbench-cov-") as work:
                 for name, content in case.files.items():
                     target = Path(work) / name
@@ -78,5 +150,50 @@ def _measure(build: CoverageBuild, task_dir: TaskDir, suite: Suite) -> CoverageR
                     )
                 except subprocess.TimeoutExpired:
                     pass
+            if on_progress is not None and (number % 16 == 0 or number == len(suite.cases)):
+                on_progress("coverage", number, len(suite.cases))
 
     return line_coverage(build, run_all)
+
+
+def vocabulary(model: CliModel, data_paths: list[str]) -> list[str]:
+    """Words worth trying as values: choices in the docs, example arguments, names of the package's data files."""
+    words: list[str] = []
+    for option in model.options:
+        words.extend(option.choices)
+    for example in model.examples:
+        words.extend(arg for arg in example if not arg.startswith("-"))
+    words.extend(Path(path).stem for path in data_paths)
+    unique = list(dict.fromkeys(word for word in words if word and len(word) < 40))
+    return unique or ["hello"]
+
+
+def package_data_paths(task_dir: TaskDir) -> list[str]:
+    """Files the reference's package installs under a share/ dir that are data, not documentation."""
+    return [
+        name
+        for name in task_dir.task.reference.hidden_paths
+        if "/share/" in name and not any(part in name for part in NOT_DATA)
+    ]
+
+
+def _read_data_files(paths: list[str]) -> list[tuple[str, bytes]]:
+    """The package's own data files (fonts, tables, examples), readable here while generating."""
+    found: list[tuple[str, bytes]] = []
+    for name in paths:
+        path = Path(name)
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_size <= DATA_FILE_LIMIT:
+                found.append((name, path.read_bytes()))
+        except OSError:
+            continue
+    return found[:DATA_FILE_COUNT]
+
+
+def doc_texts(task_dir: TaskDir) -> list[str]:
+    """The texts of the task's docs that exist."""
+    return [
+        (task_dir.root / name).read_text(encoding="utf-8", errors="replace")
+        for name in task_dir.task.docs
+        if (task_dir.root / name).is_file()
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +18,29 @@ from twinbench.sandbox.pool import run_many
 from twinbench.sandbox.testrun import request_for
 
 RECORD_REPEATS = 3
+# what a test could read from the machine rather than from its inputs; the host probe hides them (a /dev/null
+# bind each) and drops the cases whose behaviour follows, as the clock probe does with time
+HOST_FILES = (
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/machine-id",
+    "/etc/os-release",
+    "/etc/issue",
+    "/etc/debian_version",
+    "/etc/resolv.conf",
+    "/etc/timezone",
+)
+# a runtime library or the language killing the program: glibc's heap checks, assert(), Rust, Go, sanitizers
+CRASH_MESSAGE = re.compile(
+    rb"(?:malloc|free|realloc|calloc|munmap_chunk|malloc_consolidate)\(\): [^\n]*"
+    rb"|double free or corruption[^\n]*|corrupted size vs\. prev_size[^\n]*|\*\*\* stack smashing detected[^\n]*"
+    rb"|Assertion [^\n]* failed[^\n]*|panicked at [^\n]*|(?:^|\n)panic: [^\n]*|runtime error: [^\n]*"
+    rb"|fatal error: (?:all goroutines|unexpected signal)[^\n]*|AddressSanitizer[^\n]*|Segmentation fault[^\n]*"
+)
+# a crash message the docs quote must match this much of it to count as documented behaviour
+MIN_DOCUMENTED_CHARS = 12
 
 
 class CaseSpec(BaseModel):
@@ -30,6 +55,7 @@ class CaseSpec(BaseModel):
     collect: list[str] = Field(default_factory=list)
     timeout_s: float = 10.0
     compare: Comparison = Field(default_factory=Comparison)
+    origin: str = Field(default="", description='where the input came from: "upstream:tests/jq.test", "grammar", ...')
 
 
 class RecordReport(BaseModel):
@@ -47,8 +73,14 @@ def record_reference(
     workers: int = 2,
     repeats: int = RECORD_REPEATS,
     on_progress: Callable[[], None] | None = None,
+    docs_text: str = "",
+    host_probe: bool = False,
 ) -> tuple[Suite, RecordReport]:
-    """Run every spec `repeats` times on the reference; keep the ones that behave the same each time."""
+    """Run every spec `repeats` times on the reference; keep the ones that behave the same each time.
+
+    Cases where the reference crashes (a signal, a heap check, a failed assert, a panic) are dropped as
+    gold_crash unless `docs_text` quotes the message. With `host_probe`, every stable case runs once more
+    with the machine's identity files hidden, and those that change are dropped as host_dependent."""
     binary = resolve_binary(task.reference.binary)
     observed: dict[str, list[ExecResult]] = {spec.id: [] for spec in specs}
     cases = {spec.id: case_for_spec(spec) for spec in specs}
@@ -64,12 +96,21 @@ def record_reference(
                 on_progress()
 
         run_many(sandbox, config, jobs, workers, collect)
+        probed: dict[str, ExecResult] = {}
+        if host_probe:
+            hidden = tuple(Path(path) for path in HOST_FILES if Path(path).exists())
+            probe_config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb, hidden_paths=hidden)
+            stable = [spec for spec in specs if _drop_reason(observed[spec.id]) is None]
+            probe_jobs = [(spec.id, request_for(task, cases[spec.id])) for spec in stable]
+            run_many(sandbox, probe_config, probe_jobs, workers, probed.__setitem__)
 
     report = RecordReport()
     kept: list[TestCase] = []
     for spec in specs:
         runs = observed[spec.id]
-        reason = _drop_reason(runs)
+        reason = _drop_reason(runs) or _crash_reason(runs[0], docs_text)
+        if reason is None and spec.id in probed and _signature(probed[spec.id]) != _signature(runs[0]):
+            reason = "host_dependent: the output changes when the machine's /etc/passwd, hostname and such are hidden"
         compare = spec.compare
         if reason is not None and reason.startswith("gold_flaky"):
             compare, note = _normalize(runs, compare)
@@ -124,6 +165,32 @@ def _drop_reason(runs: list[ExecResult]) -> str | None:
     if first.exit_code == 0 and not first.stdout and not first.stderr and not any(first.files.values()):
         return "dummy_pass: a stub that exits 0 with no output would pass"
     return None
+
+
+def _crash_reason(run: ExecResult, docs_text: str) -> str | None:
+    """gold_crash when the reference died of a signal or of a runtime check, unless the docs describe it."""
+    message = CRASH_MESSAGE.search(run.stderr)
+    if run.signal is not None:
+        name = _signal_name(run.signal)
+        if name in docs_text or (message is not None and _documented(message.group(), docs_text)):
+            return None
+        return f"gold_crash: the reference was killed by {name}"
+    if message is not None and not _documented(message.group(), docs_text):
+        text = message.group().decode("utf-8", errors="replace").strip()[:100]
+        return f"gold_crash: the reference aborted: {text}"
+    return None
+
+
+def _documented(message: bytes, docs_text: str) -> bool:
+    text = message.decode("utf-8", errors="replace").strip()
+    return len(text) >= MIN_DOCUMENTED_CHARS and text[:80] in docs_text
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _normalize(runs: list[ExecResult], compare: Comparison) -> tuple[Comparison, str | None]:

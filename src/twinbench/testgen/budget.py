@@ -1,0 +1,43 @@
+"""The wall-time cap of a testgen run: exploration stops early enough for the phases after it to fit."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+# runs per kept case after exploration: 3 recordings, 2 clock probes, 3 imitations of the validity gate and
+# 1 coverage replay, counted as 7 (the imitations start faster than the reference; measured on figlet, bc, jq)
+RUNS_AFTER_EXPLORATION_PER_CASE = 7
+RESERVE_MARGIN = 1.1
+FIXED_RESERVE_S = 3.0
+
+
+@dataclass
+class WallClock:
+    """Seconds since the run started, against an optional cap (None: only the run budget counts)."""
+
+    cap_s: float | None
+    started: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.started
+
+    def remaining(self) -> float:
+        """Seconds left under the cap (infinite without one)."""
+        return math.inf if self.cap_s is None else self.cap_s - self.elapsed()
+
+    def exploration_over(self, seconds_per_run: float, cases: int) -> bool:
+        """True once the time left is what recording, the gate and coverage of `cases` cases will take."""
+        if self.cap_s is None:
+            return False
+        reserve = FIXED_RESERVE_S + seconds_per_run * cases * RUNS_AFTER_EXPLORATION_PER_CASE * RESERVE_MARGIN
+        return self.remaining() <= min(reserve, self.cap_s * 0.6)
+
+    def affordable_cases(self, seconds_per_run: float, wanted: int) -> int:
+        """How many of `wanted` cases can still be recorded, gated and replayed for coverage in time."""
+        if self.cap_s is None or seconds_per_run <= 0:
+            return wanted
+        per_case = seconds_per_run * RUNS_AFTER_EXPLORATION_PER_CASE * RESERVE_MARGIN
+        return max(1, min(wanted, int((self.remaining() - FIXED_RESERVE_S) / per_case)))

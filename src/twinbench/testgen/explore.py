@@ -1,0 +1,252 @@
+"""Exploration stage: run candidates in the sandbox and keep the ones that reach something new.
+
+Features are gcov edges of a coverage build (when there is one) plus coarse behavioral features of each run.
+The stage returns a corpus of candidates with what each one did; it writes no files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from twinbench.formats import AcceptedShare, Task
+from twinbench.protocols import Sandbox
+from twinbench.reference import resolve_binary, stage_reference
+from twinbench.sandbox import WORK_DIR, ExecRequest, ExecResult, SessionConfig
+from twinbench.sandbox.pool import SessionPool
+from twinbench.sandbox.testrun import request_for
+from twinbench.testgen.record import CaseSpec, case_for_spec
+from twinbench.testgen.seeds import origin_kind
+
+GCOV_DIR = ".twinbench-gcov"
+OUTPUT_HEAD = 512
+EXPLORE_TIMEOUT_S = 2.0
+
+Feature = tuple[object, ...]
+FeaturesOf = Callable[[dict[str, bytes | None]], frozenset[Feature]]
+
+
+class CoverageGuide(BaseModel):
+    """What testgen needs from a coverage build (see twinbench.reference.coverage)."""
+
+    binary: Path
+    strip_components: int
+    gcda_files: list[str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one exploration run did, in brief: enough to classify it before it is recorded."""
+
+    status: int | None
+    stdout_head: bytes = b""
+    stdout_size: int = 0
+    stderr_head: bytes = b""
+    stderr_size: int = 0
+    wrote_files: bool = False
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A generated invocation and, once run, the features it reached (a dataclass: thousands are made)."""
+
+    spec: CaseSpec
+    features: frozenset[Feature] = frozenset()
+    status: int | None = None
+    outcome: Outcome | None = None
+
+
+@dataclass
+class Explorer:
+    """Runs candidates in an open session pool and keeps the novel ones; `corpus` grows across calls."""
+
+    task: Task
+    pool: SessionPool
+    coverage: CoverageGuide | None
+    features_of: FeaturesOf | None
+    vocabulary: frozenset[str]
+    long_options: tuple[str, ...] = ()
+    seen: set[Feature] = field(default_factory=set)
+    corpus: list[Candidate] = field(default_factory=list)
+    executions: int = 0
+    run_seconds: float = 0.0
+    _picks: Counter[int] = field(default_factory=Counter)
+    generated: Counter[str] = field(default_factory=Counter)  # runs by origin kind
+    accepted: Counter[str] = field(default_factory=Counter)  # of those, runs the reference accepted (exit 0)
+
+    def run(self, specs: list[CaseSpec]) -> list[Candidate]:
+        """Run a batch; results are merged in batch order, so parallelism never changes the outcome.
+
+        Returns the candidates of this batch that were new (also appended to the corpus)."""
+        if not specs:
+            return []
+        started = time.monotonic()
+        results: dict[int, ExecResult] = {}
+        self.pool.map([(index, self._request(spec)) for index, spec in enumerate(specs)], results.__setitem__)
+        self.run_seconds += time.monotonic() - started
+        self.executions += len(specs)
+        fresh: list[Candidate] = []
+        for index, spec in enumerate(specs):
+            result = results[index]
+            if result.sandbox_error is not None:
+                continue
+            kind = origin_kind(spec.origin)
+            self.generated[kind] += 1
+            self.accepted[kind] += result.exit_code == 0 and not result.timed_out
+            if result.timed_out:
+                continue
+            features = self._features(spec, result)
+            if not features <= self.seen:
+                self.seen |= features
+                candidate = Candidate(spec=spec, features=features, status=result.status, outcome=outcome_of(result))
+                self.corpus.append(candidate)
+                fresh.append(candidate)
+        return fresh
+
+    def accepted_shares(self) -> dict[str, AcceptedShare]:
+        """Per origin kind and in all: how many generated inputs ran, and the share the reference accepted."""
+        shares = {kind: AcceptedShare.of(self.generated[kind], self.accepted[kind]) for kind in sorted(self.generated)}
+        shares["all"] = AcceptedShare.of(sum(self.generated.values()), sum(self.accepted.values()))
+        return shares
+
+    @property
+    def seconds_per_run(self) -> float:
+        """Mean wall time of one run so far (0 before any run)."""
+        return self.run_seconds / self.executions if self.executions else 0.0
+
+    def pick(self, rng: random.Random, among: Callable[[Candidate], bool] | None = None) -> Candidate:
+        """A corpus entry to mutate: rarely picked, feature-rich entries first (only those `among` accepts)."""
+        indices = [i for i, c in enumerate(self.corpus) if among is None or among(c)] or list(range(len(self.corpus)))
+        if not indices:
+            raise RuntimeError("no corpus")
+        weights = [(len(self.corpus[i].features) + 1) / (1 + self._picks[i]) for i in indices]
+        index = rng.choices(indices, weights=weights)[0]
+        self._picks[index] += 1
+        return self.corpus[index]
+
+    def corpus_specs(self) -> list[CaseSpec]:
+        """Kept inputs, donors for splicing."""
+        return [candidate.spec for candidate in self.corpus]
+
+    def _request(self, spec: CaseSpec) -> ExecRequest:
+        # a run that takes longer than this is no good test and is dropped anyway; example programs that never
+        # end (bc's twins.b) and their mutants would otherwise cost the full case timeout each
+        quick = spec.model_copy(update={"timeout_s": min(spec.timeout_s, EXPLORE_TIMEOUT_S)})
+        request = request_for(self.task, case_for_spec(quick))
+        if self.coverage is not None:
+            request.env["GCOV_PREFIX"] = f"{WORK_DIR}/{GCOV_DIR}"
+            request.env["GCOV_PREFIX_STRIP"] = str(self.coverage.strip_components)
+            request.collect = sorted({*request.collect, *(f"{GCOV_DIR}/{name}" for name in self.coverage.gcda_files)})
+        return request
+
+    def _features(self, spec: CaseSpec, result: ExecResult) -> frozenset[Feature]:
+        features = set(behavior_features(spec, result, self.vocabulary, self.long_options))
+        if self.coverage is not None and self.features_of is not None:
+            gcda = {name: data for name, data in result.files.items() if name.startswith(GCOV_DIR + "/")}
+            features |= self.features_of(gcda)
+        return frozenset(features)
+
+
+@contextmanager
+def open_explorer(
+    task: Task,
+    sandbox: Sandbox,
+    workers: int,
+    coverage: CoverageGuide | None,
+    features_of: FeaturesOf | None,
+    vocabulary: list[str],
+    long_options: Iterable[str] = (),
+) -> Iterator[Explorer]:
+    """An Explorer over a scratch tree holding the reference (or its coverage build); closed on exit."""
+    with tempfile.TemporaryDirectory(prefix="twinbench-testgen-") as scratch:
+        tree = Path(scratch)
+        if coverage is not None:
+            shutil.copy2(coverage.binary, tree / "executable")
+        else:
+            stage_reference(resolve_binary(task.reference.binary), tree)
+        config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
+        pool = SessionPool(sandbox, config, workers)
+        try:
+            yield Explorer(task, pool, coverage, features_of, frozenset(vocabulary), tuple(long_options))
+        finally:
+            pool.close()
+
+
+def outcome_of(result: ExecResult) -> Outcome:
+    """The brief record of a run that classification needs."""
+    return Outcome(
+        status=result.status,
+        stdout_head=result.stdout[:OUTPUT_HEAD],
+        stdout_size=len(result.stdout),
+        stderr_head=result.stderr[:OUTPUT_HEAD],
+        stderr_size=len(result.stderr),
+        wrote_files=any(content for name, content in result.files.items() if not name.startswith(GCOV_DIR + "/")),
+    )
+
+
+def canonical_flag(arg: str, long_options: Iterable[str]) -> str:
+    """The documented long option an abbreviation stands for (getopt_long accepts unique prefixes)."""
+    name = arg.split("=")[0]
+    if not name.startswith("--") or len(name) < 4:
+        return name
+    matches = [option for option in long_options if option.startswith(name)]
+    return matches[0] if len(matches) == 1 else name
+
+
+def behavior_features(
+    spec: CaseSpec, result: ExecResult, vocabulary: frozenset[str], long_options: Iterable[str] = ()
+) -> Iterable[Feature]:
+    """What a run did, coarsely: exit status, kind of error message, shape of output, documented values that worked.
+
+    Abbreviated long options count as the option they abbreviate, so `--inte` and `--interac` are one feature."""
+    yield ("exit", result.status)
+    if result.stderr:
+        first_line = result.stderr.splitlines()[0][:120].decode("utf-8", errors="replace")
+        yield ("stderr", re.sub(r"[0-9]+", "N", re.sub(r"'[^']*'|\"[^\"]*\"", "Q", first_line)))
+    lines = result.stdout.splitlines()
+    width = max((len(line) for line in lines), default=0)
+    yield ("shape", result.status, _bucket(len(lines)), _bucket(width))
+    yield ("chars", result.status, _char_classes(result.stdout))
+    for arg in spec.argv:
+        if arg.startswith("-") and len(arg) < 40:
+            yield ("flag", canonical_flag(arg, long_options), result.status)
+    if result.status == 0:
+        # data-driven programs (fonts, formats, locales) behave differently per documented value, with the
+        # same code: keep one working run per such value; mutated junk values are not features
+        for flag, value in itertools.pairwise(spec.argv):
+            if flag.startswith("-") and value in vocabulary:
+                yield ("value", canonical_flag(flag, long_options), value)
+
+
+def is_code_feature(feature: Feature) -> bool:
+    """Edges of the coverage build are keyed by their .gcda file; behavioral features by a tag word."""
+    return isinstance(feature[0], str) and feature[0].endswith(".gcda")
+
+
+def _bucket(value: int) -> int:
+    return value.bit_length()
+
+
+_CHAR_CLASSES = (
+    ("a", frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")),
+    ("d", frozenset(b"0123456789")),
+    ("s", frozenset(b" \t\r\x0b\x0c")),
+    ("p", frozenset(b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")),
+    ("u", frozenset(range(128, 256))),
+)
+
+
+def _char_classes(data: bytes) -> str:
+    present = set(data[:4096])
+    return "".join(name for name, members in _CHAR_CLASSES if not present.isdisjoint(members))

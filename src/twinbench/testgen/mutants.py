@@ -1,0 +1,357 @@
+"""Mutation score: how many small faults planted in the reference's own sources does the suite notice?
+
+Mutants are built from a coverage build's tree (C and C++ sources; simple operator mutations at sites
+drawn with a fixed seed). Only the mutated object is rebuilt, by make in a private copy of the build tree,
+and each mutant's binary is cached by what it was built from. A mutant whose binary is byte-identical to
+the unmutated rebuild of the same file is equivalent and discarded. Each remaining mutant is graded with
+the suite in the sandbox; it is killed when some case that the unmutated build passes fails.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import random
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, Field
+
+from twinbench.formats import Mutant, MutationReport, Suite, Task, TestStatus
+from twinbench.protocols import Sandbox
+from twinbench.reference.coverage import CoverageBuildError
+from twinbench.sandbox import WORK_DIR
+from twinbench.sandbox.launcher import cache_dir
+from twinbench.testgen.validity import grade_executable
+
+Item = TypeVar("Item")
+MUTABLE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".y", ".l", ".rs")
+MAKE_TIMEOUT_S = 600
+GRADE_CHUNK = 128
+COVERAGE_FLAGS = "--coverage -O0 -g"
+COMPILER_WRAPPER = "twinbench-cc"
+COMPILER_WRAPPERS = "compiler-wrappers"
+# counters of a coverage-built mutant go to a scratch dir; unwritable counters would print to stderr
+GCOV_ENV = {"GCOV_PREFIX": f"{WORK_DIR}/.twinbench-gcov", "GCOV_PREFIX_STRIP": "64"}
+
+_OPERATORS = re.compile(r"==|!=|<=|>=|&&|\|\||<<=?|>>=?|->|\+\+|--|\+=|-=|[<>+\-]|(?<![\w.])\d+(?![\w.])")
+_SWAPS = {
+    "==": "!=", "!=": "==", "<=": "<", ">=": ">", "<": "<=", ">": ">=", "&&": "||", "||": "&&",
+    "+": "-", "-": "+", "+=": "-=", "-=": "+=",
+}  # fmt: skip
+_MASK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+
+
+class MutationTarget(BaseModel):
+    """The seam to a coverage build: where its sources and build tree are, and how make rebuilds the binary."""
+
+    source_dir: Path
+    binary: Path
+    source_files: list[str] = Field(description="mutable sources, relative to source_dir")
+    make_args: list[str] = Field(default_factory=list, description="variables the build was made with")
+    make_env: dict[str, str] = Field(default_factory=dict, description="environment make needs for the same compiler")
+    label: str = "reference"
+
+
+@dataclass(frozen=True)
+class Site:
+    """A place in a source file where one operator or literal can be swapped."""
+
+    file: str
+    offset: int
+    line: int
+    original: str
+    replacement: str
+
+
+def target_from_coverage_build(build: object) -> MutationTarget:
+    """A MutationTarget from a coverage build (reference.coverage.CoverageBuild), read through its
+    source_dir, binary, source_files, package and version only.
+
+    make gets the compiler the build used: the `compiler-wrappers` dir on PATH with Debian's flag variables
+    (a dpkg-buildpackage build), or the `twinbench-cc` wrapper as CC (a plain make build). A binary installed
+    under debian/ is rebuilt where make makes it: the same-named executable elsewhere in the tree.
+    """
+    source_dir = Path(getattr(build, "source_dir"))  # noqa: B009 - any object with these fields will do
+    binary = Path(getattr(build, "binary"))  # noqa: B009
+    sources = [name for name in getattr(build, "source_files", []) if name.endswith(MUTABLE_SUFFIXES)]
+    make_args: list[str] = []
+    make_env: dict[str, str] = {}
+    wrappers = source_dir.parent / COMPILER_WRAPPERS
+    wrapper = source_dir.parent / COMPILER_WRAPPER
+    if wrappers.is_dir():
+        make_env = {
+            "PATH": f"{wrappers}:/usr/sbin:/usr/bin:/sbin:/bin",
+            "DEB_CFLAGS_APPEND": COVERAGE_FLAGS,
+            "DEB_CXXFLAGS_APPEND": COVERAGE_FLAGS,
+            "DEB_LDFLAGS_APPEND": "--coverage",
+        }
+    elif wrapper.exists():
+        make_args = [f"CC={wrapper}", f"CFLAGS={COVERAGE_FLAGS}", "LDFLAGS=--coverage"]
+    made = _made_binary(source_dir, binary)
+    if not made.is_relative_to(source_dir):
+        raise CoverageBuildError(f"{made} is not inside the build tree {source_dir}: no mutants can be made from it")
+    return MutationTarget(
+        source_dir=source_dir,
+        binary=made,
+        source_files=sources,
+        make_args=make_args,
+        make_env=make_env,
+        label=f"{getattr(build, 'package', 'reference')}-{getattr(build, 'version', '')}",
+    )
+
+
+def _made_binary(source_dir: Path, binary: Path) -> Path:
+    """Where make leaves the binary: `binary` itself, unless that is an installed copy under debian/."""
+    try:
+        relative = binary.relative_to(source_dir)
+    except ValueError:
+        return binary
+    if relative.parts[:1] != ("debian",):
+        return binary
+    for root, dirs, files in os.walk(source_dir):
+        dirs[:] = sorted(d for d in dirs if d not in ("debian", ".git", ".libs", ".pc"))
+        if binary.name in files and os.access(Path(root) / binary.name, os.X_OK):
+            return Path(root) / binary.name
+    return binary
+
+
+def mutation_sites(target: MutationTarget) -> list[Site]:
+    """Every operator and integer literal outside comments, strings and preprocessor lines."""
+    sites: list[Site] = []
+    for name in target.source_files:
+        try:
+            text = (target.source_dir / name).read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError:
+            continue
+        masked = _MASK.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+        # preprocessor lines, and yacc/lex declarations (%token <type> ...), are not code to mutate
+        masked = re.sub(r"(?m)^[ \t]*[#%].*$", lambda m: " " * len(m.group(0)), masked)
+        for match in _OPERATORS.finditer(masked):
+            token = match.group(0)
+            replacement = _SWAPS.get(token)
+            if replacement is None and token.isdigit():
+                replacement = "1" if token == "0" else "0" if token == "1" else str(int(token) + 1)
+            if replacement is not None:
+                line = masked.count("\n", 0, match.start()) + 1
+                sites.append(Site(name, match.start(), line, token, replacement))
+    return sites
+
+
+def choose_sites(target: MutationTarget, count: int, seed: int) -> list[Site]:
+    """`count` sites drawn with a fixed seed, at most one per line."""
+    by_line: dict[tuple[str, int], list[Site]] = {}
+    for site in mutation_sites(target):
+        by_line.setdefault((site.file, site.line), []).append(site)
+    rng = random.Random(seed)
+    lines = sorted(by_line)
+    rng.shuffle(lines)
+    return [rng.choice(by_line[key]) for key in lines[:count]]
+
+
+class MutantBuilder:
+    """Builds mutants in one private copy of the build tree, rebuilding only what a mutation touches."""
+
+    def __init__(self, target: MutationTarget, root: Path | None = None) -> None:
+        self.target = target
+        self.root = root or cache_dir() / "mutants" / _slug(target.label + str(target.source_dir))
+        self.tree = self.root / "tree"
+        self.binary = self.tree / target.binary.relative_to(target.source_dir)
+
+    def baseline(self, file: str) -> Path | None:
+        """The binary rebuilt in the copy with `file` unmutated (what a mutant of `file` is compared with)."""
+        original = (self.target.source_dir / file).read_bytes()
+        return self._build(file, original, _key(self.target, file, original, "baseline"))
+
+    def build(self, site: Site) -> Path | None:
+        """The mutant's binary (cached), or None when it does not build."""
+        original = (self.target.source_dir / site.file).read_bytes()
+        encoded = original.decode("utf-8", errors="surrogateescape")
+        mutated = encoded[: site.offset] + site.replacement + encoded[site.offset + len(site.original) :]
+        key = _key(self.target, site.file, original, f"{site.offset}:{site.original}>{site.replacement}")
+        return self._build(site.file, mutated.encode("utf-8", errors="surrogateescape"), key)
+
+    def _build(self, file: str, content: bytes, key: str) -> Path | None:
+        cached = self.root / "built" / key
+        if (cached / "failed").exists():
+            return None
+        if (cached / "executable").is_file():
+            return cached / "executable"
+        self._ensure_tree()
+        source = self.tree / file
+        original = source.read_bytes()
+        try:
+            source.write_bytes(content)
+            # newer than every object, whatever the clock granularity: make rebuilds this one object
+            future = time.time() + 2
+            os.utime(source, (future, future))
+            result = subprocess.run(
+                ["make", "-C", str(self.binary.parent), self.binary.name, *self.target.make_args],
+                capture_output=True,
+                timeout=MAKE_TIMEOUT_S,
+                check=False,
+                env=self._env(),
+            )
+            cached.mkdir(parents=True, exist_ok=True)
+            if result.returncode != 0 or not self.binary.is_file():
+                (cached / "failed").write_bytes(result.stderr[-4000:])
+                return None
+            shutil.copy2(self.binary, cached / "executable")
+            return cached / "executable"
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            cached.mkdir(parents=True, exist_ok=True)
+            (cached / "failed").write_text(f"make did not run to the end: {exc}")
+            return None
+        finally:
+            source.write_bytes(original)
+            later = time.time() + 4  # the next build rebuilds the restored object too
+            os.utime(source, (later, later))
+
+    def _ensure_tree(self) -> None:
+        ready = self.root / "tree.ready"
+        if ready.exists() and self.tree.is_dir():
+            return
+        if self.tree.exists():
+            shutil.rmtree(self.tree)
+        self.root.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(self.target.source_dir, self.tree, symlinks=True)
+        # every mutable object is rebuilt once in the copy (objects embed the path of their counters, which
+        # the copy changes), so that later builds differ from each other only in the mutated object
+        future = time.time() + 1
+        for name in self.target.source_files:
+            if (self.tree / name).is_file():
+                os.utime(self.tree / name, (future, future))
+        try:
+            subprocess.run(
+                ["make", "-C", str(self.binary.parent), self.binary.name, *self.target.make_args],
+                capture_output=True,
+                timeout=MAKE_TIMEOUT_S,
+                check=False,
+                env=self._env(),
+            )
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            raise CoverageBuildError(f"make cannot rebuild {self.binary.name} in a copy of the build: {exc}") from None
+        ready.write_text("ok")
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, **self.target.make_env}
+
+
+def mutation_score(
+    task: Task,
+    suite: Suite,
+    target: MutationTarget,
+    count: int,
+    sandbox: Sandbox,
+    workers: int,
+    seed: int = 0,
+    builder: MutantBuilder | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> MutationReport:
+    """Build `count` mutants and grade each with the suite; the report lists survivors with their diffs."""
+    started = time.monotonic()
+    builder = builder or MutantBuilder(target)
+    sites = choose_sites(target, count, seed)
+    progress = on_progress or (lambda phase, done, total: None)
+    baselines: dict[str, Path | None] = {}
+    baseline_ids: set[str] | None = None
+    mutants: list[Mutant] = []
+    for number, site in enumerate(sites):
+        progress("mutants", number, len(sites))
+        if site.file not in baselines:
+            baselines[site.file] = builder.baseline(site.file)
+        baseline = baselines[site.file]
+        binary = builder.build(site)
+        mutant = Mutant(
+            id=f"m{number:03d}",
+            file=site.file,
+            line=site.line,
+            original=site.original,
+            replacement=site.replacement,
+            status="build_failed",
+            diff=_diff(target, site),
+        )
+        if binary is not None and baseline is not None:
+            if baseline_ids is None:
+                baseline_ids = passing_ids(task, suite, baseline, sandbox, workers)
+            if binary.read_bytes() == baseline.read_bytes():
+                mutant.status = "equivalent"
+            else:
+                failing = first_failures(task, suite, binary, baseline_ids, sandbox, workers)
+                mutant.status = "killed" if failing else "survived"
+                mutant.killed_by = failing
+        mutants.append(mutant)
+    progress("mutants", len(sites), len(sites))
+    killed = sum(m.status == "killed" for m in mutants)
+    survived = sum(m.status == "survived" for m in mutants)
+    return MutationReport(
+        seed=seed,
+        requested=count,
+        built=sum(m.status != "build_failed" for m in mutants),
+        equivalent=sum(m.status == "equivalent" for m in mutants),
+        build_failed=sum(m.status == "build_failed" for m in mutants),
+        killed=killed,
+        survived=survived,
+        kill_rate=round(killed / (killed + survived), 4) if killed + survived else None,
+        baseline_cases=len(baseline_ids or ()),
+        seconds=round(time.monotonic() - started, 2),
+        mutants=mutants,
+    )
+
+
+def passing_ids(task: Task, suite: Suite, binary: Path, sandbox: Sandbox, workers: int) -> set[str]:
+    """Ids of the cases `binary` passes."""
+    results = grade_executable(task, suite, binary, sandbox, workers, env=GCOV_ENV)
+    return {result.id for result in results if result.status == TestStatus.passed}
+
+
+def first_failures(
+    task: Task, suite: Suite, binary: Path, among: set[str], sandbox: Sandbox, workers: int, enough: int = 3
+) -> list[str]:
+    """The first few cases of `among` that `binary` fails, graded a chunk at a time (a kill ends early)."""
+    failing: list[str] = []
+    cases = [case for case in suite.cases if case.id in among]
+    for chunk in _chunks(cases, GRADE_CHUNK):
+        results = grade_executable(task, Suite(cases=chunk), binary, sandbox, workers, env=GCOV_ENV)
+        failing.extend(result.id for result in results if result.status != TestStatus.passed)
+        if len(failing) >= 1:
+            return failing[:enough]
+    return failing
+
+
+def _chunks(items: list[Item], size: int) -> Iterator[list[Item]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _diff(target: MutationTarget, site: Site) -> str:
+    try:
+        lines = (target.source_dir / site.file).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    before = lines[site.line - 1] if site.line <= len(lines) else ""
+    text = (target.source_dir / site.file).read_text(encoding="utf-8", errors="replace")
+    line_start = text.rfind("\n", 0, site.offset) + 1
+    column = site.offset - line_start
+    after = before[:column] + site.replacement + before[column + len(site.original) :]
+    where = f"{site.file}:{site.line}"
+    return "\n".join(difflib.unified_diff([before], [after], f"a/{where}", f"b/{where}", lineterm=""))
+
+
+def _key(target: MutationTarget, file: str, original: bytes, what: str) -> str:
+    digest = hashlib.sha256()
+    setup = " ".join([*target.make_args, *sorted(f"{k}={v}" for k, v in target.make_env.items())])
+    for part in (file.encode(), original, what.encode(), setup.encode()):
+        digest.update(part + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def _slug(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -1,0 +1,111 @@
+"""Mutation score: real mutants of a small real C program, rebuilt by make and graded in the sandbox."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from twinbench.formats import ReferenceSpec, Task
+from twinbench.protocols import Sandbox
+from twinbench.testgen import CaseSpec, record_reference
+from twinbench.testgen.mutants import MutantBuilder, MutationTarget, mutation_score, mutation_sites
+
+PROGRAM = textwrap.dedent(
+    """\
+    #include <stdio.h>
+    #include <stdlib.h>
+    /* a comment with < and == and 42 */
+    #define LIMIT 10
+    int main(int argc, char **argv) {
+        const char *text = "a < b == c";
+        if (argc < 2) { fputs("usage: sum N\\n", stderr); return 2; }
+        int n = atoi(argv[1]);
+        int total = 0;
+        for (int i = 1; i <= n; i++) total += i;
+        if (total > 1000) puts("big");
+        printf("%d\\n", total);
+        return 0;
+    }
+    """
+)
+
+
+def small_program(directory: Path) -> MutationTarget:
+    """sum.c with a Makefile, built in `directory`."""
+    directory.mkdir(parents=True)
+    (directory / "sum.c").write_text(PROGRAM)
+    (directory / "Makefile").write_text("sum: sum.o\n\t$(CC) -o sum sum.o\nsum.o: sum.c\n\t$(CC) -O0 -c sum.c\n")
+    subprocess.run(["make", "-C", str(directory), "sum"], check=True, capture_output=True)
+    return MutationTarget(source_dir=directory, binary=directory / "sum", source_files=["sum.c"], label="sum")
+
+
+def test_sites_skip_comments_strings_and_preprocessor_lines(tmp_path: Path) -> None:
+    target = small_program(tmp_path / "src")
+    sites = mutation_sites(target)
+    lines = {site.line for site in sites}
+    assert not lines & {1, 2, 3, 4, 6}  # includes, comment, #define, the string literal's line has no code op
+    assert {("<", "<="), ("<=", "<"), (">", ">="), ("+=", "-="), ("1000", "1001")} <= {
+        (s.original, s.replacement) for s in sites
+    }
+
+
+def test_weak_suite_lets_mutants_survive_and_a_stronger_one_kills_them(tmp_path: Path, bwrap: Sandbox) -> None:
+    target = small_program(tmp_path / "src")
+    task = Task(id="sum", reference=ReferenceSpec(binary=str(target.binary)))
+    usage = CaseSpec(id="usage", argv=[])
+    weak, _ = record_reference(task, [usage, CaseSpec(id="n0", argv=["0"])], bwrap)
+    numbers = [CaseSpec(id=f"n{n}", argv=[str(n)]) for n in (0, 1, 3, 10, 44, 45, 100)]
+    strong, _ = record_reference(task, [usage, *numbers], bwrap)
+    builder = MutantBuilder(target, tmp_path / "cache")
+    weak_report = mutation_score(task, weak, target, 8, bwrap, workers=2, builder=builder)
+    strong_report = mutation_score(task, strong, target, 8, bwrap, workers=2, builder=builder)
+    assert weak_report.built == strong_report.built > 0
+    assert strong_report.kill_rate is not None and weak_report.kill_rate is not None
+    assert strong_report.kill_rate > weak_report.kill_rate
+    survivor = next(m for m in weak_report.mutants if m.status == "survived")
+    assert survivor.diff.startswith("--- a/sum.c:") and survivor.replacement in survivor.diff.splitlines()[-1]
+    # the second report rebuilt nothing: every mutant came from the cache
+    assert len(list((tmp_path / "cache" / "built").iterdir())) == weak_report.built + 1  # + the baseline
+
+
+def test_a_coverage_build_whose_binary_is_outside_its_tree_is_a_clear_error(tmp_path: Path) -> None:
+    from twinbench.reference.coverage import CoverageBuild, CoverageBuildError
+    from twinbench.testgen.mutants import target_from_coverage_build
+
+    build = CoverageBuild(
+        package="sum",
+        version="1",
+        source_dir=tmp_path / "src",
+        binary=Path("/usr/bin/true"),
+        object_dir_prefix=str(tmp_path / "src"),
+        strip_components=1,
+        gcda_files=[],
+        source_files=["sum.c"],
+    )
+    with pytest.raises(CoverageBuildError, match="not inside the build tree"):
+        target_from_coverage_build(build)
+
+
+def test_installed_copy_under_debian_is_rebuilt_where_make_makes_it(tmp_path: Path) -> None:
+    from twinbench.reference.coverage import CoverageBuild
+    from twinbench.testgen.mutants import target_from_coverage_build
+
+    target = small_program(tmp_path / "src")
+    installed = tmp_path / "src" / "debian" / "sum" / "usr" / "bin"
+    installed.mkdir(parents=True)
+    (installed / "sum").write_bytes(target.binary.read_bytes())
+    build = CoverageBuild(
+        package="sum",
+        version="1",
+        source_dir=target.source_dir,
+        binary=installed / "sum",
+        object_dir_prefix=str(target.source_dir),
+        strip_components=1,
+        gcda_files=[],
+        source_files=["sum.c", "README"],
+    )
+    made = target_from_coverage_build(build)
+    assert made.binary == target.binary and made.source_files == ["sum.c"]

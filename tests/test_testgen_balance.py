@@ -1,0 +1,74 @@
+"""Balanced selection: core cases first, shallow ones capped, near-duplicates collapsed."""
+
+from __future__ import annotations
+
+from twinbench.sandbox import ExecResult
+from twinbench.testgen.classify import CaseClass
+from twinbench.testgen.explore import Candidate, Outcome, behavior_features, canonical_flag
+from twinbench.testgen.imitation_program import WORD
+from twinbench.testgen.probe import ErrorTemplate, ProbeRun, ReferenceProbes
+from twinbench.testgen.record import CaseSpec
+from twinbench.testgen.select import select_balanced
+
+HELP = b"usage: calc [--interactive] [-q] [FILE...]\n"
+PROBES = ReferenceProbes(
+    exact=[ProbeRun(argv=["--help"], status=0, stdout=HELP)],
+    long=["--help", "--interactive", "--quiet"],
+    short="hiq",
+    templates={
+        "unknown_short": ErrorTemplate(status=1, stdout="", stderr=f"calc: invalid option -- '{WORD}'\n", bare=True),
+        "missing_file": ErrorTemplate(status=1, stdout="", stderr=f"File {WORD} is unavailable.\n", bare=False),
+    },
+)
+
+
+def candidate(n: int, argv: list[str], status: int, stdout: bytes = b"", stderr: bytes = b"") -> Candidate:
+    outcome = Outcome(status, stdout, len(stdout), stderr, len(stderr), False)
+    spec = CaseSpec(id=f"c{n}", argv=argv)
+    return Candidate(spec=spec, features=frozenset({("f", n)}), status=status, outcome=outcome)
+
+
+def corpus() -> list[Candidate]:
+    made = [candidate(n, ["-e", f"{n}+1"], 0, f"{n + 1}\n".encode()) for n in range(40)]
+    for n, letter in enumerate("ABCDEFGHJKLMNOPRSTUVWXYZ"):
+        made.append(candidate(100 + n, [f"-{letter}"], 1, stderr=f"calc: invalid option -- '{letter}'\n".encode()))
+    made += [candidate(200 + n, [f"f{n}.b"], 1, stderr=f"File f{n}.b is unavailable.\n".encode()) for n in range(30)]
+    made += [candidate(300 + n, ["--help"], 0, HELP) for n in range(5)]
+    return made
+
+
+def test_core_dominates_and_shallow_cases_are_capped() -> None:
+    selection = select_balanced(corpus(), limit=200, probes=PROBES)
+    counts = {kind: selection.classes.count(kind) for kind in CaseClass}
+    total = len(selection.chosen)
+    assert counts[CaseClass.core] == 40
+    assert (counts[CaseClass.info] + counts[CaseClass.cli_error]) / total <= 0.15
+    # cases the errors-only imitation passes (getopt errors, missing files) stay under its share
+    assert counts[CaseClass.cli_error] + counts[CaseClass.input_error] <= 0.08 * total
+    assert counts[CaseClass.input_error] <= counts[CaseClass.core]
+    assert selection.note == ""
+
+
+def test_a_program_with_almost_no_core_behavior_is_not_capped_and_says_so() -> None:
+    shallow_only = [c for c in corpus() if c.status != 0][:30] + corpus()[:3]
+    selection = select_balanced(shallow_only, limit=200, probes=PROBES)
+    assert len(selection.chosen) > 20 and "core" in selection.note
+
+
+def test_abbreviated_long_options_collapse() -> None:
+    longs = ("--interactive", "--quiet")
+    assert canonical_flag("--inte", longs) == "--interactive" == canonical_flag("--interac", longs)
+    assert canonical_flag("--q", longs) == "--q"  # too short to be sure
+    made = [candidate(n, [arg, "x"], 0, b"ok\n") for n, arg in enumerate(["--inte", "--interac", "--interactive"])]
+    selection = select_balanced(made, limit=10, probes=PROBES, long_options=longs)
+    assert len(selection.chosen) == 1
+    run = ExecResult(exit_code=0, stdout=b"ok\n")
+    features = [set(behavior_features(c.spec, run, frozenset(), longs)) for c in made]
+    assert features[0] == features[1] == features[2]
+
+
+def test_input_errors_never_outnumber_core_cases() -> None:
+    made = [candidate(n, ["-e", f"{n}*2"], 0, f"{2 * n}\n".encode()) for n in range(12)]
+    made += [candidate(100 + n, ["-e", f"{n}+"], 1, stderr=f"parse error at {n}\n".encode()) for n in range(40)]
+    selection = select_balanced(made, limit=200, probes=PROBES)
+    assert selection.classes.count(CaseClass.input_error) == selection.classes.count(CaseClass.core) == 12

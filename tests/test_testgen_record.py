@@ -1,0 +1,67 @@
+"""Recording hygiene for fair expectations: crashes of the reference and what it reads from the machine."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from twinbench.formats import ReferenceSpec, Task
+from twinbench.protocols import Sandbox
+from twinbench.testgen import CaseSpec, record_reference
+
+
+def script_reference(tmp_path: Path, body: str) -> Task:
+    """A task whose reference is a shell script outside the system dirs (a --binary-path task)."""
+    program = tmp_path / "reference.sh"
+    program.write_text("#!/bin/sh\n" + textwrap.dedent(body))
+    program.chmod(0o755)
+    return Task(id="script", reference=ReferenceSpec(binary=str(program)))
+
+
+CRASHING = """
+    case "$1" in
+      segv) echo partial; kill -SEGV $$;;
+      heap) echo 'prog: malloc(): unaligned tcache chunk detected' >&2; exit 134;;
+      assert) echo "prog: src/execute.c:741: main: Assertion \\`opcode == ON_BACKTRACK' failed." >&2; exit 1;;
+      panic) echo "thread 'main' panicked at src/main.rs:3:5:" >&2; exit 101;;
+      usage) echo 'prog: unknown option -- q' >&2; exit 2;;
+      *) echo "value: $1";;
+    esac
+"""
+
+
+def test_crashes_of_the_reference_are_dropped_unless_documented(tmp_path: Path, bwrap: Sandbox) -> None:
+    task = script_reference(tmp_path, CRASHING)
+    names = ("segv", "heap", "assert", "panic", "usage", "ok")
+    specs = [CaseSpec(id=name, argv=[name]) for name in names]
+    suite, report = record_reference(task, specs, bwrap, repeats=1)
+    assert [case.id for case in suite.cases] == ["usage", "ok"]  # an ordinary error is behaviour, not a crash
+    assert report.dropped["segv"] == "gold_crash: the reference was killed by SIGSEGV"
+    assert report.dropped["heap"].startswith("gold_crash: the reference aborted: malloc(): unaligned tcache")
+    assert report.dropped["assert"].startswith("gold_crash: the reference aborted: Assertion `opcode")
+    assert report.dropped["panic"].startswith("gold_crash")
+    docs = "BUGS\n  With a damaged heap, prog stops with malloc(): unaligned tcache chunk detected.\n"
+    suite, report = record_reference(task, specs, bwrap, repeats=1, docs_text=docs)
+    assert "heap" in {case.id for case in suite.cases}  # the docs describe it: a rebuild can match it
+    assert "segv" in report.dropped
+
+
+def test_cases_that_read_the_machine_are_dropped_as_host_dependent(tmp_path: Path, bwrap: Sandbox) -> None:
+    task = script_reference(
+        tmp_path,
+        """
+        case "$1" in
+          passwd) head -n 1 /etc/passwd;;
+          hostfile) cat /etc/hostname;;
+          machine) cat /etc/machine-id 2>&1;;
+          *) echo "value: $1";;
+        esac
+        """,
+    )
+    specs = [CaseSpec(id=name, argv=[name]) for name in ("passwd", "hostfile", "machine", "ok")]
+    suite, report = record_reference(task, specs, bwrap, repeats=1, host_probe=True)
+    assert [case.id for case in suite.cases] == ["ok"]
+    for name in ("passwd", "hostfile", "machine"):
+        assert report.dropped[name].startswith("host_dependent"), report.dropped
+    suite, report = record_reference(task, specs, bwrap, repeats=1)
+    assert "passwd" in {case.id for case in suite.cases}  # without the probe nothing tells them apart
