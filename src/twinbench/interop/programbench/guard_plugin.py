@@ -1,0 +1,65 @@
+"""twinbench's pytest plugin for ProgramBench branches (loaded with -p; stdlib and pytest only).
+
+pytest and the candidate run as two uids of one group. pytest makes its temporary directories (tmp_path,
+tempfile.mkdtemp) readable by their owner only, yet tests hand the candidate files in them, so this plugin
+opens those directories to the group. And since the candidate may write under /workspace, which is
+pytest's working directory, no directory the candidate can write stays on sys.path once tests run."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import tempfile
+from typing import Any
+
+import pytest
+from _pytest import tmpdir
+
+_GROUP_BITS = stat.S_IRWXG | stat.S_ISGID
+
+
+def _open_to_group(path: Any) -> None:
+    """Give the group access to `path` and to each of our own directories above it."""
+    current = os.path.abspath(str(path))
+    uid = os.getuid()
+    while current not in ("/", ""):
+        try:
+            info = os.lstat(current)
+        except OSError:
+            return
+        if info.st_uid == uid and stat.S_ISDIR(info.st_mode):
+            os.chmod(current, stat.S_IMODE(info.st_mode) | _GROUP_BITS)
+        current = os.path.dirname(current)
+
+
+def _wrap(function: Any) -> Any:
+    def opened(*args: Any, **kwargs: Any) -> Any:
+        made = function(*args, **kwargs)
+        _open_to_group(made)
+        return made
+
+    opened.__wrapped__ = function  # type: ignore[attr-defined]
+    return opened
+
+
+def _candidate_writable(entry: str) -> bool:
+    path = entry or os.getcwd()
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    return info.st_uid not in (0, os.getuid()) or bool(info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    os.umask(0o002)
+    tempfile.mkdtemp = _wrap(tempfile.mkdtemp)
+    tmpdir.TempPathFactory.mktemp = _wrap(tmpdir.TempPathFactory.mktemp)  # type: ignore[method-assign]
+    tmpdir.TempPathFactory.getbasetemp = _wrap(tmpdir.TempPathFactory.getbasetemp)  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    sys.path[:] = [entry for entry in sys.path if not _candidate_writable(entry)]
