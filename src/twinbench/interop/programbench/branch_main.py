@@ -449,7 +449,7 @@ def remove(path: str) -> None:
 
 
 def read_all(fd: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         chunk = os.read(fd, 4096)
         if not chunk:
