@@ -42,7 +42,8 @@ SANDBOX_HOME = "/tmp/home"
 # ProgramBench's grader: one pytest worker restart budget, and reruns of failed tests with a delay
 BASE_ADDOPTS = "--max-worker-restart=4"
 RERUN_ADDOPTS = f"-p {TIMEOUT_PLUGIN} --reruns=2 --reruns-delay=1"
-PYTEST_UID_OFFSET = 1
+# the clean room uses the candidate uid + 1 and + 2 (reference, agent); pytest gets a uid of its own
+PYTEST_UID_OFFSET = 3
 HARNESS_GRACE_S = 60.0
 
 

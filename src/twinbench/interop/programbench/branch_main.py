@@ -31,6 +31,7 @@ from typing import Any
 WORKSPACE = "/workspace"
 REAL_EXECUTABLE = "/workspace/.twinbench-candidate"
 SOCKET_PATH = "/run/twinbench/broker.sock"
+CANDIDATE_HOME = "/tmp/candidate-home"
 REQUEST_CAP = 4 << 20
 OUTPUT_TAIL = 20000
 # files at pytest's rootdir that pytest would load as code or configuration
@@ -112,10 +113,15 @@ class Supervisor:
         with open(shim, "w", encoding="utf-8") as handle:
             handle.write(self.config["shim_source"])
         os.chmod(shim, 0o755)
+        # pytest's home is not the candidate's: tools the tests start as the pytest uid read their
+        # configuration there (~/.tmux.conf can run commands), so the candidate gets a home of its own
         home = self.config["home"]
         os.makedirs(home, exist_ok=True)
         os.chown(home, self.pytest_uid, self.gid)
-        os.chmod(home, 0o2775)
+        os.chmod(home, 0o755)
+        os.makedirs(CANDIDATE_HOME, exist_ok=True)
+        os.chown(CANDIDATE_HOME, self.candidate_uid, self.gid)
+        os.chmod(CANDIDATE_HOME, 0o2775)
         for stale in ("eval/results.xml", "results.xml"):
             path = os.path.join(WORKSPACE, stale)
             if os.path.lexists(path):
@@ -184,7 +190,11 @@ class Supervisor:
             return False
         try:
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_uid == self.candidate_uid:
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != self.pytest_uid:
+                self.warnings.append("eval/results.xml was not written by pytest; it was not read")
+                return False
+            if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or info.st_nlink != 1:
+                self.warnings.append("eval/results.xml was writable by the candidate; it was not read")
                 return False
             with open(os.path.join(self.out, "results.xml"), "wb") as handle:
                 while True:
@@ -239,6 +249,8 @@ class Broker(threading.Thread):
         supervisor = self.supervisor
         argv = [str(arg) for arg in request["argv"]] or ["./executable"]
         env = {str(key): str(value) for key, value in dict(request["env"]).items()}
+        if env.get("HOME") == supervisor.config["home"]:
+            env["HOME"] = CANDIDATE_HOME
         cwd = str(request.get("cwd") or WORKSPACE)
         status_read, status_write = os.pipe()
         try:

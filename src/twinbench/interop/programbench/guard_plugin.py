@@ -63,3 +63,11 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     sys.path[:] = [entry for entry in sys.path if not _candidate_writable(entry)]
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> Any:
+    # junitxml writes results.xml in this hook: it must not be group-writable, or a candidate process still
+    # running could rewrite it after pytest is done (the harness refuses a results.xml it could have written)
+    os.umask(0o022)
+    yield

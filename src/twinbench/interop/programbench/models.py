@@ -131,7 +131,7 @@ class PBEvaluationResult(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-def test_results_map(result: PBEvaluationResult, tests: TestsSpec) -> dict[str, bool]:
+def counted_results(result: PBEvaluationResult, tests: TestsSpec) -> dict[str, bool]:
     """`{branch/test: passed}` over active branches without ignored tests: one task's entry in score.json."""
     active = set(tests.active_branches())
     ignored = tests.ignored_full_names()

@@ -31,9 +31,9 @@ from twinbench.interop.programbench.models import (
     Headline,
     PBEvaluationResult,
     PBTestResult,
+    counted_results,
     headline,
     score_from_tests,
-    test_results_map,
 )
 from twinbench.interop.programbench.task import PB_DIR, TESTS_JSON, PBTask, load_pb_task
 from twinbench.protocols import Sandbox
@@ -118,7 +118,7 @@ def grade_run(
         target = out_dir / iid
         target.mkdir(parents=True, exist_ok=True)
         result, build = grade_instance(task, submission, target / "work", sandbox, options, on_branch)
-        counted = test_results_map(result, task.tests)
+        counted = counted_results(result, task.tests)
         score_map[iid] = counted
         write_text_atomic(target / f"{iid}.eval.json", result.model_dump_json(indent=2))
         seconds = time.monotonic() - instance_started
