@@ -24,11 +24,12 @@ from twinbench.sandbox.bwrap import (
     namespace_args,
     system_binds,
 )
-from twinbench.sandbox.launcher import ensure_launcher
+from twinbench.sandbox.launcher import ensure_launcher, ensure_static_helper
 
 HERE = Path(__file__).parent
 SUPERVISOR_SOURCE = (HERE / "branch_main.py").read_text(encoding="utf-8")
-SHIM_SOURCE = (HERE / "shim.py").read_text(encoding="utf-8")
+SHIM_SOURCE = HERE / "shim.c"
+ENTER_SOURCE = HERE / "enter.c"
 GUARD_PLUGIN_SOURCE = (HERE / "guard_plugin.py").read_text(encoding="utf-8")
 GUARD_PLUGIN = "twinbench_pytest_guard"
 TIMEOUT_PLUGIN = "programbench_pytest_timeout"
@@ -134,12 +135,14 @@ def run_branch(
     """Run one branch's tests against the built `tree`; never raises for anything the branch or candidate does."""
     problem = pytest_python_problem()
     launcher = ensure_launcher()
+    shim = ensure_static_helper(SHIM_SOURCE, "programbench-shim")
+    enter = ensure_static_helper(ENTER_SOURCE, "programbench-enter")
     plugin = timeout_plugin_source()
-    if problem is None and launcher is None:
-        problem = "the sandbox launcher cannot be built (no C compiler)"
+    if problem is None and (launcher is None or shim is None or enter is None):
+        problem = "the sandbox launcher and shim cannot be built (no C compiler)"
     if problem is None and plugin is None:
         problem = "the programbench package is not installed (pip install 'twinbench[programbench]')"
-    if problem is not None or launcher is None or plugin is None:
+    if problem is not None or launcher is None or shim is None or enter is None or plugin is None:
         return BranchOutcome(branch=branch, error_code="harness_unavailable", error_details=problem or "")
     with tempfile.TemporaryDirectory(prefix="twinbench-branch-") as scratch:
         stage = Path(scratch)
@@ -159,14 +162,16 @@ def run_branch(
             "tree": f"{IN_DIR}/tree",
             "branch_tar": f"{IN_DIR}/branch.tar",
             "home": SANDBOX_HOME,
-            "shim_source": SHIM_SOURCE,
+            "shim": f"{IN_DIR}/shim",
+            "enter": f"{IN_DIR}/enter",
             "pytest_env": pytest_environment(serial),
             "pytest_limits": limits.pytest.model_dump(),
             "candidate_limits": limits.candidate.model_dump(),
         }
         started = time.monotonic()
         with SeccompFilter() as seccomp:
-            argv = _bwrap_argv(tree, branch_tar, launcher, plugins, out, limits, hidden_paths, private_dirs, seccomp.fd)
+            helpers = {"launch": launcher, "shim": shim, "enter": enter}
+            argv = _bwrap_argv(tree, branch_tar, helpers, plugins, out, limits, hidden_paths, private_dirs, seccomp.fd)
             argv += ["/usr/bin/python3", "-I", "-S", "-B", "-c", SUPERVISOR_SOURCE, json.dumps(config)]
             try:
                 finished = subprocess.run(
@@ -189,7 +194,7 @@ def run_branch(
 def _bwrap_argv(
     tree: Path,
     branch_tar: Path,
-    launcher: Path,
+    helpers: dict[str, Path],
     plugins: Path,
     out: Path,
     limits: BranchLimits,
@@ -207,7 +212,9 @@ def _bwrap_argv(
     args += ["--tmpfs", "/run", "--dir", "/run/twinbench"]
     args += hiding_args(hidden_paths, private_dirs, bound)
     args += ["--ro-bind", str(tree), f"{IN_DIR}/tree", "--ro-bind", str(branch_tar), f"{IN_DIR}/branch.tar"]
-    args += ["--ro-bind", str(launcher), f"{IN_DIR}/launch", "--ro-bind", str(plugins), PLUGIN_DIR]
+    for name, helper in helpers.items():
+        args += ["--ro-bind", str(helper), f"{IN_DIR}/{name}"]
+    args += ["--ro-bind", str(plugins), PLUGIN_DIR]
     args += ["--bind", str(out), OUT_DIR, "--chdir", "/"]
     return args
 

@@ -30,6 +30,7 @@ from typing import Any
 
 WORKSPACE = "/workspace"
 REAL_EXECUTABLE = "/workspace/.twinbench-candidate"
+SHIM_PATH = "/workspace/executable"
 SOCKET_PATH = "/run/twinbench/broker.sock"
 CANDIDATE_HOME = "/tmp/candidate-home"
 REQUEST_CAP = 4 << 20
@@ -110,8 +111,7 @@ class Supervisor:
         if os.path.lexists(shim):
             remove(shim)  # a branch that ships ./executable cannot replace the candidate
             self.warnings.append("the branch archive held ./executable; the candidate's shim replaced it")
-        with open(shim, "w", encoding="utf-8") as handle:
-            handle.write(self.config["shim_source"])
+        shutil.copyfile(self.config["shim"], shim)
         os.chmod(shim, 0o755)
         # pytest's home is not the candidate's: tools the tests start as the pytest uid read their
         # configuration there (~/.tmux.conf can run commands), so the candidate gets a home of its own
@@ -235,23 +235,21 @@ class Broker(threading.Thread):
                 self.calls += 1
             reply = self.launch(connection, request, fds)
         except Exception as exc:  # a malformed request is answered, never fatal to the branch
-            reply = {"error": f"{type(exc).__name__}: {exc}"}
+            reply = f"error {type(exc).__name__}: {exc}"
         finally:
             for fd in fds:
                 os.close(fd)
         try:
-            connection.sendall(json.dumps(reply).encode())
+            connection.sendall(reply.encode(errors="replace"))
         except OSError:
             pass
         connection.close()
 
-    def launch(self, connection: socket.socket, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+    def launch(self, connection: socket.socket, request: "ShimRequest", fds: list[int]) -> str:
         supervisor = self.supervisor
-        argv = [str(arg) for arg in request["argv"]] or ["./executable"]
-        env = {str(key): str(value) for key, value in dict(request["env"]).items()}
+        env = dict(request.env)
         if env.get("HOME") == supervisor.config["home"]:
             env["HOME"] = CANDIDATE_HOME
-        cwd = str(request.get("cwd") or WORKSPACE)
         status_read, status_write = os.pipe()
         try:
             pid = spawn(
@@ -259,11 +257,12 @@ class Broker(threading.Thread):
                 supervisor.candidate_uid,
                 supervisor.gid,
                 supervisor.config["candidate_limits"],
-                cwd,
-                REAL_EXECUTABLE,
-                argv,
+                request.cwd or WORKSPACE,
+                exec_path(request),
+                request.argv or ["./executable"],
                 env,
                 (fds[0], fds[1], fds[2], status_write),
+                supervisor.config["enter"],
             )
         finally:
             os.close(status_write)
@@ -273,12 +272,40 @@ class Broker(threading.Thread):
         if exec_error:
             sys.stderr.write(f"twinbench: the candidate could not start: {exec_error}\n")
         if os.WIFSIGNALED(status):
-            return {"signal": os.WTERMSIG(status)}
-        return {"exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1}
+            return f"signal {os.WTERMSIG(status)}"
+        return f"exit {os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1}"
 
 
-def receive_request(connection: socket.socket) -> tuple[dict[str, Any], list[int]]:
-    """A length-prefixed JSON request and the three descriptors sent with its first bytes."""
+def exec_path(request: "ShimRequest") -> str:
+    """The path to exec: the one the test used (a script sees it as $0) when it names the shim, else the
+    shim's absolute path (a PATH lookup leaves no path in argv[0])."""
+    used = request.argv[0] if request.argv else ""
+    if "/" in used and os.path.realpath(os.path.join(request.cwd or WORKSPACE, used)) == SHIM_PATH:
+        return used
+    return SHIM_PATH
+
+
+class ShimRequest:
+    """What the shim sent: argv, working directory, environment (see shim.c for the wire format)."""
+
+    def __init__(self, body: bytes) -> None:
+        fields = [os.fsdecode(field) for field in body.split(b"\0")]
+        if fields and fields[-1] == "":
+            fields.pop()
+        count = int(fields[0])
+        if count < 0 or len(fields) < count + 2:
+            raise ValueError("truncated request")
+        self.argv: list[str] = fields[1 : 1 + count]
+        self.cwd: str = fields[1 + count]
+        self.env: dict[str, str] = {}
+        for entry in fields[2 + count :]:
+            key, equals, value = entry.partition("=")
+            if equals and key:
+                self.env[key] = value
+
+
+def receive_request(connection: socket.socket) -> tuple[ShimRequest, list[int]]:
+    """A length-prefixed request and the three descriptors sent with its first bytes."""
     connection.settimeout(10)
     data, ancillary, _flags, _address = connection.recvmsg(65536, socket.CMSG_SPACE(3 * 4))
     fds: list[int] = []
@@ -302,7 +329,11 @@ def receive_request(connection: socket.socket) -> tuple[dict[str, Any], list[int
             break
         body += chunk
     connection.settimeout(None)
-    return json.loads(bytes(body[:size])), fds
+    if len(body) < size:
+        for fd in fds:
+            os.close(fd)
+        raise ValueError("truncated request")
+    return ShimRequest(bytes(body[:size])), fds
 
 
 def spawn(
@@ -315,8 +346,10 @@ def spawn(
     argv: list[str],
     env: dict[str, str],
     fds: tuple[int, int, int, int],
+    enter: str | None = None,
 ) -> int:
-    """The launcher applies the limits, drops to uid:gid, enters cwd and execs `program` with `argv`."""
+    """The launcher applies the limits, drops to uid:gid, enters cwd and execs `program` with `argv`; with
+    `enter`, first in a mount namespace where the real candidate is bound over the shim."""
     mb = 1 << 20
     launch_argv = [
         launcher,
@@ -331,8 +364,10 @@ def spawn(
         program,
         *argv,
     ]
+    if enter is not None:
+        launch_argv = [enter, REAL_EXECUTABLE, SHIM_PATH, *launch_argv]
     actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
-    return os.posix_spawn(launcher, launch_argv, env, file_actions=actions, setsid=True)
+    return os.posix_spawn(launch_argv[0], launch_argv, env, file_actions=actions, setsid=True)
 
 
 def watch(pid: int, connection: socket.socket, wall_s: float) -> int:

@@ -1,0 +1,124 @@
+"""A branch's tests see ./executable as ProgramBench's do: status, signals, streams, files, cwd and env pass
+through the shim; the candidate runs as another uid than pytest, without network, and cannot touch eval/."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CANDIDATE_UID
+from twinbench.interop.programbench.branch import BranchLimits, pytest_python_problem, run_branch
+from twinbench.interop.programbench.junit import parse_junit
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or pytest_python_problem() is not None,
+        reason="branches need root (two uids in one sandbox) and the venv of scripts/setup.sh",
+    ),
+]
+
+CANDIDATE = r"""#!/bin/bash
+case "$1" in
+  status) exit 7 ;;
+  kill) kill -TERM $$ ;;
+  echo) cat; echo "err:$2" >&2 ;;
+  uid) id -u ;;
+  home) echo "$HOME" ;;
+  var) echo "$MY_VAR" ;;
+  read) cat "$2" ;;
+  write) echo made > "$2" ;;
+  pwd) pwd ;;
+  forge) echo x > /workspace/eval/results.xml && echo wrote; echo y > /workspace/eval/tests/new.py && echo wrote ;;
+  net) exec 3<>/dev/tcp/1.1.1.1/53 && echo connected ;;
+  argv0) echo "$0" ;;
+esac
+"""
+
+TESTS = r"""
+import os
+import signal
+import subprocess
+
+def run(*args, **kwargs):
+    return subprocess.run(["/workspace/executable", *args], capture_output=True, text=True, timeout=20, **kwargs)
+
+def test_status():
+    assert run("status").returncode == 7
+
+def test_signal():
+    assert run("kill").returncode == -signal.SIGTERM
+
+def test_streams():
+    result = run("echo", "x", input="hello\n")
+    assert (result.stdout, result.stderr) == ("hello\n", "err:x\n")
+
+def test_other_uid():
+    assert int(run("uid").stdout) != os.getuid()
+
+def test_own_home():
+    assert run("home").stdout.strip() != os.environ["HOME"]
+
+def test_env():
+    assert run("var", env={**os.environ, "MY_VAR": "v1"}).stdout == "v1\n"
+
+def test_tmp_path_files(tmp_path):
+    (tmp_path / "in.txt").write_text("input\n")
+    assert run("read", str(tmp_path / "in.txt")).stdout == "input\n"
+    assert run("write", "out.txt", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "out.txt").read_text() == "made\n"
+    assert run("pwd", cwd=tmp_path).stdout.strip() == str(tmp_path)
+
+def test_the_candidate_is_at_the_shims_path():
+    # a script's $0 (argparse's prog name, usage lines) is the path that was executed
+    assert subprocess.run(["./executable", "argv0"], capture_output=True, text=True).stdout == "./executable\n"
+    assert run("argv0").stdout == "/workspace/executable\n"
+
+def test_cannot_forge():
+    assert "wrote" not in run("forge").stdout
+
+def test_no_network():
+    assert "connected" not in run("net").stdout
+
+def test_timeout_kills():
+    import time
+    started = time.monotonic()
+    try:
+        subprocess.run(["./executable", "read", "/dev/zero"], stdout=subprocess.DEVNULL, timeout=1)
+    except subprocess.TimeoutExpired:
+        pass
+    assert time.monotonic() - started < 5
+"""
+
+
+def _archive(path: Path) -> None:
+    files = {
+        "eval/run.sh": '#!/bin/bash\ncd "$(dirname "$0")/.."\npython3 -m pytest eval/tests --junitxml=eval/results.xml\n',
+        "eval/tests/test_shim.py": textwrap.dedent(TESTS),
+    }
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_the_shim_behaves_like_the_candidate(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "executable").write_text(CANDIDATE)
+    (tree / "executable").chmod(0o755)
+    archive = tmp_path / "branch.tar.gz"
+    _archive(archive)
+    outcome = run_branch(tree, "b1", archive, BranchLimits(), CANDIDATE_UID)
+    assert outcome.results_xml is not None, outcome
+    results = {result.name.rsplit(".", 1)[-1]: result for result in parse_junit(outcome.results_xml, "b1")}
+    failed = {name: result.extra.get("message") for name, result in results.items() if result.status != "passed"}
+    assert failed == {}, "\n".join(f"{name}: {message}" for name, message in failed.items())
+    assert len(results) == 11 and outcome.broker_calls >= 14
