@@ -96,9 +96,12 @@ def test_timeout_kills():
 """
 
 
+RUN_SH = '#!/bin/bash\ncd "$(dirname "$0")/.."\npython3 -m pytest eval/tests --junitxml=eval/results.xml\n'
+
+
 def _archive(path: Path) -> None:
     files = {
-        "eval/run.sh": '#!/bin/bash\ncd "$(dirname "$0")/.."\npython3 -m pytest eval/tests --junitxml=eval/results.xml\n',
+        "eval/run.sh": RUN_SH,
         "eval/tests/test_shim.py": textwrap.dedent(TESTS),
     }
     with tarfile.open(path, "w:gz") as tar:
