@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tarfile
 import textwrap
 from pathlib import Path
@@ -37,6 +38,7 @@ case "$1" in
   forge) echo x > /workspace/eval/results.xml && echo wrote; echo y > /workspace/eval/tests/new.py && echo wrote ;;
   net) exec 3<>/dev/tcp/1.1.1.1/53 && echo connected ;;
   argv0) echo "$0" ;;
+  tui) trap "echo GOT-INT" INT; [ -t 0 ] && echo on-a-tty; read -r line; echo "read:$line"; while :; do sleep 1; done ;;
 esac
 """
 
@@ -99,10 +101,10 @@ def test_timeout_kills():
 RUN_SH = '#!/bin/bash\ncd "$(dirname "$0")/.."\npython3 -m pytest eval/tests --junitxml=eval/results.xml\n'
 
 
-def _archive(path: Path) -> None:
+def _archive(path: Path, tests: str = TESTS) -> None:
     files = {
         "eval/run.sh": RUN_SH,
-        "eval/tests/test_shim.py": textwrap.dedent(TESTS),
+        "eval/tests/test_shim.py": textwrap.dedent(tests),
     }
     with tarfile.open(path, "w:gz") as tar:
         for name, text in files.items():
@@ -125,3 +127,43 @@ def test_the_shim_behaves_like_the_candidate(tmp_path: Path) -> None:
     failed = {name: result.extra.get("message") for name, result in results.items() if result.status != "passed"}
     assert failed == {}, "\n".join(f"{name}: {message}" for name, message in failed.items())
     assert len(results) == 11 and outcome.broker_calls >= 14
+
+
+TUI_TESTS = r"""
+import subprocess
+import time
+
+def tmux(*args):
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=10)
+
+def screen_shows(text):
+    for _ in range(100):
+        if text in tmux("capture-pane", "-p", "-t", "t").stdout:
+            return True
+        time.sleep(0.05)
+    return False
+
+def test_tmux_drives_the_candidate():
+    assert tmux("new-session", "-d", "-s", "t", "-x", "80", "-y", "24", "./executable tui").returncode == 0
+    assert screen_shows("on-a-tty")
+    tmux("send-keys", "-t", "t", "hello", "Enter")
+    assert screen_shows("read:hello")
+    tmux("send-keys", "-t", "t", "C-c")
+    assert screen_shows("GOT-INT")
+    tmux("kill-server")
+"""
+
+
+def test_tmux_panes_give_the_candidate_a_terminal_and_its_keys(tmp_path: Path) -> None:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (scripts/setup.sh installs it)")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "executable").write_text(CANDIDATE)
+    (tree / "executable").chmod(0o755)
+    archive = tmp_path / "branch.tar.gz"
+    _archive(archive, TUI_TESTS)
+    outcome = run_branch(tree, "b1", archive, BranchLimits(), CANDIDATE_UID)
+    assert outcome.results_xml is not None, outcome
+    results = parse_junit(outcome.results_xml, "b1")
+    assert [(r.status, r.extra.get("message")) for r in results] == [("passed", None)]

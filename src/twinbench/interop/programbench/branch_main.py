@@ -79,6 +79,8 @@ class Supervisor:
         return result
 
     def lay_out(self) -> str | None:
+        for scratch in ("/tmp", "/dev/shm"):
+            os.chmod(scratch, 0o1777)
         os.chmod(WORKSPACE, 0o3775)
         os.chown(WORKSPACE, 0, self.gid)
         tree = self.config["tree"]
