@@ -749,3 +749,33 @@ def programbench_eval_command(
         f"mean score {head.mean_score:.4f}, resolved {head.resolved_pct}%, near-resolved {head.near_resolved_pct}% "
         f"({head.n_instances_attempted}/{head.n_instances_total} tasks graded)"
     )
+
+
+@programbench_app.command("derive")
+def programbench_derive_command(
+    task: Annotated[Path, typer.Argument(help="an imported task directory")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="suite to write (default: TASK/tests/suite.jsonl)")
+    ] = None,
+) -> None:
+    """Native JSONL cases from the branches' single-call tests, recorded against the reference."""
+    from twinbench.interop.programbench.branch import pytest_python_problem
+    from twinbench.interop.programbench.derive import derive_suite
+    from twinbench.interop.programbench.task import load_pb_task
+
+    problem = pytest_python_problem()
+    if problem is not None:
+        raise _fail(problem, EXIT_HARNESS_ERROR)
+    try:
+        loaded = load_pb_task(task)
+    except FormatError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    report = derive_suite(loaded, output or loaded.task_dir.suite_path)
+    _say(f"suite: {report.suite} ({report.cases} cases from {report.tests_seen} tests)")
+    reasons: dict[str, int] = {}
+    for why in report.left_out.values():
+        reasons[why.split(" (")[0]] = reasons.get(why.split(" (")[0], 0) + 1
+    for why, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        _say(f"left out {count}: {why}")
+    for branch, why in report.branch_errors.items():
+        _say(f"branch {branch}: {why}")

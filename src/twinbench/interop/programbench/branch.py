@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -76,6 +77,7 @@ class BranchOutcome(BaseModel):
     error_details: str = ""
     warnings: list[str] = Field(default_factory=list)
     broker_calls: int = 0
+    calls: list[dict[str, Any]] = Field(default_factory=list, description="recorded calls (derive mode)")
 
 
 def pytest_python_problem() -> str | None:
@@ -100,7 +102,7 @@ def timeout_plugin_source() -> str | None:
     return source if isinstance(source, str) else None
 
 
-def pytest_environment(serial: bool) -> dict[str, str]:
+def pytest_environment(serial: bool, record: bool = False) -> dict[str, str]:
     """The environment of eval/run.sh: ProgramBench's additions, our venv first on PATH, no cwd on sys.path."""
     env = {
         "PATH": f"{PYTEST_PYTHON_DIR}/bin:/usr/local/bin:/usr/bin:/bin",
@@ -119,6 +121,8 @@ def pytest_environment(serial: bool) -> dict[str, str]:
     }
     if serial:
         env["PYTEST_XDIST_AUTO_NUM_WORKERS"] = "1"
+    if record:
+        env["TWINBENCH_RECORD"] = "1"
     return env
 
 
@@ -131,8 +135,10 @@ def run_branch(
     hidden_paths: tuple[Path, ...] = (),
     private_dirs: tuple[Path, ...] = (),
     serial: bool = False,
+    record: bool = False,
 ) -> BranchOutcome:
-    """Run one branch's tests against the built `tree`; never raises for anything the branch or candidate does."""
+    """Run one branch's tests against the built `tree`; never raises for anything the branch or candidate does.
+    With `record`, every call of ./executable is recorded whole (for `programbench derive`)."""
     problem = pytest_python_problem()
     launcher = ensure_launcher()
     shim = ensure_static_helper(SHIM_SOURCE, "programbench-shim")
@@ -164,7 +170,8 @@ def run_branch(
             "home": SANDBOX_HOME,
             "shim": f"{IN_DIR}/shim",
             "enter": f"{IN_DIR}/enter",
-            "pytest_env": pytest_environment(serial),
+            "pytest_env": pytest_environment(serial, record),
+            "record": record,
             "pytest_limits": limits.pytest.model_dump(),
             "candidate_limits": limits.candidate.model_dump(),
         }
@@ -228,8 +235,11 @@ def _outcome(branch: str, out: Path, finished: subprocess.CompletedProcess[bytes
     data = json.loads(outcome_path.read_text(encoding="utf-8"))
     results = out / "results.xml"
     xml = results.read_text(encoding="utf-8", errors="replace") if data.get("results_xml") else None
+    calls_path = out / "calls.jsonl"
+    calls = [json.loads(line) for line in calls_path.read_text().splitlines()] if calls_path.is_file() else []
     return BranchOutcome(
         branch=branch,
+        calls=calls,
         results_xml=xml,
         returncode=data.get("returncode"),
         timed_out=bool(data.get("timed_out")),

@@ -15,6 +15,7 @@ The candidate runs as another uid than pytest (through the launcher, with the ta
 neither signal, trace nor write pytest or the files pytest writes.
 """
 
+import base64
 import json
 import os
 import select
@@ -33,6 +34,11 @@ REAL_EXECUTABLE = "/workspace/.twinbench-candidate"
 SHIM_PATH = "/workspace/executable"
 SOCKET_PATH = "/run/twinbench/broker.sock"
 CANDIDATE_HOME = "/tmp/candidate-home"
+# set by the guard plugin while a test runs (derive mode): which test a call of ./executable belongs to
+TEST_ID_VARIABLE = "TWINBENCH_TEST_ID"
+BASE_ENV_VARIABLE = "TWINBENCH_BASE_ENV"
+RECORD_CAP = 1 << 20
+SNAPSHOT_CAP = 4 << 20
 REQUEST_CAP = 4 << 20
 OUTPUT_TAIL = 20000
 # files at pytest's rootdir that pytest would load as code or configuration
@@ -252,6 +258,10 @@ class Broker(threading.Thread):
         env = dict(request.env)
         if env.get("HOME") == supervisor.config["home"]:
             env["HOME"] = CANDIDATE_HOME
+        test_id = env.pop(TEST_ID_VARIABLE, "")
+        base_env = env.pop(BASE_ENV_VARIABLE, "{}")
+        recorder = Recorder(request, fds, test_id, base_env) if supervisor.config.get("record") else None
+        child_fds = recorder.child_fds() if recorder is not None else (fds[0], fds[1], fds[2])
         status_read, status_write = os.pipe()
         try:
             pid = spawn(
@@ -263,19 +273,136 @@ class Broker(threading.Thread):
                 exec_path(request),
                 request.argv or ["./executable"],
                 env,
-                (fds[0], fds[1], fds[2], status_write),
+                (*child_fds, status_write),
                 supervisor.config["enter"],
             )
         finally:
             os.close(status_write)
+            if recorder is not None:
+                recorder.started()
         exec_error = read_all(status_read).decode(errors="replace")
         os.close(status_read)
         status = watch(pid, connection, supervisor.config["candidate_limits"]["wall_s"])
+        if recorder is not None:
+            with self.lock:
+                recorder.finish(status, supervisor.out)
         if exec_error:
             sys.stderr.write(f"twinbench: the candidate could not start: {exec_error}\n")
         if os.WIFSIGNALED(status):
             return f"signal {os.WTERMSIG(status)}"
         return f"exit {os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1}"
+
+
+class Recorder:
+    """`programbench derive`: one call of the reference, seen whole. Its stdin, stdout and stderr pass
+    through pipes that this side copies (a terminal is passed as it is and marked), and the files of its
+    working directory are listed before and after."""
+
+    def __init__(self, request: "ShimRequest", fds: list[int], test_id: str, base_env: str) -> None:
+        self.request = request
+        self.base_env = base_env
+        self.fds = fds
+        self.test_id = test_id
+        self.terminal = os.isatty(fds[0])
+        self.before = snapshot(request.cwd)
+        self.streams: dict[str, bytearray] = {"stdin": bytearray(), "stdout": bytearray(), "stderr": bytearray()}
+        self.pipes: list[tuple[int, int]] = [os.pipe() for _ in range(3)]
+        self.threads: list[threading.Thread] = []
+
+    def child_fds(self) -> tuple[int, int, int]:
+        stdin = self.fds[0] if self.terminal else self.pipes[0][0]
+        return stdin, self.pipes[1][1], self.pipes[2][1]
+
+    def started(self) -> None:
+        """Close the child's ends here and start copying."""
+        os.close(self.pipes[0][0])
+        os.close(self.pipes[1][1])
+        os.close(self.pipes[2][1])
+        copies = [(self.pipes[1][0], self.fds[1], "stdout"), (self.pipes[2][0], self.fds[2], "stderr")]
+        if self.terminal:
+            os.close(self.pipes[0][1])
+        else:
+            copies.append((self.fds[0], self.pipes[0][1], "stdin"))
+        for source, target, name in copies:
+            thread = threading.Thread(target=self.copy, args=(source, target, name), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def copy(self, source: int, target: int, name: str) -> None:
+        closes = source if name != "stdin" else target
+        try:
+            while True:
+                chunk = os.read(source, 65536)
+                if not chunk:
+                    break
+                if len(self.streams[name]) < RECORD_CAP:
+                    self.streams[name] += chunk
+                try:
+                    write_all(target, chunk)
+                except OSError:
+                    if name == "stdin":
+                        break
+        except OSError:
+            pass
+        finally:
+            os.close(closes)
+
+    def finish(self, status: int, out: str) -> None:
+        """Append the call to calls.jsonl in the harness's private dir."""
+        for thread in self.threads[:2]:
+            thread.join(timeout=2)
+        after = snapshot(self.request.cwd)
+        changed = {name: data for name, data in after.items() if self.before.get(name) != data}
+        removed = [name for name in self.before if name not in after]
+        call = {
+            "test": self.test_id,
+            "argv": self.request.argv[1:],
+            "cwd": self.request.cwd,
+            "env": {key: value for key, value in self.request.env.items() if not key.startswith("TWINBENCH_")},
+            "base_env": self.base_env,
+            "terminal": self.terminal,
+            "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            "files_before": {name: encode(data) for name, data in self.before.items()},
+            "files_written": {name: encode(data) for name, data in changed.items()},
+            "files_removed": removed,
+            **{name: encode(bytes(data)) for name, data in self.streams.items()},
+            "truncated": any(len(data) >= RECORD_CAP for data in self.streams.values()),
+        }
+        with open(os.path.join(out, "calls.jsonl"), "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(call) + "\n")
+
+
+def snapshot(cwd: str) -> dict[str, bytes]:
+    """Small regular files under a test's working directory (never /workspace, the program's own tree)."""
+    files: dict[str, bytes] = {}
+    if not cwd or os.path.realpath(cwd) == WORKSPACE:
+        return files
+    budget = SNAPSHOT_CAP
+    for root, dirs, names in os.walk(cwd):
+        dirs[:] = [name for name in dirs if not os.path.islink(os.path.join(root, name))]
+        for name in names:
+            path = os.path.join(root, name)
+            try:
+                if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > budget:
+                    continue
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            except OSError:
+                continue
+            budget -= len(data)
+            files[os.path.relpath(path, cwd)] = data
+    return files
+
+
+def encode(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def exec_path(request: "ShimRequest") -> str:

@@ -7,6 +7,7 @@ pytest's working directory, no directory the candidate can write stays on sys.pa
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -71,3 +72,18 @@ def pytest_sessionfinish(session: pytest.Session) -> Any:
     # running could rewrite it after pytest is done (the harness refuses a results.xml it could have written)
     os.umask(0o022)
     yield
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    # `programbench derive` files each call of ./executable under its test, named as JUnit names it
+    if os.environ.get("TWINBENCH_RECORD") == "1":
+        parts = item.nodeid.split("::")
+        module = parts[0][:-3] if parts[0].endswith(".py") else parts[0]
+        os.environ["TWINBENCH_TEST_ID"] = ".".join([module.replace("/", "."), *parts[1:]])
+        # what the environment held before the test: a case keeps only the variables the test set
+        base = {key: value for key, value in os.environ.items() if not key.startswith("TWINBENCH_")}
+        os.environ["TWINBENCH_BASE_ENV"] = json.dumps(base)
+    yield
+    os.environ.pop("TWINBENCH_TEST_ID", None)
+    os.environ.pop("TWINBENCH_BASE_ENV", None)
