@@ -191,3 +191,44 @@ def test_import_from_a_data_dir_keeps_ignored_tests_and_checks_the_gold_hash(tmp
     assert kept == tests
     with tarfile.open(tmp_path / "task" / "programbench" / "branches" / "aaaaaaaaaaaa.tar.gz") as tar:
         assert "eval/run.sh" in tar.getnames()
+
+
+@pytest.mark.parametrize(
+    ("archive", "error_code"),
+    [
+        (b"not an archive at all", "copy_in_submission_failed"),
+        (b"\x1f\x8b\x08\x00truncated gzip", "copy_in_submission_failed"),
+    ],
+)
+def test_a_broken_submission_is_a_recorded_error_with_every_test_not_run(
+    tmp_path: Path, tasks_dir: Path, archive: bytes, error_code: str
+) -> None:
+    run_dir = tmp_path / "run"
+    (run_dir / IID).mkdir(parents=True)
+    (run_dir / IID / "submission.tar.gz").write_bytes(archive)
+    (run_dir / "not-a-task").mkdir()
+    (run_dir / "not-a-task" / "submission.tar.gz").write_bytes(b"x")
+    (run_dir / "no-submission").mkdir()
+    out = tmp_path / "out"
+    summary = grade_run(run_dir, tasks_dir, out, get_sandbox("bwrap"), GradeOptions())
+    result = EvaluationResult.model_validate_json((out / IID / f"{IID}.eval.json").read_text())
+    assert result.error_code == error_code
+    assert [t.status for t in result] == ["not_run"] * 3
+    assert summary.instances[0].score == 0.0 and set(summary.skipped) == {"not-a-task", "no-submission"}
+
+
+@pytest.mark.slow
+@needs_branches
+def test_a_failing_compile_is_compile_failed(tmp_path: Path, tasks_dir: Path) -> None:
+    run_dir = tmp_path / "run"
+    (run_dir / IID).mkdir(parents=True)
+    with tarfile.open(run_dir / IID / "submission.tar.gz", "w:gz") as tar:
+        data = b"#!/bin/bash\necho cannot build >&2\nexit 2\n"
+        info = tarfile.TarInfo("compile.sh")
+        info.size, info.mode = len(data), 0o755
+        tar.addfile(info, io.BytesIO(data))
+    out = tmp_path / "out"
+    grade_run(run_dir, tasks_dir, out, get_sandbox("bwrap"), GradeOptions())
+    result = EvaluationResult.model_validate_json((out / IID / f"{IID}.eval.json").read_text())
+    assert (result.error_code, "cannot build" in (result.error_details or "")) == ("compile_failed", True)
+    assert {t.extra["error_code"] for t in result} == {"compile_failed"}
