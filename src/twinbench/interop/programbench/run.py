@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -117,7 +118,12 @@ def grade_run(
         instance_started = time.monotonic()
         target = out_dir / iid
         target.mkdir(parents=True, exist_ok=True)
-        result, build = grade_instance(task, submission, target / "work", sandbox, options, on_branch)
+        work = target / "work"
+        try:
+            result, build = grade_instance(task, submission, work, sandbox, options, on_branch)
+        finally:
+            # the built tree can be large; what the grade needs of it (hash, logs) is in the result
+            shutil.rmtree(work, ignore_errors=True)
         counted = counted_results(result, task.tests)
         score_map[iid] = counted
         write_text_atomic(target / f"{iid}.eval.json", result.model_dump_json(indent=2))
