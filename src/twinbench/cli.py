@@ -718,6 +718,7 @@ def programbench_eval_command(
     total: Annotated[
         int | None, typer.Option("--total", min=1, help="tasks in the benchmark for the headline (default: --tasks)")
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="grade again tasks already graded")] = False,
 ) -> None:
     """Grade a ProgramBench run without Docker; writes <iid>/<iid>.eval.json, eval.json and _stats/score.json."""
     from twinbench.interop.programbench.branch import pytest_python_problem
@@ -736,10 +737,12 @@ def programbench_eval_command(
 
     def show(line: InstanceSummary) -> None:
         note = f" ({line.error_code})" if line.error_code else ""
+        note += " (graded before; --force grades again)" if line.resumed else ""
         _say(f"{line.iid}: {line.passed}/{line.total} = {line.score:.3f} in {line.seconds:.1f}s{note}")
 
     try:
-        summary = grade_run(run_dir, tasks, output or run_dir, sandbox, GradeOptions(workers=workers), total, show)
+        options = GradeOptions(workers=workers)
+        summary = grade_run(run_dir, tasks, output or run_dir, sandbox, options, total, force, show)
     except FormatError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     for iid, why in summary.skipped.items():

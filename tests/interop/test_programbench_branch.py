@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CANDIDATE_UID
-from twinbench.interop.programbench.branch import BranchLimits, pytest_python_problem, run_branch
+from twinbench.interop.programbench.branch import (
+    BranchLimits,
+    missing_requirements,
+    pytest_python_problem,
+    run_branch,
+)
 from twinbench.interop.programbench.junit import parse_junit
 
 pytestmark = [
@@ -167,3 +172,13 @@ def test_tmux_panes_give_the_candidate_a_terminal_and_its_keys(tmp_path: Path) -
     assert outcome.results_xml is not None, outcome
     results = parse_junit(outcome.results_xml, "b1")
     assert [(r.status, r.extra.get("message")) for r in results] == [("passed", None)]
+
+
+def test_requirements_the_branch_venv_lacks_are_named(tmp_path: Path) -> None:
+    archive = tmp_path / "branch.tar.gz"
+    text = b"pytest>=7\npytest_timeout==2.4\nPexpect\nrequests[socks]>=2 ; python_version>'3'\n# note\n-r x.txt\n"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("./eval/requirements.txt")
+        info.size = len(text)
+        tar.addfile(info, io.BytesIO(text))
+    assert missing_requirements(archive) == ["requests"]

@@ -77,6 +77,8 @@ def test_import_eval_and_derive_on_the_fixture(tmp_path: Path) -> None:
     assert "mean score 0.0025, resolved 0.0%, near-resolved 0.0% (1/200 tasks graded)" in graded.stdout
     assert json.loads((run / "_stats" / "score.json").read_text())[IID]
     assert not (run / IID / "work").exists()
+    again = twinbench("eval", str(run), "--tasks", str(tmp_path / "tasks"), "--total", "200")
+    assert f"{IID}: 3/6 = 0.500 in 0.0s (graded before; --force grades again)" in again.stdout
     derived = twinbench("derive", str(tmp_path / "tasks" / IID))
     assert derived.returncode == 0, derived.stderr
     # the fixture's tests.json names tests without the eval. prefix pytest gives them: none is in the XML

@@ -58,6 +58,7 @@ class InstanceSummary(BaseModel):
     total: int
     error_code: str | None = None
     seconds: float = 0.0
+    resumed: bool = Field(default=False, description="kept from an earlier grading of the same submission")
 
 
 class RunSummary(BaseModel):
@@ -94,10 +95,13 @@ def grade_run(
     sandbox: Sandbox,
     options: GradeOptions,
     n_total: int | None = None,
+    force: bool = False,
     on_instance: Callable[[InstanceSummary], None] | None = None,
     on_branch: Callable[[BranchOutcome], None] | None = None,
 ) -> RunSummary:
-    """Grade every `<iid>/submission.*` of `run_dir` whose task is in `tasks_dir`; write all result files."""
+    """Grade every `<iid>/submission.*` of `run_dir` whose task is in `tasks_dir`; write all result files.
+    A task already graded for the same submission (same sha256) without a harness error is kept, unless
+    `force`."""
     started = time.monotonic()
     if not run_dir.is_dir():
         raise FormatError(f"{run_dir} is not a run directory")
@@ -118,6 +122,21 @@ def grade_run(
         instance_started = time.monotonic()
         target = out_dir / iid
         target.mkdir(parents=True, exist_ok=True)
+        previous = None if force else _finished(target, iid, submission)
+        if previous is not None:
+            score_map[iid] = counted_results(previous, task.tests)
+            line = InstanceSummary(
+                iid=iid,
+                score=score_from_tests(score_map[iid]),
+                passed=sum(score_map[iid].values()),
+                total=len(score_map[iid]),
+                error_code=previous.error_code,
+                resumed=True,
+            )
+            summary.instances.append(line)
+            if on_instance is not None:
+                on_instance(line)
+            continue
         work = target / "work"
         try:
             result, build = grade_instance(task, submission, work, sandbox, options, on_branch)
@@ -149,6 +168,22 @@ def grade_run(
     summary.seconds = round(time.monotonic() - started, 3)
     write_text_atomic(out_dir / "summary.json", summary.model_dump_json(indent=2))
     return summary
+
+
+HARNESS_ERRORS = {"harness_unavailable", "harness_timeout", "sandbox_failed"}
+
+
+def _finished(target: Path, iid: str, submission: Path) -> PBEvaluationResult | None:
+    """The earlier result for this very submission, if it was graded without a harness failure."""
+    try:
+        native = EvalResult.model_validate_json((target / "eval.json").read_text(encoding="utf-8"))
+        result = PBEvaluationResult.model_validate_json((target / f"{iid}.eval.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if native.submission_sha256 != hashlib.sha256(submission.read_bytes()).hexdigest():
+        return None
+    codes = {error.error_code for errors in result.test_branch_errors.values() for error in errors}
+    return None if codes & HARNESS_ERRORS else result
 
 
 def twinbench_result(
