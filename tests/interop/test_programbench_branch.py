@@ -89,6 +89,11 @@ def test_the_candidate_is_at_the_shims_path():
 def test_cannot_forge():
     assert "wrote" not in run("forge").stdout
 
+def test_layout():
+    workspace = os.stat("/workspace")
+    assert (workspace.st_uid, oct(workspace.st_mode & 0o7777)) == (0, "0o3775")
+    assert os.stat("/workspace/eval").st_mode & 0o022 == 0
+
 def test_no_network():
     assert "connected" not in run("net").stdout
 
@@ -112,6 +117,10 @@ def _archive(path: Path, tests: str = TESTS) -> None:
         "eval/tests/test_shim.py": textwrap.dedent(tests),
     }
     with tarfile.open(path, "w:gz") as tar:
+        # as `tar -C dir -czf x.tar.gz .` makes it: a "." entry, owned by whoever packed it, mode 0777
+        top = tarfile.TarInfo(".")
+        top.type, top.mode, top.uid, top.gid = tarfile.DIRTYPE, 0o777, 1000, 1000
+        tar.addfile(top)
         for name, text in files.items():
             data = text.encode()
             info = tarfile.TarInfo(name)
@@ -131,7 +140,7 @@ def test_the_shim_behaves_like_the_candidate(tmp_path: Path) -> None:
     results = {result.name.rsplit(".", 1)[-1]: result for result in parse_junit(outcome.results_xml, "b1")}
     failed = {name: result.extra.get("message") for name, result in results.items() if result.status != "passed"}
     assert failed == {}, "\n".join(f"{name}: {message}" for name, message in failed.items())
-    assert len(results) == 11 and outcome.broker_calls >= 14
+    assert len(results) == 12 and outcome.broker_calls >= 14
 
 
 TUI_TESTS = r"""

@@ -106,11 +106,13 @@ class Supervisor:
         try:
             with tarfile.open(self.config["branch_tar"], "r:*") as archive:
                 names = {top_name(member.name) for member in archive.getmembers()}
-                names.discard("")
+                names -= {"", "."}
                 self.drop_candidate_entries(names)
                 archive.extractall(WORKSPACE, members=safe_members(archive))
         except (tarfile.TarError, OSError, EOFError) as exc:
             return f"branch archive cannot be unpacked: {exc}"
+        os.chmod(WORKSPACE, 0o3775)
+        os.chown(WORKSPACE, 0, self.gid)
         for name in sorted(names):
             path = os.path.join(WORKSPACE, name)
             if os.path.lexists(path) and name != "executable":
@@ -587,7 +589,8 @@ def safe_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
     kept = []
     for member in archive.getmembers():
         name = os.path.normpath(member.name)
-        if member.name.startswith("/") or name == ".." or name.startswith("../"):
+        # "." would re-own and re-mode /workspace itself (archives made with `tar -C dir -czf x .` have it)
+        if member.name.startswith("/") or name in (".", "..") or name.startswith("../"):
             continue
         if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
             continue
