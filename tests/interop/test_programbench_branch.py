@@ -43,7 +43,8 @@ case "$1" in
   forge) echo x > /workspace/eval/results.xml && echo wrote; echo y > /workspace/eval/tests/new.py && echo wrote ;;
   net) exec 3<>/dev/tcp/1.1.1.1/53 && echo connected ;;
   argv0) echo "$0" ;;
-  tui) trap "echo GOT-INT" INT; [ -t 0 ] && echo on-a-tty; read -r line; echo "read:$line"; while :; do sleep 1; done ;;
+  tui) trap "echo GOT-INT" INT; [ -t 0 ] && echo on-a-tty; read -r line; echo "read:$line"
+       for _ in $(seq 60); do sleep 0.5; done ;;
 esac
 """
 
@@ -151,20 +152,22 @@ def tmux(*args):
     return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=10)
 
 def screen_shows(text):
-    for _ in range(100):
+    for _ in range(400):
         if text in tmux("capture-pane", "-p", "-t", "t").stdout:
             return True
         time.sleep(0.05)
     return False
 
 def test_tmux_drives_the_candidate():
-    assert tmux("new-session", "-d", "-s", "t", "-x", "80", "-y", "24", "./executable tui").returncode == 0
-    assert screen_shows("on-a-tty")
-    tmux("send-keys", "-t", "t", "hello", "Enter")
-    assert screen_shows("read:hello")
-    tmux("send-keys", "-t", "t", "C-c")
-    assert screen_shows("GOT-INT")
-    tmux("kill-server")
+    try:
+        assert tmux("new-session", "-d", "-s", "t", "-x", "80", "-y", "24", "./executable tui").returncode == 0
+        assert screen_shows("on-a-tty")
+        tmux("send-keys", "-t", "t", "hello", "Enter")
+        assert screen_shows("read:hello")
+        tmux("send-keys", "-t", "t", "C-c")
+        assert screen_shows("GOT-INT")
+    finally:
+        tmux("kill-server")
 """
 
 
