@@ -194,3 +194,63 @@ def test_requirements_the_branch_venv_lacks_are_named(tmp_path: Path) -> None:
         info.size = len(text)
         tar.addfile(info, io.BytesIO(text))
     assert missing_requirements(archive) == ["requests"]
+
+
+XDIST_RUN_SH = """#!/bin/bash
+set -e
+cd "$(dirname "$0")/.."
+pip install pytest pytest-timeout pytest-xdist --quiet 2>/dev/null || true
+python3 -m pytest eval/tests/ -n auto --timeout=2 --timeout-method=thread --junitxml=eval/results.xml -v || true
+"""
+STATUS_TESTS = """
+import subprocess, time, pytest
+
+def run(*args):
+    return subprocess.run(["./executable", *args], capture_output=True, text=True).stdout.strip()
+
+def test_passes():
+    assert run("argv0") == "./executable"
+
+def test_hangs():
+    time.sleep(10)
+
+@pytest.mark.skip(reason="not here")
+def test_skipped():
+    pass
+
+def test_wrong():
+    assert run("status") == "anything"
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("setup broke")
+
+def test_setup_error(broken):
+    pass
+"""
+
+
+def test_timeouts_reruns_and_statuses_follow_programbench(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "executable").write_text(CANDIDATE)
+    (tree / "executable").chmod(0o755)
+    archive = tmp_path / "branch.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, text in (("eval/run.sh", XDIST_RUN_SH), ("eval/tests/test_statuses.py", STATUS_TESTS)):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    outcome = run_branch(tree, "b1", archive, BranchLimits(), CANDIDATE_UID)
+    assert outcome.results_xml is not None, outcome
+    statuses = {r.name.rsplit(".", 1)[-1]: r.status for r in parse_junit(outcome.results_xml, "b1")}
+    # --timeout-method=thread is rewritten to signal: the hung test fails alone, its xdist worker survives
+    assert statuses == {
+        "test_passes": "passed",
+        "test_hangs": "failure",
+        "test_skipped": "skipped",
+        "test_wrong": "failure",
+        "test_setup_error": "error",
+    }
+    assert "rerun" in outcome.output  # pytest-rerunfailures retried the failures (--reruns=2)
