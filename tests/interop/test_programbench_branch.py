@@ -254,3 +254,17 @@ def test_timeouts_reruns_and_statuses_follow_programbench(tmp_path: Path) -> Non
         "test_setup_error": "error",
     }
     assert "rerun" in outcome.output  # pytest-rerunfailures retried the failures (--reruns=2)
+
+
+def test_a_built_tree_larger_than_the_disk_limit_still_fits_its_workspace(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "executable").write_text(CANDIDATE)
+    (tree / "executable").chmod(0o755)
+    (tree / "build.bin").write_bytes(os.urandom(3 << 20))
+    archive = tmp_path / "branch.tar.gz"
+    _archive(archive, "def test_nothing():\n    pass\n")
+    limits = BranchLimits()
+    limits.pytest.disk_mb = 2
+    outcome = run_branch(tree, "b1", archive, limits, CANDIDATE_UID)
+    assert outcome.error_code is None and outcome.results_xml is not None, outcome

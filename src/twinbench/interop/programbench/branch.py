@@ -247,7 +247,10 @@ def _bwrap_argv(
     system_args, bound = system_binds()
     args += system_args
     args += device_args(disk)
-    args += ["--size", str(disk), "--tmpfs", "/tmp", "--size", str(disk), "--tmpfs", "/workspace"]
+    # the built tree is copied into /workspace for each branch (ProgramBench starts each branch from the
+    # compiled image): room for all of it plus the disk limit for what the tests write
+    workspace = tree_bytes(tree) + disk
+    args += ["--size", str(disk), "--tmpfs", "/tmp", "--size", str(workspace), "--tmpfs", "/workspace"]
     args += ["--tmpfs", "/run", "--dir", "/run/twinbench"]
     args += hiding_args(hidden_paths, private_dirs, bound)
     args += ["--ro-bind", str(tree), f"{IN_DIR}/tree", "--ro-bind", str(branch_tar), f"{IN_DIR}/branch.tar"]
@@ -256,6 +259,18 @@ def _bwrap_argv(
     args += ["--ro-bind", str(plugins), PLUGIN_DIR]
     args += ["--bind", str(out), OUT_DIR, "--chdir", "/"]
     return args
+
+
+def tree_bytes(tree: Path) -> int:
+    """Bytes of the regular files of a tree (links not followed), with a little per entry for metadata."""
+    total = 0
+    for path in tree.rglob("*"):
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        total += info.st_size + 4096 if path.is_file() and not path.is_symlink() else 4096
+    return total
 
 
 def _outcome(branch: str, out: Path, finished: subprocess.CompletedProcess[bytes], seconds: float) -> BranchOutcome:
