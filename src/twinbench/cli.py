@@ -769,3 +769,127 @@ def agent_batch_command(
         )
     if any(entry.status == "error" for entry in summary.tasks):
         raise _fail("some runs failed in the harness; run the same command again to retry them", EXIT_HARNESS_ERROR)
+
+
+# ---- ProgramBench interop (twinbench programbench ...) ----
+
+programbench_app = typer.Typer(
+    help="ProgramBench interop: import its tasks, grade its runs without Docker, write its result files.",
+    no_args_is_help=True,
+)
+app.add_typer(programbench_app, name="programbench")
+
+
+@programbench_app.command("import")
+def programbench_import_command(
+    iid: Annotated[str, typer.Argument(help="instance id, e.g. testorg__calculator.abc1234")],
+    blob_dir: Annotated[
+        Path | None,
+        typer.Option("--blob-dir", envvar="PROGRAMBENCH_BLOB_DIR", help="blobs: <DIR>/<iid>/tests/<branch>.tar.gz"),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="tasks laid out like the package's data/tasks/ (default: installed)")
+    ] = None,
+    reference: Annotated[Path | None, typer.Option("--reference", help="the reference binary")] = None,
+    rootfs: Annotated[
+        Path | None, typer.Option("--rootfs", help="unpacked root filesystem of the task's cleanroom image")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="task directory (default: ./IID)")] = None,
+) -> None:
+    """Make a twinbench task from a ProgramBench task: its branches, docs and reference."""
+    from twinbench.interop.programbench.importer import import_task
+
+    try:
+        report = import_task(iid, output or Path(iid), blob_dir, data, reference, rootfs)
+    except FormatError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    except OSError as exc:
+        raise _fail(f"cannot write the task: {exc}", EXIT_HARNESS_ERROR) from None
+    _say(f"task: {report.task_dir}")
+    _say(f"branches: {len(report.branches)} imported, {len(report.ignored_branches)} ignored")
+    if report.missing_branches:
+        console.print(
+            f"warning: no archive for {len(report.missing_branches)} active branch(es): "
+            f"{', '.join(report.missing_branches[:5])} (their tests will count as not_run)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+            style="yellow",
+        )
+    gold = {None: "no eval_clean_hashes to check", True: "matches eval_clean_hashes", False: "not the gold binary"}
+    _say(f"reference: sha256 {report.reference_sha256[:16]}... ({gold[report.reference_is_gold]})")
+
+
+@programbench_app.command("eval")
+def programbench_eval_command(
+    run_dir: Annotated[Path, typer.Argument(help="run directory: <iid>/submission.tar.gz (or .zip) per task")],
+    tasks: Annotated[Path, typer.Option("--tasks", help="directory of imported tasks (one per iid)")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="where results go (default: RUN_DIR)")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="branches run at once")] = 1,
+    total: Annotated[
+        int | None, typer.Option("--total", min=1, help="tasks in the benchmark for the headline (default: --tasks)")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="grade again tasks already graded")] = False,
+) -> None:
+    """Grade a ProgramBench run without Docker; writes <iid>/<iid>.eval.json, eval.json and _stats/score.json."""
+    from twinbench.interop.programbench.branch import pytest_python_problem
+    from twinbench.interop.programbench.grade import GradeOptions
+    from twinbench.interop.programbench.run import InstanceSummary, grade_run
+
+    problem = pytest_python_problem()
+    if problem is not None:
+        raise _fail(problem, EXIT_HARNESS_ERROR)
+    try:
+        sandbox = get_sandbox("bwrap")
+    except SandboxUnavailable as exc:
+        raise _fail(str(exc), EXIT_HARNESS_ERROR) from None
+    if not getattr(sandbox, "privileged", False):
+        raise _fail("grading ProgramBench branches needs root (two uids in one sandbox)", EXIT_HARNESS_ERROR)
+
+    def show(line: InstanceSummary) -> None:
+        note = f" ({line.error_code})" if line.error_code else ""
+        note += " (graded before; --force grades again)" if line.resumed else ""
+        _say(f"{line.iid}: {line.passed}/{line.total} = {line.score:.3f} in {line.seconds:.1f}s{note}")
+
+    try:
+        options = GradeOptions(workers=workers)
+        summary = grade_run(run_dir, tasks, output or run_dir, sandbox, options, total, force, show)
+    except FormatError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    for iid, why in summary.skipped.items():
+        _say(f"{iid}: skipped ({why})")
+    head = summary.headline
+    _say(
+        f"mean score {head.mean_score:.4f}, resolved {head.resolved_pct}%, near-resolved {head.near_resolved_pct}% "
+        f"({head.n_instances_attempted}/{head.n_instances_total} tasks graded)"
+    )
+
+
+@programbench_app.command("derive")
+def programbench_derive_command(
+    task: Annotated[Path, typer.Argument(help="an imported task directory")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="suite to write (default: TASK/tests/suite.jsonl)")
+    ] = None,
+) -> None:
+    """Native JSONL cases from the branches' single-call tests, recorded against the reference."""
+    from twinbench.interop.programbench.branch import pytest_python_problem
+    from twinbench.interop.programbench.derive import derive_suite
+    from twinbench.interop.programbench.task import load_pb_task
+
+    problem = pytest_python_problem()
+    if problem is not None:
+        raise _fail(problem, EXIT_HARNESS_ERROR)
+    try:
+        loaded = load_pb_task(task)
+    except FormatError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    report = derive_suite(loaded, output or loaded.task_dir.suite_path)
+    _say(f"suite: {report.suite} ({report.cases} cases from {report.tests_seen} tests)")
+    reasons: dict[str, int] = {}
+    for why in report.left_out.values():
+        reasons[why.split(" (")[0]] = reasons.get(why.split(" (")[0], 0) + 1
+    for why, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        _say(f"left out {count}: {why}")
+    for branch, why in report.branch_errors.items():
+        _say(f"branch {branch}: {why}")

@@ -104,6 +104,7 @@ class TestCase(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0, le=3600)
     expect: Expectation
     compare: Comparison = Field(default_factory=Comparison)
+    source: str = Field(default="", description="where a derived case comes from, e.g. iid/branch/test")
 
     @model_validator(mode="before")
     @classmethod
@@ -131,6 +132,8 @@ class TestCase(BaseModel):
         out["timeout_s"] = self.timeout_s
         out["expect"] = self.expect.to_json_dict()
         out["compare"] = self.compare.model_dump(mode="json")
+        if self.source:
+            out["source"] = self.source
         return out
 
 

@@ -34,6 +34,11 @@ def ensure_helper(source_path: Path, name: str, flag_choices: list[list[str]]) -
     return _ensure_built(source_path, name, flag_choices)
 
 
+def ensure_static_helper(source_path: Path, name: str) -> Path | None:
+    """Another small C helper of the sandboxes (a shim, say), built like the launcher; None without gcc."""
+    return ensure_helper(source_path, name, [["-static"], []])
+
+
 def _ensure_built(source_path: Path, name: str, flag_choices: list[list[str]]) -> Path | None:
     """Compile `source_path` with the first flags that work, keyed by the source's hash so edits rebuild."""
     source = source_path.read_bytes()
