@@ -24,6 +24,7 @@ PR_SET_CHILD_SUBREAPER = 36
 DRAIN_AFTER_EXIT_S = 2.0
 READ_CHUNK = 1 << 16
 FILE_COLLECT_CAP = 16 << 20
+COLLECT_DIR_FILES = 64  # a collected directory yields at most this many files
 
 
 def main() -> None:
@@ -113,7 +114,12 @@ class Runner:
             response = self._execute(request["argv"], env, stdin_fd, limits)
         finally:
             os.close(stdin_fd)
-        response["files"] = {name: self._collect(name) for name in request.get("collect", [])}
+        response["files"] = {}
+        for name in request.get("collect", []):
+            if name.endswith("/"):
+                response["files"].update(self._collect_dir(name))
+            else:
+                response["files"][name] = self._collect(name)
         if self.export:
             export_tree = os.path.join(self.export, "tree")
             if os.path.lexists(export_tree):
@@ -161,6 +167,15 @@ class Runner:
         with open(path, "wb") as handle:
             handle.write(content)
         self._give(path)
+
+    def _collect_dir(self, name: str) -> dict[str, str | None]:
+        """Every regular file directly in a work-dir directory (coverage counters whose names hold a pid)."""
+        try:
+            entries = sorted(os.listdir(os.path.join(self.work, name)))[:COLLECT_DIR_FILES]
+        except OSError:
+            return {}
+        found = {name + entry: self._collect(name + entry) for entry in entries}
+        return {key: value for key, value in found.items() if value is not None}
 
     def _collect(self, name: str) -> str | None:
         """Read a file the run was expected to write; only regular files, never through a symlink."""

@@ -71,6 +71,10 @@ class CoverageGuide(BaseModel):
     binary: Path
     strip_components: int
     gcda_files: list[str]
+    # how a run writes its counters (twinbench.reference.coverage.guidance_settings); empty means gcc's .gcda
+    env: dict[str, str] = Field(default_factory=dict)
+    collect: list[str] = Field(default_factory=list)
+    files: dict[str, bytes] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -223,7 +227,11 @@ class Explorer:
 
     def _request(self, spec: CaseSpec) -> ExecRequest:
         request = request_for(self.task, case_for_spec(spec))
-        if self.coverage is not None:
+        if self.coverage is not None and self.coverage.env:
+            request.env.update(self.coverage.env)
+            request.collect = sorted({*request.collect, *self.coverage.collect})
+            request.files = {**self.coverage.files, **request.files}
+        elif self.coverage is not None:
             request.env["GCOV_PREFIX"] = f"{WORK_DIR}/{GCOV_DIR}"
             request.env["GCOV_PREFIX_STRIP"] = str(self.coverage.strip_components)
             request.collect = sorted({*request.collect, *(f"{GCOV_DIR}/{name}" for name in self.coverage.gcda_files)})
@@ -286,8 +294,8 @@ def select_cover(corpus: list[Candidate], limit: int) -> list[Candidate]:
 
 
 def _is_code_feature(feature: Feature) -> bool:
-    """Edges of the coverage build are keyed by their .gcda file; behavioral features by a tag word."""
-    return isinstance(feature[0], str) and feature[0].endswith(".gcda")
+    """Code features are keyed by their counter file (.gcda, .profraw, Go covcounters); behavioral ones by a tag."""
+    return isinstance(feature[0], str) and (feature[0].endswith(".gcda") or feature[0].startswith(GCOV_DIR + "/"))
 
 
 class Synthesizer:

@@ -9,10 +9,17 @@ from pathlib import Path
 
 from twinbench.formats import CoverageReport, FormatError, Suite, TaskDir, TestgenReport
 from twinbench.protocols import Sandbox
-from twinbench.reference.coverage import CoverageBuild, features_of, line_coverage, load_coverage_build
+from twinbench.reference.coverage import (
+    CoverageBuild,
+    features_of,
+    guidance_settings,
+    line_coverage,
+    load_coverage_build,
+)
 from twinbench.reference.docmodel import CliModel, mine_docs
+from twinbench.sandbox import WORK_DIR
 from twinbench.sandbox.testrun import EXECUTABLE, environment_for
-from twinbench.testgen.generate import CoverageGuide, TestgenOptions, generate_suite
+from twinbench.testgen.generate import GCOV_DIR, CoverageGuide, TestgenOptions, generate_suite
 
 CLI_MODEL = "cli_model.json"
 
@@ -48,14 +55,22 @@ def run_testgen(
     guide = None
     measure: Callable[[Suite], CoverageReport] | None = None
     if build is not None:
-        guide = CoverageGuide(binary=build.binary, strip_components=build.strip_components, gcda_files=build.gcda_files)
+        env, collect, files = guidance_settings(build, f"{WORK_DIR}/{GCOV_DIR}")
+        guide = CoverageGuide(
+            binary=build.binary,
+            strip_components=build.strip_components,
+            gcda_files=build.gcda_files,
+            env=env,
+            collect=collect,
+            files=files,
+        )
         measure = lambda suite: _measure(build, task_dir, suite)  # noqa: E731
     (task_dir.root / "tests").mkdir(exist_ok=True)
     return generate_suite(task_dir, model, sandbox, options, guide, features_of, measure, on_progress)
 
 
 def _measure(build: CoverageBuild, task_dir: TaskDir, suite: Suite) -> CoverageReport:
-    """Line coverage of the final suite: run every case with the instrumented reference, then gcovr."""
+    """Line coverage of the final suite: every case run with the instrumented reference, counters read back."""
 
     def run_all(env_extra: dict[str, str]) -> None:
         for case in suite.cases:
