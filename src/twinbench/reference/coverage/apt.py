@@ -15,6 +15,7 @@ from typing import IO
 
 from twinbench.reference.coverage.model import CoverageBuildError
 
+_OUTPUT_TAIL = 1 << 20  # the part of a command's output read back for its error line
 SRC_SOURCES_FILE = Path("/etc/apt/sources.list.d/twinbench-src.sources")
 
 APT_LOCK = ["-o", "DPkg::Lock::Timeout=600"]  # wait for another apt run instead of failing at once
@@ -49,25 +50,29 @@ class BuildRunner:
         full_env = {**base, "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C", **(env or {})}
         self.logfile.write(f"$ {shlex.join(argv)}{'  (in ' + str(cwd) + ')' if cwd else ''}\n")
         self.logfile.flush()
+        start = self.logfile.tell()
         try:
+            # straight into the log, so `tail -f` shows a long build as it goes
             result = subprocess.run(
                 argv,
                 cwd=cwd,
                 env=full_env,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
+                stdout=self.logfile,
                 stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
                 timeout=4 * 3600,
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise self.fail(f"{argv[0]}: {exc}") from None
-        self.logfile.write(result.stdout)
+        self.logfile.seek(0, os.SEEK_END)
+        end = self.logfile.tell()
+        with open(self.log_path, "rb") as reader:
+            reader.seek(max(start, end - _OUTPUT_TAIL))
+            output = reader.read().decode("utf-8", "replace")
         self.logfile.write(f"[exit {result.returncode}]\n")
         self.logfile.flush()
-        return result
+        return subprocess.CompletedProcess(argv, result.returncode, output, None)
 
     def apt_install(self, packages: list[str]) -> None:
         """apt-get install the packages that are not installed yet."""

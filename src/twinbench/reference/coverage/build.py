@@ -9,8 +9,10 @@ RUSTFLAGS (read by Debian's cargo wrapper), or go build -cover through GOFLAGS.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -133,11 +135,18 @@ def _compiler_wrappers(out_dir: Path) -> Path:
 
 
 def _find_binary(runner: BuildRunner, source_dir: Path, name: str) -> Path:
-    """The executable NAME as Debian's packaging installed it under debian/<binary package>/."""
+    """The executable NAME as Debian's packaging installed it under debian/<binary package>/.
+
+    An installed command that is an alternatives link (figlet -> figlet-figlet) is looked for by its target too.
+    """
+    names = [name]
+    installed = shutil.which(name, path=CLEAN_PATH)
+    if installed is not None and os.path.basename(os.path.realpath(installed)) != name:
+        names.append(os.path.basename(os.path.realpath(installed)))
     found: list[Path] = []
     for package_dir in sorted(p for p in (source_dir / "debian").iterdir() if p.is_dir()):
-        for bin_dir in _BIN_DIRS:
-            candidate = package_dir / bin_dir / name
+        for bin_dir, wanted in itertools.product(_BIN_DIRS, names):
+            candidate = package_dir / bin_dir / wanted
             if candidate.is_file() and not candidate.is_symlink() and os.access(candidate, os.X_OK):
                 found.append(candidate)
     if not found:

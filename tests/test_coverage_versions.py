@@ -1,0 +1,52 @@
+"""The coverage build's source version is exactly the installed one, and every failure names the build log."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from twinbench.reference.coverage.apt import BuildRunner, choose_version, installed_source
+from twinbench.reference.coverage.model import CoverageBuildError
+
+
+def test_the_installed_version_is_chosen_when_the_mirror_has_it() -> None:
+    assert choose_version("sed", "4.9-1", ["4.9-1+deb12u1", "4.9-1"]) == "4.9-1"
+
+
+def test_a_missing_installed_version_is_refused_in_one_line_naming_both() -> None:
+    with pytest.raises(CoverageBuildError) as info:
+        choose_version("sed", "4.9-1", ["4.9-1+deb12u1"])
+    message = str(info.value)
+    assert "\n" not in message and "4.9-1 is installed" in message and "4.9-1+deb12u1" in message
+
+
+def test_a_package_that_is_not_installed_builds_the_newest_source() -> None:
+    assert choose_version("bc", None, ["1.07.1-3", "1.07.1-2"]) == "1.07.1-3"
+    with pytest.raises(CoverageBuildError):
+        choose_version("nothing", None, [])
+
+
+@pytest.mark.skipif(shutil.which("figlet") is None, reason="figlet is installed by scripts/setup.sh")
+def test_installed_source_maps_a_binnmu_to_its_source_version() -> None:
+    binary_version = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", "figlet"], capture_output=True, text=True, check=True
+    ).stdout
+    found = installed_source("figlet")
+    assert found is not None
+    source, version = found
+    assert source == "figlet" and binary_version.startswith(version) and "+b" not in version
+    assert installed_source("twinbench-no-such-package") is None
+
+
+def test_a_failing_command_names_the_build_log_and_keeps_its_output(tmp_path: Path) -> None:
+    log_path = tmp_path / "coverage-build.log"
+    with open(log_path, "w", encoding="utf-8") as log:
+        runner = BuildRunner(log, log_path, lambda _line: None)
+        with pytest.raises(CoverageBuildError) as info:
+            runner.run(["sh", "-c", "echo compiling; echo 'main.c:3: error: oops' >&2; exit 2"], what="make")
+    message = str(info.value)
+    assert "\n" not in message and "main.c:3: error: oops" in message and str(log_path) in message
+    assert "compiling" in log_path.read_text() and "[exit 2]" in log_path.read_text()
