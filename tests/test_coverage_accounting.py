@@ -79,7 +79,9 @@ def test_headline_counts_only_own_sources_and_every_file_is_listed() -> None:
         }
     )
     assert (report.lines_total, report.lines_covered, report.percent) == (6, 3, 50.0)
-    assert [f.file for f in report.files] == sorted(["main.c", "bc.y", "bc.c", "lib/xalloc.c", "aho-corasick-0.7.19/src/lib.rs"])
+    assert [f.file for f in report.files] == sorted(
+        ["main.c", "bc.y", "bc.c", "lib/xalloc.c", "aho-corasick-0.7.19/src/lib.rs"]
+    )
     assert report.by_role["generated"].lines_covered == 2 and report.by_role["vendored"].percent == 0.0
     assert report.by_role["dependency"].files == 1
     assert report.model_dump()["files"][0]["role"] in {"own", "generated", "vendored", "dependency"}

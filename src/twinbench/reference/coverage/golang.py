@@ -56,9 +56,9 @@ def covcounter_blocks(data: bytes) -> list[tuple[int, int, int]]:
     entries, strtab, args = struct.unpack_from("<QII", data, _FILE_HEADER)
     pos = _FILE_HEADER + _SEGMENT_HEADER + strtab + args
     pos += -pos % 4
-    reader = _Reader(data, pos, flavor, ">" if big_endian else "<")
     found: list[tuple[int, int, int]] = []
     try:
+        reader = _Reader(data, pos, flavor, ">" if big_endian else "<")
         for _ in range(min(entries, len(data))):
             count, package, function = reader.next(), reader.next(), reader.next()
             for index in range(min(count, len(data))):
