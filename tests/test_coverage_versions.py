@@ -49,4 +49,4 @@ def test_a_failing_command_names_the_build_log_and_keeps_its_output(tmp_path: Pa
             runner.run(["sh", "-c", "echo compiling; echo 'main.c:3: error: oops' >&2; exit 2"], what="make")
     message = str(info.value)
     assert "\n" not in message and "main.c:3: error: oops" in message and str(log_path) in message
-    assert "compiling" in log_path.read_text() and "[exit 2]" in log_path.read_text()
+    assert "compiling" in log_path.read_text() and "[exit 2 after " in log_path.read_text()

@@ -9,6 +9,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -51,6 +52,7 @@ class BuildRunner:
         self.logfile.write(f"$ {shlex.join(argv)}{'  (in ' + str(cwd) + ')' if cwd else ''}\n")
         self.logfile.flush()
         start = self.logfile.tell()
+        began = time.monotonic()
         try:
             # straight into the log, so `tail -f` shows a long build as it goes
             result = subprocess.run(
@@ -70,7 +72,7 @@ class BuildRunner:
         with open(self.log_path, "rb") as reader:
             reader.seek(max(start, end - _OUTPUT_TAIL))
             output = reader.read().decode("utf-8", "replace")
-        self.logfile.write(f"[exit {result.returncode}]\n")
+        self.logfile.write(f"[exit {result.returncode} after {time.monotonic() - began:.1f}s]\n")
         self.logfile.flush()
         return subprocess.CompletedProcess(argv, result.returncode, output, None)
 
