@@ -50,3 +50,27 @@ def test_a_failing_command_names_the_build_log_and_keeps_its_output(tmp_path: Pa
     message = str(info.value)
     assert "\n" not in message and "main.c:3: error: oops" in message and str(log_path) in message
     assert "compiling" in log_path.read_text() and "[exit 2 after " in log_path.read_text()
+
+
+@pytest.mark.parametrize("package", ["-o foo", "Bc", "", "../etc", "a"])
+def test_a_name_that_is_no_debian_package_is_refused_before_apt_runs(package: str, tmp_path: Path) -> None:
+    from twinbench.reference.coverage import coverage_build
+
+    with pytest.raises(CoverageBuildError, match="is not a Debian package name"):
+        coverage_build(package, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_binary_given_as_a_path_is_refused(tmp_path: Path) -> None:
+    from twinbench.reference.coverage import coverage_build
+
+    with pytest.raises(CoverageBuildError, match="not a path"):
+        coverage_build("bc", tmp_path / "out", binary="/usr/bin/bc")
+
+
+def test_the_default_command_is_the_packages_only_one() -> None:
+    from twinbench.reference.coverage.build import _default_binary
+
+    assert _default_binary("twinbench-no-such-package", Path("/nonexistent")) == "twinbench-no-such-package"
+    if shutil.which("figlet"):
+        assert _default_binary("figlet", Path("/nonexistent")) == "figlet"  # figlet ships chkfont and others too

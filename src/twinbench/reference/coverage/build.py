@@ -13,14 +13,16 @@ import itertools
 import os
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from twinbench.reference.coverage import apt, gcov, golang, llvm
 from twinbench.reference.coverage.apt import BuildRunner
 from twinbench.reference.coverage.model import BUILD_JSON, BUILD_LOG, CoverageBuild, CoverageBuildError, Toolchain
 
+PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")  # Debian policy 5.6.1 (binary and source names)
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # Debian's toolchain, never a rustup or /usr/local one
 _BIN_DIRS = ("usr/bin", "bin", "usr/sbin", "sbin", "usr/games")
 _C_COMPILERS = ("gcc", "cc", "g++", "c++", "x86_64-linux-gnu-gcc", "x86_64-linux-gnu-g++", "gcc-12", "g++-12")
@@ -35,6 +37,10 @@ def coverage_build(
 ) -> CoverageBuild:
     """Fetch PKG's Debian source (exactly the installed version), build it with coverage, describe the result."""
     say = log or (lambda _message: None)
+    if not PACKAGE_NAME.fullmatch(package):
+        raise CoverageBuildError(f"{package!r} is not a Debian package name")
+    if binary is not None and (not binary or "/" in binary or binary in (".", "..")):
+        raise CoverageBuildError(f"--binary {binary!r}: give a command name, not a path")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / BUILD_LOG
@@ -46,7 +52,7 @@ def coverage_build(
         env, tools = _build_env(runner, toolchain, out_dir, jobs)
         say(f"dpkg-buildpackage -B ({toolchain}, {jobs} jobs)")
         runner.run(["dpkg-buildpackage", "-B", "-uc", "-us"], cwd=source_dir, env=env, what="dpkg-buildpackage")
-        exe = _find_binary(runner, source_dir, binary or package)
+        exe = _find_binary(runner, source_dir, binary or _default_binary(package, source_dir))
         build = _describe(runner, package, version, source_dir, exe, toolchain, tools)
     build.build_seconds = round(time.monotonic() - started, 1)
     build.build_log = str(log_path)
@@ -132,6 +138,19 @@ def _compiler_wrappers(out_dir: Path) -> Path:
         script.write_text(f'#!/bin/sh\nexec {real} "$@" {gcov.COVERAGE_FLAGS}\n', encoding="utf-8")
         script.chmod(0o755)
     return wrappers
+
+
+def _default_binary(package: str, source_dir: Path) -> str:
+    """The command to instrument when none is named: the package's name, or its only command (ripgrep: rg)."""
+    listed = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True, errors="replace", check=False)
+    commands = {
+        PurePosixPath(line).name
+        for line in listed.stdout.splitlines()
+        if str(PurePosixPath(line).parent).lstrip("/") in _BIN_DIRS
+    }
+    if not commands:  # not installed: what the build put into the binary package of that name
+        commands = {p.name for d in _BIN_DIRS for p in (source_dir / "debian" / package / d).glob("*") if p.is_file()}
+    return package if package in commands or len(commands) != 1 else commands.pop()
 
 
 def _find_binary(runner: BuildRunner, source_dir: Path, name: str) -> Path:
