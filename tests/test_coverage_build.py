@@ -11,6 +11,7 @@ import subprocess
 import textwrap
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -198,6 +199,35 @@ def test_features_of_names_files_and_skips_missing(toy: Path, tmp_path: Path) ->
     data = toy_gcda(toy, ["a!"], tmp_path)
     features = features_of({"toy.gcda": data, "absent.gcda": None, "empty.gcda": b""})
     assert features == frozenset(("toy.gcda", ident, index) for ident, index in parse_gcda(data))
+
+
+def test_line_coverage_of_simultaneous_measurements_never_mix(toy: Path) -> None:
+    build = CoverageBuild(
+        package="toy",
+        version="1",
+        source_dir=toy,
+        binary=toy / "toy",
+        object_dir_prefix=str(toy),
+        strip_components=len(toy.parts) - 1,
+        gcda_files=["toy.gcda"],
+        source_files=["toy.c"],
+    )
+    for stale in toy.glob("*.gcda"):
+        stale.unlink()
+
+    def measure(args: list[str]) -> float:
+        def run_all(env_extra: dict[str, str]) -> None:
+            for _ in range(20):
+                env = {**os.environ, **env_extra}
+                subprocess.run([str(build.binary), *args], env=env, capture_output=True, check=True)
+
+        return line_coverage(build, run_all).percent
+
+    alone = {tuple(args): measure(args) for args in (["-v"], ["a!", "b"])}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = dict(zip(alone, pool.map(measure, [list(key) for key in alone]), strict=True))
+    assert together == alone and alone[("-v",)] != alone[("a!", "b")]
+    assert not list(toy.glob("*.gcda"))  # counters never land in the build tree
 
 
 def test_load_coverage_build_errors_are_one_line(tmp_path: Path) -> None:

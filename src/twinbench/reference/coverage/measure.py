@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import tomllib
@@ -54,14 +55,19 @@ def guidance_settings(build: CoverageBuild, counter_dir: str) -> tuple[dict[str,
 
 
 def line_coverage(build: CoverageBuild, run_all: Callable[[dict[str, str]], None]) -> CoverageReport:
-    """Line coverage after run_all(env_extra) ran a suite with the instrumented binary, every file with its role."""
-    if build.toolchain == "gcc":
-        for stale in Path(build.object_dir_prefix).rglob("*.gcda"):
-            stale.unlink(missing_ok=True)
-        run_all({})  # the binary writes into the build tree by default: no GCOV_PREFIX needed
-        return coverage_report(file_lines(build, None))
+    """Line coverage after run_all(env_extra) ran a suite with the instrumented binary, every file with its role.
+
+    The counters go to a fresh directory, never into the build tree, so two measurements with one build at
+    the same time do not mix (gcc: the notes are copied beside them; gcov finds the sources from the notes).
+    """
     with tempfile.TemporaryDirectory(prefix="twinbench-counters-") as tmp:
-        if build.toolchain == "llvm":
+        if build.toolchain == "gcc":
+            for rel in build.gcda_files:
+                note = (Path(build.object_dir_prefix) / rel).with_suffix(".gcno")
+                (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(note, (Path(tmp) / rel).with_suffix(".gcno"))
+            run_all({"GCOV_PREFIX": tmp, "GCOV_PREFIX_STRIP": str(build.strip_components)})
+        elif build.toolchain == "llvm":
             run_all({"LLVM_PROFILE_FILE": f"{tmp}/%p-{llvm.PROFILE_NAME}"})  # one file per process
         else:
             run_all({"GOCOVERDIR": tmp})
@@ -69,10 +75,14 @@ def line_coverage(build: CoverageBuild, run_all: Callable[[dict[str, str]], None
 
 
 def file_lines(build: CoverageBuild, counter_dir: Path | None) -> FileLines:
-    """Every source file the build's counters name: its role and line -> count."""
+    """Every source file the build's counters name: its role and line -> count.
+
+    gcc: counter_dir holds the notes and counters (None: the build tree's notes, counts all zero).
+    """
     out: FileLines = {}
     if build.toolchain == "gcc":
-        notes = [str((Path(build.object_dir_prefix) / rel).with_suffix(".gcno")) for rel in build.gcda_files]
+        notes_dir = counter_dir or Path(build.object_dir_prefix)
+        notes = [str((notes_dir / rel).with_suffix(".gcno")) for rel in build.gcda_files]
         for _cwd, rel, lines in gcov.gcov_lines(notes, build.source_dir):
             role, merged = out.setdefault(rel, (classify_source(build.source_dir, rel), {}))
             # a header's lines show up once per object that includes it: a line is covered if any object ran it
