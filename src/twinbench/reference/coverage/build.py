@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import resource
 import shutil
 import subprocess
 import time
@@ -44,7 +45,7 @@ def coverage_build(
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / BUILD_LOG
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), _children_cpu()
     with open(log_path, "w", encoding="utf-8") as logfile:
         runner = BuildRunner(logfile, log_path, say)
         source_dir, version = _prepare(runner, package, out_dir)
@@ -55,12 +56,18 @@ def coverage_build(
         exe = _find_binary(runner, source_dir, binary or _default_binary(package, source_dir))
         build = _describe(runner, package, version, source_dir, exe, toolchain, tools)
     build.build_seconds = round(time.monotonic() - started, 1)
+    build.build_cpu_seconds = round(_children_cpu() - cpu_started, 1)
     build.build_log = str(log_path)
     tmp = out_dir / (BUILD_JSON + ".tmp")
     tmp.write_text(build.model_dump_json(indent=2) + "\n", encoding="utf-8")
     tmp.replace(out_dir / BUILD_JSON)
     say(f"built {exe} in {build.build_seconds:.0f}s ({len(build.source_files)} own source files)")
     return build
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _prepare(runner: BuildRunner, package: str, out_dir: Path) -> tuple[Path, str]:

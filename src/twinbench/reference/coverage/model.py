@@ -40,6 +40,9 @@ class CoverageBuild(BaseModel):
     tools: dict[str, str] = Field(default_factory=dict, description="read-back tools, e.g. llvm-profdata, go")
     import_path: str = Field(default="", description="Go: the import path of the program's main package tree")
     build_seconds: float = 0.0
+    build_cpu_seconds: float = Field(
+        default=0.0, description="CPU time of the build's processes (a shared machine's wall time varies)"
+    )
     build_log: str = ""
 
 
