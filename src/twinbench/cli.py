@@ -280,7 +280,8 @@ def coverage_build_command(
         raise _fail(str(exc), EXIT_HARNESS_ERROR) from None
     _say(
         f"{build.package} {build.version} ({build.language}, {build.toolchain}): {build.binary} "
-        f"({len(build.source_files)} own source files, built in {build.build_seconds:.0f}s, {build.build_cpu_seconds:.0f}s CPU; log {build.build_log})"
+        f"({len(build.source_files)} own source files, built in {build.build_seconds:.0f}s, "
+        f"{build.build_cpu_seconds:.0f}s CPU; log {build.build_log})"
     )
 
 
