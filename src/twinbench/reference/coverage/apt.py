@@ -313,6 +313,8 @@ def fetch_source(runner: BuildRunner, source: str, version: str, out_dir: Path) 
         shutil.rmtree(target)  # dpkg-source refuses to unpack over an earlier attempt
     runner.say(f"apt-get source {source}={version}")
     result = runner.attempt(["apt-get", "source", f"{source}={version}"], cwd=out_dir)
+    if result.returncode != 0 and re.search(r"^E: Failed to fetch \S+\s+404", result.stdout, flags=re.MULTILINE):
+        raise runner.fail(f"the mirror lacks the source files of {source} {version} (404 Not Found)")
     if result.returncode != 0 or not (target / "debian").is_dir():
         raise runner.fail(f"apt-get source {source}={version} failed: {last_error_line(result.stdout)}")
     return target
