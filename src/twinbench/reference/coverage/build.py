@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from twinbench.reference.coverage import apt, gcov, golang, llvm
 from twinbench.reference.coverage.apt import BuildRunner
+from twinbench.reference.coverage.measure import own_sources
 from twinbench.reference.coverage.model import BUILD_JSON, BUILD_LOG, CoverageBuild, CoverageBuildError, Toolchain
 
 PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")  # Debian policy 5.6.1 (binary and source names)
@@ -183,7 +184,7 @@ def _find_binary(runner: BuildRunner, source_dir: Path, name: str) -> Path:
         hint = f"; it ships {', '.join(shipped[:12])} (pick one with --binary)" if shipped else ""
         raise runner.fail(f"the build of {source_dir.name} installed no executable named {name!r}{hint}")
     # debian/tmp is the staging area; a binary package's own directory is what Debian ships
-    found.sort(key=lambda p: (p.parts[-3 if p.parent.name != "bin" else -2] == "tmp", len(p.parts)))
+    found.sort(key=lambda p: (p.relative_to(source_dir / "debian").parts[0] == "tmp", len(p.parts), str(p)))
     return found[0].resolve()
 
 
@@ -197,8 +198,6 @@ def _describe(
     tools: dict[str, str],
 ) -> CoverageBuild:
     """Check that the executable writes its counters where guidance reads them, and list its sources."""
-    from twinbench.reference.coverage.measure import own_sources
-
     try:
         if toolchain == "gcc":
             gcov.check_self_contained(exe, source_dir)
