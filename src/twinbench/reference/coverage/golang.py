@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from twinbench.reference.coverage.apt import BuildRunner
+from twinbench.reference.coverage.apt import APT_LOCK, BuildRunner, apt_prefix
 from twinbench.reference.coverage.model import CoverageBuildError
 
 # go build -cover needs Go >= 1.20; Debian 12's default golang-go is 1.19, bookworm-backports has golang-1.22-go
@@ -29,7 +29,9 @@ def go_toolchain(runner: BuildRunner) -> tuple[dict[str, str], dict[str, str]]:
         runner.say(
             f"no Go >= 1.{MIN_GO_MINOR} installed: installing {GO_PACKAGE} (from bookworm-backports on Debian 12)"
         )
-        result = runner.attempt(["apt-get", "install", "-y", "--no-install-recommends", GO_PACKAGE])
+        result = runner.attempt(
+            [*apt_prefix(), "apt-get", "install", "-y", "--no-install-recommends", *APT_LOCK, GO_PACKAGE]
+        )
         go = _newest_go()
         if result.returncode != 0 or go is None:
             raise runner.fail(
