@@ -74,3 +74,24 @@ def test_the_default_command_is_the_packages_only_one() -> None:
     assert _default_binary("twinbench-no-such-package", Path("/nonexistent")) == "twinbench-no-such-package"
     if shutil.which("figlet"):
         assert _default_binary("figlet", Path("/nonexistent")) == "figlet"  # figlet ships chkfont and others too
+
+
+@pytest.mark.parametrize(
+    ("build_depends", "toolchain"),
+    [
+        (
+            "debhelper (>= 12),\n dh-cargo (>= 25),\n cargo:native,\n rustc:native,\n librust-regex-1+default-dev",
+            "llvm",
+        ),
+        ("debhelper-compat (= 13),\n dh-golang,\n golang-any,\n golang-github-fatih-color-dev", "go"),
+        ("debhelper-compat (= 13), bison, flex, libreadline-dev, texinfo", "gcc"),
+        ("debhelper-compat (= 13), cmake, re2c, python3", "gcc"),
+    ],
+)
+def test_the_toolchain_comes_from_debian_control(build_depends: str, toolchain: str, tmp_path: Path) -> None:
+    from twinbench.reference.coverage.build import _toolchain_of
+
+    (tmp_path / "debian").mkdir()
+    control = f"Source: p\nBuild-Depends: {build_depends}\nStandards-Version: 4.6.0\n\nPackage: p\nDepends: cargo\n"
+    (tmp_path / "debian" / "control").write_text(control)
+    assert _toolchain_of(tmp_path) == toolchain
