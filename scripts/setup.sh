@@ -13,17 +13,36 @@ cd "$(dirname "$0")/.."
 # bc: a reference with an input language, for the grammar-mutation and upstream-seed tests
 # tmux, git: ProgramBench branches drive TUIs through tmux, and its compile step seeds a git repo.
 PACKAGES="bubblewrap faketime figlet toilet jq bc python3 python3-venv gcc libc6-dev build-essential dpkg-dev procps man-db chromium strace gdb make python3-pygments tmux git"
+# Coverage builds (twinbench coverage-build) go through dpkg-buildpackage: fakeroot. Rust: Debian's rustc and
+# cargo with dh-cargo's wrapper; rustc 1.63 ships no profiler runtime, so -C instrument-coverage links LLVM's
+# from libclang-rt-14-dev, and llvm-14 (rustc's LLVM) reads the profiles back. Go: dh-golang, and Go >= 1.20
+# for go build -cover, which Debian 12 has only in bookworm-backports (golang-1.22-go, added below).
+# Each program's own build dependencies are not listed: coverage-build installs them with apt-get build-dep.
+PACKAGES="$PACKAGES fakeroot rustc cargo dh-cargo llvm-14 libclang-rt-14-dev dh-golang"
+GO_PACKAGE=golang-1.22-go
 
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
 done
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
 if [ -n "$missing" ]; then
-    sudo=""
-    [ "$(id -u)" = 0 ] || sudo="sudo"
     echo "setup: installing$missing"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+backports=/etc/apt/sources.list.d/twinbench-backports.sources
+if ! dpkg-query -W -f='${Status}' "$GO_PACKAGE" 2>/dev/null | grep -q "install ok installed"; then
+    if grep -qs '^VERSION_CODENAME=bookworm' /etc/os-release && [ ! -e "$backports" ]; then
+        echo "setup: adding bookworm-backports for $GO_PACKAGE (go build -cover needs Go >= 1.20)"
+        printf '%s\n' "# written by twinbench's scripts/setup.sh: Go >= 1.20 for coverage builds of Go programs" \
+            "Types: deb deb-src" "URIs: http://deb.debian.org/debian" "Suites: bookworm-backports" \
+            "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" | $sudo tee "$backports" >/dev/null
+        $sudo apt-get update -qq
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$GO_PACKAGE" >/dev/null \
+        || echo "setup: $GO_PACKAGE is not available: coverage builds of Go programs will not work" >&2
 fi
 
 python=${PYTHON:-python3}

@@ -266,21 +266,31 @@ def task_new_command(
 
 @app.command("coverage-build")
 def coverage_build_command(
-    debian: Annotated[str, typer.Option("--debian", help="Debian source package to build")],
+    debian: Annotated[str, typer.Option("--debian", help="Debian package whose installed version is built")],
     output: Annotated[Path, typer.Option("--output", "-o", help="directory for the source and the build")],
     binary: Annotated[
         str | None, typer.Option("--binary", help="executable to instrument, if not the package name")
     ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, help="parallel build jobs")] = 2,
 ) -> None:
-    """Build the reference from its Debian source with gcc --coverage, for coverage-guided testgen."""
+    """Build the reference through its debian/rules with coverage counters (C/C++ gcov, Rust llvm, Go -cover).
+
+    Installs the package's build dependencies with apt-get build-dep (as root or through sudo -n).
+    """
     from twinbench.reference.coverage import CoverageBuildError, coverage_build
 
     try:
         with console.status(f"building {debian} with coverage") as status:
-            build = coverage_build(debian, output.resolve(), binary, log=lambda line: status.update(line[:100]))
+            build = coverage_build(
+                debian, output.resolve(), binary, log=lambda line: status.update(line[:100]), jobs=jobs
+            )
     except CoverageBuildError as exc:
         raise _fail(str(exc), EXIT_HARNESS_ERROR) from None
-    _say(f"{build.package} {build.version}: {build.binary} ({len(build.source_files)} source files)")
+    _say(
+        f"{build.package} {build.version} ({build.language}, {build.toolchain}): {build.binary} "
+        f"({len(build.source_files)} own source files, built in {build.build_seconds:.0f}s, "
+        f"{build.build_cpu_seconds:.0f}s CPU; log {build.build_log})"
+    )
 
 
 @app.command("testgen")

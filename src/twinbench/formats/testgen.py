@@ -12,6 +12,19 @@ class FileCoverage(BaseModel):
     lines_total: int
     lines_covered: int
     percent: float
+    role: str = Field(
+        default="own",
+        description="own (counted in the headline), vendored, dependency (another package's code) or generated",
+    )
+
+
+class CoverageTotals(BaseModel):
+    """Line coverage summed over the files of one role."""
+
+    files: int
+    lines_total: int
+    lines_covered: int
+    percent: float
 
 
 class CoverageReport(BaseModel):
@@ -21,6 +34,9 @@ class CoverageReport(BaseModel):
     lines_covered: int
     percent: float
     files: list[FileCoverage] = Field(default_factory=list)
+    by_role: dict[str, CoverageTotals] = Field(
+        default_factory=dict, description="totals per role; the headline above counts the program's own sources"
+    )
 
 
 class AcceptedShare(BaseModel):

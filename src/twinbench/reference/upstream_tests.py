@@ -117,10 +117,11 @@ def _ensure_source_entries(package: str) -> None:
     """deb-src entries for the configured mirrors, as coverage builds add them; apt-get source needs them."""
     import io
 
-    from twinbench.reference.coverage import CoverageBuildError, _ensure_deb_src, _Runner
+    from twinbench.reference.coverage import CoverageBuildError
+    from twinbench.reference.coverage.apt import BuildRunner, ensure_deb_src
 
     try:
-        _ensure_deb_src(_Runner(io.StringIO(), lambda line: None), package)
+        ensure_deb_src(BuildRunner(io.StringIO(), Path("(no log)"), lambda line: None), package)
     except (CoverageBuildError, OSError):
         pass  # apt-get source then says what is missing, and fetch_source reports it
 

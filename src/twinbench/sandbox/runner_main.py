@@ -132,6 +132,9 @@ class RunnerConfig(TypedDict):
     cgroup_fds: list[int]  # open cgroup.procs files the runner joins at start (memory and pids)
 
 
+COLLECT_DIR_FILES = 64  # a collected directory ("name/") yields at most this many files
+
+
 def main() -> None:
     """Serve requests until stdin closes, or until a run leaves something that cannot be removed."""
     config: RunnerConfig = json.loads(sys.argv[1])
@@ -303,11 +306,26 @@ class Runner:
         """The files the run was expected to write, within the sandbox's disk limit in all."""
         budget = self.config["disk_bytes"]
         files: dict[str, str | None] = {}
-        for name in names:
+        for name in self._expand_dirs(names):
             data = self._collect(name, min(FILE_COLLECT_CAP, max(budget, 0)))
             budget -= 0 if data is None else len(data)
             files[name] = None if data is None else base64.b64encode(data).decode()
         return files
+
+    def _expand_dirs(self, names: list[str]) -> list[str]:
+        """Names to collect; a name ending in "/" stands for the regular files directly in that work-dir
+        directory (coverage counters whose names hold a pid), at most COLLECT_DIR_FILES of them."""
+        expanded: list[str] = []
+        for name in names:
+            if not name.endswith("/"):
+                expanded.append(name)
+                continue
+            try:
+                entries = sorted(os.listdir(os.path.join(self.work, name)))[:COLLECT_DIR_FILES]
+            except OSError:
+                continue
+            expanded += [name + entry for entry in entries if os.path.isfile(os.path.join(self.work, name, entry))]
+        return expanded
 
     def _give(self, path: str) -> None:
         if self.uid is not None:

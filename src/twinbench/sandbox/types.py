@@ -41,7 +41,10 @@ class ExecRequest(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     stdin: bytes = b""
     files: dict[str, bytes] = Field(default_factory=dict)
-    collect: list[str] = Field(default_factory=list, description="work-dir files to read back after the run")
+    collect: list[str] = Field(
+        default_factory=list,
+        description="work-dir files to read back after the run; a name ending in / reads every file directly in it",
+    )
     limits: Limits = Field(default_factory=Limits)
 
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from twinbench.formats import AcceptedShare, Task
 from twinbench.protocols import Sandbox
@@ -43,6 +43,10 @@ class CoverageGuide(BaseModel):
     binary: Path
     strip_components: int
     gcda_files: list[str]
+    # how a run writes its counters (twinbench.reference.coverage.guidance_settings); empty means gcc's .gcda
+    env: dict[str, str] = Field(default_factory=dict)
+    collect: list[str] = Field(default_factory=list)
+    files: dict[str, bytes] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,11 @@ class Explorer:
         # end (bc's twins.b) and their mutants would otherwise cost the full case timeout each
         quick = spec.model_copy(update={"timeout_s": min(spec.timeout_s, EXPLORE_TIMEOUT_S)})
         request = request_for(self.task, case_for_spec(quick))
-        if self.coverage is not None:
+        if self.coverage is not None and self.coverage.env:
+            request.env.update(self.coverage.env)
+            request.collect = sorted({*request.collect, *self.coverage.collect})
+            request.files = {**self.coverage.files, **request.files}
+        elif self.coverage is not None:
             request.env["GCOV_PREFIX"] = f"{WORK_DIR}/{GCOV_DIR}"
             request.env["GCOV_PREFIX_STRIP"] = str(self.coverage.strip_components)
             request.collect = sorted({*request.collect, *(f"{GCOV_DIR}/{name}" for name in self.coverage.gcda_files)})
@@ -230,8 +238,8 @@ def behavior_features(
 
 
 def is_code_feature(feature: Feature) -> bool:
-    """Edges of the coverage build are keyed by their .gcda file; behavioral features by a tag word."""
-    return isinstance(feature[0], str) and feature[0].endswith(".gcda")
+    """Code features are keyed by their counter file (.gcda, .profraw, Go covcounters); behavioral ones by a tag."""
+    return isinstance(feature[0], str) and (feature[0].endswith(".gcda") or feature[0].startswith(GCOV_DIR + "/"))
 
 
 def _bucket(value: int) -> int:

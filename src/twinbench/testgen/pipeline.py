@@ -13,12 +13,19 @@ from pathlib import Path
 
 from twinbench.formats import CoverageReport, FormatError, Suite, TaskDir, TestgenReport, dump_suite, save_task
 from twinbench.protocols import Sandbox
-from twinbench.reference.coverage import CoverageBuild, features_of, line_coverage, load_coverage_build
+from twinbench.reference.coverage import (
+    CoverageBuild,
+    features_of,
+    guidance_settings,
+    line_coverage,
+    load_coverage_build,
+)
 from twinbench.reference.docmodel import CliModel, mine_named_docs
 from twinbench.reference.upstream_tests import fetch_source, upstream_seeds
+from twinbench.sandbox import WORK_DIR
 from twinbench.sandbox.testrun import EXECUTABLE, environment_for
 from twinbench.testgen.budget import WallClock
-from twinbench.testgen.explore import CoverageGuide
+from twinbench.testgen.explore import GCOV_DIR, CoverageGuide
 from twinbench.testgen.generate import GenerationInputs, TestgenOptions, generate_suite
 from twinbench.testgen.mutants import target_from_coverage_build
 from twinbench.testgen.record import CaseSpec
@@ -92,7 +99,15 @@ def run_testgen(
     build = load_coverage_build(coverage_dir) if coverage_dir is not None else None
     guide = None
     if build is not None:
-        guide = CoverageGuide(binary=build.binary, strip_components=build.strip_components, gcda_files=build.gcda_files)
+        env, collect, files = guidance_settings(build, f"{WORK_DIR}/{GCOV_DIR}")
+        guide = CoverageGuide(
+            binary=build.binary,
+            strip_components=build.strip_components,
+            gcda_files=build.gcda_files,
+            env=env,
+            collect=collect,
+            files=files,
+        )
     if options.mutants and build is None:
         raise FormatError("--mutants needs --coverage-build: mutants are made from the coverage build's sources")
     target = target_from_coverage_build(build) if options.mutants and build is not None else None
@@ -127,7 +142,7 @@ def measure_coverage(
     suite: Suite,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> CoverageReport:
-    """Line coverage of the final suite: run every case with the instrumented reference, then gcovr."""
+    """Line coverage of the final suite: run every case with the instrumented reference, counters read back."""
 
     def run_all(env_extra: dict[str, str]) -> None:
         for number, case in enumerate(suite.cases, start=1):

@@ -1,0 +1,97 @@
+"""The coverage build's source version is exactly the installed one, and every failure names the build log."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from twinbench.reference.coverage.apt import BuildRunner, choose_version, installed_source
+from twinbench.reference.coverage.model import CoverageBuildError
+
+
+def test_the_installed_version_is_chosen_when_the_mirror_has_it() -> None:
+    assert choose_version("sed", "4.9-1", ["4.9-1+deb12u1", "4.9-1"]) == "4.9-1"
+
+
+def test_a_missing_installed_version_is_refused_in_one_line_naming_both() -> None:
+    with pytest.raises(CoverageBuildError) as info:
+        choose_version("sed", "4.9-1", ["4.9-1+deb12u1"])
+    message = str(info.value)
+    assert "\n" not in message and "4.9-1 is installed" in message and "4.9-1+deb12u1" in message
+
+
+def test_a_package_that_is_not_installed_builds_the_newest_source() -> None:
+    assert choose_version("bc", None, ["1.07.1-3", "1.07.1-2"]) == "1.07.1-3"
+    with pytest.raises(CoverageBuildError):
+        choose_version("nothing", None, [])
+
+
+@pytest.mark.skipif(shutil.which("figlet") is None, reason="figlet is installed by scripts/setup.sh")
+def test_installed_source_maps_a_binnmu_to_its_source_version() -> None:
+    binary_version = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", "figlet"], capture_output=True, text=True, check=True
+    ).stdout
+    found = installed_source("figlet")
+    assert found is not None
+    source, version = found
+    assert source == "figlet" and binary_version.startswith(version) and "+b" not in version
+    assert installed_source("twinbench-no-such-package") is None
+
+
+def test_a_failing_command_names_the_build_log_and_keeps_its_output(tmp_path: Path) -> None:
+    log_path = tmp_path / "coverage-build.log"
+    with open(log_path, "w", encoding="utf-8") as log:
+        runner = BuildRunner(log, log_path, lambda _line: None)
+        with pytest.raises(CoverageBuildError) as info:
+            runner.run(["sh", "-c", "echo compiling; echo 'main.c:3: error: oops' >&2; exit 2"], what="make")
+    message = str(info.value)
+    assert "\n" not in message and "main.c:3: error: oops" in message and str(log_path) in message
+    assert "compiling" in log_path.read_text() and "[exit 2 after " in log_path.read_text()
+
+
+@pytest.mark.parametrize("package", ["-o foo", "Bc", "", "../etc", "a"])
+def test_a_name_that_is_no_debian_package_is_refused_before_apt_runs(package: str, tmp_path: Path) -> None:
+    from twinbench.reference.coverage import coverage_build
+
+    with pytest.raises(CoverageBuildError, match="is not a Debian package name"):
+        coverage_build(package, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_binary_given_as_a_path_is_refused(tmp_path: Path) -> None:
+    from twinbench.reference.coverage import coverage_build
+
+    with pytest.raises(CoverageBuildError, match="not a path"):
+        coverage_build("bc", tmp_path / "out", binary="/usr/bin/bc")
+
+
+def test_the_default_command_is_the_packages_only_one() -> None:
+    from twinbench.reference.coverage.build import _default_binary
+
+    assert _default_binary("twinbench-no-such-package", Path("/nonexistent")) == "twinbench-no-such-package"
+    if shutil.which("figlet"):
+        assert _default_binary("figlet", Path("/nonexistent")) == "figlet"  # figlet ships chkfont and others too
+
+
+@pytest.mark.parametrize(
+    ("build_depends", "toolchain"),
+    [
+        (
+            "debhelper (>= 12),\n dh-cargo (>= 25),\n cargo:native,\n rustc:native,\n librust-regex-1+default-dev",
+            "llvm",
+        ),
+        ("debhelper-compat (= 13),\n dh-golang,\n golang-any,\n golang-github-fatih-color-dev", "go"),
+        ("debhelper-compat (= 13), bison, flex, libreadline-dev, texinfo", "gcc"),
+        ("debhelper-compat (= 13), cmake, re2c, python3", "gcc"),
+    ],
+)
+def test_the_toolchain_comes_from_debian_control(build_depends: str, toolchain: str, tmp_path: Path) -> None:
+    from twinbench.reference.coverage.build import _toolchain_of
+
+    (tmp_path / "debian").mkdir()
+    control = f"Source: p\nBuild-Depends: {build_depends}\nStandards-Version: 4.6.0\n\nPackage: p\nDepends: cargo\n"
+    (tmp_path / "debian" / "control").write_text(control)
+    assert _toolchain_of(tmp_path) == toolchain
