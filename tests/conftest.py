@@ -24,7 +24,9 @@ os.environ.setdefault("TWINBENCH_CANDIDATE_UID", str(100000 + os.getpid() % 2000
 # or one worker's live sandboxes look like the other's leftovers
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _worker.startswith("gw") and _worker[2:].isdigit() and "TWINBENCH_WORKER_UID_SET" not in os.environ:
-    os.environ["TWINBENCH_CANDIDATE_UID"] = str(int(os.environ["TWINBENCH_CANDIDATE_UID"]) + 3 * (int(_worker[2:]) + 1))
+    os.environ["TWINBENCH_CANDIDATE_UID"] = str(
+        int(os.environ["TWINBENCH_CANDIDATE_UID"]) + 10 * (int(_worker[2:]) + 1)
+    )
     os.environ["TWINBENCH_WORKER_UID_SET"] = "1"
 CANDIDATE_UID = int(os.environ["TWINBENCH_CANDIDATE_UID"])
 # a clean room's broker runs the reference as the next uid, and its agent as the one after

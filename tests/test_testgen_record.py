@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from twinbench.formats import ReferenceSpec, Task
 from twinbench.protocols import Sandbox
 from twinbench.testgen import CaseSpec, record_reference
@@ -47,6 +49,8 @@ def test_crashes_of_the_reference_are_dropped_unless_documented(tmp_path: Path, 
 
 
 def test_cases_that_read_the_machine_are_dropped_as_host_dependent(tmp_path: Path, bwrap: Sandbox) -> None:
+    if not Path("/etc/machine-id").is_file():
+        pytest.skip("this machine has no /etc/machine-id, the host file the probe hides here")
     task = script_reference(
         tmp_path,
         """
@@ -60,8 +64,9 @@ def test_cases_that_read_the_machine_are_dropped_as_host_dependent(tmp_path: Pat
     )
     specs = [CaseSpec(id=name, argv=[name]) for name in ("passwd", "hostfile", "machine", "ok")]
     suite, report = record_reference(task, specs, bwrap, repeats=1, host_probe=True)
-    assert [case.id for case in suite.cases] == ["ok"]
-    for name in ("passwd", "hostfile", "machine"):
-        assert report.dropped[name].startswith("host_dependent"), report.dropped
+    # /etc/passwd and /etc/hostname are the sandbox's synthetic ones, the same on every machine: fair to keep;
+    # the machine-id is the host's own
+    assert [case.id for case in suite.cases] == ["passwd", "hostfile", "ok"]
+    assert report.dropped["machine"].startswith("host_dependent"), report.dropped
     suite, report = record_reference(task, specs, bwrap, repeats=1)
-    assert "passwd" in {case.id for case in suite.cases}  # without the probe nothing tells them apart
+    assert "machine" in {case.id for case in suite.cases}  # without the probe nothing tells it apart

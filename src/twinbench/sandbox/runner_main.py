@@ -324,7 +324,7 @@ class Runner:
                 entries = sorted(os.listdir(os.path.join(self.work, name)))[:COLLECT_DIR_FILES]
             except OSError:
                 continue
-            expanded += [name + entry for entry in entries if os.path.isfile(os.path.join(self.work, name, entry))]
+            expanded += [name + entry for entry in entries if _is_regular(os.path.join(self.work, name, entry))]
         return expanded
 
     def _give(self, path: str) -> None:
@@ -817,6 +817,14 @@ def _prefer_for_oom_kill() -> None:
             adjust.write("1000")
     except OSError:
         pass
+
+
+def _is_regular(path: str) -> bool:
+    """A regular file itself, not through a symlink."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _write_all(fd: int, data: bytes) -> None:

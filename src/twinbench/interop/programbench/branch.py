@@ -28,6 +28,7 @@ from twinbench.sandbox.bwrap import (
     system_binds,
 )
 from twinbench.sandbox.launcher import ensure_launcher, ensure_static_helper
+from twinbench.sandbox.runner_main import LAUNCH_FIELDS
 
 HERE = Path(__file__).parent
 SUPERVISOR_SOURCE = (HERE / "branch_main.py").read_text(encoding="utf-8")
@@ -192,6 +193,8 @@ def run_branch(
             "pytest_uid": candidate_uid + PYTEST_UID_OFFSET,
             "gid": candidate_uid,
             "launcher": f"{IN_DIR}/launch",
+            # the launcher's argument positions, defined once in the sandbox's runner (launch_argv)
+            "launch_fields": list(LAUNCH_FIELDS),
             "out": OUT_DIR,
             "tree": f"{IN_DIR}/tree",
             "branch_tar": f"{IN_DIR}/branch.tar",

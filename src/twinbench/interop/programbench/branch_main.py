@@ -174,6 +174,7 @@ class Supervisor:
                 argv,
                 self.config["pytest_env"],
                 (devnull.fileno(), log.fileno(), log.fileno(), status_write),
+                self.config["launch_fields"],
             )
             os.close(status_write)
             exec_error = read_all(status_read).decode(errors="replace")
@@ -276,6 +277,7 @@ class Broker(threading.Thread):
                 request.argv or ["./executable"],
                 env,
                 (*child_fds, status_write),
+                supervisor.config["launch_fields"],
                 supervisor.config["enter"],
             )
         finally:
@@ -477,24 +479,26 @@ def spawn(
     argv: list[str],
     env: dict[str, str],
     fds: tuple[int, int, int, int],
+    fields: list[str],
     enter: str | None = None,
 ) -> int:
     """The launcher applies the limits, drops to uid:gid, enters cwd and execs `program` with `argv`; with
     `enter`, first in a mount namespace where the real candidate is bound over the shim."""
     mb = 1 << 20
-    launch_argv = [
-        launcher,
-        str(uid),
-        str(gid),
-        str(int(limits["cpu_s"])),
-        str(limits["memory_mb"] * mb),
-        str(limits["file_size_mb"] * mb),
-        str(limits["open_files"]),
-        str(limits["processes"]),
-        cwd,
-        program,
-        *argv,
-    ]
+    values = {
+        "UID": uid,
+        "GID": gid,
+        "CPU_S": int(limits["cpu_s"]),
+        "AS_BYTES": limits["memory_mb"] * mb,
+        "FSIZE_BYTES": limits["file_size_mb"] * mb,
+        "NOFILE": limits["open_files"],
+        "NPROC": limits["processes"],
+        "NEW_IPC": 0,
+        "CGROUP_FDS": -1,
+        "WORKDIR": cwd,
+        "PROGRAM": program,
+    }
+    launch_argv = [launcher, *(str(values[field]) for field in fields), *argv]
     if enter is not None:
         launch_argv = [enter, REAL_EXECUTABLE, SHIM_PATH, *launch_argv]
     actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
