@@ -318,3 +318,23 @@ def fetch_source(runner: BuildRunner, source: str, version: str, out_dir: Path) 
     if result.returncode != 0 or not (target / "debian").is_dir():
         raise runner.fail(f"apt-get source {source}={version} failed: {last_error_line(result.stdout)}")
     return target
+
+
+def counter_files_written(exe: Path, arg_sets: list[list[str]], variable: str, value: str, pattern: str) -> list[str]:
+    """Run an instrumented binary with `variable` set to `value` (its "{dir}" the run's own fresh directory),
+    trying each argument list until one writes files matching `pattern` there; their names, or []."""
+    for args in arg_sets:
+        with tempfile.TemporaryDirectory(prefix="twinbench-counters-") as tmp:
+            env = {**os.environ, variable: value.format(dir=tmp)}
+            try:
+                subprocess.run(
+                    [str(exe), *args], cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30
+                )
+            except subprocess.TimeoutExpired:
+                continue
+            except OSError as exc:
+                raise CoverageBuildError(f"{exe} cannot run: {exc}") from None
+            written = sorted(path.name for path in Path(tmp).glob(pattern))
+            if written:
+                return written
+    return []

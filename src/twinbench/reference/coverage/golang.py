@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 import subprocess
 import tempfile
 from pathlib import Path
 
-from twinbench.reference.coverage.apt import APT_LOCK, BuildRunner, apt_prefix
+from twinbench.reference.coverage.apt import APT_LOCK, BuildRunner, apt_prefix, counter_files_written
 from twinbench.reference.coverage.model import CoverageBuildError
 
 # go build -cover needs Go >= 1.20; Debian 12's default golang-go is 1.19, bookworm-backports has golang-1.22-go
@@ -137,17 +136,5 @@ def parse_textfmt(text: str) -> dict[str, dict[int, int]]:
 
 def verify_coverdir(exe: Path) -> None:
     """Run the binary once with GOCOVERDIR: it must write its meta-data and counters there."""
-    for args in (["--version"], ["--help"], []):
-        with tempfile.TemporaryDirectory(prefix="twinbench-gocover-") as tmp:
-            env = {**os.environ, "GOCOVERDIR": tmp}
-            try:
-                subprocess.run(
-                    [str(exe), *args], cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30
-                )
-            except subprocess.TimeoutExpired:
-                continue
-            except OSError as exc:
-                raise CoverageBuildError(f"{exe} cannot run: {exc}") from None
-            if any(Path(tmp).glob("covcounters.*")):
-                return
-    raise CoverageBuildError(f"{exe} wrote no counters under GOCOVERDIR: not built with go build -cover")
+    if not counter_files_written(exe, [["--version"], ["--help"], []], "GOCOVERDIR", "{dir}", "covcounters.*"):
+        raise CoverageBuildError(f"{exe} wrote no counters under GOCOVERDIR: not built with go build -cover")

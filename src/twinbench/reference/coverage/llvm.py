@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 import subprocess
@@ -10,7 +9,7 @@ import tempfile
 from itertools import compress
 from pathlib import Path
 
-from twinbench.reference.coverage.apt import BuildRunner
+from twinbench.reference.coverage.apt import BuildRunner, counter_files_written
 from twinbench.reference.coverage.model import CoverageBuildError
 
 RUSTC = "/usr/bin/rustc"  # Debian's rustc: the one that built the reference, not a rustup toolchain
@@ -104,20 +103,9 @@ def _build_profiler_shim(runner: BuildRunner, out_dir: Path, llvm: str) -> Path:
 
 def verify_profile(exe: Path) -> str:
     """Run the binary once with LLVM_PROFILE_FILE; the name of the profile it writes (fixed per binary)."""
-    for args in (["--version"], []):
-        with tempfile.TemporaryDirectory(prefix="twinbench-profraw-") as tmp:
-            env = {**os.environ, "LLVM_PROFILE_FILE": f"{tmp}/{PROFILE_NAME}"}
-            try:
-                subprocess.run(
-                    [str(exe), *args], cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30
-                )
-            except subprocess.TimeoutExpired:
-                continue
-            except OSError as exc:
-                raise CoverageBuildError(f"{exe} cannot run: {exc}") from None
-            written = sorted(p.name for p in Path(tmp).glob("*.profraw"))
-            if written:
-                return written[0]
+    written = counter_files_written(exe, [["--version"], []], "LLVM_PROFILE_FILE", "{dir}/" + PROFILE_NAME, "*.profraw")
+    if written:
+        return written[0]
     raise CoverageBuildError(f"{exe} wrote no .profraw under LLVM_PROFILE_FILE: not built with -C instrument-coverage")
 
 
