@@ -38,9 +38,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from twinbench.agent.bwrap_options import FIRST_FREE_FD, BwrapOptions
 from twinbench.formats import Limits
 from twinbench.sandbox.bwrap import SeccompFilter
+from twinbench.sandbox.cgroup import SandboxCgroup
 from twinbench.sandbox.disk import mark_owner
 from twinbench.sandbox.launcher import ensure_dropper
-from twinbench.sandbox.rooms import ReferenceRoom, RoomLayout, reference_command
+from twinbench.sandbox.rooms import SHM_BYTES, ReferenceRoom, RoomLayout, reference_command
 from twinbench.sandbox.testrun import clock_environment
 
 SOCKET_NAME = "broker.sock"
@@ -63,6 +64,7 @@ STDIO_FDS = 3
 LAUNCH_ERROR_FD = 3  # the launcher reports a failed exec here (sandbox/launcher.c)
 SECCOMP_FD = 4  # bwrap --seccomp
 OPTIONS_FD = 5  # bwrap --args (agent/bwrap_options.py)
+FIRST_CGROUP_FD = 6  # the reference's cgroup.procs files (memory, then pids on cgroup v1), joined by the launcher
 # Linux 6.5+: a pidfd of the process that connected, exact even if that pid has since been reused
 SO_PEERPIDFD = getattr(socket, "SO_PEERPIDFD", 77)
 # how long a call from a process whose action the clean room has not registered yet waits for it
@@ -514,8 +516,30 @@ class ReferenceBroker:
     def _run(
         self, action: RoomAction, client: int, connection: socket.socket, request: BrokerRequest, fds: list[int]
     ) -> ReferenceCall:
+        # the reference's own cgroup: its memory (memfds and /dev/shm included) and processes bounded as a whole
+        cgroup = SandboxCgroup.create()
+        try:
+            return self._run_bounded(action, client, connection, request, fds, cgroup)
+        finally:
+            if cgroup is not None:
+                cgroup.remove()
+
+    def _run_bounded(
+        self,
+        action: RoomAction,
+        client: int,
+        connection: socket.socket,
+        request: BrokerRequest,
+        fds: list[int],
+        cgroup: SandboxCgroup | None,
+    ) -> ReferenceCall:
         call = ReferenceCall(argv=request.argv, cwd=request.cwd)
         started = time.monotonic()
+        cgroup_fds: list[int] = []
+        if cgroup is not None:
+            cgroup.apply(self.settings.limits, SHM_BYTES >> 20)
+            cgroup_fds = cgroup.procs_fds()
+        cgroup_targets = tuple(range(FIRST_CGROUP_FD, FIRST_CGROUP_FD + len(cgroup_fds)))
         error_read, error_write = os.pipe()
         with SeccompFilter() as seccomp:
             command = reference_command(
@@ -531,10 +555,12 @@ class ReferenceBroker:
                 cwd=request.cwd,
                 argv=request.argv,
                 seccomp_fd=None if seccomp.fd is None else SECCOMP_FD,
+                cgroup_fds=cgroup_targets,
             )
             with BwrapOptions(command) as options:
                 assert options.fd is not None
                 placed = {0: fds[0], 1: fds[1], 2: fds[2], LAUNCH_ERROR_FD: error_write, OPTIONS_FD: options.fd}
+                placed.update(zip(cgroup_targets, cgroup_fds, strict=True))
                 if seccomp.fd is not None:
                     placed[SECCOMP_FD] = seccomp.fd
                 # dup2 actions run in order, so a source that is also a target (a harness started with its stdio
@@ -549,7 +575,7 @@ class ReferenceBroker:
                     return call
                 finally:
                     os.close(error_write)
-                    for fd in moved.values():
+                    for fd in (*moved.values(), *cgroup_fds):
                         os.close(fd)
         with self._changed:
             self._running[pid] = action
