@@ -131,3 +131,22 @@ def test_eval_audit_then_report(tmp_path: Path) -> None:
     assert "wrapper" in html and "<svg" in html
     as_json = twinbench("report", str(tmp_path / "run"), "--json")
     assert json.loads(as_json.stdout)["leaderboard"][0]["run"] == "run"
+
+
+def test_version_and_short_help() -> None:
+    """--version prints the version (and the commit in a checkout); -h is --help, at the top and below."""
+    twinbench = Path(sys.executable).with_name("twinbench")
+    version = subprocess.run([str(twinbench), "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("twinbench 0."), version
+    for argv in (["-h"], ["eval", "-h"]):
+        shown = subprocess.run([str(twinbench), *argv], capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0 and "Usage:" in shown.stdout, shown
+
+
+def test_module_entry_point_sees_every_sub_app() -> None:
+    """Regression: `python -m twinbench.cli` ran before the agent and programbench sub-apps were added."""
+    for group in ("agent", "programbench"):
+        shown = subprocess.run(
+            [sys.executable, "-m", "twinbench.cli", group, "--help"], capture_output=True, text=True, timeout=60
+        )
+        assert shown.returncode == 0 and "Usage:" in shown.stdout, shown

@@ -223,6 +223,13 @@ def test_results_frame(graded: Graded) -> None:
     assert len(plain) == 60 and set(plain["task"]) == {"figlet"}
 
 
+def test_results_frame_takes_str_paths(graded: Graded) -> None:
+    """Regression: the documented notebook call `results_frame(['results/stub'])` crashed on str paths."""
+    pytest.importorskip("pandas")
+    frame = results_frame([str(graded.runs / "run-a")])
+    assert len(frame) == len(results_frame([graded.runs / "run-a"])) > 0
+
+
 def _report(graded: Graded, out: Path) -> str:
     names = ("run-a", "run-b", "run-c")
     write_report([graded.runs / name for name in names], out, title="figlet <rebuilds>")

@@ -45,6 +45,44 @@ console = Console(stderr=True)
 out = Console()
 
 
+def _show_version(value: bool) -> None:
+    """--version: the package version, and the git commit when run from a checkout."""
+    if not value:
+        return
+    from twinbench import __version__
+
+    commit = _checkout_commit()
+    _say(f"twinbench {__version__}" + (f" (commit {commit})" if commit else ""))
+    raise typer.Exit(0)
+
+
+def _checkout_commit() -> str | None:
+    """The short commit of the checkout this package runs from, or None (an installed wheel, no git)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if found.returncode != 0:
+        return None
+    return found.stdout.strip() or None
+
+
+@app.callback(context_settings={"help_option_names": ["-h", "--help"]})
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Rebuild real programs from their executable and docs; grade rebuilds in a bubblewrap sandbox."""
+
+
 def _say(text: str) -> None:
     """Print plain text: no rich markup (test groups look like [tags]) and no wrapping of long lines."""
     out.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -516,15 +554,6 @@ def report_command(
     _say(f"report: {output}")
 
 
-def main() -> None:
-    """Entry point that never shows a traceback for a user's mistake."""
-    app()
-
-
-if __name__ == "__main__":
-    main()
-
-
 agent_app = typer.Typer(help="Run coding agents on tasks in a clean room.", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
 
@@ -903,3 +932,13 @@ def programbench_derive_command(
         _say(f"left out {count}: {why}")
     for branch, why in report.branch_errors.items():
         _say(f"branch {branch}: {why}")
+
+
+def main() -> None:
+    """Entry point that never shows a traceback for a user's mistake."""
+    app()
+
+
+# last, so that `python -m twinbench.cli` sees every sub-app (agent, programbench) added above
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,7 @@ import importlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +149,7 @@ def run_labels(paths: list[Path]) -> list[str]:
             depth[i] += 1
 
 
-def results_frame(paths: list[Path]) -> Any:
+def results_frame(run_paths: Sequence[str | os.PathLike[str]]) -> Any:
     """A pandas.DataFrame with one row per test: run, task, submission, id, group, status, seconds.
 
     pandas is optional. Without twinbench, one eval.json loads in one call too:
@@ -159,6 +159,7 @@ def results_frame(paths: list[Path]) -> Any:
         pandas = importlib.import_module("pandas")
     except ImportError:
         raise ImportError("results_frame needs pandas: pip install pandas") from None
+    paths = [Path(path) for path in run_paths]  # str paths are what a notebook user passes
     columns = ["run", "task", "submission", "id", "group", "status", "seconds"]
     rows: list[tuple[str, str, str, str, str, str, float]] = []
     for path, label in zip(paths, run_labels(paths), strict=True):
