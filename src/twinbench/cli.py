@@ -95,6 +95,8 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 def _task_and_sandbox(task: Path, sandbox_name: str) -> tuple[TaskDir, Sandbox]:
     """Load a task and pick a backend; a bad task or an unusable backend exits with one line."""
+    if sandbox_name not in BACKENDS:  # the user's typo, not a harness failure
+        raise _fail(f"unknown sandbox backend {sandbox_name!r}; choose one of: {', '.join(BACKENDS)}", EXIT_BAD_INPUT)
     try:
         return load_task(task), get_sandbox(sandbox_name)
     except FormatError as exc:
