@@ -1,6 +1,6 @@
 """Line coverage of generated suites against the CPU time spent, for real Debian programs.
 
-    python benchmarks/bench_testgen.py                          # figlet and jq at 1, 5 and 15 minutes
+    python benchmarks/bench_testgen.py                          # figlet and bc at 1, 5 and 15 minutes
     python benchmarks/bench_testgen.py --programs figlet --budgets 60 --json /tmp/testgen.json
 
 For each program: `twinbench task new` into a scratch dir, `twinbench coverage-build` from the Debian source
@@ -89,7 +89,7 @@ def _score(scores: dict[str, float], name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the requested programs and budgets and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--programs", default="figlet,jq", help="comma-separated Debian packages")
+    parser.add_argument("--programs", default="figlet,bc", help="comma-separated Debian packages")
     parser.add_argument("--budgets", default="60,300,900", help="comma-separated --budget-s values")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=Path("/var/tmp/twinbench-coverage"))
