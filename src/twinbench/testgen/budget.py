@@ -32,7 +32,7 @@ class WallClock:
         """True once the time left is what recording, the gate and coverage of `cases` cases will take."""
         if self.cap_s is None:
             return False
-        reserve = FIXED_RESERVE_S + seconds_per_run * cases * RUNS_AFTER_EXPLORATION_PER_CASE * RESERVE_MARGIN
+        reserve = self._fixed_reserve() + seconds_per_run * cases * RUNS_AFTER_EXPLORATION_PER_CASE * RESERVE_MARGIN
         return self.remaining() <= min(reserve, self.cap_s * 0.6)
 
     def affordable_cases(self, seconds_per_run: float, wanted: int) -> int:
@@ -40,4 +40,8 @@ class WallClock:
         if self.cap_s is None or seconds_per_run <= 0:
             return wanted
         per_case = seconds_per_run * RUNS_AFTER_EXPLORATION_PER_CASE * RESERVE_MARGIN
-        return max(1, min(wanted, int((self.remaining() - FIXED_RESERVE_S) / per_case)))
+        return max(1, min(wanted, int((self.remaining() - self._fixed_reserve()) / per_case)))
+
+    def _fixed_reserve(self) -> float:
+        # aim at 95% of the cap: run times after exploring vary with the machine's load, the cap allows 5% more
+        return FIXED_RESERVE_S + 0.05 * (self.cap_s or 0.0)

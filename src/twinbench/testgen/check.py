@@ -41,13 +41,14 @@ def check_suite(
 ) -> SuiteCheck:
     """Classify the suite's cases, grade the shallow imitations and, with a coverage build, `mutants` mutants."""
     suite = load_suite(task_dir.suite_path)
+    # a bad coverage build is reported before minutes of grading, not after
+    target = target_from_coverage_build(load_coverage_build(coverage_dir)) if mutants and coverage_dir else None
     model = _cli_model(task_dir)
     probes = probe_reference(task_dir.task, model, sandbox, workers)
     classes = Counter(classify(Behavior.of_case(case), probes).value for case in suite.cases)
     validity = gate_report(suite, imitation_passes(task_dir.task, suite, probes, sandbox, workers, on_progress))
     mutation = None
-    if mutants and coverage_dir is not None:
-        target = target_from_coverage_build(load_coverage_build(coverage_dir))
+    if target is not None:
         task = task_dir.task
         mutation = mutation_score(task, suite, target, mutants, sandbox, workers, seed, on_progress=on_progress)
     return SuiteCheck(
