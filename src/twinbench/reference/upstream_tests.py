@@ -24,6 +24,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from twinbench.reference.coverage.apt import installed_source, source_versions, upstream_version
+
 SOURCE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "twinbench" / "sources"
 FETCH_TIMEOUT_S = 600.0
 MAX_FILE_BYTES = 64 * 1024
@@ -76,9 +78,10 @@ def fetch_source(binary_package: str, cache: Path = SOURCE_CACHE) -> SourceTree:
     The installed version first; when the mirror no longer has it (a security update replaced it), the newest
     version apt knows with the same upstream version, then the newest at all. Never raises: failures are data.
     """
-    source, installed = _installed_source(binary_package)
-    if source is None:
+    found = installed_source(binary_package)
+    if found is None:
         return SourceTree(package=binary_package, error=f"{binary_package} is not an installed Debian package")
+    source, installed = found
     cached = _cached_tree(cache, source, installed)
     if cached is not None:
         return SourceTree(package=source, version=installed, path=cached)
@@ -126,32 +129,11 @@ def _ensure_source_entries(package: str) -> None:
         pass  # apt-get source then says what is missing, and fetch_source reports it
 
 
-def _installed_source(package: str) -> tuple[str | None, str]:
-    try:
-        result = subprocess.run(
-            ["dpkg-query", "-W", "-f", "${source:Package} ${source:Version}", package],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None, ""
-    parts = result.stdout.split()
-    return (parts[0], parts[1]) if result.returncode == 0 and len(parts) == 2 else (None, "")
-
-
 def _candidate_versions(source: str, installed: str) -> list[str]:
-    try:
-        result = subprocess.run(
-            ["apt-cache", "showsrc", "--only-source", source], capture_output=True, text=True, timeout=60, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return [installed]
-    known = re.findall(r"^Version: (\S+)$", result.stdout, re.MULTILINE)
-    upstream = installed.split(":")[-1].rsplit("-", 1)[0]
-    same = [version for version in known if version.split(":")[-1].rsplit("-", 1)[0] == upstream]
-    # apt-cache lists the newest first; the installed version leads, then its closest relatives
+    """The installed version first, then the versions apt knows with the same upstream version, then the rest."""
+    _name, known = source_versions(source)
+    upstream = upstream_version(installed)
+    same = [version for version in known if upstream_version(version) == upstream]
     return list(dict.fromkeys([installed, *same, *known]))
 
 
