@@ -17,7 +17,10 @@ from twinbench.testgen.pipeline import run_testgen
 def test_a_suite_of_error_cases_fails_the_check_loudly(tmp_path: Path) -> None:
     task = small_figlet_task(tmp_path / "task", count=400)
     suite = load_suite(task / "tests" / "suite.jsonl")
-    dump_suite(Suite(cases=[c for c in suite.cases if c.expect.exit_code != 0]), task / "tests" / "suite.jsonl")
+    # a suite of nothing but command-line errors: what a lazy imitation knows from one probe of the reference
+    errors = [c for c in suite.cases if c.expect.exit_code != 0 and b"invalid option" in c.expect.stderr]
+    assert errors
+    dump_suite(Suite(cases=errors), task / "tests" / "suite.jsonl")
     result = twinbench("suite", "check", str(task), "-j", "2", "--json", str(tmp_path / "check.json"))
     assert result.returncode == 1, result.stderr
     assert "VALIDITY GATE FAILED" in result.stderr
