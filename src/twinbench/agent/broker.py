@@ -42,6 +42,7 @@ from twinbench.sandbox.cgroup import SandboxCgroup
 from twinbench.sandbox.disk import mark_owner
 from twinbench.sandbox.launcher import ensure_dropper
 from twinbench.sandbox.rooms import SHM_BYTES, ReferenceRoom, RoomLayout, reference_command
+from twinbench.sandbox.runner_main import LAUNCH_STATUS_FD, SECCOMP_FD, STDERR_FD, STDIN_FD, STDOUT_FD
 from twinbench.sandbox.testrun import clock_environment
 
 SOCKET_NAME = "broker.sock"
@@ -59,12 +60,12 @@ MAX_CONCURRENT_RUNS = 8
 # connections being served at once (waiting for a run slot included); more are refused at once, so that an
 # agent opening thousands of idle connections cannot make the harness start thousands of threads
 MAX_CONNECTIONS = 64
-STDIO_FDS = 3
-# the reference sandbox's descriptors: stdio (0-2) is the caller's, then these, each placed by number
-LAUNCH_ERROR_FD = 3  # the launcher reports a failed exec here (sandbox/launcher.c)
-SECCOMP_FD = 4  # bwrap --seccomp
-OPTIONS_FD = 5  # bwrap --args (agent/bwrap_options.py)
-FIRST_CGROUP_FD = 6  # the reference's cgroup.procs files (memory, then pids on cgroup v1), joined by the launcher
+STDIO_FDS = len((STDIN_FD, STDOUT_FD, STDERR_FD))
+# the reference sandbox's descriptors: stdio (0-2) is the caller's, then these, each placed by number; the
+# launcher's failed-exec channel and bwrap's seccomp descriptor are the runner's own (sandbox/runner_main.py)
+LAUNCH_ERROR_FD = LAUNCH_STATUS_FD
+OPTIONS_FD = SECCOMP_FD + 1  # bwrap --args (agent/bwrap_options.py)
+FIRST_CGROUP_FD = OPTIONS_FD + 1  # the reference's cgroup.procs files (memory, then pids on v1), joined by the launcher
 # Linux 6.5+: a pidfd of the process that connected, exact even if that pid has since been reused
 SO_PEERPIDFD = getattr(socket, "SO_PEERPIDFD", 77)
 # how long a call from a process whose action the clean room has not registered yet waits for it
@@ -559,7 +560,13 @@ class ReferenceBroker:
             )
             with BwrapOptions(command) as options:
                 assert options.fd is not None
-                placed = {0: fds[0], 1: fds[1], 2: fds[2], LAUNCH_ERROR_FD: error_write, OPTIONS_FD: options.fd}
+                placed = {
+                    STDIN_FD: fds[0],
+                    STDOUT_FD: fds[1],
+                    STDERR_FD: fds[2],
+                    LAUNCH_ERROR_FD: error_write,
+                    OPTIONS_FD: options.fd,
+                }
                 placed.update(zip(cgroup_targets, cgroup_fds, strict=True))
                 if seccomp.fd is not None:
                     placed[SECCOMP_FD] = seccomp.fd
