@@ -210,7 +210,10 @@ def test_detached_and_double_forked_children_are_killed(isolating: Sandbox, tmp_
     tree = tmp_path / "tree"
     write_executable(
         tree,
-        "#!/bin/sh\n(setsid sh -c 'sleep 60.5' &) ; (nohup sleep 60.5 >/dev/null 2>&1 &); pgrep -c -f 'sleep 60[.]5'\n",
+        # the escapees start in the background: wait (bounded) until both are there before the run ends
+        "#!/bin/sh\n(setsid sh -c 'sleep 60.5' &) ; (nohup sleep 60.5 >/dev/null 2>&1 &)\n"
+        "for i in $(seq 200); do [ \"$(pgrep -c -f 'sleep 60[.]5')\" -ge 2 ] && break; sleep 0.01; done\n"
+        "pgrep -c -f 'sleep 60[.]5'\n",
     )
     with isolating.open(SessionConfig(tree=tree)) as session:
         first = session.run(ExecRequest(argv=["./executable"], env=ENV))
