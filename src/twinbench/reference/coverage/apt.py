@@ -338,3 +338,12 @@ def counter_files_written(exe: Path, arg_sets: list[list[str]], variable: str, v
             if written:
                 return written
     return []
+
+
+def run_tool(argv: list[str], what: str) -> subprocess.CompletedProcess[str]:
+    """Run a coverage tool (llvm-profdata, llvm-cov, go tool covdata); a failure is a CoverageBuildError naming
+    `what` with the start of its stderr."""
+    result = subprocess.run(argv, capture_output=True, text=True, errors="replace", check=False)
+    if result.returncode != 0:
+        raise CoverageBuildError(f"{what} failed: {result.stderr.strip()[:300]}")
+    return result

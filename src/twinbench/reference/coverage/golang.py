@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 import struct
-import subprocess
 import tempfile
 from pathlib import Path
 
-from twinbench.reference.coverage.apt import APT_LOCK, BuildRunner, apt_prefix, counter_files_written
+from twinbench.reference.coverage.apt import APT_LOCK, BuildRunner, apt_prefix, counter_files_written, run_tool
 from twinbench.reference.coverage.model import CoverageBuildError
 
 # go build -cover needs Go >= 1.20; Debian 12's default golang-go is 1.19, bookworm-backports has golang-1.22-go
@@ -106,15 +105,7 @@ def covdata_lines(go: str, coverdir: Path) -> dict[str, dict[int, int]]:
         return {}
     with tempfile.TemporaryDirectory(prefix="twinbench-covdata-") as tmp:
         out = Path(tmp) / "cover.txt"
-        result = subprocess.run(
-            [go, "tool", "covdata", "textfmt", f"-i={coverdir}", f"-o={out}"],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            check=False,
-        )
-        if result.returncode != 0:
-            raise CoverageBuildError(f"go tool covdata textfmt failed: {result.stderr.strip()[:300]}")
+        run_tool([go, "tool", "covdata", "textfmt", f"-i={coverdir}", f"-o={out}"], "go tool covdata textfmt")
         return parse_textfmt(out.read_text(encoding="utf-8", errors="replace"))
 
 

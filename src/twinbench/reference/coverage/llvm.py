@@ -9,7 +9,7 @@ import tempfile
 from itertools import compress
 from pathlib import Path
 
-from twinbench.reference.coverage.apt import BuildRunner, counter_files_written
+from twinbench.reference.coverage.apt import BuildRunner, counter_files_written, run_tool
 from twinbench.reference.coverage.model import CoverageBuildError
 
 RUSTC = "/usr/bin/rustc"  # Debian's rustc: the one that built the reference, not a rustup toolchain
@@ -115,24 +115,13 @@ def llvm_lines(exe: Path, profiles: list[Path], tools: dict[str, str]) -> dict[s
         return {}
     with tempfile.TemporaryDirectory(prefix="twinbench-llvm-") as tmp:
         merged = Path(tmp) / "merged.profdata"
-        result = subprocess.run(
+        run_tool(
             [tools["llvm-profdata"], "merge", "-sparse", "-o", str(merged), *map(str, profiles)],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            check=False,
+            "llvm-profdata merge",
         )
-        if result.returncode != 0:
-            raise CoverageBuildError(f"llvm-profdata merge failed: {result.stderr.strip()[:300]}")
-        export = subprocess.run(
-            [tools["llvm-cov"], "export", "-format=lcov", f"-instr-profile={merged}", str(exe)],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            check=False,
+        export = run_tool(
+            [tools["llvm-cov"], "export", "-format=lcov", f"-instr-profile={merged}", str(exe)], "llvm-cov export"
         )
-    if export.returncode != 0:
-        raise CoverageBuildError(f"llvm-cov export failed: {export.stderr.strip()[:300]}")
     return parse_lcov(export.stdout)
 
 
