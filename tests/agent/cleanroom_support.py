@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import textwrap
 import threading
@@ -16,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from twinbench.agent.cleanroom import CleanRoom
 from twinbench.formats import ActionResult
@@ -48,6 +51,14 @@ DATA_STRIDE = 9
 MIN_LEAK = 160
 MAX_SCANNED_BYTES = 96 << 20
 TEXTUAL = frozenset(range(0x20, 0x7F)) | {0, 9, 10, 13}
+
+# every clean-room test module's marks: the room needs bubblewrap, and hides the reference only as root
+CLEAN_ROOM_MARKS = [
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+    pytest.mark.skipif(
+        os.geteuid() != 0, reason="the clean room hides the reference behind another uid only when run as root"
+    ),
+]
 
 
 def _distinctive(window: bytes) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import threading
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cleanroom_support import (
+    CLEAN_ROOM_MARKS,
     last_json,
     logged_call,
     open_fds,
@@ -25,12 +25,7 @@ from cleanroom_support import (
 from twinbench.agent.cleanroom import CleanRoom
 from twinbench.formats import TaskDir
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
-    pytest.mark.skipif(
-        os.geteuid() != 0, reason="the clean room hides the reference behind another uid only when run as root"
-    ),
-]
+pytestmark = CLEAN_ROOM_MARKS
 
 
 # --- attacks on the broker ---

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cleanroom_support import (
+    CLEAN_ROOM_MARKS,
     FIGLET,
     JQ,
     LIBJQ_LINK,
@@ -28,12 +28,7 @@ from twinbench.agent.cleanroom import CleanRoom, CleanRoomSettings
 from twinbench.formats import TaskDir
 from twinbench.reference.taskgen import create_task
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
-    pytest.mark.skipif(
-        os.geteuid() != 0, reason="the clean room hides the reference behind another uid only when run as root"
-    ),
-]
+pytestmark = CLEAN_ROOM_MARKS
 
 
 # --- attacks through the reference itself ---

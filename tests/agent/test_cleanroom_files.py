@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 from cleanroom_support import (
+    CLEAN_ROOM_MARKS,
     LIBJQ_LINK,
     LeakDetector,
     last_json,
@@ -20,12 +19,7 @@ from cleanroom_support import (
 from tests.conftest import REFERENCE_UID
 from twinbench.agent.cleanroom import CLIENT_SOURCE, CleanRoom
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
-    pytest.mark.skipif(
-        os.geteuid() != 0, reason="the clean room hides the reference behind another uid only when run as root"
-    ),
-]
+pytestmark = CLEAN_ROOM_MARKS
 
 
 # --- attacks on the files ---

@@ -3,8 +3,6 @@ network, the task directory and the harness."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import textwrap
@@ -13,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cleanroom_support import (
+    CLEAN_ROOM_MARKS,
     put,
     run,
 )
@@ -21,12 +20,7 @@ import twinbench
 from twinbench.agent.cleanroom import CleanRoom
 from twinbench.reference.taskgen import create_task
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
-    pytest.mark.skipif(
-        os.geteuid() != 0, reason="the clean room hides the reference behind another uid only when run as root"
-    ),
-]
+pytestmark = CLEAN_ROOM_MARKS
 
 
 def test_room_refuses_keyrings_and_user_namespaces_and_bounds_dev_shm(jq_room: CleanRoom) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
-import pytest
 from cleanroom_support import (
+    CLEAN_ROOM_MARKS,
     LeakDetector,
     put,
     run,
@@ -15,12 +14,7 @@ from cleanroom_support import (
 
 from twinbench.agent.cleanroom import CleanRoom
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
-    pytest.mark.skipif(
-        os.geteuid() != 0, reason="the clean room hides the reference behind another uid only when run as root"
-    ),
-]
+pytestmark = CLEAN_ROOM_MARKS
 
 
 # --- the detector itself ---

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from cleanroom_support import (
+    CLEAN_ROOM_MARKS,
     nothing_left,
     run,
     uid_processes,
@@ -25,12 +26,7 @@ from tests.conftest import REFERENCE_UID
 from twinbench.agent.cleanroom import CleanRoom, CleanRoomSettings
 from twinbench.formats import ActionResult, TaskDir
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
-    pytest.mark.skipif(
-        os.geteuid() != 0, reason="the clean room hides the reference behind another uid only when run as root"
-    ),
-]
+pytestmark = CLEAN_ROOM_MARKS
 
 
 def test_room_disk_is_a_filesystem_of_the_limits_size(jq_task: TaskDir, tmp_path: Path) -> None:

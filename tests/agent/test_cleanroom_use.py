@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
-import pytest
 from cleanroom_support import (
+    CLEAN_ROOM_MARKS,
     FIGLET,
     run,
 )
@@ -15,12 +13,7 @@ from cleanroom_support import (
 from tests.conftest import AGENT_UID
 from twinbench.agent.cleanroom import CleanRoom
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
-    pytest.mark.skipif(
-        os.geteuid() != 0, reason="the clean room hides the reference behind another uid only when run as root"
-    ),
-]
+pytestmark = CLEAN_ROOM_MARKS
 
 
 # --- what the room is for ---
