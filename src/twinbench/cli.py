@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from twinbench.cli_report import report_command
 from twinbench.formats import (
     DEFAULT_DISK_LIMIT_MB,
     AgentRunRecord,
@@ -527,35 +528,6 @@ def _print_audit(report: AuditReport) -> None:
         _say(f"  code: {report.code.code_lines} lines in {report.code.files} files, {report.code.functions} functions")
 
 
-@app.command("report")
-def report_command(
-    run_dirs: Annotated[list[Path], typer.Argument(help="run directories holding eval.json files (one run each)")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="the HTML file to write")] = Path("report.html"),
-    title: Annotated[str, typer.Option("--title", help="page title")] = "twinbench report",
-    as_json: Annotated[
-        bool, typer.Option("--json", help="print the aggregate as JSON instead of writing HTML")
-    ] = False,
-) -> None:
-    """Leaderboard and per-task results of one or more runs, as one self-contained HTML file (or JSON)."""
-    import json
-
-    from twinbench.report import aggregate_json, leaderboard, load_runs, write_report
-
-    try:
-        if as_json:
-            print(json.dumps(aggregate_json(load_runs(run_dirs)), indent=2))
-            return
-        runs = write_report(run_dirs, output, title)
-    except FormatError as exc:
-        raise _fail(str(exc), EXIT_BAD_INPUT) from None
-    for row in leaderboard(runs):
-        _say(
-            f"{row.rank}. {row.run}: {row.resolved} resolved, {row.near_resolved} near-resolved, "
-            f"mean score {row.mean_score:.3f} over {row.tasks_total} tasks"
-        )
-    _say(f"report: {output}")
-
-
 agent_app = typer.Typer(help="Run coding agents on tasks in a clean room.", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
 
@@ -934,6 +906,9 @@ def programbench_derive_command(
         _say(f"left out {count}: {why}")
     for branch, why in report.branch_errors.items():
         _say(f"branch {branch}: {why}")
+
+
+app.command("report")(report_command)
 
 
 def main() -> None:
