@@ -127,11 +127,13 @@ def test_eval_audit_then_report(tmp_path: Path) -> None:
     graded = twinbench("eval", str(task), str(DEMO_SUBMISSIONS["reference-wrapper"]), "-o", str(out), "--audit")
     assert graded.returncode == 0 and (out / "audit.json").exists()
     report = twinbench("report", str(tmp_path / "run"), "-o", str(tmp_path / "report.html"))
-    assert report.returncode == 0 and "1. run: 0 resolved" in report.stdout
+    # the audit flags the wrapper critical: its run is listed, not ranked
+    assert report.returncode == 0 and "not ranked: run [flagged critical: wrapper on figlet]" in report.stdout
     html = (tmp_path / "report.html").read_text()
-    assert "wrapper" in html and "<svg" in html
+    assert "flagged critical: wrapper" in html and "Not ranked: flagged run" in html
     as_json = twinbench("report", str(tmp_path / "run"), "--json")
-    assert json.loads(as_json.stdout)["leaderboard"][0]["run"] == "run"
+    row = json.loads(as_json.stdout)["leaderboard"][0]
+    assert (row["run"], row["rank"], row["flag"]["rule"]) == ("run", None, "wrapper")
 
 
 def test_version_and_short_help() -> None:

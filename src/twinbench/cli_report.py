@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from pathlib import Path
@@ -111,13 +112,19 @@ def _serve(run_dirs: list[Path], title: str, rank_flagged: bool, host: str, port
         server = ReportServer(live, host, port)
     except OSError as exc:
         raise _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
-    with server:
-        _say(f"serving {server.url} (Ctrl-C stops); watching {', '.join(str(path) for path in run_dirs)}")
-        _say_update(live)
-        try:
-            server.watch(threading.Event(), _say_update)
-        except KeyboardInterrupt:
-            pass
+    stop = threading.Event()
+    # `kill` (SIGTERM) stops as cleanly as Ctrl-C: a served report is usually ended by a script or a service
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        with server:
+            _say(f"serving {server.url} (Ctrl-C stops); watching {', '.join(str(path) for path in run_dirs)}")
+            _say_update(live)
+            try:
+                server.watch(stop, _say_update)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     _say("stopped")
 
 

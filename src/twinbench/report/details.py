@@ -100,9 +100,7 @@ def _groups_block(result: TaskResult) -> str:
     """Pass rate per group, lowest first: the weakest few open, the rest folded."""
     groups = sorted(result.groups, key=lambda group: (group.rate, group.group))
     weakest, rest = groups[:WEAKEST_GROUPS_SHOWN], groups[WEAKEST_GROUPS_SHOWN:]
-    more = (
-        f"<details><summary>{len(rest)} more groups</summary>{group_table(rest)}</details>" if rest else ""
-    )
+    more = f"<details><summary>{len(rest)} more groups</summary>{group_table(rest)}</details>" if rest else ""
     return (
         f'<details class="groups" open><summary>test groups, lowest pass rate first ({len(groups)} groups)</summary>'
         f"{group_table(weakest)}{more}</details>"
@@ -127,7 +125,8 @@ def _failing_block(result: TaskResult, rates: dict[str, float]) -> str:
         if more
         else ""
     )
-    rest = f"<details><summary>{len(later)} more tests that did not pass</summary>{folded}{note}</details>" if later else note
+    rest = f"<details><summary>{len(later)} more tests that did not pass</summary>{folded}{note}</details>"
+    rest = rest if later else note
     opened_note = f", {len(first)} diffs from the weakest groups shown" if first else ""
     return (
         f'<details class="failing" open><summary>{len(result.failing)} tests did not pass{opened_note}</summary>'
@@ -165,7 +164,8 @@ def _failing_test(test: FailingTest, is_open: bool) -> str:
     )
     if not test.diff:
         return f'<div class="test">{summary}</div>'
-    return f'<details class="test"{" open" if is_open else ""}><summary>{summary}</summary>{_diff_block(test.diff)}</details>'
+    state = " open" if is_open else ""
+    return f'<details class="test"{state}><summary>{summary}</summary>{_diff_block(test.diff)}</details>'
 
 
 def _diff_block(diff: str) -> str:

@@ -63,7 +63,8 @@ background:#eaeef2;border-radius:3px;vertical-align:middle}.rate>span{display:bl
 .stats td:nth-child(n+2){text-align:right;font-variant-numeric:tabular-nums}.stats tr.total td{font-weight:600}
 .stats td.lang{padding-left:24px}
 input[type=search]{padding:4px 8px;border:1px solid #d0d7de;border-radius:4px;width:260px;max-width:100%}
-.live{background:#ddf4ff;border:1px solid #54aeff;border-radius:6px;padding:4px 10px;display:inline-block;margin-top:6px}
+.live{background:#ddf4ff;border:1px solid #54aeff;border-radius:6px;padding:4px 10px;display:inline-block;
+margin-top:6px}
 @media (max-width:600px){main{padding:12px 10px 40px}h1{font-size:22px}table{font-size:13px}th,td{padding:4px 5px}
 .card{padding:8px 8px}.meanbar,.swatch{display:none}.badge{white-space:normal}}
 """
@@ -78,8 +79,7 @@ document.getElementById("task-filter").addEventListener("input", function (event
 });
 """
 # A served report (`--serve`) also polls the server's version counter and reloads when results changed.
-LIVE_JS = (
-    """
+LIVE_JS = """
 (function () {
   var shown = document.documentElement.dataset.version;
   function poll() {
@@ -87,12 +87,10 @@ LIVE_JS = (
       .then(function (version) { if (version.trim() !== shown) { location.reload(); } else { later(); } })
       .catch(later);
   }
-  function later() { setTimeout(poll, %d); }
+  function later() { setTimeout(poll, POLL_MS); }
   later();
 })();
-"""
-    % LIVE_POLL_MS
-)
+""".replace("POLL_MS", str(LIVE_POLL_MS))
 
 
 def _script_hash(script: str) -> str:
@@ -175,7 +173,8 @@ def _count(number: int, noun: str) -> str:
 def _table(head: str, rows: list[str], css: str = "") -> str:
     """A table that scrolls sideways inside its own box on a narrow screen instead of widening the page."""
     klass = f' class="{css}"' if css else ""
-    return f'<div class="scroll"><table{klass}><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    body = "".join(rows)
+    return f'<div class="scroll"><table{klass}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _leaderboard_section(runs: list[Run], colors: dict[str, str], rank_flagged: bool) -> str:
@@ -215,10 +214,8 @@ def _leaderboard_section(runs: list[Run], colors: dict[str, str], rank_flagged: 
         )
         parts.append(_table(head, [_leaderboard_row(row, colors, row.run in empty, unreadable) for row in unranked]))
     if empty:
-        parts.append(
-            f'<p class="note">No results yet under: {", ".join(f"<code>{esc(label)}</code>" for label in sorted(empty))}'
-            " (every task counts as 0).</p>"
-        )
+        listed = ", ".join(f"<code>{esc(label)}</code>" for label in sorted(empty))
+        parts.append(f'<p class="note">No results yet under: {listed} (every task counts as 0).</p>')
     parts += [_errors_table(runs), _summaries_table(runs), "</section>"]
     return "".join(parts)
 
@@ -238,7 +235,8 @@ def _leaderboard_row(row: LeaderboardRow, colors: dict[str, str], empty: bool, u
     rank = str(row.rank) if row.rank is not None else "&ndash;"
     return (
         f'<tr><td class="num">{rank}</td>'
-        f'<td><span class="swatch" style="color:{colors[row.run]}">&#9632; </span><b>{esc(row.run)}</b>{no_results}{flag}</td>'
+        f'<td><span class="swatch" style="color:{colors[row.run]}">&#9632; </span>'
+        f"<b>{esc(row.run)}</b>{no_results}{flag}</td>"
         f'<td class="num">{row.tasks}/{row.tasks_total}</td><td class="num">{row.resolved}</td>'
         f'<td class="num">{row.near_resolved}</td>'
         f'<td class="num nowrap">{row.mean_score:.3f}<span class="meanbar" style="width:{80 * row.mean_score:.0f}px">'
@@ -343,7 +341,8 @@ def _distribution_section(runs: list[Run], tasks: list[str], colors: dict[str, s
         if not scores:
             continue
         missing = len(tasks) - len(scores)
-        note = _count(len(scores), "task") + " with results" + (f"; {missing} missing (count as 0, not drawn)" if missing else "")
+        note = f"{_count(len(scores), 'task')} with results"
+        note += f"; {missing} missing (count as 0, not drawn)" if missing else ""
         filled = [index for index, count in enumerate(score_bins(scores)) if count]
         if len(scores) < HISTOGRAM_MIN_TASKS or len(filled) == 1:
             one_bin.append(f"<li><b>{esc(run.label)}</b>: {note}, every one scoring {_bin_name(filled[0])}</li>")

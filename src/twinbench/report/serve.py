@@ -55,13 +55,13 @@ class LiveReport:
         if fingerprint == self._fingerprint:
             return False
         version = self.version + 1
+        problem: str | None = None
         try:
             runs = load_runs(self.paths, allow_empty=True)
         except FormatError as exc:  # a run dir removed while serving: say so on the page, keep serving
             runs, problem = [], str(exc)
             page = _problem_page(self.title, problem, version)
         else:
-            problem = None
             page = render_html(runs, self.title, self.rank_flagged, live=str(version))
         with self._lock:
             self.version, self.page, self.runs, self.problem = version, page.encode("utf-8"), runs, problem
@@ -88,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     server: _ReportHTTPServer
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         version, page = self.server.live.snapshot()
         path = self.path.split("?", 1)[0]
         if path in ("/", "/index.html"):
@@ -106,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: object) -> None:
         """Silent: the page polls every two seconds, which would bury the terminal."""
 
 
@@ -134,7 +134,8 @@ class ReportServer:
     def url(self) -> str:
         """Where the report is served."""
         host, port = self._server.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        host = host.decode() if isinstance(host, bytes) else str(host)
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
 
     def start(self) -> None:
