@@ -323,6 +323,10 @@ def test_charts_only_where_they_carry_information(graded: Graded, tmp_path: Path
     assert page.count('<svg class="hist"') == 1 and "distribution of per-task scores of run-all" in distribution
     for run in ("run-a", "run-b", "run-f"):
         assert f"<li><b>{run}</b>:" in distribution
+    # regression: run-a's three scores in three bins were described as all in the first one
+    assert (
+        "<li><b>run-a</b>: 3 tasks with results; 1 missing (count as 0, not drawn), scoring 0.950, 0.900, 0.6" in page
+    )
     assert "run-c</b>" not in distribution  # nothing readable, nothing to say
     # fewer than 4 tasks: no distribution section at all, not even in the navigation
     one = render_html(load_runs([graded.runs / "run-e", graded.runs / "run-d"]))
@@ -400,8 +404,12 @@ def test_flagged_run_is_not_ranked_unless_rank_flagged(graded: Graded) -> None:
     assert [row["rank"] for row in aggregate_json(load_runs(paths), rank_flagged=True)["leaderboard"]] == [1, 2, 3]
 
     board = _section(render_html(load_runs(paths)), "leaderboard")
-    assert board.index("<b>run-b</b>") < board.index("<b>run-a</b>") < board.index("Not ranked: flagged run-f")
-    assert board.index("Not ranked: flagged run-f") < board.index("<b>run-f</b>")
+    assert (
+        board.index('<b class="runname">run-b</b>')
+        < board.index('<b class="runname">run-a</b>')
+        < board.index("Not ranked: flagged run-f")
+    )
+    assert board.index("Not ranked: flagged run-f") < board.index('<b class="runname">run-f</b>')
     assert "flagged critical: wrapper" in board and "flagged medium: network" in board
     assert "instead of implementing it &mdash; figlet-easy" in board
     assert "Not ranked" not in render_html(load_runs(paths), rank_flagged=True)

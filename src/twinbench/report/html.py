@@ -43,13 +43,14 @@ background:#eaeef2;color:#1f2328;white-space:nowrap}
 .st-timeout,.st-crashed{background:#fff1e5;color:#953800}.st-error,.st-not_run{background:#eaeef2;color:#57606a}
 .sev-critical,.sev-high,.sev-error{background:#cf222e;color:#fff}.sev-medium,.sev-warning{background:#fb8f44;color:#fff}
 .sev-low{background:#fff8c5;color:#7d4e00}.sev-info,.sev-other{background:#ddf4ff;color:#0a3069}
-.flag-msg{display:block;font-size:12px;color:#57606a;max-width:420px}
+.flag-msg{font-size:12px;color:#57606a}tr.has-flag td{border-bottom:none}tr.flag-row td{padding-top:0}
+td:first-child{white-space:nowrap}
 .card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;margin:10px 0;min-width:0}
 .card-head{display:flex;flex-wrap:wrap;gap:6px 10px;align-items:center}
 .card-head code,.note code{overflow-wrap:anywhere}
 .hists{display:flex;flex-wrap:wrap;gap:12px}.hists .card{margin:0;max-width:100%}
 svg.hist{max-width:100%;height:auto}
-.missing{color:#8c959f}.uncounted{opacity:.55}.nowrap{white-space:nowrap}
+.missing{color:#8c959f}.uncounted{opacity:.55}.nowrap,.runname{white-space:nowrap}
 #tasks td.name{position:sticky;left:0;background:#fff;z-index:1}
 pre{margin:6px 0;padding:8px;background:#f6f8fa;border:1px solid #d8dee4;border-radius:4px;overflow:auto;
 max-height:420px;font:12px/1.35 ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;white-space:pre}
@@ -65,7 +66,8 @@ background:#eaeef2;border-radius:3px;vertical-align:middle}.rate>span{display:bl
 input[type=search]{padding:4px 8px;border:1px solid #d0d7de;border-radius:4px;width:260px;max-width:100%}
 .live{background:#ddf4ff;border:1px solid #54aeff;border-radius:6px;padding:4px 10px;display:inline-block;
 margin-top:6px}
-@media (max-width:600px){main{padding:12px 10px 40px}h1{font-size:22px}table{font-size:13px}th,td{padding:4px 5px}
+@media (max-width:600px){main{padding:12px 10px 40px}h1{font-size:22px}table{font-size:13px}th{font-size:12px}
+th,td{padding:4px 4px}#tasks td:not(.name){min-width:150px}.runname{white-space:normal}
 .card{padding:8px 8px}.meanbar,.swatch{display:none}.badge{white-space:normal}}
 """
 
@@ -182,15 +184,13 @@ def _leaderboard_section(runs: list[Run], colors: dict[str, str], rank_flagged: 
     ranked = [row for row in rows if row.ranked]
     unranked = [row for row in rows if not row.ranked]
     empty = {run.label for run in runs if not run.results}
-    unreadable = any(row.errors for row in rows)  # a column of zeros would only push the table off a phone
     head = (
         '<th class="num">rank</th><th>run</th><th class="num">tasks</th><th class="num">resolved</th>'
         '<th class="num">near-resolved</th><th class="num">mean score</th>'
-        + ('<th class="num">unreadable</th>' if unreadable else "")
     )
     parts = ['<section id="leaderboard"><h2>Leaderboard</h2>']
     if ranked:
-        parts.append(_table(head, [_leaderboard_row(row, colors, row.run in empty, unreadable) for row in ranked]))
+        parts.append(_table(head, [_leaderboard_row(row, colors, row.run in empty) for row in ranked]))
     else:
         parts.append('<p class="note">No run is ranked: every run is flagged by the audit.</p>')
     parts.append(
@@ -212,7 +212,7 @@ def _leaderboard_section(runs: list[Run], colors: dict[str, str], rank_flagged: 
             '<p class="note">The audit found that these scores cannot be trusted (for example a wrapper around'
             " the reference program). Their figures are shown for reference only.</p>"
         )
-        parts.append(_table(head, [_leaderboard_row(row, colors, row.run in empty, unreadable) for row in unranked]))
+        parts.append(_table(head, [_leaderboard_row(row, colors, row.run in empty) for row in unranked]))
     if empty:
         listed = ", ".join(f"<code>{esc(label)}</code>" for label in sorted(empty))
         parts.append(f'<p class="note">No results yet under: {listed} (every task counts as 0).</p>')
@@ -220,28 +220,31 @@ def _leaderboard_section(runs: list[Run], colors: dict[str, str], rank_flagged: 
     return "".join(parts)
 
 
-def _leaderboard_row(row: LeaderboardRow, colors: dict[str, str], empty: bool, unreadable: bool) -> str:
-    errors = f'<span class="badge bad">{row.errors}</span>' if row.errors else "0"
-    errors_cell = f'<td class="num">{errors}</td>' if unreadable else ""
-    flag = ""
-    if row.flag is not None:
-        others = f" (+{row.flagged - 1} more flagged)" if row.flagged > 1 else ""
-        flag = (
-            f" {flag_badge(row.flag.severity, row.flag.rule, row.flag.message)}"
-            f'<span class="flag-msg">{esc(row.flag.message)} &mdash; {esc(row.flag.task)}'
-            f"{'' if row.flag.submission == row.run else ' / ' + esc(row.flag.submission)}{others}</span>"
-        )
+def _leaderboard_row(row: LeaderboardRow, colors: dict[str, str], empty: bool) -> str:
+    # unreadable results are rare: a badge by the name, not a column of zeros pushing the table off a phone
+    errors = f' <span class="badge bad">{row.errors}&nbsp;unreadable</span>' if row.errors else ""
     no_results = ' <span class="badge warn">no results</span>' if empty else ""
     rank = str(row.rank) if row.rank is not None else "&ndash;"
-    return (
-        f'<tr><td class="num">{rank}</td>'
+    css = ' class="has-flag"' if row.flag else ""
+    main = (
+        f'<tr{css}><td class="num">{rank}</td>'
         f'<td><span class="swatch" style="color:{colors[row.run]}">&#9632; </span>'
-        f"<b>{esc(row.run)}</b>{no_results}{flag}</td>"
+        f'<b class="runname">{esc(row.run)}</b>{no_results}{errors}</td>'
         f'<td class="num">{row.tasks}/{row.tasks_total}</td><td class="num">{row.resolved}</td>'
         f'<td class="num">{row.near_resolved}</td>'
         f'<td class="num nowrap">{row.mean_score:.3f}<span class="meanbar" style="width:{80 * row.mean_score:.0f}px">'
         f'</span><span class="meanbar" style="width:{80 * (1 - row.mean_score):.0f}px;background:#eaeef2;'
-        f'margin-left:0"></span></td>{errors_cell}</tr>'
+        f'margin-left:0"></span></td></tr>'
+    )
+    if row.flag is None:
+        return main
+    # the flag gets a row of its own across the table, so a long finding does not squeeze the figures
+    where = esc(row.flag.task) + ("" if row.flag.submission == row.run else " / " + esc(row.flag.submission))
+    others = f" (+{row.flagged - 1} more flagged)" if row.flagged > 1 else ""
+    return (
+        f'{main}<tr class="flag-row"><td></td><td colspan="5">'
+        f"{flag_badge(row.flag.severity, row.flag.rule, row.flag.message)}"
+        f'<span class="flag-msg">{esc(row.flag.message)} &mdash; {where}{others}</span></td></tr>'
     )
 
 
@@ -311,15 +314,15 @@ def _score_line(result: TaskResult, counted: bool, results_here: int) -> str:
     flag = result.flag
     flagged = f" {flag_badge(flag.severity, flag.rule, flag.message)}" if flag is not None else ""
     # the submission name only helps when a run holds more than one result for the task
-    name = f' <span class="sub">{esc(result.submission)}</span>' if results_here > 1 else ""
+    name = f'<span class="sub">{esc(result.submission)}:</span> ' if results_here > 1 else ""
     behavioral = (
         f' <span class="sub" title="stderr wording free">behavioral {result.behavioral_score:.3f}</span>'
         if result.behavioral_score is not None
         else ""
     )
     return (
-        f'<div class="{css}">{score_badge(result.score)} {result.passed}/{result.total}'
-        f"{_resolution_badge(result)}{build}{flagged}{behavioral}{name}</div>"
+        f'<div class="{css}">{name}{score_badge(result.score)} {result.passed}/{result.total}'
+        f"{_resolution_badge(result)}{build}{flagged}{behavioral}</div>"
     )
 
 
@@ -344,7 +347,11 @@ def _distribution_section(runs: list[Run], tasks: list[str], colors: dict[str, s
         note = f"{_count(len(scores), 'task')} with results"
         note += f"; {missing} missing (count as 0, not drawn)" if missing else ""
         filled = [index for index, count in enumerate(score_bins(scores)) if count]
-        if len(scores) < HISTOGRAM_MIN_TASKS or len(filled) == 1:
+        if len(scores) < HISTOGRAM_MIN_TASKS:
+            listed = ", ".join(f"{score:.3f}" for score in sorted(scores, reverse=True))
+            one_bin.append(f"<li><b>{esc(run.label)}</b>: {note}, scoring {listed}</li>")
+            continue
+        if len(filled) == 1:
             one_bin.append(f"<li><b>{esc(run.label)}</b>: {note}, every one scoring {_bin_name(filled[0])}</li>")
             continue
         histogram = score_histogram(scores, colors[run.label], f"distribution of per-task scores of {run.label}")
