@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import struct
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner, Result
 
 from tests.conftest import write_executable
 from tests.helpers_task import small_figlet_task
+from twinbench.cli import app
 from twinbench.demo import DEMO_SUBMISSIONS
 from twinbench.formats import FormatError, Suite, TestStatus, dump_suite, load_suite, load_task
 from twinbench.grade import EvalOptions, evaluate
@@ -418,34 +418,31 @@ def test_flagged_run_is_not_ranked_unless_rank_flagged(graded: Graded) -> None:
 def test_report_command_flags_and_exit_codes(graded: Graded, tmp_path: Path) -> None:
     """The CLI: unranked runs said so, --rank-flagged, and runs with no results exit 2 in one line."""
     runs = [str(graded.runs / name) for name in ("run-a", "run-b", "run-f")]
-    shown = _twinbench("report", *runs, "-o", str(tmp_path / "r.html"))
-    assert shown.returncode == 0, shown.stderr
+    shown = _report_cli(*runs, "-o", str(tmp_path / "r.html"))
+    assert shown.exit_code == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert lines[0].startswith("1. run-b: 1 resolved, 1 near-resolved, mean score 0.250 over 4 tasks")
     assert lines[1].startswith("2. run-a [flagged medium: network on figlet]: 0 resolved")
     assert lines[2].startswith("not ranked: run-f [flagged critical: wrapper on figlet-easy]: 1 resolved")
-    ranked = _twinbench("report", *runs, "--rank-flagged", "-o", str(tmp_path / "r.html"))
+    ranked = _report_cli(*runs, "--rank-flagged", "-o", str(tmp_path / "r.html"))
     assert ranked.stdout.startswith("1. run-f [flagged critical: wrapper on figlet-easy]")
-    as_json = _twinbench("report", *runs, "--json")
+    as_json = _report_cli(*runs, "--json")
     assert [row["rank"] for row in json.loads(as_json.stdout)["leaderboard"]] == [1, 2, None]
 
     empty = graded.runs / "run-empty"
     for argv in (["-o", str(tmp_path / "none.html")], ["--json"]):
-        nothing = _twinbench("report", str(empty), str(tmp_path), *argv)
-        assert nothing.returncode == 2 and nothing.stdout == "", nothing
+        nothing = _report_cli(str(empty), str(tmp_path), *argv)
+        assert nothing.exit_code == 2 and nothing.stdout == "", nothing
         assert nothing.stderr == f"error: no results: no eval.json under {empty}, {tmp_path}\n"
     assert not (tmp_path / "none.html").exists()
     # one empty run among others: reported, with a warning naming it
-    some = _twinbench("report", str(empty), runs[0], "-o", str(tmp_path / "some.html"))
-    assert some.returncode == 0 and f"warning: no eval.json under {empty}" in some.stderr
+    some = _report_cli(str(empty), runs[0], "-o", str(tmp_path / "some.html"))
+    assert some.exit_code == 0 and f"warning: no eval.json under {empty}" in some.stderr
     assert "no results</span>" in (tmp_path / "some.html").read_text()
 
 
-def _twinbench(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "twinbench.cli", *args], capture_output=True, text=True, timeout=120, env=env
-    )
+def _report_cli(*args: str) -> Result:
+    return CliRunner().invoke(app, ["report", *args])
 
 
 def test_escaping_shows_controls_and_survives_lone_surrogates() -> None:

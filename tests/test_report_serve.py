@@ -16,8 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.helpers_task import small_figlet_task
+from twinbench.cli import app
 from twinbench.demo import DEMO_SUBMISSIONS
 from twinbench.formats import load_task
 from twinbench.grade import EvalOptions, evaluate
@@ -137,21 +139,16 @@ def test_serve_command_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_serve_on_a_busy_port_or_a_missing_dir_is_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        command = [sys.executable, "-m", "twinbench.cli", "report", str(tmp_path), "--serve", "--port", str(port)]
-        taken = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert taken.returncode == 2 and taken.stderr.startswith(f"error: cannot serve on 127.0.0.1:{port}: ")
+        taken = runner.invoke(app, ["report", str(tmp_path), "--serve", "--port", str(port)])
+    assert taken.exit_code == 2 and taken.stderr.startswith(f"error: cannot serve on 127.0.0.1:{port}: ")
     assert len(taken.stderr.splitlines()) == 1
-    missing = subprocess.run(
-        [sys.executable, "-m", "twinbench.cli", "report", str(tmp_path / "nope"), "--serve"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert missing.returncode == 2 and missing.stderr == f"error: {tmp_path / 'nope'}: no such directory\n"
+    missing = runner.invoke(app, ["report", str(tmp_path / "nope"), "--serve"])
+    assert missing.exit_code == 2 and missing.stderr == f"error: {tmp_path / 'nope'}: no such directory\n"
 
 
 def test_a_run_dir_removed_while_serving_shows_the_error(graded: dict[str, Path], tmp_path: Path) -> None:
