@@ -374,6 +374,7 @@ def test_human_labels_in_code_statistics_and_card_headers(graded: Graded) -> Non
     assert '<tr><td class="lang">Python</td><td>1</td><td>790</td><td>40</td></tr>' in stats
     assert '<tr class="total"><td>reference</td><td>14</td><td>5,310</td><td>90</td></tr>' in stats
     assert "languages." not in page and "code_lines" not in page
+    assert "<b>model</b>: demo-partial; <b>cost usd</b>: 0" in page  # run.json's keys as words
     assert "functions of 12.5 lines on average; the longest 61 lines (figlet.py:10 main)" in page
     # a run with one result per task names the run once; two results for one task name their submissions
     assert "<b>run-a</b><span" in page and '<b>run-a</b><span class="sub">partial</span>' not in page

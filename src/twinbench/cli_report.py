@@ -63,19 +63,19 @@ def report_command(
     from twinbench.report import aggregate_json, load_runs, write_report
 
     if serve:
-        _serve(run_dirs, title, rank_flagged, host, port)
+        _serve(run_dirs, title, rank_flagged=rank_flagged, host=host, port=port)
         return
     try:
         if as_json:
             runs = load_runs(run_dirs)
             _warn_empty(runs)
-            print(json.dumps(aggregate_json(runs, rank_flagged), indent=2))
+            print(json.dumps(aggregate_json(runs, rank_flagged=rank_flagged), indent=2))
             return
-        runs = write_report(run_dirs, output, title, rank_flagged)
+        runs = write_report(run_dirs, output, title, rank_flagged=rank_flagged)
     except FormatError as exc:  # NoResults included: nothing to report is the user's input too
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     _warn_empty(runs)
-    _say_leaderboard(runs, rank_flagged)
+    _say_leaderboard(runs, rank_flagged=rank_flagged)
     _say(f"report: {output}")
 
 
@@ -88,7 +88,7 @@ def _warn_empty(runs: list[Run]) -> None:
 def _say_leaderboard(runs: list[Run], rank_flagged: bool) -> None:
     from twinbench.report import leaderboard
 
-    for row in leaderboard(runs, rank_flagged):
+    for row in leaderboard(runs, rank_flagged=rank_flagged):
         figures = (
             f"{row.resolved} resolved, {row.near_resolved} near-resolved, mean score {row.mean_score:.3f} over "
             f"{row.tasks_total} task{'s' * (row.tasks_total != 1)}"
@@ -100,14 +100,14 @@ def _say_leaderboard(runs: list[Run], rank_flagged: bool) -> None:
             _say(f"{row.rank}. {row.run}{flag}: {figures}")
 
 
-def _serve(run_dirs: list[Path], title: str, rank_flagged: bool, host: str, port: int) -> None:
+def _serve(run_dirs: list[Path], title: str, *, rank_flagged: bool, host: str, port: int) -> None:
     """Serve until Ctrl-C, re-rendering when results change; a missing run dir or a busy port is one line."""
     from twinbench.report.serve import LiveReport, ReportServer
 
     for path in run_dirs:  # a typo should not start a server that waits forever for nothing
         if not path.exists():
             raise _fail(f"{path}: no such directory", EXIT_BAD_INPUT)
-    live = LiveReport(run_dirs, title, rank_flagged)
+    live = LiveReport(run_dirs, title, rank_flagged=rank_flagged)
     try:
         server = ReportServer(live, host, port)
     except OSError as exc:

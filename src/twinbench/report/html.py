@@ -109,7 +109,7 @@ LIVE_CSP = (
 
 
 def write_report(
-    paths: list[Path], output: Path, title: str = "twinbench report", rank_flagged: bool = False
+    paths: list[Path], output: Path, title: str = "twinbench report", *, rank_flagged: bool = False
 ) -> list[Run]:
     """Load the runs, write the HTML report to `output` atomically, and return the runs.
 
@@ -118,13 +118,13 @@ def write_report(
     runs = load_runs(paths)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
-    partial.write_text(render_html(runs, title, rank_flagged), encoding="utf-8")
+    partial.write_text(render_html(runs, title, rank_flagged=rank_flagged), encoding="utf-8")
     os.replace(partial, output)
     return runs
 
 
 def render_html(
-    runs: list[Run], title: str = "twinbench report", rank_flagged: bool = False, live: str | None = None
+    runs: list[Run], title: str = "twinbench report", *, rank_flagged: bool = False, live: str | None = None
 ) -> str:
     """The whole report as one HTML document with no external resources.
 
@@ -180,7 +180,7 @@ def _table(head: str, rows: list[str], css: str = "") -> str:
 
 
 def _leaderboard_section(runs: list[Run], colors: dict[str, str], rank_flagged: bool) -> str:
-    rows = leaderboard(runs, rank_flagged)
+    rows = leaderboard(runs, rank_flagged=rank_flagged)
     ranked = [row for row in rows if row.ranked]
     unranked = [row for row in rows if not row.ranked]
     empty = {run.label for run in runs if not run.results}

@@ -186,7 +186,7 @@ class NoResults(FormatError):
     """None of the run directories holds an eval.json: a wrong path, or a batch that has not graded yet."""
 
 
-def load_runs(paths: list[Path], allow_empty: bool = False) -> list[Run]:
+def load_runs(paths: list[Path], *, allow_empty: bool = False) -> list[Run]:
     """Load each RUN_DIR (or a single eval.json); unreadable results become error rows, never exceptions.
 
     Raises NoResults when no run holds any eval.json, unless `allow_empty` (a live view waiting for a batch).

@@ -49,7 +49,7 @@ def task_ids(runs: list[Run]) -> list[str]:
     return sorted({task for run in runs for task in run.best()})
 
 
-def leaderboard(runs: list[Run], rank_flagged: bool = False) -> list[LeaderboardRow]:
+def leaderboard(runs: list[Run], *, rank_flagged: bool = False) -> list[LeaderboardRow]:
     """Rank runs by resolved tasks, then near-resolved tasks, then mean score; equal keys share a rank.
 
     As in ProgramBench, a task that another run has a result for and this run has not counts as score 0,
@@ -103,13 +103,13 @@ def _key(row: LeaderboardRow) -> tuple[int, int, float]:
     return (-row.resolved, -row.near_resolved, -row.mean_score)
 
 
-def aggregate_json(runs: list[Run], rank_flagged: bool = False) -> dict[str, Any]:
+def aggregate_json(runs: list[Run], *, rank_flagged: bool = False) -> dict[str, Any]:
     """The report as JSON (`twinbench report --json`): the leaderboard and one summary row per result."""
     return {
         "schema_version": AGGREGATE_SCHEMA_VERSION,
         "rank_flagged": rank_flagged,
         "tasks": task_ids(runs),
-        "leaderboard": [row.model_dump(mode="json") for row in leaderboard(runs, rank_flagged)],
+        "leaderboard": [row.model_dump(mode="json") for row in leaderboard(runs, rank_flagged=rank_flagged)],
         "runs": [_run_json(run) for run in runs],
     }
 

@@ -38,7 +38,7 @@ def results_fingerprint(paths: list[Path]) -> Fingerprint:
 class LiveReport:
     """The page as last rendered and its version number, re-rendered when the results' files change."""
 
-    def __init__(self, paths: list[Path], title: str, rank_flagged: bool) -> None:
+    def __init__(self, paths: list[Path], title: str, *, rank_flagged: bool) -> None:
         self.paths = paths
         self.title = title
         self.rank_flagged = rank_flagged
@@ -62,7 +62,7 @@ class LiveReport:
             runs, problem = [], str(exc)
             page = _problem_page(self.title, problem, version)
         else:
-            page = render_html(runs, self.title, self.rank_flagged, live=str(version))
+            page = render_html(runs, self.title, rank_flagged=self.rank_flagged, live=str(version))
         with self._lock:
             self.version, self.page, self.runs, self.problem = version, page.encode("utf-8"), runs, problem
             self._fingerprint = fingerprint
