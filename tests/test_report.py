@@ -23,7 +23,7 @@ from twinbench.grade import EvalOptions, evaluate
 from twinbench.report import aggregate_json, leaderboard, load_runs, render_html, results_frame, write_report
 from twinbench.report.charts import esc
 from twinbench.report.details import MAX_FAILING_SHOWN
-from twinbench.report.load import run_labels
+from twinbench.report.load import GroupRate, run_labels
 from twinbench.sandbox import get_sandbox
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -363,6 +363,22 @@ def test_weakest_groups_and_a_few_diffs_are_open(graded: Graded) -> None:
     assert [group for _, group in opened] == with_diff[:3]
     assert failing.count('<details class="test" open>') == 3
     assert f"<summary>{len(figlet.failing) - 3} more tests that did not pass</summary>" in failing
+
+
+def test_open_diffs_come_from_different_groups_even_when_one_group_fills_the_list(graded: Graded) -> None:
+    """Regression: the demo wrapper's 53 failing `errors` tests filled the 50 listed, so all 3 open diffs were
+    from that one group."""
+    (run,) = load_runs([graded.runs / "run-b" / "figlet" / "stub"])
+    stub = run.results[0]
+    template = stub.failing[0]
+    stub.failing = [template.model_copy(update={"id": f"a{i:03}", "group": "a"}) for i in range(60)] + [
+        template.model_copy(update={"id": f"{g}0", "group": g}) for g in ("b", "c")
+    ]
+    stub.groups = [GroupRate(group=g, passed=0, total=n) for g, n in (("a", 60), ("b", 1), ("c", 1))]
+    page = render_html([run])
+    opened = re.findall(r'<details class="test" open><summary><code>([^<]*)</code>', page)
+    assert opened == ["a000", "b0", "c0"]
+    assert f"and {62 - MAX_FAILING_SHOWN} more tests that did not pass, not shown" in page
 
 
 def test_human_labels_in_code_statistics_and_card_headers(graded: Graded) -> None:

@@ -113,13 +113,13 @@ def _failing_block(result: TaskResult, rates: dict[str, float]) -> str:
     if not result.build_ok:
         return f'<p class="note">{len(result.failing)} tests not run: the build failed.</p>'
     ordered = _failing_order(result.failing, rates)
-    shown = ordered[:MAX_FAILING_SHOWN]
-    opened = _diffs_to_open(shown)
-    first = [test for test in shown if test.id in opened]
-    later = [test for test in shown if test.id not in opened]
+    # chosen from every failing test: the weakest group alone can hold more than the list shows
+    opened = _diffs_to_open(ordered)
+    first = [test for test in ordered if test.id in opened]
+    later = [test for test in ordered if test.id not in opened][: MAX_FAILING_SHOWN - len(first)]
     items = "".join(_failing_test(test, True) for test in first)
     folded = "".join(_failing_test(test, False) for test in later)
-    more = len(result.failing) - len(shown)
+    more = len(result.failing) - len(first) - len(later)
     note = (
         f'<p class="note">&hellip; and {more} more tests that did not pass, not shown; see {esc(result.path)}</p>'
         if more
