@@ -12,6 +12,7 @@ import twinbench
 from twinbench.report.charts import esc, group_bars, score_color, score_histogram
 from twinbench.report.load import Audit, FailingTest, Run, TaskResult, load_runs
 from twinbench.report.rank import leaderboard, task_ids
+from twinbench.report.sizes import scores_by_size, task_sizes
 
 MAX_FAILING_SHOWN = 50  # per result: a page with thousands of diffs is unusable, the rest is in eval.json
 MAX_DIFF_CHARS = 6000
@@ -98,6 +99,7 @@ def render_html(runs: list[Run], title: str = "twinbench report") -> str:
         '<nav><a href="#leaderboard">Leaderboard</a><a href="#tasks">Tasks</a>'
         '<a href="#distribution">Score distribution</a><a href="#details">Details</a></nav></header>',
         _leaderboard_section(runs, colors),
+        _size_section(runs),
         _tasks_section(runs, tasks, anchors),
         _distribution_section(runs, tasks, colors),
         _details_section(runs, tasks, anchors),
@@ -138,6 +140,24 @@ def _leaderboard_section(runs: list[Run], colors: dict[str, str]) -> str:
         "</section>",
     ]
     return "".join(parts)
+
+
+def _size_section(runs: list[Run]) -> str:
+    """Mean scores by task size class; nothing when no task's size is known."""
+    sizes = task_sizes(runs)
+    if not sizes:
+        return ""
+    rows = "".join(
+        f"<tr><td>{esc(row.run)}</td><td>{esc(row.size_class)}</td><td class=\"num\">{row.tasks}</td>"
+        f'<td class="num">{row.resolved}</td><td class="num">{row.mean_score:.3f}</td></tr>'
+        for row in scores_by_size(runs, sizes)
+    )
+    return (
+        '<section id="sizes"><h3>By task size</h3><table><thead><tr><th>run</th><th>size</th>'
+        '<th class="num">tasks</th><th class="num">resolved</th><th class="num">mean score</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table><p class=\"note\">Size classes by lines of code of the reference's own "
+        "sources: small &lt; 5,000, medium &lt; 50,000, large above.</p></section>"
+    )
 
 
 def _errors_table(runs: list[Run]) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from twinbench.report.load import Run, TaskResult
+from twinbench.report.sizes import scores_by_size, task_sizes
 
 AGGREGATE_SCHEMA_VERSION = 1
 
@@ -71,6 +72,7 @@ def aggregate_json(runs: list[Run]) -> dict[str, Any]:
         "tasks": task_ids(runs),
         "leaderboard": [row.model_dump(mode="json") for row in leaderboard(runs)],
         "runs": [_run_json(run) for run in runs],
+        "by_size": [row.model_dump() for row in scores_by_size(runs, task_sizes(runs))],
     }
 
 
