@@ -173,7 +173,9 @@ def _build_staged(
     coverage = report.coverage.percent if report.coverage else None
     result = TaskBuildResult(id=entry.id, status="ok", tests=report.kept, line_coverage=coverage, validity=scores)
     if report.kept == 0:
-        return result.model_copy(update={"status": "failed", "reason": "testgen kept no tests"})
+        dropped = ", ".join(f"{why} {count}" for why, count in sorted(report.dropped_by_reason.items()))
+        reason = f"testgen kept no tests (dropped: {dropped or 'none'}; {report.executions} runs)"
+        return result.model_copy(update={"status": "failed", "reason": reason})
     if report.validity is None or not report.validity.passed:
         shown = ", ".join(f"{name} {score:.3f}" for name, score in scores.items())
         return result.model_copy(update={"status": "failed", "reason": f"validity gate failed ({shown})"})
