@@ -91,7 +91,9 @@ def test_a_changed_entry_or_reference_rebuilds(built: Built, tmp_path: Path) -> 
     reason = rebuild_reason(manifest.task("figlet"), copy)
     assert reason == "the installed figlet is 2.2.5-3+b1, built with 2.2.5-2"
     # planned for a rebuild, not skipped: a sandbox that cannot start makes it fail at once, the old task kept
-    results = build_collection(manifest, copy / "collection.yaml", copy, BuildSettings(sandbox="no-such"), 1, ["figlet"])
+    results = build_collection(
+        manifest, copy / "collection.yaml", copy, BuildSettings(sandbox="no-such"), 1, ["figlet"]
+    )
     assert [(r.id, r.status) for r in results] == [("figlet", "failed")]
     assert "unknown sandbox backend 'no-such'" in results[0].reason
     assert load_task(copy / "figlet").suite_path.is_file()
@@ -99,7 +101,15 @@ def test_a_changed_entry_or_reference_rebuilds(built: Built, tmp_path: Path) -> 
 
 def test_check_passes_a_sound_task_and_says_what_info_shows(built: Built) -> None:
     result = twinbench(
-        "collection", "check", str(built.directory), "--only", "figlet", "--drift-sample", "10", "--wrapper-sample", "10"
+        "collection",
+        "check",
+        str(built.directory),
+        "--only",
+        "figlet",
+        "--drift-sample",
+        "10",
+        "--wrapper-sample",
+        "10",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all tasks pass" in result.stdout and "flagged" in result.stdout
@@ -129,7 +139,9 @@ def test_check_catches_a_drifted_expectation(built: Built, tmp_path: Path) -> No
     manifest = load_manifest(copy)
     found = check_task(manifest.task("figlet"), copy, CheckSettings(drift_sample=1000, wrapper_sample=5))
     assert not found.ok
-    assert found.drift is not None and found.drift.drifted == [load_suite(load_task(copy / "figlet").suite_path).cases[0].id]
+    assert found.drift is not None and found.drift.drifted == [
+        load_suite(load_task(copy / "figlet").suite_path).cases[0].id
+    ]
     assert any(problem.startswith("drift: 1 of") for problem in found.problems), found.problems
 
 

@@ -7,10 +7,10 @@ one place to swap for another executor.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import time
-import fcntl
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
@@ -168,7 +168,9 @@ def _build_staged(
         workers=settings.workers,
         upstream_tests=entry.testgen.upstream_tests,
     )
-    report = run_testgen(task_dir, sandbox, options, coverage_dir, lambda phase, done, total: progress(phase, done, total))
+    report = run_testgen(
+        task_dir, sandbox, options, coverage_dir, lambda phase, done, total: progress(phase, done, total)
+    )
     scores = dict(report.validity.scores) if report.validity else {}
     coverage = report.coverage.percent if report.coverage else None
     result = TaskBuildResult(id=entry.id, status="ok", tests=report.kept, line_coverage=coverage, validity=scores)

@@ -50,14 +50,14 @@ from twinbench.formats.testgen import (
 
 __all__ = [
     "COMPACT_SUITE_FILE",
-    "SUITE_FILE",
-    "BlobStore",
     "DEFAULT_DISK_LIMIT_MB",
+    "SUITE_FILE",
     "TRAJECTORY_FORMAT",
     "AcceptedShare",
     "ActionResult",
     "AgentRunRecord",
     "ArchiveLimits",
+    "BlobStore",
     "BuildRecord",
     "CompareMode",
     "Comparison",

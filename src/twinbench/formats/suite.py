@@ -12,9 +12,9 @@ import gzip
 import hashlib
 import io
 import json
+import posixpath
 import re
 import zlib
-import posixpath
 from enum import StrEnum
 from pathlib import Path
 from typing import Any

@@ -148,14 +148,14 @@ def _size_section(runs: list[Run]) -> str:
     if not sizes:
         return ""
     rows = "".join(
-        f"<tr><td>{esc(row.run)}</td><td>{esc(row.size_class)}</td><td class=\"num\">{row.tasks}</td>"
+        f'<tr><td>{esc(row.run)}</td><td>{esc(row.size_class)}</td><td class="num">{row.tasks}</td>'
         f'<td class="num">{row.resolved}</td><td class="num">{row.mean_score:.3f}</td></tr>'
         for row in scores_by_size(runs, sizes)
     )
     return (
         '<section id="sizes"><h3>By task size</h3><table><thead><tr><th>run</th><th>size</th>'
         '<th class="num">tasks</th><th class="num">resolved</th><th class="num">mean score</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table><p class=\"note\">Size classes by lines of code of the reference's own "
+        f'<tbody>{rows}</tbody></table><p class="note">Size classes by lines of code of the reference\'s own '
         "sources: small &lt; 5,000, medium &lt; 50,000, large above.</p></section>"
     )
 
