@@ -45,8 +45,7 @@ def manifest(tmp_path: Path, tasks: list[tuple[str, str, str]]) -> Path:
 
 def an_uninstalled_package() -> tuple[str, str]:
     """A package apt's lists offer that is not installed here."""
-    for package in ("cowsay", "hello", "sl", "fortune-mod"):
-        versions = available_versions(package)
+    for package, versions in available_versions(["cowsay", "hello", "sl", "fortune-mod"]).items():
         if versions and installed_version(package) is None:
             return package, versions[0]
     pytest.skip("apt's lists offer none of the candidate packages (apt-get update?)")

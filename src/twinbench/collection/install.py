@@ -57,24 +57,31 @@ def installed_version(package: str) -> str | None:
     return version if result.returncode == 0 and status == "installed" and version else None
 
 
-def available_versions(package: str) -> list[str]:
-    """The binary versions apt's lists offer for a package (sources excluded)."""
+def available_versions(packages: list[str]) -> dict[str, list[str]]:
+    """The binary versions apt's lists offer for each package (sources excluded), from one apt-cache call
+    (it reads the whole package cache each time it starts)."""
+    found: dict[str, list[str]] = {package: [] for package in packages}
+    if not packages:
+        return found
     try:
         result = subprocess.run(
-            ["apt-cache", "madison", package], capture_output=True, text=True, timeout=APT_TIMEOUT_S, check=False
+            ["apt-cache", "madison", *packages], capture_output=True, text=True, timeout=APT_TIMEOUT_S, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
-        return []
-    versions: list[str] = []
+        return found
     for line in result.stdout.splitlines():
         fields = [field.strip() for field in line.split("|")]
-        if len(fields) == 3 and fields[0] == package and not fields[2].endswith(" Sources"):
-            versions.append(fields[1])
-    return list(dict.fromkeys(versions))
+        if len(fields) == 3 and fields[0] in found and not fields[2].endswith(" Sources"):
+            if fields[1] not in found[fields[0]]:
+                found[fields[0]].append(fields[1])
+    return found
 
 
 def plan_install(manifest: Manifest) -> InstallPlan:
     """For each package of the manifest: already installed, installable at its version, or why not."""
+    current = {entry.package: installed_version(entry.package) for entry in manifest.tasks}
+    missing = sorted({entry.package for entry in manifest.tasks if current[entry.package] != entry.version})
+    offered = available_versions(missing)
     plans: list[PackagePlan] = []
     pins: dict[str, str] = {}
     for entry in manifest.tasks:
@@ -90,17 +97,17 @@ def plan_install(manifest: Manifest) -> InstallPlan:
                 )
             continue
         pins[entry.package] = entry.version
-        plans.append(_plan_package(entry.package, entry.version))
+        plans.append(
+            _plan_package(entry.package, entry.version, current[entry.package], offered.get(entry.package, []))
+        )
     wanted = [f"{plan.package}={plan.version}" for plan in plans if plan.state == "to_install"]
     command = [*apt_prefix(), "apt-get", "install", "-y", "--no-install-recommends", "--allow-downgrades", *wanted]
     return InstallPlan(packages=plans, command=command if wanted else [])
 
 
-def _plan_package(package: str, version: str) -> PackagePlan:
-    current = installed_version(package)
+def _plan_package(package: str, version: str, current: str | None, offered: list[str]) -> PackagePlan:
     if current == version:
         return PackagePlan(package=package, version=version, state="installed", installed_version=current)
-    offered = available_versions(package)
     if version in offered:
         return PackagePlan(package=package, version=version, state="to_install", installed_version=current)
     reason = (
