@@ -8,7 +8,6 @@ one place to swap for another executor.
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +26,7 @@ from twinbench.formats import FormatError, TaskDir, TaskSize, load_task, save_ta
 from twinbench.reference import ReferenceError
 from twinbench.reference.coverage import BUILD_JSON, coverage_build, load_coverage_build
 from twinbench.reference.coverage.apt import installed_source
+from twinbench.reference.taskgen import create_task
 from twinbench.sandbox import SandboxUnavailable, get_sandbox
 from twinbench.testgen.generate import TestgenOptions
 from twinbench.testgen.pipeline import run_testgen
@@ -140,8 +140,6 @@ def _build_staged(
     entry: TaskEntry, settings: BuildSettings, staging: Path, progress: Callable[..., None]
 ) -> TaskBuildResult:
     """Build the task in its staging directory; a failed step returns a failed result."""
-    from twinbench.reference.taskgen import create_task
-
     def failed(reason: str) -> TaskBuildResult:
         return TaskBuildResult(id=entry.id, status="failed", reason=reason)
 
@@ -296,7 +294,10 @@ def select_entries(manifest: Manifest, only: list[str] | None) -> list[TaskEntry
 def _replace_dir(source: Path, target: Path) -> None:
     """Move `source` to `target`, replacing what was there (the old one is moved aside first)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    aside = target.with_name(f".{target.name}.old.{os.getpid()}")
+    # beside the source (in .building/), so that a build killed here never leaves a task-like directory behind
+    aside = source.with_name(f"{source.name}.old")
+    if aside.exists():
+        shutil.rmtree(aside)
     if target.exists():
         target.rename(aside)
     source.rename(target)

@@ -201,7 +201,7 @@ def collection_bytes(collection_dir: Path) -> int:
     total = 0
     for path in collection_dir.rglob("*"):
         relative = path.relative_to(collection_dir).parts
-        if relative[0] in (STAGING_DIR, FAILED_DIR) or (relative[0].startswith(".") and ".old." in relative[0]):
+        if relative[0] in (STAGING_DIR, FAILED_DIR):
             continue
         if path.is_file() and not path.is_symlink():
             total += path.stat().st_size

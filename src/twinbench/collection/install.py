@@ -71,9 +71,9 @@ def available_versions(packages: list[str]) -> dict[str, list[str]]:
         return found
     for line in result.stdout.splitlines():
         fields = [field.strip() for field in line.split("|")]
-        if len(fields) == 3 and fields[0] in found and not fields[2].endswith(" Sources"):
-            if fields[1] not in found[fields[0]]:
-                found[fields[0]].append(fields[1])
+        binary = len(fields) == 3 and fields[0] in found and not fields[2].endswith(" Sources")
+        if binary and fields[1] not in found[fields[0]]:
+            found[fields[0]].append(fields[1])
     return found
 
 
