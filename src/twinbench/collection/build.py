@@ -140,6 +140,7 @@ def _build_staged(
     entry: TaskEntry, settings: BuildSettings, staging: Path, progress: Callable[..., None]
 ) -> TaskBuildResult:
     """Build the task in its staging directory; a failed step returns a failed result."""
+
     def failed(reason: str) -> TaskBuildResult:
         return TaskBuildResult(id=entry.id, status="failed", reason=reason)
 
