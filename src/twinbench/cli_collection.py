@@ -204,7 +204,7 @@ def check_command(
             )
         out.print(table)
         budget = "within" if found.bytes <= found.max_bytes else "OVER"
-        _say(f"size: {found.bytes / 1e6:.1f} MB of {found.max_bytes / 1e6:.1f} MB ({budget} the budget)")
+        _say(f"size: {found.bytes / 2**20:.1f} MiB of {found.max_bytes / 2**20:.1f} MiB ({budget} the budget)")
         failed = [task.id for task in found.tasks if not task.ok]
         _say("all tasks pass" if not failed else f"{len(failed)} task(s) fail: {', '.join(failed)}")
     if not found.ok:

@@ -162,3 +162,24 @@ def test_check_reports_a_task_not_built_and_the_size_budget(built: Built, tmp_pa
     result = twinbench("collection", "check", str(copy), "--only", "pinned-elsewhere")
     assert result.returncode == 1
     assert "not built" in result.stdout and "OVER the budget" in result.stdout
+
+
+def test_a_cached_coverage_build_of_the_installed_source_version_is_reused(tmp_path: Path) -> None:
+    """figlet 2.2.5-3+b1 (a binNMU) is built from source 2.2.5-3: the cached build of 2.2.5-3 serves it."""
+    from twinbench.audit.audit import COVERAGE_BUILDS_DIR
+    from twinbench.collection.build import cached_coverage_build
+    from twinbench.reference.coverage import BUILD_JSON
+
+    if not (COVERAGE_BUILDS_DIR / "figlet" / BUILD_JSON).is_file():
+        pytest.skip("no coverage build of figlet in the cache (twinbench coverage-build --debian figlet)")
+    entry = load_manifest(write_manifest(tmp_path)).task("figlet").model_copy(update={"coverage": True})
+    lines: list[str] = []
+    found = cached_coverage_build(entry, BuildSettings(coverage_cache=COVERAGE_BUILDS_DIR), lines.append)
+    assert found == (COVERAGE_BUILDS_DIR / "figlet").resolve()
+    assert lines == []  # nothing was built
+
+
+def write_manifest(tmp_path: Path) -> Path:
+    path = tmp_path / "collection.yaml"
+    path.write_text(MANIFEST)
+    return path
