@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from twinbench.audit.audit import COVERAGE_BUILDS_DIR, reference_code_stats
 from twinbench.collection.compact import compact_task_dir
+from twinbench.collection.info import task_info
 from twinbench.collection.install import installed_version
 from twinbench.collection.manifest import MANIFEST_FILE, Manifest, TaskEntry
 from twinbench.formats import FormatError, TaskDir, TaskSize, load_task, save_task, write_text_atomic
@@ -265,7 +266,7 @@ def build_collection(
     todo: list[TaskEntry] = []
     for entry in selected:
         if rebuild_reason(entry, out_dir) is None:
-            skipped.append(TaskBuildResult(id=entry.id, status="skipped", reason="built before with this entry"))
+            skipped.append(_skipped(entry, out_dir))
         else:
             todo.append(entry)
     if on_plan is not None:
@@ -278,6 +279,20 @@ def build_collection(
     )
     by_id = {result.id: result for result in [*skipped, *built]}
     return [by_id[entry.id] for entry in selected]
+
+
+def _skipped(entry: TaskEntry, collection_dir: Path) -> TaskBuildResult:
+    """The result of a task built before, with the figures its files hold."""
+    info = task_info(entry, collection_dir)
+    return TaskBuildResult(
+        id=entry.id,
+        status="skipped",
+        reason="built before with this entry",
+        tests=info.tests,
+        line_coverage=info.line_coverage,
+        validity=info.imitation_scores,
+        lines_of_code=info.lines_of_code,
+    )
 
 
 def select_entries(manifest: Manifest, only: list[str] | None) -> list[TaskEntry]:
