@@ -24,7 +24,7 @@ from twinbench.collection.info import task_info
 from twinbench.collection.install import installed_version
 from twinbench.collection.manifest import MANIFEST_FILE, Manifest, TaskEntry
 from twinbench.formats import FormatError, TaskDir, TaskSize, load_task, save_task, write_text_atomic
-from twinbench.reference import ReferenceError
+from twinbench.reference import ReferenceError, resolve_binary
 from twinbench.reference.coverage import BUILD_JSON, coverage_build, load_coverage_build
 from twinbench.reference.coverage.apt import installed_source
 from twinbench.reference.taskgen import create_task
@@ -212,24 +212,41 @@ def _apply_entry(task_dir: TaskDir, entry: TaskEntry) -> TaskDir:
 
 
 def cached_coverage_build(entry: TaskEntry, settings: BuildSettings, log: Callable[[str], None]) -> Path:
-    """The package's coverage build in the cache, made when there is none of the pinned version."""
-    directory = (settings.coverage_cache / entry.package).resolve()
-    # a coverage build records the source version (a binNMU such as bc 1.07.1-3+b1 is built from 1.07.1-3)
-    source = installed_source(entry.package)
-    if (directory / BUILD_JSON).is_file() and source is not None:
-        try:
-            cached = load_coverage_build(directory)
-        except ReferenceError:
-            cached = None  # unreadable: built again below
-        if cached is not None and cached.package == entry.package and cached.version == source[1]:
-            return directory
-    binary = None if "/" in entry.binary else entry.binary
+    """The coverage build of the task's package and binary in the cache, made when there is none of the
+    installed source version."""
+    command = Path(entry.binary).name
+    # the package's own command keeps the conventional directory (/var/tmp/twinbench-coverage/PKG, which the
+    # audit looks in); another command of the package gets one of its own
+    name = entry.package if command == entry.package else f"{entry.package}.{command}"
+    directory = (settings.coverage_cache / name).resolve()
+    if _cached(directory, entry.package, command):
+        return directory
     settings.coverage_cache.mkdir(parents=True, exist_ok=True)
-    # one coverage build at a time: each installs build dependencies, and apt holds one lock per machine
+    # one coverage build at a time: each installs build dependencies, and apt holds one lock per machine;
+    # a task of the same package that waited here finds the build made meanwhile
     with open(settings.coverage_cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        coverage_build(entry.package, directory, binary, log=log, jobs=settings.coverage_jobs)
+        if not _cached(directory, entry.package, command):
+            coverage_build(entry.package, directory, command, log=log, jobs=settings.coverage_jobs)
     return directory
+
+
+def _cached(directory: Path, package: str, command: str) -> bool:
+    """Whether DIRECTORY holds a coverage build of PACKAGE's COMMAND at the installed source version (a
+    coverage build records the source version: a binNMU such as bc 1.07.1-3+b1 is built from 1.07.1-3)."""
+    source = installed_source(package)
+    if source is None or not (directory / BUILD_JSON).is_file():
+        return False
+    try:
+        cached = load_coverage_build(directory)
+    except ReferenceError:
+        return False  # unreadable: built again
+    names = {command}
+    try:
+        names.add(resolve_binary(command).name)  # an alternatives link: figlet is figlet-figlet
+    except ReferenceError:
+        pass
+    return cached.package == package and cached.version == source[1] and cached.binary.name in names
 
 
 def run_units(
