@@ -22,6 +22,7 @@ from twinbench.collection import (
     rebuild_reason,
 )
 from twinbench.collection.build import STAMP_FILE
+from twinbench.collection.install import installed_version
 from twinbench.formats import Expectation, Suite, dump_suite, load_suite, load_task
 
 pytestmark = pytest.mark.slow
@@ -34,6 +35,8 @@ tasks:
   - {id: figlet, package: figlet, version: "2.2.5-3+b1", binary: figlet, language: C,
      testgen: {runs: 1500, upstream_tests: false}}
   - {id: pinned-elsewhere, package: figlet, version: "0.0-1", binary: figlet, language: C}
+  - {id: "yes", package: coreutils, version: "COREUTILS", binary: "yes", language: C, budget_s: 10,
+     testgen: {runs: 40, upstream_tests: false}}
 """
 
 
@@ -53,15 +56,20 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     directory = tmp_path_factory.mktemp("collection")
-    (directory / "collection.yaml").write_text(MANIFEST)
+    (directory / "collection.yaml").write_text(MANIFEST.replace("COREUTILS", installed_version("coreutils") or "?"))
     return Built(directory, twinbench("collection", "build", str(directory), "-j", "2"))
 
 
 def test_build_makes_compact_tasks_and_records_failures(built: Built) -> None:
     result = built.first
-    assert result.returncode == 1, result.stdout + result.stderr  # one task failed, the other was built
+    assert result.returncode == 1, result.stdout + result.stderr  # two tasks failed, the other was built
     assert "figlet 2.2.5-3+b1 is installed, the manifest pins 0.0-1" in result.stdout
-    assert "1 built, 0 unchanged, 1 failed" in result.stdout
+    assert "1 built, 0 unchanged, 2 failed" in result.stdout
+    # `yes` never ends and prints without end: testgen's timeouts and output caps make it a failed row
+    # (no suite worth keeping), never a crash of the build
+    row = next(line for line in result.stdout.splitlines() if line.startswith("│ yes "))
+    assert "│ failed │" in row and ("testgen kept no tests" in row or "validity gate failed" in row), row
+    assert (built.directory / ".failed" / "yes" / "task.yaml").is_file()
     root = built.directory / "figlet"
     task_dir = load_task(root)
     assert task_dir.suite_path == root / "tests" / "suite.jsonl.gz"
