@@ -707,8 +707,11 @@ def agent_batch_command(
     config: ConfigOption = None,
     then_eval: ThenEvalOption = False,
     sandbox: SandboxOption = "bwrap",
+    tasks: Annotated[
+        str | None, typer.Option("--tasks", help="task ids or regular expressions, comma-separated (default: all)")
+    ] = None,
 ) -> None:
-    """Run an agent on every task of a directory; resumable: finished tasks are skipped."""
+    """Run an agent on every task of a directory (a collection too); resumable: finished tasks are skipped."""
     from twinbench.agent import BatchEntry, BatchInterrupted, run_batch
 
     if parallel < 1:
@@ -743,6 +746,7 @@ def agent_batch_command(
                 tasks_dir,
                 options,
                 output,
+                selection=tasks,
                 workers=parallel,
                 on_start=lambda count: progress.update(bar, total=count),
                 on_done=done,
@@ -909,6 +913,10 @@ def programbench_derive_command(
 
 
 app.command("report")(report_command)
+
+from twinbench.cli_collection import collection_app  # noqa: E402  (its own module: fewer merge conflicts here)
+
+app.add_typer(collection_app, name="collection")
 
 
 def main() -> None:

@@ -15,6 +15,9 @@ from twinbench.formats.errors import FormatError
 from twinbench.formats.limits import ArchiveLimits, GradingLimits, Limits
 from twinbench.formats.result import BuildRecord, EvalResult, TestResult, TestStatus
 from twinbench.formats.suite import (
+    COMPACT_SUITE_FILE,
+    SUITE_FILE,
+    BlobStore,
     CompareMode,
     Comparison,
     Expectation,
@@ -23,8 +26,18 @@ from twinbench.formats.suite import (
     dump_suite,
     load_suite,
     suite_digest,
+    suite_file,
 )
-from twinbench.formats.task import ReferenceSpec, Task, TaskDir, TaskLimits, load_task, save_task
+from twinbench.formats.task import (
+    ReferenceSpec,
+    Task,
+    TaskDir,
+    TaskLimits,
+    TaskSize,
+    load_task,
+    save_task,
+    size_class_of,
+)
 from twinbench.formats.testgen import (
     AcceptedShare,
     CoverageReport,
@@ -36,12 +49,15 @@ from twinbench.formats.testgen import (
 )
 
 __all__ = [
+    "COMPACT_SUITE_FILE",
     "DEFAULT_DISK_LIMIT_MB",
+    "SUITE_FILE",
     "TRAJECTORY_FORMAT",
     "AcceptedShare",
     "ActionResult",
     "AgentRunRecord",
     "ArchiveLimits",
+    "BlobStore",
     "BuildRecord",
     "CompareMode",
     "Comparison",
@@ -62,6 +78,7 @@ __all__ = [
     "Task",
     "TaskDir",
     "TaskLimits",
+    "TaskSize",
     "TestCase",
     "TestResult",
     "TestStatus",
@@ -72,6 +89,8 @@ __all__ = [
     "load_suite",
     "load_task",
     "save_task",
+    "size_class_of",
     "suite_digest",
+    "suite_file",
     "write_text_atomic",
 ]

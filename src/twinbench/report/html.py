@@ -13,6 +13,7 @@ from twinbench.report.charts import esc, score_bins, score_histogram
 from twinbench.report.details import details_section, flag_badge, humane_key, score_badge
 from twinbench.report.load import Run, TaskResult, load_runs
 from twinbench.report.rank import LeaderboardRow, leaderboard, task_ids
+from twinbench.report.sizes import scores_by_size, task_sizes
 
 RUN_COLORS = ("#0969da", "#8250df", "#bf3989", "#bc4c00", "#1b7c83", "#4d2d00", "#6e7781", "#116329")
 # Below this many tasks a histogram says less than the tasks table above it.
@@ -152,8 +153,8 @@ def render_html(
         _leaderboard_section(runs, colors, rank_flagged),
         _tasks_section(runs, tasks, anchors),
         distribution,
-        # A section grouping scores by task size class (small, medium, large) belongs here, between the
-        # overall picture and the per-task details; the size of a task comes with collections (h-collection).
+        # scores by task size class sit between the overall picture and the per-task details
+        _size_section(runs),
         details_section(runs, tasks, anchors),
     ]
     csp, scripts = (CSP, FILTER_JS) if live is None else (LIVE_CSP, FILTER_JS + "</script><script>" + LIVE_JS)
@@ -245,6 +246,24 @@ def _leaderboard_row(row: LeaderboardRow, colors: dict[str, str], empty: bool) -
         f'{main}<tr class="flag-row"><td></td><td colspan="5">'
         f"{flag_badge(row.flag.severity, row.flag.rule, row.flag.message)}"
         f'<span class="flag-msg">{esc(row.flag.message)} &mdash; {where}{others}</span></td></tr>'
+    )
+
+
+def _size_section(runs: list[Run]) -> str:
+    """Mean scores by task size class; nothing when no task's size is known."""
+    sizes = task_sizes(runs)
+    if not sizes:
+        return ""
+    rows = "".join(
+        f'<tr><td>{esc(row.run)}</td><td>{esc(row.size_class)}</td><td class="num">{row.tasks}</td>'
+        f'<td class="num">{row.resolved}</td><td class="num">{row.mean_score:.3f}</td></tr>'
+        for row in scores_by_size(runs, sizes)
+    )
+    return (
+        '<section id="sizes"><h3>By task size</h3><div class="scroll"><table><thead><tr><th>run</th><th>size</th>'
+        '<th class="num">tasks</th><th class="num">resolved</th><th class="num">mean score</th></tr></thead>'
+        f'<tbody>{rows}</tbody></table></div><p class="note">Size classes by lines of code of the reference\'s own '
+        "sources: small &lt; 5,000, medium &lt; 50,000, large above.</p></section>"
     )
 
 
