@@ -11,7 +11,7 @@ from twinbench.formats.agent import (
     TokenUsage,
 )
 from twinbench.formats.atomic import write_text_atomic
-from twinbench.formats.errors import FormatError
+from twinbench.formats.errors import FormatError, first_error
 from twinbench.formats.limits import ArchiveLimits, GradingLimits, Limits
 from twinbench.formats.result import BuildRecord, EvalResult, TestResult, TestStatus
 from twinbench.formats.suite import (
@@ -24,6 +24,7 @@ from twinbench.formats.suite import (
     load_suite,
     suite_digest,
 )
+from twinbench.formats.summary import TaskSummary, find_task_dirs, summarize_task
 from twinbench.formats.task import ReferenceSpec, Task, TaskDir, TaskLimits, load_task, save_task
 from twinbench.formats.testgen import (
     AcceptedShare,
@@ -62,6 +63,7 @@ __all__ = [
     "Task",
     "TaskDir",
     "TaskLimits",
+    "TaskSummary",
     "TestCase",
     "TestResult",
     "TestStatus",
@@ -69,9 +71,12 @@ __all__ = [
     "TokenUsage",
     "ValidityReport",
     "dump_suite",
+    "find_task_dirs",
+    "first_error",
     "load_suite",
     "load_task",
     "save_task",
     "suite_digest",
+    "summarize_task",
     "write_text_atomic",
 ]
