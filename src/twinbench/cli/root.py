@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer._click import Context
 
 from twinbench.cli.output import say
 
@@ -18,8 +21,62 @@ EXIT_CODES_HELP = (
     "130 interrupted. Defaults come from TWINBENCH_* variables and twinbench.toml: see `twinbench config show`."
 )
 
+
+class TwinbenchGroup(typer.core.TyperGroup):
+    """The root command: the one error boundary, the user's settings as defaults, the shared conventions.
+
+    Living in the command (not only in `main()`), the boundary also holds when a test invokes `app` with
+    typer's CliRunner, so every way in exits with the same codes.
+    """
+
+    _polished = False
+
+    def main(self, *args: Any, **extra: Any) -> Any:
+        """Apply the conventions once, resolve the settings (a bad file exits 2), then run the command."""
+        from twinbench.cli import config
+        from twinbench.cli.conventions import polish
+
+        if not self._polished:
+            polish(self)
+            self._polished = True
+        try:
+            settings = config.load()
+        except Exception as exc:  # outside click's own main, so the process ends here
+            code = self._report(exc)
+            if code is None:
+                raise
+            sys.exit(code)
+        extra.setdefault("default_map", config.default_map(settings))
+        extra.setdefault("prog_name", "twinbench")
+        return super().main(*args, **extra)
+
+    def invoke(self, ctx: Context) -> Any:
+        """Run the chosen command; a known exception becomes one line on stderr and its table's exit code."""
+        try:
+            return super().invoke(ctx)
+        except (Exception, KeyboardInterrupt) as exc:
+            code = self._report(exc)
+            if code is None:
+                raise  # a bug, not in the table: it keeps its traceback
+            raise typer.Exit(code) from None
+
+    @staticmethod
+    def _report(exc: BaseException) -> int | None:
+        """Print the one line of a known exception and return its exit code; None for anything else."""
+        from twinbench.cli.errors import classify
+        from twinbench.cli.output import error_line
+
+        found = classify(exc)
+        if found is None:
+            return None
+        code, message = found
+        error_line(message)
+        return int(code)
+
+
 app = typer.Typer(
     name="twinbench",
+    cls=TwinbenchGroup,
     help=HELP,
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
