@@ -35,6 +35,7 @@ def polish(command: Command) -> None:
     # the same eager option on every command, but passing no value: the commands' functions take no `version`
     version = copy.copy(root_version)
     version.expose_value = False
+    version.metavar = ""
     _walk(command, root_version, version)
 
 
