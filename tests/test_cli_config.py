@@ -70,7 +70,7 @@ def test_the_project_search_stops_at_the_repository_root(project: Path) -> None:
 )
 def test_a_malformed_file_is_one_line_and_exit_2(project: Path, content: str, message: str) -> None:
     (project / "twinbench.toml").write_text(content)
-    with pytest.raises(FormatError, match="twinbench.toml"):
+    with pytest.raises(FormatError, match=r"twinbench\.toml"):
         resolve_settings(project, {})
     for argv in (["config", "show"], ["eval", "-h"]):
         result = CliRunner().invoke(app, argv)
