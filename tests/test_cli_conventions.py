@@ -184,3 +184,16 @@ def test_python_m_twinbench_is_the_same_command() -> None:
         timeout=60,
     )
     assert result.returncode == ExitCode.BAD_INPUT and "unknown sandbox backend 'nope'" in result.stderr
+
+
+def test_without_the_cli_a_missing_compile_sh_stays_a_failed_build(tmp_path: Path) -> None:
+    """An agent run grades through the library: there an empty workspace is the run's failed build, scored 0."""
+    from twinbench.formats import load_task
+    from twinbench.grade import NO_BUILD_SCRIPT, evaluate
+    from twinbench.sandbox import get_sandbox
+
+    task = load_task(small_figlet_task(tmp_path / "task", count=1))
+    empty = tmp_path / "workspace"
+    empty.mkdir()
+    result = evaluate(task, empty, tmp_path / "out", get_sandbox("bwrap"))
+    assert result.build.reason == NO_BUILD_SCRIPT and result.score == 0.0
