@@ -11,7 +11,7 @@ from twinbench.formats.agent import (
     TokenUsage,
 )
 from twinbench.formats.atomic import write_text_atomic
-from twinbench.formats.errors import FormatError
+from twinbench.formats.errors import FormatError, first_error
 from twinbench.formats.limits import ArchiveLimits, GradingLimits, Limits
 from twinbench.formats.result import BuildRecord, EvalResult, TestResult, TestStatus
 from twinbench.formats.suite import (
@@ -28,6 +28,7 @@ from twinbench.formats.suite import (
     suite_digest,
     suite_file,
 )
+from twinbench.formats.summary import TaskSummary, find_task_dirs, summarize_task
 from twinbench.formats.task import (
     ReferenceSpec,
     Task,
@@ -79,6 +80,7 @@ __all__ = [
     "TaskDir",
     "TaskLimits",
     "TaskSize",
+    "TaskSummary",
     "TestCase",
     "TestResult",
     "TestStatus",
@@ -86,11 +88,14 @@ __all__ = [
     "TokenUsage",
     "ValidityReport",
     "dump_suite",
+    "find_task_dirs",
+    "first_error",
     "load_suite",
     "load_task",
     "save_task",
     "size_class_of",
     "suite_digest",
     "suite_file",
+    "summarize_task",
     "write_text_atomic",
 ]

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twinbench.formats.bytesfield import decode_b64_fields, decode_b64_mapping, encode_bytes, encode_mapping
 from twinbench.formats.environment import Environment
-from twinbench.formats.errors import FormatError
+from twinbench.formats.errors import FormatError, first_error
 
 
 class CompareMode(StrEnum):
@@ -312,6 +312,4 @@ def suite_digest(path: Path) -> str:
 
 
 def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "value"
-    return f"{where}: {error['msg']}"
+    return first_error(exc)

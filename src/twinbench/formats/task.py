@@ -8,7 +8,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from twinbench.formats.environment import Environment
-from twinbench.formats.errors import FormatError
+from twinbench.formats.errors import FormatError, first_error
 from twinbench.formats.limits import GradingLimits, Limits
 from twinbench.formats.suite import suite_file
 
@@ -129,9 +129,7 @@ def load_task(path: Path) -> TaskDir:
     try:
         task = Task.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "task"
-        raise FormatError(f"{spec_path}: {where}: {error['msg']}") from None
+        raise FormatError(f"{spec_path}: {first_error(exc, top='task')}") from None
     _check_docs(root)
     return TaskDir(root=root.resolve(), task=task)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from twinbench.formats import EvalResult, FormatError, TestStatus
+from twinbench.formats import EvalResult, FormatError, TestStatus, first_error
 from twinbench.formats.result import NEAR_RESOLVED_THRESHOLD
 
 EVAL_FILE = "eval.json"
@@ -367,9 +367,7 @@ def _read_json(path: Path, shown: str) -> Any:
 
 
 def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "value"
-    return one_line(f"{where}: {error['msg']}")
+    return one_line(first_error(exc))
 
 
 def one_line(text: str) -> str:

@@ -9,36 +9,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from twinbench.cli.errors import BadInput, ExitCode, HarnessFailure
+from twinbench.cli.output import console, out, say
+from twinbench.cli.root import group
 from twinbench.formats import FormatError
 
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_HARNESS_ERROR = 3
-
-collection_app = typer.Typer(
-    help="Collections of tasks: build them from a manifest, check, describe, install their references.",
-    no_args_is_help=True,
+collection_app = group(
+    "Collections of tasks: build them from a manifest, check, describe, install their references.",
+    "Example: twinbench collection build collections/debian12 -j 2 && twinbench collection check collections/debian12",
 )
-console = Console(stderr=True)
-out = Console()
 
 OnlyOption = Annotated[
     list[str] | None, typer.Option("--only", help="task ids, comma-separated or repeated (default: all)")
 ]
 SandboxOption = Annotated[str, typer.Option("--sandbox", help="bwrap, bwrap-userns or unsafe-local")]
-
-
-def _say(text: str) -> None:
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    console.print("error: " + message, markup=False, highlight=False, soft_wrap=True, style="bold red")
-    return typer.Exit(code)
 
 
 def _ids(only: list[str] | None) -> list[str] | None:
@@ -56,7 +43,9 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}%"
 
 
-@collection_app.command("build")
+@collection_app.command(
+    "build", epilog="Example: twinbench collection build collections/debian12 --only figlet,bc -j 2"
+)
 def build_command(
     manifest: Annotated[Path, typer.Argument(help="collection.yaml (or the directory holding it)")],
     output: Annotated[
@@ -82,7 +71,7 @@ def build_command(
     try:
         loaded = load_manifest(manifest)
     except FormatError as exc:
-        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+        raise BadInput(str(exc)) from None
     manifest_file = manifest_path(manifest)
     target = output or manifest_file.parent
     settings = BuildSettings(sandbox=sandbox, workers=max(1, _cores() // jobs))
@@ -121,7 +110,7 @@ def build_command(
                 loaded, manifest_file, target, settings, jobs, _ids(only), planned, advanced, finished
             )
         except FormatError as exc:
-            raise _fail(str(exc), EXIT_BAD_INPUT) from None
+            raise BadInput(str(exc)) from None
     table = Table(title=f"collection build: {loaded.name} -> {target}")
     for column in ("task", "status", "tests", "coverage", "errors-only", "LOC", "seconds", "reason"):
         table.add_column(column, justify="right" if column in ("tests", "coverage", "LOC", "seconds") else "left")
@@ -139,12 +128,12 @@ def build_command(
         )
     out.print(table)
     counts = {status: sum(r.status == status for r in results) for status in ("ok", "skipped", "failed")}
-    _say(f"{counts['ok']} built, {counts['skipped']} unchanged, {counts['failed']} failed")
+    say(f"{counts['ok']} built, {counts['skipped']} unchanged, {counts['failed']} failed")
     if counts["failed"]:
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(ExitCode.FAILED)
 
 
-@collection_app.command("check")
+@collection_app.command("check", epilog="Example: twinbench collection check collections/debian12 --json check.json")
 def check_command(
     directory: Annotated[Path, typer.Argument(help="collection directory (holding collection.yaml)")],
     only: OnlyOption = None,
@@ -162,7 +151,7 @@ def check_command(
     try:
         loaded = load_manifest(directory)
     except FormatError as exc:
-        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+        raise BadInput(str(exc)) from None
     settings = CheckSettings(
         sandbox=sandbox, workers=workers or _cores(), drift_sample=drift_sample, wrapper_sample=wrapper_sample
     )
@@ -183,7 +172,7 @@ def check_command(
         try:
             found = check_collection(loaded, directory, settings, _ids(only), done)
         except FormatError as exc:
-            raise _fail(str(exc), EXIT_BAD_INPUT) from None
+            raise BadInput(str(exc)) from None
     if as_json:
         print(found.model_dump_json(indent=2))
     else:
@@ -204,14 +193,14 @@ def check_command(
             )
         out.print(table)
         budget = "within" if found.bytes <= found.max_bytes else "OVER"
-        _say(f"size: {found.bytes / 2**20:.1f} MiB of {found.max_bytes / 2**20:.1f} MiB ({budget} the budget)")
+        say(f"size: {found.bytes / 2**20:.1f} MiB of {found.max_bytes / 2**20:.1f} MiB ({budget} the budget)")
         failed = [task.id for task in found.tasks if not task.ok]
-        _say("all tasks pass" if not failed else f"{len(failed)} task(s) fail: {', '.join(failed)}")
+        say("all tasks pass" if not failed else f"{len(failed)} task(s) fail: {', '.join(failed)}")
     if not found.ok:
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(ExitCode.FAILED)
 
 
-@collection_app.command("info")
+@collection_app.command("info", epilog="Example: twinbench collection info collections/debian12")
 def info_command(
     directory: Annotated[Path, typer.Argument(help="collection directory (holding collection.yaml)")],
     as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON instead of a table")] = False,
@@ -222,7 +211,7 @@ def info_command(
     try:
         loaded = load_manifest(directory)
     except FormatError as exc:
-        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+        raise BadInput(str(exc)) from None
     rows = collection_info(loaded, directory)
     if as_json:
         print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
@@ -247,7 +236,7 @@ def info_command(
     out.print(table)
 
 
-@collection_app.command("install")
+@collection_app.command("install", epilog="Example: twinbench collection install collections/debian12 --dry-run")
 def install_command(
     source: Annotated[Path, typer.Argument(help="collection directory or collection.yaml")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the apt-get command instead of running it")] = False,
@@ -258,24 +247,24 @@ def install_command(
     try:
         loaded = load_manifest(source)
     except FormatError as exc:
-        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+        raise BadInput(str(exc)) from None
     plan = plan_install(loaded)
     for package in plan.packages:
         if package.state == "installed":
-            _say(f"{package.package}={package.version}: installed")
+            say(f"{package.package}={package.version}: installed")
         elif package.state == "to_install":
             was = f" (installed: {package.installed_version})" if package.installed_version else ""
-            _say(f"{package.package}={package.version}: to install{was}")
+            say(f"{package.package}={package.version}: to install{was}")
         else:
-            _say(f"{package.package}={package.version}: cannot install: {package.reason}")
+            say(f"{package.package}={package.version}: cannot install: {package.reason}")
     if dry_run:
-        _say(plan.shell_command() or "nothing to install")
+        say(plan.shell_command() or "nothing to install")
     else:
         status, last = run_install(plan)
         if status != 0:
-            raise _fail(f"apt-get failed (exit {status}): {last}", EXIT_HARNESS_ERROR)
+            raise HarnessFailure(f"apt-get failed (exit {status}): {last}")
         installed = sum(package.state == "to_install" for package in plan.packages)
         if installed:
-            _say(f"installed {installed} package(s)")
+            say(f"installed {installed} package(s)")
     if plan.unavailable:
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(ExitCode.FAILED)

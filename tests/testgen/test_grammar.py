@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 import subprocess
-from pathlib import Path
 
-from tests.test_docmodel import doc_text, mine_docs
+from tests.helpers_paths import TEST_DATA
+from tests.reference.test_docmodel import doc_text, mine_docs
 from twinbench.testgen.grammar import Grammar, subtrees, tokenize
 from twinbench.testgen.inputs import mutate_text
 
-EXAMPLES = Path(__file__).parent / "data" / "docs" / "examples"
+EXAMPLES = TEST_DATA / "docs" / "examples"
 MUTANTS = 80
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import functools
 import random
-from pathlib import Path
 
 import pytest
 
+from tests.helpers_paths import TEST_DATA
 from twinbench.reference.docmodel import CliModel, OptionSpec, mine_named_docs
 from twinbench.reference.docmodel import mine_docs as mine_docs_leniently
 
-DOCS = Path(__file__).parent / "data" / "docs"
+DOCS = TEST_DATA / "docs"
 # the docs as gather_docs recorded them on a Debian 12 machine (MANWIDTH=80, LANG=C.UTF-8), frozen so that a
 # different man-db, groff or package version cannot change what these tests see
 FROZEN = {

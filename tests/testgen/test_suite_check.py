@@ -6,8 +6,8 @@ import json
 import time
 from pathlib import Path
 
+from tests.cli.test_cli import twinbench
 from tests.helpers_task import small_figlet_task
-from tests.test_cli import twinbench
 from twinbench.formats import Suite, dump_suite, load_suite, load_task
 from twinbench.protocols import Sandbox
 from twinbench.testgen.generate import TestgenOptions

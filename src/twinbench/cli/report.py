@@ -10,36 +10,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from twinbench.formats import FormatError
+from twinbench.cli.errors import BadInput
+from twinbench.cli.output import plural, say, warn
+from twinbench.cli.root import app
 
 if TYPE_CHECKING:
     from twinbench.report import Run
     from twinbench.report.serve import LiveReport
 
-EXIT_BAD_INPUT = 2  # the same codes as twinbench.cli: 2 is the user's input (here: no results to report)
 
-console = Console(stderr=True)
-out = Console()
-
-
-def _say(text: str) -> None:
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
-
-
-def _warn(text: str) -> None:
-    console.print(text, markup=False, highlight=False, soft_wrap=True, style="yellow")
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    console.print("error: " + message, markup=False, highlight=False, soft_wrap=True, style="bold red")
-    return typer.Exit(code)
-
-
+@app.command("report", epilog="Example: twinbench report runs/model-a runs/model-b -o report.html")
 def report_command(
     run_dirs: Annotated[
-        list[Path], typer.Argument(help="run directories holding eval.json files (one run each)", metavar="RUN_DIR")
+        list[Path], typer.Argument(help="run directories holding eval.json files (one run each)", metavar="RUN_DIR...")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="the HTML file to write")] = Path("report.html"),
     title: Annotated[str, typer.Option("--title", help="page title")] = "twinbench report",
@@ -65,24 +49,22 @@ def report_command(
     if serve:
         _serve(run_dirs, title, rank_flagged=rank_flagged, host=host, port=port)
         return
-    try:
-        if as_json:
-            runs = load_runs(run_dirs)
-            _warn_empty(runs)
-            print(json.dumps(aggregate_json(runs, rank_flagged=rank_flagged), indent=2))
-            return
-        runs = write_report(run_dirs, output, title, rank_flagged=rank_flagged)
-    except FormatError as exc:  # NoResults included: nothing to report is the user's input too
-        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    # a FormatError (NoResults included: nothing to report is the user's input too) exits 2 at the boundary
+    if as_json:
+        runs = load_runs(run_dirs)
+        _warn_empty(runs)
+        print(json.dumps(aggregate_json(runs, rank_flagged=rank_flagged), indent=2))
+        return
+    runs = write_report(run_dirs, output, title, rank_flagged=rank_flagged)
     _warn_empty(runs)
     _say_leaderboard(runs, rank_flagged=rank_flagged)
-    _say(f"report: {output}")
+    say(f"report: {output}")
 
 
 def _warn_empty(runs: list[Run]) -> None:
     for run in runs:
         if not run.results:
-            _warn(f"warning: no eval.json under {run.path}: {run.label} scores 0 on every task")
+            warn(f"warning: no eval.json under {run.path}: {run.label} scores 0 on every task")
 
 
 def _say_leaderboard(runs: list[Run], rank_flagged: bool) -> None:
@@ -91,13 +73,13 @@ def _say_leaderboard(runs: list[Run], rank_flagged: bool) -> None:
     for row in leaderboard(runs, rank_flagged=rank_flagged):
         figures = (
             f"{row.resolved} resolved, {row.near_resolved} near-resolved, mean score {row.mean_score:.3f} over "
-            f"{row.tasks_total} task{'s' * (row.tasks_total != 1)}"
+            f"{plural(row.tasks_total, 'task')}"
         )
         flag = f" [flagged {row.flag.severity}: {row.flag.rule} on {row.flag.task}]" if row.flag else ""
         if row.rank is None:
-            _say(f"not ranked: {row.run}{flag}: {figures}")
+            say(f"not ranked: {row.run}{flag}: {figures}")
         else:
-            _say(f"{row.rank}. {row.run}{flag}: {figures}")
+            say(f"{row.rank}. {row.run}{flag}: {figures}")
 
 
 def _serve(run_dirs: list[Path], title: str, *, rank_flagged: bool, host: str, port: int) -> None:
@@ -106,18 +88,18 @@ def _serve(run_dirs: list[Path], title: str, *, rank_flagged: bool, host: str, p
 
     for path in run_dirs:  # a typo should not start a server that waits forever for nothing
         if not path.exists():
-            raise _fail(f"{path}: no such directory", EXIT_BAD_INPUT)
+            raise BadInput(f"{path}: no such directory")
     live = LiveReport(run_dirs, title, rank_flagged=rank_flagged)
     try:
         server = ReportServer(live, host, port)
     except OSError as exc:
-        raise _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
+        raise BadInput(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
     stop = threading.Event()
     # `kill` (SIGTERM) stops as cleanly as Ctrl-C: a served report is usually ended by a script or a service
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
         with server:
-            _say(f"serving {server.url} (Ctrl-C stops); watching {', '.join(str(path) for path in run_dirs)}")
+            say(f"serving {server.url} (Ctrl-C stops); watching {', '.join(str(path) for path in run_dirs)}")
             _say_update(live)
             try:
                 server.watch(stop, _say_update)
@@ -125,10 +107,10 @@ def _serve(run_dirs: list[Path], title: str, *, rank_flagged: bool, host: str, p
                 pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-    _say("stopped")
+    say("stopped")
 
 
 def _say_update(live: LiveReport) -> None:
     results = sum(len(run.results) for run in live.runs)
-    what = f"error: {live.problem}" if live.problem else f"{results} result{'s' * (results != 1)}"
-    _say(f"{time.strftime('%H:%M:%S')} report version {live.version}: {what}")
+    what = f"error: {live.problem}" if live.problem else plural(results, "result")
+    say(f"{time.strftime('%H:%M:%S')} report version {live.version}: {what}")

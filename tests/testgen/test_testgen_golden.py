@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import random
 import sys
-from pathlib import Path
 
+from tests.helpers_paths import TEST_DATA
 from twinbench.demo import DEMO_TASK
 from twinbench.formats import load_task
 from twinbench.testgen.explore import Candidate
@@ -18,7 +18,7 @@ from twinbench.testgen.inputs import detect_kinds
 from twinbench.testgen.pipeline import load_cli_model, read_generation_inputs
 from twinbench.testgen.synthesize import Synthesizer
 
-GOLDEN = Path(__file__).parent / "data" / "testgen_golden_figlet.json"
+GOLDEN = TEST_DATA / "testgen_golden_figlet.json"
 SEED = 11
 SEEDS_PINNED = 60
 MUTANTS_PINNED = 30

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_docmodel import DOCS, doc_text, mine_docs
+from tests.reference.test_docmodel import DOCS, doc_text, mine_docs
 from twinbench.formats import load_suite
 from twinbench.protocols import Sandbox
 from twinbench.reference.docmodel import mine_named_docs

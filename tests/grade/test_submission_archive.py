@@ -220,7 +220,8 @@ def test_non_tar_input_is_named_in_one_line(tmp_path: Path, content: bytes) -> N
         unpack_submission(path, tmp_path / "source")
     message = str(caught.value)
     assert "\n" not in message
-    assert "is not a tar archive (accepted: a directory, or a .tar, .tar.gz, .tar.bz2 or .tar.xz archive)" in message
+    accepted = "a directory, or a .tar, .tar.gz/.tgz, .tar.bz2 or .tar.xz archive"
+    assert f"is not a tar archive (accepted: {accepted})" in message
 
 
 def test_a_truncated_archive_is_a_one_line_error(tmp_path: Path) -> None:
