@@ -30,6 +30,7 @@ from twinbench.testgen.record import CaseSpec, case_for_spec
 from twinbench.testgen.seeds import origin_kind
 
 GCOV_DIR = ".twinbench-gcov"
+LIBRARY_DIR = ".twinbench-lib"  # the coverage build's own shared libraries, beside ./executable in every work dir
 OUTPUT_HEAD = 512
 EXPLORE_TIMEOUT_S = 2.0
 
@@ -47,6 +48,8 @@ class CoverageGuide(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     collect: list[str] = Field(default_factory=list)
     files: dict[str, bytes] = Field(default_factory=dict)
+    # shared libraries of the build the binary loads, staged under LIBRARY_DIR (env's LD_LIBRARY_PATH names it)
+    libraries: list[Path] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,10 @@ def open_explorer(
         tree = Path(scratch)
         if coverage is not None:
             shutil.copy2(coverage.binary, tree / "executable")
+            if coverage.libraries:
+                (tree / LIBRARY_DIR).mkdir()
+                for library in coverage.libraries:  # hard-linked into each work dir, like ./executable
+                    shutil.copy2(library, tree / LIBRARY_DIR / library.name)
         else:
             stage_reference(resolve_binary(task.reference.binary), tree)
         config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)

@@ -288,22 +288,62 @@ def installed_source(package: str) -> tuple[str, str] | None:
     return source.strip(), version.strip()
 
 
-def choose_version(package: str, installed_version: str | None, available: list[str]) -> str:
-    """The source version to build: exactly the installed one; raises naming both versions when apt lacks it."""
+def choose_version(
+    package: str, installed_version: str | None, available: list[str], upgrade: list[str] | None = None
+) -> str:
+    """The source version to build: exactly the installed one; raises naming both versions when apt lacks it.
+
+    upgrade is the apt-get install arguments (`jq=V libjq1=V`) that would install binaries matching a source
+    the mirror has; the refusal quotes them so the user can resolve it in one command.
+    """
     if installed_version is None:
         if not available:
             raise CoverageBuildError(f"apt knows no source package for {package} (no deb-src entry for its mirror?)")
         return available[0]
     if installed_version in available:
         return installed_version
-    offered = ", ".join(available) if available else "none"
+    if not available:
+        raise CoverageBuildError(f"{package} {installed_version} is installed but apt knows no source for it")
+    install = " ".join(upgrade or [f"{package}={available[0]}"])
     raise CoverageBuildError(
-        f"{package} {installed_version} is installed but the mirror's sources offer {offered}: "
-        f"install the matching binary (apt-get install {package}={available[0]}) or a mirror with source "
-        f"{installed_version}"
-        if available
-        else f"{package} {installed_version} is installed but apt knows no source for it"
+        f"{package} {installed_version} is installed but the mirror's sources offer {', '.join(available)}: "
+        f"run `apt-get install {install}` and build again, or add a mirror with source {installed_version}"
     )
+
+
+def matching_upgrade(source: str, available: list[str]) -> list[str] | None:
+    """apt-get install arguments that bring every installed binary of SOURCE to the newest source version the
+    mirror has both the source and those binaries of (jq and libjq1 move together); None when there is none."""
+    listing = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package}\t${source:Package}\t${db:Status-Status}\n"],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+    binaries = sorted(
+        name
+        for name, of, status in (line.split("\t") for line in listing.stdout.splitlines() if line.count("\t") == 2)
+        if of == source and status == "installed"
+    )
+    if not binaries:
+        return None
+    offered = [set(binary_versions(name)) for name in binaries]
+    for version in available:
+        if all(version in versions for versions in offered):
+            return [f"{name}={version}" for name in binaries]
+    return None
+
+
+def binary_versions(package: str) -> list[str]:
+    """The versions of binary package PKG that apt can install."""
+    result = subprocess.run(["apt-cache", "madison", package], capture_output=True, text=True, check=False)
+    versions = []
+    for line in result.stdout.splitlines():
+        fields = [field.strip() for field in line.split("|")]
+        if len(fields) == 3 and fields[0] == package and fields[2].endswith("Packages"):
+            versions.append(fields[1])
+    return versions
 
 
 def fetch_source(runner: BuildRunner, source: str, version: str, out_dir: Path) -> Path:
@@ -320,12 +360,16 @@ def fetch_source(runner: BuildRunner, source: str, version: str, out_dir: Path) 
     return target
 
 
-def counter_files_written(exe: Path, arg_sets: list[list[str]], variable: str, value: str, pattern: str) -> list[str]:
+def counter_files_written(
+    exe: Path, arg_sets: list[list[str]], variable: str, value: str, pattern: str, library_path: str = ""
+) -> list[str]:
     """Run an instrumented binary with `variable` set to `value` (its "{dir}" the run's own fresh directory),
-    trying each argument list until one writes files matching `pattern` there; their names, or []."""
+    trying each argument list until one writes files matching `pattern` there; their names, or [].
+    library_path, when given, is the LD_LIBRARY_PATH of the build's own libraries."""
+    loader = {"LD_LIBRARY_PATH": library_path} if library_path else {}
     for args in arg_sets:
         with tempfile.TemporaryDirectory(prefix="twinbench-counters-") as tmp:
-            env = {**os.environ, variable: value.format(dir=tmp)}
+            env = {**os.environ, **loader, variable: value.format(dir=tmp)}
             try:
                 subprocess.run(
                     [str(exe), *args], cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30

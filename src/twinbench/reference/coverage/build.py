@@ -79,8 +79,10 @@ def _prepare(runner: BuildRunner, package: str, out_dir: Path) -> tuple[Path, st
     installed = apt.installed_source(package)
     if installed is not None and installed[0] != source:
         source, versions = apt.source_versions(installed[0])
+    mismatch = installed is not None and installed[1] not in versions and bool(versions)
+    upgrade = apt.matching_upgrade(source, versions) if mismatch else None
     try:
-        version = apt.choose_version(package, installed[1] if installed else None, versions)
+        version = apt.choose_version(package, installed[1] if installed else None, versions, upgrade)
     except CoverageBuildError as exc:
         raise runner.fail(str(exc)) from None
     if installed is None:
@@ -199,13 +201,15 @@ def _describe(
 ) -> CoverageBuild:
     """Check that the executable writes its counters where guidance reads them, and list its sources."""
     try:
+        libraries = gcov.own_libraries(exe, source_dir)
+        if libraries:
+            runner.say(f"{exe.name} loads {', '.join(p.name for p in libraries)} of this build: instrumented too")
         if toolchain == "gcc":
-            gcov.check_self_contained(exe, source_dir)
-            prefix, strip, gcda_files = gcov.object_layout(exe, source_dir)
+            prefix, strip, gcda_files = gcov.object_layout(exe, source_dir, libraries)
             runner.say(f"checking that {exe.name} writes its counters under GCOV_PREFIX")
-            counters = gcov.verify_gcov_prefix(exe, prefix, strip, gcda_files)
+            counters = gcov.verify_gcov_prefix(exe, prefix, strip, gcda_files, libraries)
         elif toolchain == "llvm":
-            prefix, strip, counters = str(source_dir), 0, [llvm.verify_profile(exe)]
+            prefix, strip, counters = str(source_dir), 0, llvm.verify_profile(exe, libraries)
         else:
             golang.verify_coverdir(exe)
             prefix, strip, counters = str(source_dir), 0, []
@@ -221,6 +225,7 @@ def _describe(
             toolchain=toolchain,
             tools=tools,
             import_path=_go_import_path(source_dir) if toolchain == "go" else "",
+            libraries=libraries,
         )
         build.source_files, build.language = own_sources(build)
     except CoverageBuildError as exc:
