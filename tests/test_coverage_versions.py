@@ -23,6 +23,30 @@ def test_a_missing_installed_version_is_refused_in_one_line_naming_both() -> Non
     assert "\n" not in message and "4.9-1 is installed" in message and "4.9-1+deb12u1" in message
 
 
+def test_the_refusal_quotes_the_apt_command_that_moves_every_binary_of_the_source() -> None:
+    # jq's code is in libjq1: jq depends on libjq1 of exactly its version, so both move together
+    with pytest.raises(CoverageBuildError) as info:
+        choose_version("jq", "1.6-2.1+deb12u1", ["1.6-2.1+deb12u3"], ["jq=1.6-2.1+deb12u3", "libjq1=1.6-2.1+deb12u3"])
+    message = str(info.value)
+    assert "jq 1.6-2.1+deb12u1 is installed" in message and "offer 1.6-2.1+deb12u3" in message
+    assert "`apt-get install jq=1.6-2.1+deb12u3 libjq1=1.6-2.1+deb12u3`" in message and "\n" not in message
+
+
+def test_the_upgrade_names_each_installed_binary_of_the_source_at_a_version_apt_has() -> None:
+    from twinbench.reference.coverage.apt import installed_source, matching_upgrade, source_versions
+
+    installed = installed_source("figlet")
+    if installed is None:
+        pytest.skip("figlet is installed by scripts/setup.sh")
+    versions = source_versions(installed[0])[1]
+    upgrade = matching_upgrade(installed[0], versions)
+    if upgrade is None:
+        pytest.skip("apt offers no figlet binary at a version of its source (no deb-src entries yet?)")
+    (argument,) = upgrade  # figlet's source builds one binary package
+    name, _, version = argument.partition("=")
+    assert name == "figlet" and version.split("+b")[0] in versions  # a binNMU binary maps to its source
+
+
 def test_a_package_that_is_not_installed_builds_the_newest_source() -> None:
     assert choose_version("bc", None, ["1.07.1-3", "1.07.1-2"]) == "1.07.1-3"
     with pytest.raises(CoverageBuildError):

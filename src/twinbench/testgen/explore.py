@@ -183,11 +183,7 @@ def open_explorer(
     with tempfile.TemporaryDirectory(prefix="twinbench-testgen-") as scratch:
         tree = Path(scratch)
         if coverage is not None:
-            shutil.copy2(coverage.binary, tree / "executable")
-            if coverage.libraries:
-                (tree / LIBRARY_DIR).mkdir()
-                for library in coverage.libraries:  # hard-linked into each work dir, like ./executable
-                    shutil.copy2(library, tree / LIBRARY_DIR / library.name)
+            stage_coverage_build(coverage, tree)
         else:
             stage_reference(resolve_binary(task.reference.binary), tree)
         config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
@@ -196,6 +192,16 @@ def open_explorer(
             yield Explorer(task, pool, coverage, features_of, frozenset(vocabulary), tuple(long_options))
         finally:
             pool.close()
+
+
+def stage_coverage_build(coverage: CoverageGuide, tree: Path) -> None:
+    """Put the instrumented binary in a sandbox tree as ./executable, and its own shared libraries (under their
+    sonames) in LIBRARY_DIR, which the guide's LD_LIBRARY_PATH names; every run's work dir gets both."""
+    shutil.copy2(coverage.binary, tree / "executable")
+    if coverage.libraries:
+        (tree / LIBRARY_DIR).mkdir()
+        for library in coverage.libraries:
+            shutil.copy2(library, tree / LIBRARY_DIR / library.name)
 
 
 def outcome_of(result: ExecResult) -> Outcome:

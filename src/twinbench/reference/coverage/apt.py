@@ -328,10 +328,11 @@ def matching_upgrade(source: str, available: list[str]) -> list[str] | None:
     )
     if not binaries:
         return None
-    offered = [set(binary_versions(name)) for name in binaries]
+    # a binNMU (figlet 2.2.5-3+b1) is a rebuild of its source version (2.2.5-3)
+    offered = [{re.sub(r"\+b\d+$", "", v): v for v in binary_versions(name)} for name in binaries]
     for version in available:
         if all(version in versions for versions in offered):
-            return [f"{name}={version}" for name in binaries]
+            return [f"{name}={versions[version]}" for name, versions in zip(binaries, offered, strict=True)]
     return None
 
 
