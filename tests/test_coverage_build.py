@@ -374,3 +374,17 @@ def test_go_gron_through_dh_golang() -> None:
     report = line_coverage(build, suite_runner(build, [([], b'{"a": [1, {"b": true}]}'), (["-u"], b"json.a = 1;\n")]))
     files = {f.file: f for f in report.files}
     assert files["main.go"].lines_covered > 0 and files["ungron.go"].lines_covered > 0
+
+
+@pytest.mark.slow
+def test_jq_runs_its_code_from_the_instrumented_libjq1() -> None:
+    # jq's binary package holds main.c only; the interpreter is in libjq1, another binary package of the source
+    build = cached_build("jq")
+    assert [library.name for library in build.libraries] == ["libjq.so.1"]
+    assert "/debian/libjq1/" in str(build.libraries[0])
+    assert {"src/main.c", "src/execute.c", "src/jv_parse.c"} <= set(build.source_files)
+    cases = [([".a[1].b"], b'{"a": [1, {"b": true}]}'), (["-n", "1+1"], b"")]
+    report = line_coverage(build, suite_runner(build, cases))
+    files = {f.file: f for f in report.files}
+    assert files["src/execute.c"].role == "own" and files["src/execute.c"].lines_covered > 0
+    assert files["src/jv_parse.c"].lines_covered > 0  # the library's code ran instrumented

@@ -129,9 +129,7 @@ def toy_build(exe: Path, tools: dict[str, str], binary: Path) -> CoverageBuild:
     )
 
 
-def test_parallel_sandboxed_runs_each_write_their_own_profile(
-    toy: tuple[Path, dict[str, str]], tmp_path: Path
-) -> None:
+def test_parallel_sandboxed_runs_each_write_their_own_profile(toy: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     exe, tools = toy
     tree = tmp_path / "tree"
     tree.mkdir()
