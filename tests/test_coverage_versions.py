@@ -119,3 +119,16 @@ def test_the_toolchain_comes_from_debian_control(build_depends: str, toolchain: 
     control = f"Source: p\nBuild-Depends: {build_depends}\nStandards-Version: 4.6.0\n\nPackage: p\nDepends: cargo\n"
     (tmp_path / "debian" / "control").write_text(control)
     assert _toolchain_of(tmp_path) == toolchain
+
+
+def test_a_source_the_mirror_lost_names_the_versions_it_still_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the installed jq's source (+deb12u3) answers 404 while the mirror keeps +deb12u2's files
+    from twinbench.reference.coverage import apt
+
+    monkeypatch.setattr(apt, "source_versions", lambda _source: ("jq", ["1.6-2.1+deb12u3", "1.6-2.1+deb12u2"]))
+    monkeypatch.setattr(apt, "matching_upgrade", lambda _s, versions: [f"jq={versions[0]}", f"libjq1={versions[0]}"])
+    hint = apt._other_versions("jq", "1.6-2.1+deb12u3")
+    assert hint == (
+        "; it also lists 1.6-2.1+deb12u2: try `apt-get install --allow-downgrades jq=1.6-2.1+deb12u2 "
+        "libjq1=1.6-2.1+deb12u2` and build again"
+    )

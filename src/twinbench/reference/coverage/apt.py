@@ -355,10 +355,24 @@ def fetch_source(runner: BuildRunner, source: str, version: str, out_dir: Path) 
     runner.say(f"apt-get source {source}={version}")
     result = runner.attempt(["apt-get", "source", f"{source}={version}"], cwd=out_dir)
     if result.returncode != 0 and re.search(r"^E: Failed to fetch \S+\s+404", result.stdout, flags=re.MULTILINE):
-        raise runner.fail(f"the mirror lacks the source files of {source} {version} (404 Not Found)")
+        raise runner.fail(
+            f"the mirror lacks the source files of {source} {version} (404 Not Found){_other_versions(source, version)}"
+        )
     if result.returncode != 0 or not (target / "debian").is_dir():
         raise runner.fail(f"apt-get source {source}={version} failed: {last_error_line(result.stdout)}")
     return target
+
+
+def _other_versions(source: str, missing: str) -> str:
+    """A hint naming the other source versions apt lists, with the apt-get install that would make one of them
+    the installed version (a mirror may keep the files of an older point release and not of the newest)."""
+    others = [version for version in source_versions(source)[1] if version != missing]
+    upgrade = matching_upgrade(source, others) if others else None
+    if not upgrade:
+        return ""
+    older = _compare_versions(upgrade[0].split("=", 1)[1].split("+b")[0], missing) < 0
+    flag = "--allow-downgrades " if older else ""
+    return f"; it also lists {', '.join(others)}: try `apt-get install {flag}{' '.join(upgrade)}` and build again"
 
 
 def counter_files_written(
