@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from twinbench.reference.coverage import coverage_build
 from twinbench.reference.coverage.apt import BuildRunner, choose_version, installed_source
 from twinbench.reference.coverage.model import CoverageBuildError
 
@@ -132,3 +133,19 @@ def test_a_source_the_mirror_lost_names_the_versions_it_still_has(monkeypatch: p
         "; it also lists 1.6-2.1+deb12u2: try `apt-get install --allow-downgrades jq=1.6-2.1+deb12u2 "
         "libjq1=1.6-2.1+deb12u2` and build again"
     )
+
+
+def test_a_second_build_into_the_same_directory_is_refused_and_touches_nothing(tmp_path: Path) -> None:
+    # two builds into one -o: the second would unpack afresh and delete the first's tree under it
+    import fcntl
+
+    from twinbench.reference.coverage.build import BUILD_LOCK
+
+    (tmp_path / "coverage-build.log").write_text("the running build's log\n")
+    with open(tmp_path / BUILD_LOCK, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(CoverageBuildError) as info:
+            coverage_build("figlet", tmp_path)
+    assert "another coverage-build is writing" in str(info.value) and str(tmp_path) in str(info.value)
+    assert (tmp_path / "coverage-build.log").read_text() == "the running build's log\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([BUILD_LOCK, "coverage-build.log"])

@@ -9,6 +9,7 @@ RUSTFLAGS (read by Debian's cargo wrapper), or go build -cover through GOFLAGS.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import re
@@ -16,7 +17,8 @@ import resource
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from twinbench.reference.coverage import apt, gcov, golang, llvm
@@ -27,6 +29,7 @@ from twinbench.reference.coverage.model import BUILD_JSON, BUILD_LOG, CoverageBu
 PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")  # Debian policy 5.6.1 (binary and source names)
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # Debian's toolchain, never a rustup or /usr/local one
 _BIN_DIRS = ("usr/bin", "bin", "usr/sbin", "sbin", "usr/games")
+BUILD_LOCK = ".coverage-build.lock"
 _C_COMPILERS = ("gcc", "cc", "g++", "c++", "x86_64-linux-gnu-gcc", "x86_64-linux-gnu-g++", "gcc-12", "g++-12")
 
 
@@ -47,7 +50,7 @@ def coverage_build(
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / BUILD_LOG
     started, cpu_started = time.monotonic(), _children_cpu()
-    with open(log_path, "w", encoding="utf-8") as logfile:
+    with _only_build_in(out_dir), open(log_path, "w", encoding="utf-8") as logfile:
         runner = BuildRunner(logfile, log_path, say)
         source_dir, version = _prepare(runner, package, out_dir)
         toolchain = _toolchain_of(source_dir)
@@ -64,6 +67,20 @@ def coverage_build(
     tmp.replace(out_dir / BUILD_JSON)
     say(f"built {exe} in {build.build_seconds:.0f}s ({len(build.source_files)} own source files)")
     return build
+
+
+@contextmanager
+def _only_build_in(out_dir: Path) -> Iterator[None]:
+    """Hold out_dir's lock for the whole build: a second build into the same directory would delete the first
+    one's source tree under it (apt-get source unpacks afresh), so it is refused instead."""
+    with open(out_dir / BUILD_LOCK, "a", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CoverageBuildError(
+                f"another coverage-build is writing {out_dir} now: wait for it or give another -o"
+            ) from None
+        yield
 
 
 def _children_cpu() -> float:
