@@ -33,6 +33,7 @@ def test_the_refusal_quotes_the_apt_command_that_moves_every_binary_of_the_sourc
     assert "`apt-get install jq=1.6-2.1+deb12u3 libjq1=1.6-2.1+deb12u3`" in message and "\n" not in message
 
 
+@pytest.mark.slow  # apt-cache madison reads all of apt's lists (about 10 s)
 def test_the_upgrade_names_each_installed_binary_of_the_source_at_a_version_apt_has() -> None:
     from twinbench.reference.coverage.apt import installed_source, matching_upgrade, source_versions
 
