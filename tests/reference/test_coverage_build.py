@@ -1,4 +1,5 @@
-"""Coverage builds of real Debian sources through debian/rules (figlet, bc, lscolors, gron), .gcda parsing, lines."""
+"""Coverage builds of real Debian sources through debian/rules (figlet, bc, jq, a Rust program, gron), .gcda
+parsing, lines."""
 
 from __future__ import annotations
 
@@ -355,15 +356,34 @@ def test_a_version_the_mirror_lacks_is_refused_naming_both(tmp_path: Path) -> No
     assert not any(tmp_path.glob("sed-*"))  # refused before fetching anything
 
 
+# Rust programs smallest first, with a suite each: a mirror that keeps only some sources (404 for the others)
+# still gets one real Rust build
+RUST_PROGRAMS: dict[str, list[tuple[list[str], bytes]]] = {
+    "lscolors": [(["Cargo.toml", "/usr/bin"], b""), ([], b"")],
+    "ripgrep": [(["-c", "b"], b"abc\nxyz\nbb\n"), (["-i", "--json", "X"], b"abc\nxyz\n")],
+}
+
+
+def first_cached_build(packages: list[str]) -> CoverageBuild:
+    """The cached build of the first package whose sources the mirror has; skips only when none has them."""
+    for package in packages[:-1]:
+        try:
+            return cached_build(package)
+        except pytest.skip.Exception as skipped:
+            if "the mirror lacks the source files" not in str(skipped):
+                raise
+    return cached_build(packages[-1])
+
+
 @pytest.mark.slow
-def test_rust_lscolors_through_debians_cargo_wrapper() -> None:
-    build = cached_build("lscolors")
+def test_a_rust_program_through_debians_cargo_wrapper() -> None:
+    build = first_cached_build(list(RUST_PROGRAMS))
     assert (build.toolchain, build.language) == ("llvm", "rust")
-    assert "src/bin.rs" in build.source_files or any(name.startswith("src/") for name in build.source_files)
-    report = line_coverage(build, suite_runner(build, [(["Cargo.toml", "/usr/bin"], b""), ([], b"")]))
+    assert build.source_files and all(name.endswith(".rs") for name in build.source_files)
+    report = line_coverage(build, suite_runner(build, RUST_PROGRAMS[build.package]))
     assert report.percent > 0 and report.by_role["own"].files == len(build.source_files)
     dependencies = [f for f in report.files if f.role == "dependency"]
-    assert dependencies and all(not f.file.startswith("src/") for f in dependencies)  # other packages' crates
+    assert dependencies and not {f.file for f in dependencies} & set(build.source_files)  # other packages' crates
 
 
 @pytest.mark.slow
@@ -374,3 +394,17 @@ def test_go_gron_through_dh_golang() -> None:
     report = line_coverage(build, suite_runner(build, [([], b'{"a": [1, {"b": true}]}'), (["-u"], b"json.a = 1;\n")]))
     files = {f.file: f for f in report.files}
     assert files["main.go"].lines_covered > 0 and files["ungron.go"].lines_covered > 0
+
+
+@pytest.mark.slow
+def test_jq_runs_its_code_from_the_instrumented_libjq1() -> None:
+    # jq's binary package holds main.c only; the interpreter is in libjq1, another binary package of the source
+    build = cached_build("jq")
+    assert [library.name for library in build.libraries] == ["libjq.so.1"]
+    assert "/debian/libjq1/" in str(build.libraries[0])
+    assert {"src/main.c", "src/execute.c", "src/jv_parse.c"} <= set(build.source_files)
+    cases = [([".a[1].b"], b'{"a": [1, {"b": true}]}'), (["-n", "1+1"], b"")]
+    report = line_coverage(build, suite_runner(build, cases))
+    files = {f.file: f for f in report.files}
+    assert files["src/execute.c"].role == "own" and files["src/execute.c"].lines_covered > 0
+    assert files["src/jv_parse.c"].lines_covered > 0  # the library's code ran instrumented

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.coverage_support import parallel_measurements, parallel_sandboxed_features
 from twinbench.reference.coverage import CoverageBuild, features_of, guidance_settings
 from twinbench.reference.coverage.golang import (
     _newest_go,
@@ -140,3 +142,38 @@ def test_sandboxed_runs_write_counters_apart_and_guidance_reads_them(toy: Path, 
             assert len(counters) == 1  # every run starts from an empty counter directory
             features.append(features_of(result.files))
     assert features[0] and features[0] == features[2] and features[0] != features[1]
+
+
+def go_build(exe: Path, binary: Path) -> CoverageBuild:
+    """The Go toy as a coverage build (module example.com/toy)."""
+    assert GO is not None
+    return CoverageBuild(
+        package="toy",
+        version="1",
+        source_dir=exe.parent,
+        binary=binary,
+        object_dir_prefix=str(exe.parent),
+        strip_components=0,
+        gcda_files=[],
+        source_files=["main.go"],
+        toolchain="go",
+        tools={"go": str(GO)},
+        import_path="example.com/toy",
+    )
+
+
+def test_parallel_sandboxed_runs_each_write_their_own_counters(toy: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy2(toy, tree / "executable")
+    inputs = [["-v"], ["a!", "b!!"]]
+    alone, together = parallel_sandboxed_features(go_build(toy, tree / "executable"), tree, inputs, 6)
+    assert alone[("-v",)] and alone[("-v",)] != alone[("a!", "b!!")]
+    assert len(together) == 12
+    # each run's GOCOVERDIR held its own meta-data and counter file only
+    assert all(features == alone[key] and files == 2 for key, features, files in together)
+
+
+def test_line_coverage_of_simultaneous_measurements_never_mix(toy: Path) -> None:
+    alone, together = parallel_measurements(go_build(toy, toy), [["-v"], ["a!", "b"]], 8)
+    assert together == alone and alone[0] != alone[1]

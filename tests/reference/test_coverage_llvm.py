@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from twinbench.reference.coverage import features_of
+from tests.coverage_support import parallel_measurements, parallel_sandboxed_features
+from twinbench.reference.coverage import CoverageBuild, features_of
 from twinbench.reference.coverage.apt import BuildRunner
 from twinbench.reference.coverage.llvm import (
     PROFILE_NAME,
@@ -68,8 +70,8 @@ def run_toy(exe: Path, args: list[str], out: Path) -> Path:
 
 def test_each_run_writes_one_profile_whose_name_is_fixed_per_binary(toy: tuple[Path, dict[str, str]]) -> None:
     exe, _tools = toy
-    name = verify_profile(exe)
-    assert name.endswith(".profraw") and verify_profile(exe) == name
+    names = verify_profile(exe, [])
+    assert len(names) == 1 and names[0].endswith(".profraw") and verify_profile(exe, []) == names
 
 
 def test_counters_differ_per_input_and_become_features(toy: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
@@ -99,7 +101,7 @@ def test_garbage_and_truncated_profiles_never_raise(toy: tuple[Path, dict[str, s
 def test_llvm_cov_lines_of_the_toy(toy: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     exe, tools = toy
     profiles = [run_toy(exe, ["a!"], tmp_path / "one"), run_toy(exe, ["-v"], tmp_path / "two")]
-    files = llvm_lines(exe, profiles, tools)
+    files = llvm_lines(exe, profiles, tools, [])
     (source,) = [name for name in files if name.endswith("toy.rs")]
     lines = files[source]
     assert lines[3] == 0  # never_called
@@ -109,3 +111,37 @@ def test_llvm_cov_lines_of_the_toy(toy: tuple[Path, dict[str, str]], tmp_path: P
 def test_parse_lcov_keeps_the_highest_count_of_a_line() -> None:
     text = "SF:/a.rs\nDA:1,0\nDA:1,4\nDA:2,0\nDA:x,1\nend_of_record\nDA:9,9\nSF:b.rs\nDA:3,1\nend_of_record\n"
     assert parse_lcov(text) == {"/a.rs": {1: 4, 2: 0}, "b.rs": {3: 1}}
+
+
+def toy_build(exe: Path, tools: dict[str, str], binary: Path) -> CoverageBuild:
+    """The toy as a coverage build: counters named as the build verifies them."""
+    return CoverageBuild(
+        package="toy",
+        version="1",
+        source_dir=exe.parent,
+        binary=binary,
+        object_dir_prefix=str(exe.parent),
+        strip_components=0,
+        gcda_files=verify_profile(exe, []),
+        source_files=["toy.rs"],
+        toolchain="llvm",
+        tools=tools,
+    )
+
+
+def test_parallel_sandboxed_runs_each_write_their_own_profile(toy: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    exe, tools = toy
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy2(exe, tree / "executable")
+    inputs = [["-v"], ["a!", "b!!"]]
+    alone, together = parallel_sandboxed_features(toy_build(exe, tools, tree / "executable"), tree, inputs, 6)
+    assert alone[("-v",)] and alone[("-v",)] != alone[("a!", "b!!")]
+    assert len(together) == 12
+    assert all(features == alone[key] and files == 1 for key, features, files in together)
+
+
+def test_line_coverage_of_simultaneous_measurements_never_mix(toy: tuple[Path, dict[str, str]]) -> None:
+    exe, tools = toy
+    alone, together = parallel_measurements(toy_build(exe, tools, exe), [["-v"], ["a!", "b"]], 8)
+    assert together == alone and alone[0] != alone[1]

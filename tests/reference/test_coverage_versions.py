@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from twinbench.reference.coverage import coverage_build
 from twinbench.reference.coverage.apt import BuildRunner, choose_version, installed_source
 from twinbench.reference.coverage.model import CoverageBuildError
 
@@ -21,6 +22,31 @@ def test_a_missing_installed_version_is_refused_in_one_line_naming_both() -> Non
         choose_version("sed", "4.9-1", ["4.9-1+deb12u1"])
     message = str(info.value)
     assert "\n" not in message and "4.9-1 is installed" in message and "4.9-1+deb12u1" in message
+
+
+def test_the_refusal_quotes_the_apt_command_that_moves_every_binary_of_the_source() -> None:
+    # jq's code is in libjq1: jq depends on libjq1 of exactly its version, so both move together
+    with pytest.raises(CoverageBuildError) as info:
+        choose_version("jq", "1.6-2.1+deb12u1", ["1.6-2.1+deb12u3"], ["jq=1.6-2.1+deb12u3", "libjq1=1.6-2.1+deb12u3"])
+    message = str(info.value)
+    assert "jq 1.6-2.1+deb12u1 is installed" in message and "offer 1.6-2.1+deb12u3" in message
+    assert "`apt-get install jq=1.6-2.1+deb12u3 libjq1=1.6-2.1+deb12u3`" in message and "\n" not in message
+
+
+@pytest.mark.slow  # apt-cache madison reads all of apt's lists (about 10 s)
+def test_the_upgrade_names_each_installed_binary_of_the_source_at_a_version_apt_has() -> None:
+    from twinbench.reference.coverage.apt import installed_source, matching_upgrade, source_versions
+
+    installed = installed_source("figlet")
+    if installed is None:
+        pytest.skip("figlet is installed by scripts/setup.sh")
+    versions = source_versions(installed[0])[1]
+    upgrade = matching_upgrade(installed[0], versions)
+    if upgrade is None:
+        pytest.skip("apt offers no figlet binary at a version of its source (no deb-src entries yet?)")
+    (argument,) = upgrade  # figlet's source builds one binary package
+    name, _, version = argument.partition("=")
+    assert name == "figlet" and version.split("+b")[0] in versions  # a binNMU binary maps to its source
 
 
 def test_a_package_that_is_not_installed_builds_the_newest_source() -> None:
@@ -95,3 +121,32 @@ def test_the_toolchain_comes_from_debian_control(build_depends: str, toolchain: 
     control = f"Source: p\nBuild-Depends: {build_depends}\nStandards-Version: 4.6.0\n\nPackage: p\nDepends: cargo\n"
     (tmp_path / "debian" / "control").write_text(control)
     assert _toolchain_of(tmp_path) == toolchain
+
+
+def test_a_source_the_mirror_lost_names_the_versions_it_still_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the installed jq's source (+deb12u3) answers 404 while the mirror keeps +deb12u2's files
+    from twinbench.reference.coverage import apt
+
+    monkeypatch.setattr(apt, "source_versions", lambda _source: ("jq", ["1.6-2.1+deb12u3", "1.6-2.1+deb12u2"]))
+    monkeypatch.setattr(apt, "matching_upgrade", lambda _s, versions: [f"jq={versions[0]}", f"libjq1={versions[0]}"])
+    hint = apt._other_versions("jq", "1.6-2.1+deb12u3")
+    assert hint == (
+        "; it also lists 1.6-2.1+deb12u2: try `apt-get install --allow-downgrades jq=1.6-2.1+deb12u2 "
+        "libjq1=1.6-2.1+deb12u2` and build again"
+    )
+
+
+def test_a_second_build_into_the_same_directory_is_refused_and_touches_nothing(tmp_path: Path) -> None:
+    # two builds into one -o: the second would unpack afresh and delete the first's tree under it
+    import fcntl
+
+    from twinbench.reference.coverage.build import BUILD_LOCK
+
+    (tmp_path / "coverage-build.log").write_text("the running build's log\n")
+    with open(tmp_path / BUILD_LOCK, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(CoverageBuildError) as info:
+            coverage_build("figlet", tmp_path)
+    assert "another coverage-build is writing" in str(info.value) and str(tmp_path) in str(info.value)
+    assert (tmp_path / "coverage-build.log").read_text() == "the running build's log\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([BUILD_LOCK, "coverage-build.log"])

@@ -30,6 +30,7 @@ from twinbench.testgen.record import CaseSpec, case_for_spec
 from twinbench.testgen.seeds import origin_kind
 
 GCOV_DIR = ".twinbench-gcov"
+LIBRARY_DIR = ".twinbench-lib"  # the coverage build's own shared libraries, beside ./executable in every work dir
 OUTPUT_HEAD = 512
 EXPLORE_TIMEOUT_S = 2.0
 
@@ -47,6 +48,8 @@ class CoverageGuide(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     collect: list[str] = Field(default_factory=list)
     files: dict[str, bytes] = Field(default_factory=dict)
+    # shared libraries of the build the binary loads, staged under LIBRARY_DIR (env's LD_LIBRARY_PATH names it)
+    libraries: list[Path] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def open_explorer(
     with tempfile.TemporaryDirectory(prefix="twinbench-testgen-") as scratch:
         tree = Path(scratch)
         if coverage is not None:
-            shutil.copy2(coverage.binary, tree / "executable")
+            stage_coverage_build(coverage, tree)
         else:
             stage_reference(resolve_binary(task.reference.binary), tree)
         config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
@@ -189,6 +192,16 @@ def open_explorer(
             yield Explorer(task, pool, coverage, features_of, frozenset(vocabulary), tuple(long_options))
         finally:
             pool.close()
+
+
+def stage_coverage_build(coverage: CoverageGuide, tree: Path) -> None:
+    """Put the instrumented binary in a sandbox tree as ./executable, and its own shared libraries (under their
+    sonames) in LIBRARY_DIR, which the guide's LD_LIBRARY_PATH names; every run's work dir gets both."""
+    shutil.copy2(coverage.binary, tree / "executable")
+    if coverage.libraries:
+        (tree / LIBRARY_DIR).mkdir()
+        for library in coverage.libraries:
+            shutil.copy2(library, tree / LIBRARY_DIR / library.name)
 
 
 def outcome_of(result: ExecResult) -> Outcome:

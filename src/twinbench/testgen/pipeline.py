@@ -25,7 +25,7 @@ from twinbench.reference.upstream_tests import fetch_source, upstream_seeds
 from twinbench.sandbox import WORK_DIR
 from twinbench.sandbox.testrun import EXECUTABLE, environment_for
 from twinbench.testgen.budget import WallClock
-from twinbench.testgen.explore import GCOV_DIR, CoverageGuide
+from twinbench.testgen.explore import GCOV_DIR, LIBRARY_DIR, CoverageGuide
 from twinbench.testgen.generate import GenerationInputs, TestgenOptions, generate_suite
 from twinbench.testgen.mutants import target_from_coverage_build
 from twinbench.testgen.record import CaseSpec
@@ -99,7 +99,7 @@ def run_testgen(
     build = load_coverage_build(coverage_dir) if coverage_dir is not None else None
     guide = None
     if build is not None:
-        env, collect, files = guidance_settings(build, f"{WORK_DIR}/{GCOV_DIR}")
+        env, collect, files = guidance_settings(build, f"{WORK_DIR}/{GCOV_DIR}", f"{WORK_DIR}/{LIBRARY_DIR}")
         guide = CoverageGuide(
             binary=build.binary,
             strip_components=build.strip_components,
@@ -107,6 +107,7 @@ def run_testgen(
             env=env,
             collect=collect,
             files=files,
+            libraries=build.libraries,
         )
     if options.mutants and build is None:
         raise FormatError("--mutants needs --coverage-build: mutants are made from the coverage build's sources")

@@ -288,22 +288,63 @@ def installed_source(package: str) -> tuple[str, str] | None:
     return source.strip(), version.strip()
 
 
-def choose_version(package: str, installed_version: str | None, available: list[str]) -> str:
-    """The source version to build: exactly the installed one; raises naming both versions when apt lacks it."""
+def choose_version(
+    package: str, installed_version: str | None, available: list[str], upgrade: list[str] | None = None
+) -> str:
+    """The source version to build: exactly the installed one; raises naming both versions when apt lacks it.
+
+    upgrade is the apt-get install arguments (`jq=V libjq1=V`) that would install binaries matching a source
+    the mirror has; the refusal quotes them so the user can resolve it in one command.
+    """
     if installed_version is None:
         if not available:
             raise CoverageBuildError(f"apt knows no source package for {package} (no deb-src entry for its mirror?)")
         return available[0]
     if installed_version in available:
         return installed_version
-    offered = ", ".join(available) if available else "none"
+    if not available:
+        raise CoverageBuildError(f"{package} {installed_version} is installed but apt knows no source for it")
+    install = " ".join(upgrade or [f"{package}={available[0]}"])
     raise CoverageBuildError(
-        f"{package} {installed_version} is installed but the mirror's sources offer {offered}: "
-        f"install the matching binary (apt-get install {package}={available[0]}) or a mirror with source "
-        f"{installed_version}"
-        if available
-        else f"{package} {installed_version} is installed but apt knows no source for it"
+        f"{package} {installed_version} is installed but the mirror's sources offer {', '.join(available)}: "
+        f"run `apt-get install {install}` and build again, or add a mirror with source {installed_version}"
     )
+
+
+def matching_upgrade(source: str, available: list[str]) -> list[str] | None:
+    """apt-get install arguments that bring every installed binary of SOURCE to the newest source version the
+    mirror has both the source and those binaries of (jq and libjq1 move together); None when there is none."""
+    listing = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package}\t${source:Package}\t${db:Status-Status}\n"],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+    binaries = sorted(
+        name
+        for name, of, status in (line.split("\t") for line in listing.stdout.splitlines() if line.count("\t") == 2)
+        if of == source and status == "installed"
+    )
+    if not binaries:
+        return None
+    # a binNMU (figlet 2.2.5-3+b1) is a rebuild of its source version (2.2.5-3)
+    offered = [{re.sub(r"\+b\d+$", "", v): v for v in binary_versions(name)} for name in binaries]
+    for version in available:
+        if all(version in versions for versions in offered):
+            return [f"{name}={versions[version]}" for name, versions in zip(binaries, offered, strict=True)]
+    return None
+
+
+def binary_versions(package: str) -> list[str]:
+    """The versions of binary package PKG that apt can install."""
+    result = subprocess.run(["apt-cache", "madison", package], capture_output=True, text=True, check=False)
+    versions = []
+    for line in result.stdout.splitlines():
+        fields = [field.strip() for field in line.split("|")]
+        if len(fields) == 3 and fields[0] == package and fields[2].endswith("Packages"):
+            versions.append(fields[1])
+    return versions
 
 
 def fetch_source(runner: BuildRunner, source: str, version: str, out_dir: Path) -> Path:
@@ -314,18 +355,36 @@ def fetch_source(runner: BuildRunner, source: str, version: str, out_dir: Path) 
     runner.say(f"apt-get source {source}={version}")
     result = runner.attempt(["apt-get", "source", f"{source}={version}"], cwd=out_dir)
     if result.returncode != 0 and re.search(r"^E: Failed to fetch \S+\s+404", result.stdout, flags=re.MULTILINE):
-        raise runner.fail(f"the mirror lacks the source files of {source} {version} (404 Not Found)")
+        raise runner.fail(
+            f"the mirror lacks the source files of {source} {version} (404 Not Found){_other_versions(source, version)}"
+        )
     if result.returncode != 0 or not (target / "debian").is_dir():
         raise runner.fail(f"apt-get source {source}={version} failed: {last_error_line(result.stdout)}")
     return target
 
 
-def counter_files_written(exe: Path, arg_sets: list[list[str]], variable: str, value: str, pattern: str) -> list[str]:
+def _other_versions(source: str, missing: str) -> str:
+    """A hint naming the other source versions apt lists, with the apt-get install that would make one of them
+    the installed version (a mirror may keep the files of an older point release and not of the newest)."""
+    others = [version for version in source_versions(source)[1] if version != missing]
+    upgrade = matching_upgrade(source, others) if others else None
+    if not upgrade:
+        return ""
+    older = _compare_versions(upgrade[0].split("=", 1)[1].split("+b")[0], missing) < 0
+    flag = "--allow-downgrades " if older else ""
+    return f"; it also lists {', '.join(others)}: try `apt-get install {flag}{' '.join(upgrade)}` and build again"
+
+
+def counter_files_written(
+    exe: Path, arg_sets: list[list[str]], variable: str, value: str, pattern: str, library_path: str = ""
+) -> list[str]:
     """Run an instrumented binary with `variable` set to `value` (its "{dir}" the run's own fresh directory),
-    trying each argument list until one writes files matching `pattern` there; their names, or []."""
+    trying each argument list until one writes files matching `pattern` there; their names, or [].
+    library_path, when given, is the LD_LIBRARY_PATH of the build's own libraries."""
+    loader = {"LD_LIBRARY_PATH": library_path} if library_path else {}
     for args in arg_sets:
         with tempfile.TemporaryDirectory(prefix="twinbench-counters-") as tmp:
-            env = {**os.environ, variable: value.format(dir=tmp)}
+            env = {**os.environ, **loader, variable: value.format(dir=tmp)}
             try:
                 subprocess.run(
                     [str(exe), *args], cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30

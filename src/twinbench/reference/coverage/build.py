@@ -9,6 +9,7 @@ RUSTFLAGS (read by Debian's cargo wrapper), or go build -cover through GOFLAGS.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import re
@@ -16,7 +17,8 @@ import resource
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from twinbench.reference.coverage import apt, gcov, golang, llvm
@@ -34,6 +36,7 @@ from twinbench.reference.coverage.model import (
 PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")  # Debian policy 5.6.1 (binary and source names)
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # Debian's toolchain, never a rustup or /usr/local one
 _BIN_DIRS = ("usr/bin", "bin", "usr/sbin", "sbin", "usr/games")
+BUILD_LOCK = ".coverage-build.lock"
 _C_COMPILERS = ("gcc", "cc", "g++", "c++", "x86_64-linux-gnu-gcc", "x86_64-linux-gnu-g++", "gcc-12", "g++-12")
 
 
@@ -54,7 +57,7 @@ def coverage_build(
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / BUILD_LOG
     started, cpu_started = time.monotonic(), _children_cpu()
-    with open(log_path, "w", encoding="utf-8") as logfile:
+    with _only_build_in(out_dir), open(log_path, "w", encoding="utf-8") as logfile:
         runner = BuildRunner(logfile, log_path, say)
         source_dir, version = _prepare(runner, package, out_dir)
         toolchain = _toolchain_of(source_dir)
@@ -73,6 +76,20 @@ def coverage_build(
     return build
 
 
+@contextmanager
+def _only_build_in(out_dir: Path) -> Iterator[None]:
+    """Hold out_dir's lock for the whole build: a second build into the same directory would delete the first
+    one's source tree under it (apt-get source unpacks afresh), so it is refused instead."""
+    with open(out_dir / BUILD_LOCK, "a", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CoverageBuildError(
+                f"another coverage-build is writing {out_dir} now: wait for it or give another -o"
+            ) from None
+        yield
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -86,8 +103,10 @@ def _prepare(runner: BuildRunner, package: str, out_dir: Path) -> tuple[Path, st
     installed = apt.installed_source(package)
     if installed is not None and installed[0] != source:
         source, versions = apt.source_versions(installed[0])
+    mismatch = installed is not None and installed[1] not in versions and bool(versions)
+    upgrade = apt.matching_upgrade(source, versions) if mismatch else None
     try:
-        version = apt.choose_version(package, installed[1] if installed else None, versions)
+        version = apt.choose_version(package, installed[1] if installed else None, versions, upgrade)
     except CoverageBuildError as exc:
         raise runner.fail(str(exc)) from None
     if installed is None:
@@ -206,13 +225,15 @@ def _describe(
 ) -> CoverageBuild:
     """Check that the executable writes its counters where guidance reads them, and list its sources."""
     try:
+        libraries = gcov.own_libraries(exe, source_dir)
+        if libraries:
+            runner.say(f"{exe.name} loads {', '.join(p.name for p in libraries)} of this build: instrumented too")
         if toolchain == "gcc":
-            gcov.check_self_contained(exe, source_dir)
-            prefix, strip, gcda_files = gcov.object_layout(exe, source_dir)
+            prefix, strip, gcda_files = gcov.object_layout(exe, source_dir, libraries)
             runner.say(f"checking that {exe.name} writes its counters under GCOV_PREFIX")
-            counters = gcov.verify_gcov_prefix(exe, prefix, strip, gcda_files)
+            counters = gcov.verify_gcov_prefix(exe, prefix, strip, gcda_files, libraries)
         elif toolchain == "llvm":
-            prefix, strip, counters = str(source_dir), 0, [llvm.verify_profile(exe)]
+            prefix, strip, counters = str(source_dir), 0, llvm.verify_profile(exe, libraries)
         else:
             golang.verify_coverdir(exe)
             prefix, strip, counters = str(source_dir), 0, []
@@ -228,6 +249,7 @@ def _describe(
             toolchain=toolchain,
             tools=tools,
             import_path=_go_import_path(source_dir) if toolchain == "go" else "",
+            libraries=libraries,
         )
         build.source_files, build.language = own_sources(build)
     except CoverageBuildError as exc:

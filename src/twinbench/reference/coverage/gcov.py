@@ -9,6 +9,7 @@ import re
 import struct
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from itertools import compress, repeat
 from pathlib import Path, PurePosixPath
 
@@ -91,9 +92,10 @@ def gcda_features(name: str, data: bytes) -> list[tuple[str, int, int]]:
     return [(name, ident, index) for ident, index in parse_gcda(data)]
 
 
-def object_layout(exe: Path, source_dir: Path) -> tuple[str, int, list[str]]:
-    """Where the executable writes its counters: (object dir prefix, GCOV_PREFIX_STRIP, linked .gcda paths)."""
-    gcda_paths = _gcda_paths_in(exe)
+def object_layout(exe: Path, source_dir: Path, libraries: Sequence[Path] = ()) -> tuple[str, int, list[str]]:
+    """Where the executable (and the build's libraries it loads) write their counters:
+    (object dir prefix, GCOV_PREFIX_STRIP, linked .gcda paths)."""
+    gcda_paths = sorted({path for binary in (exe, *libraries) for path in _gcda_paths_in(binary)})
     prefix = _object_dir_prefix(source_dir, gcda_paths)
     strip = len(PurePosixPath(prefix).parts) - 1
     return prefix, strip, _linked_gcda_files(prefix, gcda_paths)
@@ -122,13 +124,20 @@ def _linked_gcda_files(prefix: str, gcda_paths: list[str]) -> list[str]:
     return sorted(str(p.relative_to(prefix).with_suffix(".gcda")) for p in Path(prefix).rglob("*.gcno"))
 
 
-def verify_gcov_prefix(exe: Path, prefix: str, strip: int, gcda_files: list[str]) -> list[str]:
-    """Run the binary under GCOV_PREFIX; the files it writes are the truth about gcda_files."""
+def verify_gcov_prefix(
+    exe: Path, prefix: str, strip: int, gcda_files: list[str], libraries: Sequence[Path] = ()
+) -> list[str]:
+    """Run the binary under GCOV_PREFIX; the files it writes are the truth about gcda_files.
+
+    With the build's own libraries on LD_LIBRARY_PATH, their counters must be written too: otherwise the
+    system's uninstrumented copy was loaded and their code would never count.
+    """
     written: list[str] = []
+    loader = {"LD_LIBRARY_PATH": library_path(list(libraries))} if libraries else {}
     # --version first; a program that dies on it (counters are written only by a normal exit) gets no arguments
     for args in (["--version"], []):
         with tempfile.TemporaryDirectory(prefix="twinbench-gcov-") as tmp:
-            env = {**os.environ, "GCOV_PREFIX": tmp, "GCOV_PREFIX_STRIP": str(strip)}
+            env = {**os.environ, **loader, "GCOV_PREFIX": tmp, "GCOV_PREFIX_STRIP": str(strip)}
             try:
                 subprocess.run(
                     [str(exe), *args],
@@ -154,6 +163,13 @@ def verify_gcov_prefix(exe: Path, prefix: str, strip: int, gcda_files: list[str]
     ]
     if orphans:
         raise CoverageBuildError(f"{exe} wrote {orphans[0]} under GCOV_PREFIX, which matches no .gcno of the build")
+    for library in libraries:
+        compiled_in = set(_gcda_paths_in(library))
+        own = {rel for rel in gcda_files if f"{prefix}/{rel}" in compiled_in}
+        if own and not own & set(written):
+            raise CoverageBuildError(
+                f"{exe.name} ran without writing the counters of {library.name}: the instrumented copy was not loaded"
+            )
     return written
 
 
@@ -204,19 +220,36 @@ def gcov_lines(notes: list[str], source_dir: Path) -> list[tuple[str, str, dict[
     return out
 
 
-def check_self_contained(exe: Path, source_dir: Path) -> None:
-    """Refuse an executable whose code partly lives in a shared library this same build made (or a missing one)."""
+def own_libraries(exe: Path, source_dir: Path) -> list[Path]:
+    """The shared libraries this same build made that the executable loads (jq's code is in libjq1's libjq.so.1).
+
+    Each is the library under its soname as Debian's packaging installed it under debian/<binary package>/;
+    run with LD_LIBRARY_PATH on their directories, the executable loads these instrumented copies instead of
+    the system's, so their code counts as the program's own. A library ldd cannot find, and this build did not
+    make, is refused.
+    """
     result = subprocess.run(["ldd", str(exe)], capture_output=True, text=True, errors="replace", check=False)
-    built = {p.name for p in (source_dir / "debian").glob("*/usr/lib/**/*.so*")}
+    debian = source_dir / "debian"
+    built: dict[str, list[Path]] = {}
+    for path in debian.glob("*/usr/lib/**/*.so*"):
+        if path.is_file():
+            built.setdefault(path.name, []).append(path)
+    found: list[Path] = []
     for line in result.stdout.splitlines():
         name = line.strip().split(" ", 1)[0]
-        if "not found" in line or str(source_dir) in line:
-            raise CoverageBuildError(f"{exe} needs a library of the build tree or a missing one: {line.strip()}")
+        # "not found" is fine for a library of this build: the package is not installed, the build has it
+        if "not found" in line and name not in built:
+            raise CoverageBuildError(f"{exe} needs a library that is missing: {line.strip()}")
         if name in built:
-            raise CoverageBuildError(
-                f"{exe.name} loads {name}, which this source package builds: its code would run uninstrumented "
-                "from the system copy, so coverage of programs split into a shared library is not supported"
-            )
+            # debian/tmp is the staging area; a binary package's own directory is what Debian ships
+            candidates = sorted(built[name], key=lambda p: (p.relative_to(debian).parts[0] == "tmp", str(p)))
+            found.append(candidates[0])
+    return found
+
+
+def library_path(libraries: list[Path]) -> str:
+    """LD_LIBRARY_PATH that makes the executable load the build's own instrumented libraries."""
+    return ":".join(dict.fromkeys(str(library.parent) for library in libraries))
 
 
 def _moved_source(root: str, cwd: str, basename: str) -> str | None:

@@ -10,6 +10,7 @@ from itertools import compress
 from pathlib import Path
 
 from twinbench.reference.coverage.apt import BuildRunner, counter_files_written, run_tool
+from twinbench.reference.coverage.gcov import library_path
 from twinbench.reference.coverage.model import CoverageBuildError
 
 RUSTC = "/usr/bin/rustc"  # Debian's rustc: the one that built the reference, not a rustup toolchain
@@ -101,15 +102,20 @@ def _build_profiler_shim(runner: BuildRunner, out_dir: Path, llvm: str) -> Path:
     return shim
 
 
-def verify_profile(exe: Path) -> str:
-    """Run the binary once with LLVM_PROFILE_FILE; the name of the profile it writes (fixed per binary)."""
-    written = counter_files_written(exe, [["--version"], []], "LLVM_PROFILE_FILE", "{dir}/" + PROFILE_NAME, "*.profraw")
+def verify_profile(exe: Path, libraries: list[Path]) -> list[str]:
+    """Run the binary once with LLVM_PROFILE_FILE; the names of the profiles it writes (fixed per binary, one
+    more for each instrumented library it loads)."""
+    written = counter_files_written(
+        exe, [["--version"], []], "LLVM_PROFILE_FILE", "{dir}/" + PROFILE_NAME, "*.profraw", library_path(libraries)
+    )
     if written:
-        return written[0]
+        return written
     raise CoverageBuildError(f"{exe} wrote no .profraw under LLVM_PROFILE_FILE: not built with -C instrument-coverage")
 
 
-def llvm_lines(exe: Path, profiles: list[Path], tools: dict[str, str]) -> dict[str, dict[int, int]]:
+def llvm_lines(
+    exe: Path, profiles: list[Path], tools: dict[str, str], libraries: list[Path]
+) -> dict[str, dict[int, int]]:
     """Absolute source path -> line -> count from raw profiles, through llvm-profdata merge and llvm-cov export."""
     if not profiles:
         return {}
@@ -120,7 +126,15 @@ def llvm_lines(exe: Path, profiles: list[Path], tools: dict[str, str]) -> dict[s
             "llvm-profdata merge",
         )
         export = run_tool(
-            [tools["llvm-cov"], "export", "-format=lcov", f"-instr-profile={merged}", str(exe)], "llvm-cov export"
+            [
+                tools["llvm-cov"],
+                "export",
+                "-format=lcov",
+                f"-instr-profile={merged}",
+                str(exe),
+                *(f"-object={library}" for library in libraries),
+            ],
+            "llvm-cov export",
         )
     return parse_lcov(export.stdout)
 

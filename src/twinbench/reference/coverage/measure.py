@@ -37,21 +37,30 @@ def features_of(files: dict[str, bytes | None]) -> frozenset[tuple[str, int, int
     return frozenset(features)
 
 
-def guidance_settings(build: CoverageBuild, counter_dir: str) -> tuple[dict[str, str], list[str], dict[str, bytes]]:
+def guidance_settings(
+    build: CoverageBuild, counter_dir: str, library_dir: str = ""
+) -> tuple[dict[str, str], list[str], dict[str, bytes]]:
     """How a sandboxed run writes its counters: (environment, work-dir files to collect, files to create first).
 
     counter_dir is the absolute directory for counters and `rel` its path relative to the work dir's root;
-    every run has its own work dir, so parallel runs never mix their counters.
+    every run has its own work dir, so parallel runs never mix their counters. library_dir is where the
+    sandbox sees the build's own libraries (build.libraries, staged there by the caller under their names).
     """
     rel = counter_dir.rstrip("/").rsplit("/", 1)[-1]
+    loader = {"LD_LIBRARY_PATH": library_dir} if build.libraries and library_dir else {}
     if build.toolchain == "llvm":
-        env = {"LLVM_PROFILE_FILE": f"{counter_dir}/{llvm.PROFILE_NAME}"}
+        env = {**loader, "LLVM_PROFILE_FILE": f"{counter_dir}/{llvm.PROFILE_NAME}"}
         return env, [f"{rel}/{name}" for name in build.gcda_files], {}
     if build.toolchain == "go":
         # Go writes nothing (and complains on stderr) when GOCOVERDIR does not exist yet
-        return {"GOCOVERDIR": counter_dir}, [f"{rel}/"], {f"{rel}/.keep": b""}
-    env = {"GCOV_PREFIX": counter_dir, "GCOV_PREFIX_STRIP": str(build.strip_components)}
+        return {**loader, "GOCOVERDIR": counter_dir}, [f"{rel}/"], {f"{rel}/.keep": b""}
+    env = {**loader, "GCOV_PREFIX": counter_dir, "GCOV_PREFIX_STRIP": str(build.strip_components)}
     return env, [f"{rel}/{name}" for name in build.gcda_files], {}
+
+
+def library_env(build: CoverageBuild) -> dict[str, str]:
+    """The environment that makes a run on this machine load the build's own instrumented libraries."""
+    return {"LD_LIBRARY_PATH": gcov.library_path(build.libraries)} if build.libraries else {}
 
 
 def line_coverage(build: CoverageBuild, run_all: Callable[[dict[str, str]], None]) -> CoverageReport:
@@ -66,11 +75,11 @@ def line_coverage(build: CoverageBuild, run_all: Callable[[dict[str, str]], None
                 note = (Path(build.object_dir_prefix) / rel).with_suffix(".gcno")
                 (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(note, (Path(tmp) / rel).with_suffix(".gcno"))
-            run_all({"GCOV_PREFIX": tmp, "GCOV_PREFIX_STRIP": str(build.strip_components)})
+            run_all({**library_env(build), "GCOV_PREFIX": tmp, "GCOV_PREFIX_STRIP": str(build.strip_components)})
         elif build.toolchain == "llvm":
-            run_all({"LLVM_PROFILE_FILE": f"{tmp}/%p-{llvm.PROFILE_NAME}"})  # one file per process
+            run_all({**library_env(build), "LLVM_PROFILE_FILE": f"{tmp}/%p-{llvm.PROFILE_NAME}"})  # one per process
         else:
-            run_all({"GOCOVERDIR": tmp})
+            run_all({**library_env(build), "GOCOVERDIR": tmp})
         return coverage_report(file_lines(build, Path(tmp)))
 
 
@@ -92,7 +101,7 @@ def file_lines(build: CoverageBuild, counter_dir: Path | None) -> FileLines:
     if counter_dir is None:
         raise CoverageBuildError(f"{build.toolchain} counters need a counter directory")
     if build.toolchain == "llvm":
-        raw = llvm.llvm_lines(build.binary, sorted(counter_dir.glob("*.profraw")), build.tools)
+        raw = llvm.llvm_lines(build.binary, sorted(counter_dir.glob("*.profraw")), build.tools, build.libraries)
         mapper = _rust_mapper(build)
     else:
         raw = golang.covdata_lines(build.tools["go"], counter_dir)
@@ -157,7 +166,7 @@ def own_sources(build: CoverageBuild) -> tuple[list[str], str]:
             subprocess.run(
                 [str(build.binary), "--version"],
                 cwd=tmp,
-                env={**os.environ, key: value},
+                env={**os.environ, **library_env(build), key: value},
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 timeout=30,

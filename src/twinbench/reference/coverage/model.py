@@ -48,6 +48,11 @@ class CoverageBuild(BaseModel):
     language: str = "c"
     tools: dict[str, str] = Field(default_factory=dict, description="read-back tools, e.g. llvm-profdata, go")
     import_path: str = Field(default="", description="Go: the import path of the program's main package tree")
+    libraries: list[Path] = Field(
+        default_factory=list,
+        description="instrumented shared libraries of the same source that the binary loads (jq: libjq.so.1), "
+        "under their sonames: runs put their directories on LD_LIBRARY_PATH and their sources count as own",
+    )
     build_seconds: float = 0.0
     build_cpu_seconds: float = Field(
         default=0.0, description="CPU time of the build's processes (a shared machine's wall time varies)"
