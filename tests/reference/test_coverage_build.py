@@ -55,6 +55,11 @@ def mirror_reachable() -> bool:
     return False
 
 
+# Packages whose cold coverage build is too long for an ordinary test run (ripgrep: about 500 s of CPU plus
+# its build dependencies).
+HEAVY_BUILDS = frozenset({"ripgrep"})
+
+
 def cached_build(package: str, binary: str | None = None) -> CoverageBuild:
     """A coverage build of PKG, made once per installed version under ~/.cache/twinbench/coverage."""
     if not can_use_apt:
@@ -69,6 +74,10 @@ def cached_build(package: str, binary: str | None = None) -> CoverageBuild:
             return build
     if not mirror_reachable():
         pytest.skip("the Debian mirror is unreachable: coverage builds need its sources")
+    if package in HEAVY_BUILDS and not os.environ.get("TWINBENCH_HEAVY_BUILDS"):
+        # a cold build of these takes 10-40 minutes on 2 cores, more than the whole suite may: it runs from
+        # the cache (filled once per package version) or when asked for
+        pytest.skip(f"no cached {package} build: TWINBENCH_HEAVY_BUILDS=1 builds it once into {out}")
     started = time.perf_counter()
     try:
         build = coverage_build(package, out, binary)
