@@ -10,6 +10,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from twinbench.cli_ray import (
+    ExecutorOption,
+    FilterOption,
+    GradingCpusOption,
+    MaxAttemptsOption,
+    RayAddressOption,
+    SharedDirOption,
+    SliceOption,
+)
 from twinbench.formats import (
     DEFAULT_DISK_LIMIT_MB,
     AgentRunRecord,
@@ -182,15 +191,53 @@ def _default_workers() -> int:
 
 @app.command("eval")
 def eval_command(
-    task: Annotated[Path, typer.Argument(help="task directory (holding task.yaml)")],
-    submission: Annotated[Path, typer.Argument(help="directory or .tar.gz with compile.sh")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="where eval.json and junit.xml go")] = Path("eval-out"),
-    workers: WorkersOption = 0,
+    task: Annotated[
+        Path, typer.Argument(help="task directory (holding task.yaml), or TASKS_DIR: a directory of tasks")
+    ],
+    submission: Annotated[
+        Path, typer.Argument(help="directory or .tar.gz with compile.sh; with TASKS_DIR, RUN_DIR of <task>/submission*")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="where eval.json and junit.xml go (eval-out; many at once: RUN_DIR)"),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", "-j", min=0, help="parallel sandboxes (0: one per core); many at once: gradings"),
+    ] = 0,
     force: Annotated[bool, typer.Option("--force", help="rebuild and re-run every test")] = False,
     sandbox: SandboxOption = "bwrap",
     audit: Annotated[bool, typer.Option("--audit", help="also audit the submission into OUT/audit.json")] = False,
+    pattern: FilterOption = None,
+    window: SliceOption = None,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    shared_dirs: SharedDirOption = None,
+    grading_cpus: GradingCpusOption = 0,
+    max_attempts: MaxAttemptsOption = 3,
 ) -> None:
-    """Build a submission and grade it on a task's hidden tests."""
+    """Build a submission and grade it on a task's hidden tests; or grade a whole run (TASKS_DIR RUN_DIR)."""
+    if task.is_dir() and not (task / "task.yaml").exists():  # a directory of tasks: many at once
+        from twinbench.cli_ray import eval_many, executor_settings
+
+        if audit:
+            raise _fail("--audit grades one submission; run it per task", EXIT_BAD_INPUT)
+        settings = executor_settings(executor, ray_address, shared_dirs, workers or 1, max_attempts)
+        eval_many(
+            task,
+            submission,
+            output,
+            settings=settings,
+            grading_cpus=grading_cpus,
+            force=force,
+            sandbox=sandbox,
+            pattern=pattern,
+            window=window,
+        )
+        return
+    if pattern is not None or window is not None or executor != "local" or grading_cpus:
+        raise _fail("--filter, --slice, --executor and --grading-cpus go with TASKS_DIR RUN_DIR", EXIT_BAD_INPUT)
+    output = output or Path("eval-out")
     result = _grade(task, submission, output, workers or _default_workers(), force, sandbox, "eval")
     _summary(result, output)
     if audit:
@@ -735,9 +782,15 @@ def agent_batch_command(
     config: ConfigOption = None,
     then_eval: ThenEvalOption = False,
     sandbox: SandboxOption = "bwrap",
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    shared_dirs: SharedDirOption = None,
+    max_attempts: MaxAttemptsOption = 3,
 ) -> None:
     """Run an agent on every task of a directory; resumable: finished tasks are skipped."""
     from twinbench.agent import BatchEntry, BatchInterrupted, run_batch
+    from twinbench.cli_ray import executor_settings
+    from twinbench.executors import ExecutorUnavailable
 
     if parallel < 1:
         raise _fail("--workers must be at least 1", EXIT_BAD_INPUT)
@@ -746,6 +799,7 @@ def agent_batch_command(
     )
     # agents run side by side, so each grading gets an equal share of the cores
     options.eval_workers = max(1, _default_workers() // parallel)
+    settings = executor_settings(executor, ray_address, shared_dirs, parallel, max_attempts)
     table = Table(title=f"agent batch: {output}")
     for column in ("task", "status", "exit", "steps", "cost", "score"):
         table.add_column(column, justify="right" if column in ("steps", "cost", "score") else "left")
@@ -771,13 +825,15 @@ def agent_batch_command(
                 tasks_dir,
                 options,
                 output,
-                workers=parallel,
+                executor=settings,
                 on_start=lambda count: progress.update(bar, total=count),
                 on_done=done,
                 on_interrupt=stopping,
             )
         except FormatError as exc:
             raise _fail(str(exc), EXIT_BAD_INPUT) from None
+        except ExecutorUnavailable as exc:
+            raise _fail(str(exc), EXIT_HARNESS_ERROR) from None
         except BatchInterrupted as exc:
             left = sum(entry.status in ("interrupted", "pending", "pending-eval") for entry in exc.summary.tasks)
             summary_path = output / "summary.json"
@@ -797,6 +853,11 @@ def agent_batch_command(
             "-" if entry.score is None else f"{entry.score:.3f}",
         )
     out.print(table)
+    units = summary.units
+    _say(
+        f"units on {units.executor}: {units.ran} ran, {units.skipped} skipped, {units.retried} retried, "
+        f"{units.failed} failed"
+    )
     _say(f"summary: {output / 'summary.json'}")
     exposed = sorted(entry.task for entry in summary.tasks if entry.reference_exposures)
     if exposed:
