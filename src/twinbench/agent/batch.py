@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from twinbench.agent.builtin import INTERRUPTED
-from twinbench.agent.run import AgentOptions, grade_run, read_record, run_agent
+from twinbench.agent.run import EVAL_DIR, AgentOptions, grade_run, read_record, run_agent
 from twinbench.executors import (
     DriveInterrupted,
     ExecutorSettings,
@@ -25,7 +25,7 @@ from twinbench.executors import (
     install_files,
     open_executor,
 )
-from twinbench.formats import AgentRunRecord, FormatError, TaskDir, load_task, write_text_atomic
+from twinbench.formats import AgentRunRecord, EvalResult, FormatError, TaskDir, load_task, write_text_atomic
 
 SUMMARY = "summary.json"
 SUMMARY_FORMAT = "twinbench-agent-batch-1"
@@ -95,6 +95,7 @@ class AgentUnitPayload(BaseModel):
     options: AgentOptions
     grade_only: bool = Field(default=False, description="grade an earlier run's submission, not run the agent")
     private_dirs: tuple[Path, ...] = Field(default=(), description="driver-side dirs hidden from the clean room")
+    final_dir: Path = Field(description="where the driver installs this run: RUN_DIR/<task id>")
 
 
 def agent_unit(payload: AgentUnitPayload, workspace: UnitWorkspace) -> AgentRunRecord:
@@ -102,10 +103,25 @@ def agent_unit(payload: AgentUnitPayload, workspace: UnitWorkspace) -> AgentRunR
     task_dir = load_task(workspace.inputs["task"])
     if payload.grade_only:
         shutil.copytree(workspace.inputs["run"], workspace.out, symlinks=True, dirs_exist_ok=True)
-        return grade_run(task_dir, payload.options, workspace.out)
-    # the scratch dir holds the shipped task (tests included): hidden as the driver's own dirs are
-    private = (workspace.scratch, *payload.private_dirs)
-    return run_agent(task_dir, payload.options, workspace.out, private_dirs=private, stop=workspace.stop)
+        record = grade_run(task_dir, payload.options, workspace.out)
+    else:
+        # the scratch dir holds the shipped task (tests included): hidden as the driver's own dirs are
+        private = (workspace.scratch, *payload.private_dirs)
+        record = run_agent(task_dir, payload.options, workspace.out, private_dirs=private, stop=workspace.stop)
+    _record_final_submission_path(workspace.out, payload.final_dir)
+    return record
+
+
+def _record_final_submission_path(out: Path, final_dir: Path) -> None:
+    """eval.json names the submission it graded: its path once installed, not the scratch dir it was graded in."""
+    path = out / EVAL_DIR / "eval.json"
+    if not path.is_file():
+        return
+    result = EvalResult.model_validate_json(path.read_text(encoding="utf-8"))
+    graded = Path(result.submission)
+    if graded.is_relative_to(out):
+        moved = result.model_copy(update={"submission": str(final_dir / graded.relative_to(out))})
+        write_text_atomic(path, moved.model_dump_json(indent=2))
 
 
 def run_batch(
@@ -225,7 +241,8 @@ def _unit(task_dir: TaskDir, status: str, options: AgentOptions, run_dir: Path, 
     inputs = {"task": task_dir.root}
     if grade_only:
         inputs["run"] = run_dir / task_dir.task.id
-    payload = AgentUnitPayload(options=options, grade_only=grade_only, private_dirs=private)
+    final_dir = (run_dir / task_dir.task.id).resolve()
+    payload = AgentUnitPayload(options=options, grade_only=grade_only, private_dirs=private, final_dir=final_dir)
     # a clean room's agent and reference, plus the grading's sandboxes when it grades right away
     cpus = float(max(1, options.eval_workers)) if (grade_only or options.then_eval) else 1.0
     needs = UnitResources(cpus=cpus, memory_mb=AGENT_UNIT_MEMORY_MB, sandbox=True)
