@@ -64,7 +64,6 @@ def test_a_run_is_graded_then_resumed_where_it_stopped(batch: tuple[Path, Path],
     assert tree(out / "fa" / "eval") == first
     assert sorted(path.name for path in (out / "fa").iterdir()) == ["eval"]
     # a different submission for the same task is graded again, not taken for the old one
-    shutil.copy(run / "fb" / "submission.tar.gz", tmp_path / "stub.tar.gz")
     other = make_run(tmp_path / "other", {"fb": "partial"})
     code, output = _eval(str(tasks), str(other), "-o", str(out), "--grading-cpus", "1")
     assert code == 0 and json.loads((out / "eval-summary.json").read_text())["units"]["ran"] == 1, output
