@@ -217,7 +217,8 @@ def eval_command(
     max_attempts: MaxAttemptsOption = 3,
 ) -> None:
     """Build a submission and grade it on a task's hidden tests; or grade a whole run (TASKS_DIR RUN_DIR)."""
-    if task.is_dir() and not (task / "task.yaml").exists():  # a directory of tasks: many at once
+    # a directory of tasks (no task.yaml of its own, some in its subdirectories): many at once
+    if task.is_dir() and not (task / "task.yaml").exists() and any(task.glob("*/task.yaml")):
         from twinbench.cli_ray import eval_many, executor_settings
 
         if audit:

@@ -100,5 +100,8 @@ def test_single_eval_still_takes_a_task_and_refuses_batch_options(tmp_path: Path
     code, output = _eval(str(DEMO_TASK), str(tmp_path), "--filter", "x")
     assert code == 2 and "--filter, --slice, --executor and --grading-cpus go with TASKS_DIR RUN_DIR" in output
     (tmp_path / "empty").mkdir()
-    code, output = _eval(str(tmp_path), str(tmp_path / "empty"))
+    code, output = _eval(str(tmp_path / "empty"), str(tmp_path))  # neither a task nor a directory of tasks
+    assert code == 2 and "is not a task directory" in output
+    make_tasks(tmp_path / "tasks", ["fa"], cases=1)
+    code, output = _eval(str(tmp_path / "tasks"), str(tmp_path / "empty"))
     assert code == 2 and "holds no <task>/submission.tar.gz or <task>/submission/" in output

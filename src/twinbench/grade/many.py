@@ -206,8 +206,14 @@ def grade_many(
             finish(GradingEntry(task=unit.key, status="invalid", message=reply.invalid or "", submission=label))
             return
         target = out_dir / unit.key / EVAL_SUBDIR
-        if outcome.files is not None:
-            install_files(outcome.files, target)
+        try:
+            if outcome.files is not None:
+                install_files(outcome.files, target)
+        except OSError as exc:
+            finish(
+                GradingEntry(task=unit.key, status="error", message=f"cannot write {target}: {exc}", submission=label)
+            )
+            return
         finish(_entry_from(unit.key, reply.result, target.relative_to(out_dir).as_posix()))
 
     def lost(unit: Unit, outcome: UnitOutcome) -> None:
