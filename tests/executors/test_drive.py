@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -168,24 +167,3 @@ def test_a_tar_from_a_worker_installs_the_same_tree(tmp_path: Path) -> None:
     assert (target / "build" / "tree" / "executable").stat().st_mode & 0o777 == 0o755
     assert (target / "build" / "tree" / "link").readlink() == Path("/usr/bin/python3")
     assert (target / "eval.json").read_text() == "{}"
-
-
-def test_joining_a_ray_cluster_uses_token_mode_when_this_machine_has_the_token(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Regression: `--ray-address` to a cluster started by `ray start` (token authentication, Ray's default)
-    retried for 20 s and failed, because joining does not turn token mode on by itself as starting does."""
-    import twinbench.executors.ray as ray_executor
-
-    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
-    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
-    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
-    monkeypatch.setattr(ray_executor, "TOKEN_FILE", tmp_path / "auth_token")
-    ray_executor._use_token_if_present()
-    assert "RAY_AUTH_MODE" not in os.environ  # no token here: nothing to turn on
-    (tmp_path / "auth_token").write_text("0" * 64)
-    ray_executor._use_token_if_present()
-    assert os.environ["RAY_AUTH_MODE"] == "token"
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # the user's explicit choice stays
-    ray_executor._use_token_if_present()
-    assert os.environ["RAY_AUTH_MODE"] == "disabled"

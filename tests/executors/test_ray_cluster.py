@@ -167,31 +167,6 @@ def test_a_scripted_agent_batch_on_ray_gives_the_same_files_as_local(
     assert any(name.endswith("eval/build/tree/figlet.py") for name in results["ray"])
 
 
-def test_a_worker_node_killed_mid_run_still_grades_every_unit_correctly(
-    cluster: OneMachineCluster, gradings: tuple[Path, Path, Path], tmp_path: Path
-) -> None:
-    tasks, run, local = gradings
-    killed = threading.Event()
-
-    def kill_when_grading() -> None:  # four units fill both nodes' two CPUs: node a runs two of them
-        deadline = time.monotonic() + 60
-        while not cluster.grading_on("a") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        cluster.kill_node("a")
-        killed.set()
-
-    killer = threading.Thread(target=kill_when_grading)
-    killer.start()
-    try:
-        summary = grade_many(tasks, run, tmp_path, executor=RAY, workers_per_grading=1)
-    finally:
-        killer.join()
-    assert killed.is_set()
-    assert summary.units.retried >= 1 and summary.units.failed == 0, summary.units
-    assert summary.graded == 4 and summary.units.ran == 4
-    _same_gradings(local, tmp_path)
-
-
 def test_a_killed_driver_resumes_when_run_again(
     cluster: OneMachineCluster, gradings: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
@@ -204,8 +179,8 @@ def test_a_killed_driver_resumes_when_run_again(
         summary = out / "eval-summary.json"
         deadline = time.monotonic() + 90
         while True:
-            assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()
             rows = json.loads(summary.read_text())["tasks"] if summary.exists() else []
+            assert driver.poll() is None and time.monotonic() < deadline, (rows, driver.communicate())
             if any(row["status"] == "graded" for row in rows):
                 break
             time.sleep(0.05)
@@ -261,3 +236,29 @@ def test_a_killed_worker_process_is_retried_and_a_unit_lost_every_time_is_an_err
     assert results == {"once": "survived"}
     assert failures["always"].attempt == 2 and "worker process died" in (failures["always"].error or "")
     assert (tally.ran, tally.retried, tally.failed) == (1, 2, 1)
+
+
+# last: it leaves the cluster one worker node
+def test_a_worker_node_killed_mid_run_still_grades_every_unit_correctly(
+    cluster: OneMachineCluster, gradings: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    tasks, run, local = gradings
+    killed = threading.Event()
+
+    def kill_when_grading() -> None:  # four units fill both nodes' two CPUs: node a runs two of them
+        deadline = time.monotonic() + 60
+        while not cluster.grading_on("a") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cluster.kill_node("a")
+        killed.set()
+
+    killer = threading.Thread(target=kill_when_grading)
+    killer.start()
+    try:
+        summary = grade_many(tasks, run, tmp_path, executor=RAY, workers_per_grading=1)
+    finally:
+        killer.join()
+    assert killed.is_set()
+    assert summary.units.retried >= 1 and summary.units.failed == 0, summary.units
+    assert summary.graded == 4 and summary.units.ran == 4
+    _same_gradings(local, tmp_path)

@@ -29,10 +29,10 @@ from twinbench.executors.units import (
     unpack_tar,
 )
 
-# where `ray start` keeps the token of a cluster with token authentication, and where to read about it
-TOKEN_FILE = Path.home() / ".ray" / "auth_token"
+# joining a cluster with token authentication (Ray's default since 2.5x) takes what `ray start --address` takes
 TOKEN_HELP = (
-    f"copy the head's {TOKEN_FILE} or set RAY_AUTH_TOKEN; https://docs.ray.io/en/latest/ray-security/token-auth.html"
+    "RAY_AUTH_MODE=token, and the head's ~/.ray/auth_token copied here or RAY_AUTH_TOKEN set; "
+    "https://docs.ray.io/en/latest/ray-security/token-auth.html"
 )
 # what one unit asks of the sandbox marker: a node with {"twinbench_sandbox": 1} takes as many units as its CPUs
 SANDBOX_SHARE = 0.001
@@ -72,8 +72,6 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str | None = None, shared_dirs: tuple[Path, ...] = ()) -> None:
-        if address is not None or os.environ.get("RAY_ADDRESS"):
-            _use_token_if_present()  # before Ray is imported: it reads its configuration then
         try:
             import ray
         except ImportError:
@@ -94,7 +92,7 @@ class RayExecutor:
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ExecutorUnavailable(
                     f"cannot reach the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}: {short_reason(exc)} "
-                    f"(a cluster with token authentication needs its token here: {TOKEN_HELP})"
+                    f"(joining a cluster with token authentication takes {TOKEN_HELP})"
                 ) from None
         if not ray.cluster_resources().get(SANDBOX_RESOURCE):  # type: ignore[no-untyped-call]
             raise ExecutorUnavailable(
@@ -151,17 +149,6 @@ class RayExecutor:
         if resolved not in self._shipped:
             self._shipped[resolved] = self._ray.put((pack_path(resolved), resolved.name))
         return ("tar", self._shipped[resolved])
-
-
-def _use_token_if_present() -> None:
-    """Join a cluster with token authentication (Ray's default since 2.5x) when this machine has its token.
-
-    `ray.init()` turns token mode on by itself only for a cluster it starts; joining one, it must be told
-    (RAY_AUTH_MODE=token), as `ray start --address` must. An explicit RAY_AUTH_MODE is left as it is."""
-    if "RAY_AUTH_MODE" in os.environ:
-        return
-    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or TOKEN_FILE.is_file():
-        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def _ray_reason(exc: BaseException) -> str:
