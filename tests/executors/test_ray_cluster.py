@@ -84,9 +84,9 @@ class OneMachineCluster:
         """Kill a worker node at once, as a lost machine: its raylet and every unit running on it."""
         self.cluster.remove_node(self.workers.pop(name), allow_graceful=False)
 
-    def grading_on(self, name: str) -> bool:
-        """Whether a unit on node `name` has started running tests."""
-        return any((self.scratch / name).glob("twinbench-unit-*/out/progress.jsonl"))
+    def gradings_on(self, name: str) -> set[Path]:
+        """Scratch dirs of units on node `name` that have started running tests (or were killed doing so)."""
+        return set((self.scratch / name).glob("twinbench-unit-*/out/progress.jsonl"))
 
 
 @pytest.fixture(scope="module")
@@ -245,9 +245,12 @@ def test_a_worker_node_killed_mid_run_still_grades_every_unit_correctly(
     tasks, run, local = gradings
     killed = threading.Event()
 
+    # units killed with an earlier test's driver left their scratch dirs behind
+    earlier = cluster.gradings_on("a")
+
     def kill_when_grading() -> None:  # four units fill both nodes' two CPUs: node a runs two of them
         deadline = time.monotonic() + 60
-        while not cluster.grading_on("a") and time.monotonic() < deadline:
+        while not cluster.gradings_on("a") - earlier and time.monotonic() < deadline:
             time.sleep(0.05)
         cluster.kill_node("a")
         killed.set()
