@@ -223,14 +223,25 @@ def test_ctrl_c_stops_a_batch_records_the_running_task_and_exits_130(tmp_path: P
         start_new_session=True,
     )
     try:
-        trajectory = runs / "t1" / "trajectory.json"
+        # a unit runs in a scratch dir of its worker (here in TMPDIR); the batch writes RUN_DIR/t1 when it ends
+        def steps_taken() -> bool:
+            for trajectory in rooms.glob("twinbench-unit-*/out/trajectory.json"):
+                try:
+                    if json.loads(trajectory.read_text() or "{}").get("steps"):
+                        return True
+                except (OSError, ValueError):
+                    pass  # being rewritten
+            return False
+
         deadline = time.monotonic() + 60
-        while not (trajectory.exists() and json.loads(trajectory.read_text() or "{}").get("steps")):
+        while not steps_taken():
             assert batch.poll() is None and time.monotonic() < deadline, batch.communicate()
             time.sleep(0.2)
         os.killpg(batch.pid, signal.SIGINT)
         _, stderr = batch.communicate(timeout=20)
-        left_behind = [path.name for path in rooms.iterdir() if path.name.startswith("twinbench-room-")]
+        left_behind = [
+            path.name for path in rooms.iterdir() if path.name.startswith(("twinbench-room-", "twinbench-unit-"))
+        ]
     finally:
         if batch.poll() is None:
             os.killpg(batch.pid, signal.SIGKILL)

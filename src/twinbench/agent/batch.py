@@ -7,18 +7,31 @@ import re
 import shutil
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from twinbench.agent.builtin import INTERRUPTED
-from twinbench.agent.run import AgentOptions, grade_run, read_record, run_agent
-from twinbench.formats import AgentRunRecord, FormatError, TaskDir, load_task, write_text_atomic
+from twinbench.agent.run import EVAL_DIR, AgentOptions, grade_run, read_record, run_agent
+from twinbench.executors import (
+    DriveInterrupted,
+    ExecutorSettings,
+    Unit,
+    UnitOutcome,
+    UnitResources,
+    UnitTally,
+    UnitWorkspace,
+    drive,
+    install_files,
+    open_executor,
+)
+from twinbench.formats import AgentRunRecord, EvalResult, FormatError, TaskDir, load_task, write_text_atomic
 
 SUMMARY = "summary.json"
 SUMMARY_FORMAT = "twinbench-agent-batch-1"
+# memory a unit reserves on a Ray node: the clean room's agent and reference, and a grading's sandboxes
+AGENT_UNIT_MEMORY_MB = 4096
 
 
 class BatchEntry(BaseModel):
@@ -56,6 +69,7 @@ class BatchSummary(BaseModel):
     submitted: int = 0
     mean_score: float | None = None
     cost_usd: float = 0.0
+    units: UnitTally = Field(default_factory=UnitTally, description="what the executor ran, retried, failed, skipped")
 
 
 class BatchInterrupted(Exception):
@@ -92,6 +106,41 @@ def select_tasks(paths: list[Path], selection: str) -> list[Path]:
     return chosen
 
 
+class AgentUnitPayload(BaseModel):
+    """What one agent-run unit needs besides its inputs (task, and for a grading the earlier run)."""
+
+    options: AgentOptions
+    grade_only: bool = Field(default=False, description="grade an earlier run's submission, not run the agent")
+    private_dirs: tuple[Path, ...] = Field(default=(), description="driver-side dirs hidden from the clean room")
+    final_dir: Path = Field(description="where the driver installs this run: RUN_DIR/<task id>")
+
+
+def agent_unit(payload: AgentUnitPayload, workspace: UnitWorkspace) -> AgentRunRecord:
+    """One task of a batch, run where the executor put it: into workspace.out, which the driver installs."""
+    task_dir = load_task(workspace.inputs["task"])
+    if payload.grade_only:
+        shutil.copytree(workspace.inputs["run"], workspace.out, symlinks=True, dirs_exist_ok=True)
+        record = grade_run(task_dir, payload.options, workspace.out)
+    else:
+        # the scratch dir holds the shipped task (tests included): hidden as the driver's own dirs are
+        private = (workspace.scratch, *payload.private_dirs)
+        record = run_agent(task_dir, payload.options, workspace.out, private_dirs=private, stop=workspace.stop)
+    _record_final_submission_path(workspace.out, payload.final_dir)
+    return record
+
+
+def _record_final_submission_path(out: Path, final_dir: Path) -> None:
+    """eval.json names the submission it graded: its path once installed, not the scratch dir it was graded in."""
+    path = out / EVAL_DIR / "eval.json"
+    if not path.is_file():
+        return
+    result = EvalResult.model_validate_json(path.read_text(encoding="utf-8"))
+    graded = Path(result.submission)
+    if graded.is_relative_to(out):
+        moved = result.model_copy(update={"submission": str(final_dir / graded.relative_to(out))})
+        write_text_atomic(path, moved.model_dump_json(indent=2))
+
+
 def run_batch(
     tasks_dir: Path,
     options: AgentOptions,
@@ -99,17 +148,21 @@ def run_batch(
     *,
     selection: str | None = None,
     workers: int = 1,
+    executor: ExecutorSettings | None = None,
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[BatchEntry], None] | None = None,
     on_interrupt: Callable[[int], None] | None = None,
 ) -> BatchSummary:
-    """Run the agent on every task not finished yet, `workers` at a time; summary.json is kept current.
+    """Run the agent on every task not finished yet, through an executor; summary.json is kept current.
 
-    Ctrl-C (KeyboardInterrupt, which only the calling thread receives) cancels the tasks not started,
-    tells the running ones to stop at their next step (`on_interrupt` gets how many), waits for them to
-    record themselves as interrupted and close their clean rooms, writes summary.json and raises
-    BatchInterrupted.
+    `workers` is how many runs the local executor runs at once (`executor` chooses another, or Ray). Each
+    run happens in a scratch dir of its worker and comes back as data; this process alone writes RUN_DIR,
+    replacing a task's directory whole. A run whose worker is lost is retried (`executor.max_attempts`),
+    then recorded as an error with the reason. Ctrl-C cancels the tasks not started, tells the running
+    ones to stop at their next step (`on_interrupt` gets how many), waits for them to record themselves
+    as interrupted and close their clean rooms, writes summary.json and raises BatchInterrupted.
     """
+    settings = executor or ExecutorSettings(local_workers=max(1, workers))
     paths = find_tasks(tasks_dir)
     if selection is not None:
         paths = select_tasks(paths, selection)
@@ -121,8 +174,8 @@ def run_batch(
     summary = BatchSummary(
         tasks_dir=str(tasks_dir.resolve()), model=options.model, agent=options.agent.value, started_at=now
     )
+    summary.units.executor = settings.kind.value
     lock = threading.Lock()
-    stop = threading.Event()
     # task ids (and keys of _plan's invalid entries, which cannot collide with them) to entries
     entries: dict[str, BatchEntry] = {}
     ids: dict[str, Path] = {}
@@ -135,6 +188,7 @@ def run_batch(
             todo.append(task_dir)
     # tasks linked in from elsewhere are hidden from every clean room, as TASKS_DIR is
     elsewhere = tuple(sorted({path for path in ids.values() if not path.is_relative_to(tasks_dir.resolve())}))
+    private = (tasks_dir.resolve(), run_dir.resolve(), *elsewhere)
     try:
         _write_summary(run_dir, summary, entries, lock)
     except OSError as exc:
@@ -145,23 +199,9 @@ def run_batch(
         if entry.status not in ("pending", "pending-eval") and on_done is not None:
             on_done(entry)
 
-    def run_one(task_dir: TaskDir) -> None:
-        if stop.is_set():  # started in the moment of Ctrl-C: left pending, as the cancelled ones are
-            return
-        out = run_dir / task_dir.task.id
-        try:
-            if entries[task_dir.task.id].status == "pending-eval":
-                entry = _entry_from(grade_run(task_dir, options, out), "graded", out, run_dir)
-            else:
-                if out.exists():
-                    shutil.rmtree(out)  # an unfinished attempt: start it over rather than mix two runs
-                private = (tasks_dir.resolve(), run_dir.resolve(), *elsewhere)
-                record = run_agent(task_dir, options, out, private_dirs=private, stop=stop)
-                status = "ran" if record.finished else "interrupted" if record.exit_status == INTERRUPTED else "error"
-                entry = _entry_from(record, status, out, run_dir)
-        except Exception as exc:  # one task's failure is that task's entry, never the batch's end
-            message = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-            entry = BatchEntry(task=task_dir.task.id, status="error", message=message, dir=task_dir.task.id)
+    units = [_unit(task_dir, entries[task_dir.task.id].status, options, run_dir, private) for task_dir in todo]
+
+    def finish(entry: BatchEntry) -> None:
         with lock:
             entries[entry.task] = entry
         try:
@@ -171,40 +211,62 @@ def run_batch(
         if on_done is not None:
             on_done(entry)
 
-    # not `with ThreadPoolExecutor`: leaving it waits for every queued task, so Ctrl-C would stop nothing
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="twinbench-agent")
-    futures: list[Future[None]] = []
+    def installed(unit: Unit, outcome: UnitOutcome) -> None:
+        out = run_dir / unit.key
+        record: AgentRunRecord = outcome.value
+        try:
+            if outcome.files is not None:
+                install_files(outcome.files, out)
+        except OSError as exc:
+            finish(BatchEntry(task=unit.key, status="error", message=f"cannot write {out}: {exc}", dir=unit.key))
+            return
+        if unit.payload.grade_only:
+            status = "graded"
+        else:
+            status = "ran" if record.finished else "interrupted" if record.exit_status == INTERRUPTED else "error"
+        finish(_entry_from(record, status, out, run_dir))
+
+    def lost(unit: Unit, outcome: UnitOutcome) -> None:
+        message = f"harness error after {outcome.attempt} attempt(s): {outcome.error}"
+        finish(BatchEntry(task=unit.key, status="error", message=message, dir=unit.key))
+
+    def tallied(tally: UnitTally) -> BatchSummary:
+        tally.total = len(entries)
+        tally.skipped = sum(entry.status == "skipped" for entry in entries.values())
+        tally.invalid = sum(entry.status == "invalid" for entry in entries.values())
+        summary.units = tally
+        return _write_summary(run_dir, summary, entries, lock)
+
+    pool = open_executor(settings)
     try:
-        futures.extend(pool.submit(run_one, task_dir) for task_dir in todo)
-        for future in futures:
-            future.result()
-    except KeyboardInterrupt:
-        _stop_running(pool, futures, stop, on_interrupt)
-        raise BatchInterrupted(_write_summary(run_dir, summary, entries, lock)) from None
+        tally = drive(
+            pool,
+            units,
+            is_finished=lambda _unit: False,  # _plan left the finished ones out
+            on_result=installed,
+            on_failure=lost,
+            on_interrupt=on_interrupt,
+            max_attempts=settings.max_attempts,
+        )
+    except DriveInterrupted as exc:
+        raise BatchInterrupted(tallied(exc.tally)) from None
     finally:
-        # after Ctrl-C the runs still going (a second Ctrl-C stopped the waiting) are waited for at exit
-        pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
-    return _write_summary(run_dir, summary, entries, lock)
+        pool.close()
+    return tallied(tally)
 
 
-def _stop_running(
-    pool: ThreadPoolExecutor,
-    futures: list[Future[None]],
-    stop: threading.Event,
-    on_interrupt: Callable[[int], None] | None,
-) -> None:
-    """Cancel the tasks not started and wait for the running ones to end at their next step."""
-    stop.set()
-    pool.shutdown(wait=False, cancel_futures=True)
-    running = [future for future in futures if not future.done()]
-    if on_interrupt is not None:
-        on_interrupt(len(running))
-    try:
-        wait(running)
-    except KeyboardInterrupt:
-        # a second Ctrl-C stops the waiting, not the runs: they still end at their next step, and
-        # the interpreter waits for them (and their clean rooms to close) before it exits
-        pass
+def _unit(task_dir: TaskDir, status: str, options: AgentOptions, run_dir: Path, private: tuple[Path, ...]) -> Unit:
+    """The unit of one task: an agent run, or (pending-eval) the grading of an earlier run's submission."""
+    grade_only = status == "pending-eval"
+    inputs = {"task": task_dir.root}
+    if grade_only:
+        inputs["run"] = run_dir / task_dir.task.id
+    final_dir = (run_dir / task_dir.task.id).resolve()
+    payload = AgentUnitPayload(options=options, grade_only=grade_only, private_dirs=private, final_dir=final_dir)
+    # a clean room's agent and reference, plus the grading's sandboxes when it grades right away
+    cpus = float(max(1, options.eval_workers)) if (grade_only or options.then_eval) else 1.0
+    needs = UnitResources(cpus=cpus, memory_mb=AGENT_UNIT_MEMORY_MB, sandbox=True)
+    return Unit(key=task_dir.task.id, function=agent_unit, payload=payload, inputs=inputs, resources=needs)
 
 
 def _plan(

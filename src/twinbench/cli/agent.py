@@ -10,6 +10,13 @@ from rich.table import Table
 
 from twinbench.cli import progress
 from twinbench.cli.errors import BadInput, HarnessFailure, Interrupted
+from twinbench.cli.executors import (
+    ExecutorOption,
+    MaxAttemptsOption,
+    RayAddressOption,
+    SharedDirOption,
+    executor_settings,
+)
 from twinbench.cli.options import SandboxOption, WorkersOption, default_workers
 from twinbench.cli.output import out, plural, say, warn
 from twinbench.cli.root import group
@@ -189,6 +196,10 @@ def agent_batch_command(
         str | None,
         typer.Option("--tasks", metavar="IDS", help="task ids or regular expressions, comma-separated (default: all)"),
     ] = None,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    shared_dirs: SharedDirOption = None,
+    max_attempts: MaxAttemptsOption = 3,
 ) -> None:
     """Run an agent on every task of a directory (a collection too); resumable: finished tasks are skipped."""
     from twinbench.agent import BatchEntry, BatchInterrupted, run_batch
@@ -221,7 +232,7 @@ def agent_batch_command(
                 options,
                 output,
                 selection=tasks,
-                workers=parallel,
+                executor=executor_settings(executor, ray_address, shared_dirs, parallel, max_attempts),
                 on_start=display.started,
                 on_done=done,
                 on_interrupt=display.stopping,
@@ -244,6 +255,11 @@ def agent_batch_command(
             "-" if entry.score is None else f"{entry.score:.3f}",
         )
     out.print(table)
+    units = summary.units
+    say(
+        f"units on {units.executor}: {units.ran} ran, {units.skipped} skipped, {units.retried} retried, "
+        f"{units.failed} failed"
+    )
     say(f"summary: {output / 'summary.json'}")
     exposed = sorted(entry.task for entry in summary.tasks if entry.reference_exposures)
     if exposed:

@@ -45,6 +45,7 @@ def _table() -> list[tuple[type[BaseException], ExitCode, str]]:
     from twinbench.agent.cleanroom import CleanRoomUnavailable
     from twinbench.agent.models import ModelError
     from twinbench.agent.run import RunOutputError
+    from twinbench.executors import ExecutorUnavailable
     from twinbench.reference.coverage import CoverageBuildError, CoverageBuildInputError
     from twinbench.reference.debian import ReferenceError
     from twinbench.sandbox import SandboxUnavailable
@@ -60,6 +61,7 @@ def _table() -> list[tuple[type[BaseException], ExitCode, str]]:
         (AgentConfigError, ExitCode.BAD_INPUT, ""),
         (RunOutputError, ExitCode.BAD_INPUT, ""),
         (SandboxUnavailable, ExitCode.HARNESS, ""),
+        (ExecutorUnavailable, ExitCode.HARNESS, ""),
         (CleanRoomUnavailable, ExitCode.HARNESS, ""),
         (HarnessFailure, ExitCode.HARNESS, ""),
         (Interrupted, ExitCode.INTERRUPTED, ""),

@@ -10,6 +10,17 @@ from rich.table import Table
 
 from twinbench.cli import progress
 from twinbench.cli.errors import BadInput, ExitCode, HarnessFailure
+from twinbench.cli.executors import (
+    ExecutorOption,
+    FilterOption,
+    GradingCpusOption,
+    MaxAttemptsOption,
+    RayAddressOption,
+    SharedDirOption,
+    SliceOption,
+    eval_many,
+    executor_settings,
+)
 from twinbench.cli.options import SandboxOption, WorkersOption, default_workers, task_and_sandbox
 from twinbench.cli.output import out, plural, say
 from twinbench.cli.root import app
@@ -67,19 +78,57 @@ def summary_lines(result: EvalResult, output: Path) -> list[str]:
     epilog="Example: twinbench eval figlet/ my-figlet.tar.gz -o out/ -j 2   (then: twinbench report out/)",
 )
 def eval_command(
-    task: Annotated[Path, typer.Argument(metavar="TASK", help="task directory (holding task.yaml)")],
+    task: Annotated[
+        Path,
+        typer.Argument(metavar="TASK", help="task directory (holding task.yaml), or TASKS_DIR: a directory of tasks"),
+    ],
     submission: Annotated[
-        Path, typer.Argument(metavar="SUBMISSION", help="directory or .tar(.gz/.bz2/.xz) holding compile.sh")
+        Path,
+        typer.Argument(
+            metavar="SUBMISSION",
+            help="directory or .tar(.gz/.bz2/.xz) holding compile.sh; with TASKS_DIR, RUN_DIR of <task>/submission*",
+        ),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", metavar="DIR", help="where eval.json and junit.xml go")
-    ] = Path("eval-out"),
+        Path | None,
+        typer.Option(
+            "--output", "-o", metavar="DIR", help="where eval.json and junit.xml go (eval-out; many at once: RUN_DIR)"
+        ),
+    ] = None,
     workers: WorkersOption = 0,
     force: Annotated[bool, typer.Option("--force", help="rebuild and re-run every test")] = False,
     sandbox: SandboxOption = "bwrap",
     audit: Annotated[bool, typer.Option("--audit", help="also audit the submission into OUT/audit.json")] = False,
+    pattern: FilterOption = None,
+    window: SliceOption = None,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    shared_dirs: SharedDirOption = None,
+    grading_cpus: GradingCpusOption = 0,
+    max_attempts: MaxAttemptsOption = 3,
 ) -> None:
-    """Build a submission and grade it on a task's hidden tests (exit 0 whatever the score)."""
+    """Build a submission and grade it on a task's hidden tests (exit 0 whatever the score); or grade a whole
+    run: TASKS_DIR RUN_DIR grades every RUN_DIR/<task>/submission.tar.gz (or submission/) against its task."""
+    # a directory of tasks (no task.yaml of its own, some in its subdirectories): many at once
+    if task.is_dir() and not (task / "task.yaml").exists() and any(task.glob("*/task.yaml")):
+        if audit:
+            raise BadInput("--audit goes with one submission; run `twinbench audit` per task")
+        settings = executor_settings(executor, ray_address, shared_dirs, workers or 1, max_attempts)
+        eval_many(
+            task,
+            submission,
+            output,
+            settings=settings,
+            grading_cpus=grading_cpus,
+            force=force,
+            sandbox=sandbox,
+            pattern=pattern,
+            window=window,
+        )
+        return
+    if pattern is not None or window is not None or executor != "local" or grading_cpus:
+        raise BadInput("--filter, --slice, --executor and --grading-cpus go with TASKS_DIR RUN_DIR")
+    output = output or Path("eval-out")
     result = grade(
         task, submission, output, workers=default_workers(workers), force=force, sandbox_name=sandbox, label="eval"
     )
