@@ -36,7 +36,7 @@ from twinbench.agent import (
     run_batch,
 )
 from twinbench.agent.mini import load_mini_config
-from twinbench.agent.models import model_for
+from twinbench.agent.models import import_litellm, model_for
 from twinbench.cli import app
 from twinbench.demo import DEMO_TASK
 from twinbench.formats import ModelReply, TaskDir
@@ -161,6 +161,9 @@ def test_a_reply_after_the_wall_limit_is_recorded_but_not_acted_on(tmp_path: Pat
 
 
 def test_model_retries_back_off_only_within_the_time_given(tmp_path: Path) -> None:
+    # litellm is imported on the first call: several seconds on a loaded machine that would eat the 12 s
+    # this test gives the retries, so it is imported before the clock starts
+    import_litellm()
     with FakeOpenAI([], status=500) as server:
         model = LitellmModel("openai/local-model", api_base=server.url)
         started = time.monotonic()
