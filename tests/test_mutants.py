@@ -109,3 +109,28 @@ def test_installed_copy_under_debian_is_rebuilt_where_make_makes_it(tmp_path: Pa
     )
     made = target_from_coverage_build(build)
     assert made.binary == target.binary and made.source_files == ["sum.c"]
+
+
+def test_installed_copy_renamed_by_the_package_is_found_by_its_build_id(tmp_path: Path) -> None:
+    """Debian's figlet installs its figlet as figlet-figlet: make has no rule for that name, so the mutants
+    were all the unmutated binary ("40 equivalent") until the copy was matched by build-id."""
+    from twinbench.reference.coverage import CoverageBuild
+    from twinbench.testgen.mutants import target_from_coverage_build
+
+    target = small_program(tmp_path / "src")
+    installed = tmp_path / "src" / "debian" / "sum" / "usr" / "bin"
+    installed.mkdir(parents=True)
+    stripped = installed / "sum-sum"
+    subprocess.run(["strip", "-o", str(stripped), str(target.binary)], check=True)
+    assert stripped.read_bytes() != target.binary.read_bytes()
+    build = CoverageBuild(
+        package="sum",
+        version="1",
+        source_dir=target.source_dir,
+        binary=stripped,
+        object_dir_prefix=str(target.source_dir),
+        strip_components=1,
+        gcda_files=[],
+        source_files=["sum.c"],
+    )
+    assert target_from_coverage_build(build).binary == target.binary

@@ -109,18 +109,52 @@ def target_from_coverage_build(build: object) -> MutationTarget:
 
 
 def _made_binary(source_dir: Path, binary: Path) -> Path:
-    """Where make leaves the binary: `binary` itself, unless that is an installed copy under debian/."""
+    """Where make leaves the binary: `binary` itself, unless that is an installed copy under debian/.
+
+    The copy is found by name, else by GNU build-id or identical content: packages rename what they install
+    (Debian's figlet installs figlet as figlet-figlet), and make cannot rebuild a target it has no rule for,
+    so every mutant would then be the unmutated binary."""
     try:
         relative = binary.relative_to(source_dir)
     except ValueError:
         return binary
     if relative.parts[:1] != ("debian",):
         return binary
+    executables: list[Path] = []
     for root, dirs, files in os.walk(source_dir):
         dirs[:] = sorted(d for d in dirs if d not in ("debian", ".git", ".libs", ".pc"))
-        if binary.name in files and os.access(Path(root) / binary.name, os.X_OK):
-            return Path(root) / binary.name
+        for name in sorted(files):
+            path = Path(root) / name
+            if path.is_file() and not path.is_symlink() and os.access(path, os.X_OK):
+                if name == binary.name:
+                    return path
+                executables.append(path)
+    try:
+        installed = binary.read_bytes()
+    except OSError:
+        return binary
+    identity = _build_id(installed)
+    for path in executables:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue
+        if content == installed or (identity is not None and _build_id(content) == identity):
+            return path
     return binary
+
+
+_BUILD_ID_NOTE = re.compile(rb"\x04\x00\x00\x00([\x08-\x40])\x00\x00\x00\x03\x00\x00\x00GNU\x00", re.S)
+
+
+def _build_id(content: bytes) -> bytes | None:
+    """The GNU build-id note of an ELF file (kept by strip), or None."""
+    if not content.startswith(b"\x7fELF"):
+        return None
+    match = _BUILD_ID_NOTE.search(content, 0, 1 << 16)
+    if match is None:
+        return None
+    return content[match.end() : match.end() + match.group(1)[0]]
 
 
 def mutation_sites(target: MutationTarget) -> list[Site]:
