@@ -124,7 +124,9 @@ def generate_suite(
     rng = random.Random(options.seed)
     language = [*inputs.upstream, *doc_script_specs(inputs.model, rng)]
     kinds = detect_kinds(inputs.docs_text)
-    synth = Synthesizer(inputs.model, rng, kinds, inputs.vocabulary, inputs.data_files, language)
+    synth = Synthesizer(
+        inputs.model, rng, kinds, inputs.vocabulary, inputs.data_files, language, docs_text=inputs.docs_text
+    )
     long_options = [flag for option in inputs.model.options for flag in option.flags if flag.startswith("--")]
     progress("probing", 0, 1)
     probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers)

@@ -147,3 +147,90 @@ def _expression(rng: random.Random, depth: int) -> str:
     left, right = _expression(rng, depth - 1), _expression(rng, depth - 1)
     text = f"{left}{operator}{right}"
     return f"({text})" if rng.random() < 0.3 else text
+
+
+# byte sequences of the encodings and escape conventions a program's docs may name: a program that says it
+# reads them has code for each (shifts, designations, multibyte lengths, invalid and cut-off sequences)
+ENCODED_SAMPLES: dict[str, tuple[tuple[str, ...], tuple[bytes, ...]]] = {
+    "iso2022": (
+        ("iso 2022", "iso-2022", "iso2022"),
+        (
+            b"A\x1b(BB\x1b(0C\x1b(Bd\n",
+            b"x\x1b$B\x30\x21\x30\x22\x1b(By\n",
+            b"a\x1b$)A\x0e\x21\x21\x0fb\x1b$*Bc\x1bNa\x1bOb\n",
+            b"\x1b-A\xe9\xe8\x1b.Bq\x1b~\x1bn\x1b}\x1bo|\x1b|\n",
+            b"\x1b$(C\x21\x21\x1b$+D\x1b\n",
+        ),
+    ),
+    "hz": (
+        ("hz",),
+        (b"ab~{\x30\x21\x30\x22~}cd~~e\n", b"~{<:Ky2;S{#,~}x~\ny~}~{\x21\n", b"~x~{~}~{\x7e\x7e\n"),
+    ),
+    "shift_jis": (
+        ("shift-jis", "shift_jis", "sjis", "shift jis"),
+        (b"\x82\xa0\x83A\x88\x9f\xb1z\n", b"a\x81\x40\xe0\xfc\x9f\n", b"\x82\n"),
+    ),
+    "dbcs": (("dbcs", "double-byte", "double byte"), (b"\x81\x40\xa4\xa4\xfe\xfe\x80\n", b"\xa1\xa1a\xa1\n")),
+    "utf8": (
+        ("utf-8", "utf8", "unicode"),
+        (
+            "héllo € 𝄞 ﬁ\n".encode(),
+            b"\xf8\x88\x80\x80\x80a\xfc\x84\x80\x80\x80\x80b\n",
+            b"\xc0\xaf\xe0\x80\xaf\xed\xa0\x80\xf4\x90\x80\x80\n",
+            b"\xff\xfe\xe2\x82\n\xc3",
+        ),
+    ),
+    "latin1": (
+        ("latin-1", "latin1", "8859", "iso-8859"),
+        (bytes(range(0xA0, 0x100)) + b"\n", b"caf\xe9 \xdf\xfc\xe6\n"),
+    ),
+    "control": (
+        ("control character", "carriage return", "crlf", "backspace", "escape sequence", "tab"),
+        (b"a\r\nb\r\n", b"a\tb\t\tc\n", b"ab\x08\x08cd\x1b[1mB\x1b[0m\x07\n", b"x\x00y\n"),
+    ),
+}
+
+
+def encodings_named(text: str) -> list[str]:
+    """The encodings of ENCODED_SAMPLES a text names ("HZ" only as a word in capitals: "hz" is in too many
+    words). Applied to the docs, and to a data file's own text (figlet's hz.flc says it sets HZ mode)."""
+    lowered = text.lower()
+    named: list[str] = []
+    for name, (clues, _examples) in ENCODED_SAMPLES.items():
+        if name == "hz":
+            found = re.search(r"\bHZ\b", text) is not None
+        else:
+            found = any(clue in lowered for clue in clues)
+        if found:
+            named.append(name)
+    return named
+
+
+def encoded_samples(text: str) -> list[bytes]:
+    """Byte inputs in the encodings and escape conventions a text names."""
+    return [sample for name in encodings_named(text) for sample in ENCODED_SAMPLES[name][1]]
+
+
+def pair_chunks(width: int = 24) -> list[str]:
+    """Printable ASCII in lines of `width` characters in which every ordered pair of characters occurs once
+    (a de Bruijn sequence): text-transforming programs treat rare neighbors (`(` then `)`, `[` then `]`)
+    by rules of their own."""
+    alphabet = [chr(code) for code in range(33, 127)]
+    size = len(alphabet)
+    sequence: list[int] = []
+    visited = [[False] * size for _ in range(size)]
+
+    # Hierholzer's walk over the de Bruijn graph of order 2: nodes are characters, edges ordered pairs
+    stack = [0]
+    while stack:
+        node = stack[-1]
+        for following in range(size):
+            if not visited[node][following]:
+                visited[node][following] = True
+                stack.append(following)
+                break
+        else:
+            sequence.append(stack.pop())
+    text = "".join(alphabet[index] for index in reversed(sequence))
+    # consecutive lines overlap by one character, so that no pair is lost at a line end
+    return [text[start : start + width] for start in range(0, len(text) - 1, width - 1)]

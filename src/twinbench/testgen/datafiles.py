@@ -1,0 +1,104 @@
+"""The package's own data files as test inputs: every file, by kind, as is and as damaged copies.
+
+A program's data files (figlet's fonts and control files, a dictionary, a table of codes) are what its
+file-valued options are for, and the readers of those files hold much of its code: header fields, line
+ends, long lines, compressed copies, truncation. Each variant is stored in the case itself (a task input
+file), since the package's files are hidden in the sandbox.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+import re
+import zipfile
+from pathlib import PurePath
+
+from twinbench.reference.docmodel import OptionSpec
+from twinbench.testgen.inputs import mutate_bytes
+
+DataFile = tuple[str, bytes]
+VARIANTS = ("as_is", "crlf", "truncated", "long_line", "header_edit", "zip", "zip_bad_crc", "gzip", "bytes")
+VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 8, 4, 5, 8)
+LONG_LINE_REPEATS = 60
+HEADER_NUMBER = re.compile(rb"-?\d+")
+_FILE_WORDS = re.compile(r"(file|name|path)s?$")
+
+
+def by_kind(data_files: list[DataFile]) -> dict[str, list[DataFile]]:
+    """The data files grouped by suffix ("" for none), each group in a stable order."""
+    groups: dict[str, list[DataFile]] = {}
+    for name, content in sorted(data_files):
+        groups.setdefault(PurePath(name).suffix, []).append((name, content))
+    return groups
+
+
+def kinds_for_option(option: OptionSpec, docs_text: str, kinds: list[str]) -> list[str]:
+    """The data-file kinds (suffixes) the docs tie to an option: named in its description, or on a docs line
+    with the thing its value names ("controlfile" ... "control files end in .flc")."""
+    found = [kind for kind in kinds if kind and kind in option.description]
+    stem = _FILE_WORDS.sub("", (option.value_hint or "").lower()).strip("-_ ")
+    if len(stem) >= 3:
+        for line in docs_text.lower().splitlines():
+            if stem in line.replace(" ", ""):
+                found.extend(kind for kind in kinds if kind and kind.lower() in line)
+    return list(dict.fromkeys(found))
+
+
+def variant(content: bytes, name: str, rng: random.Random) -> tuple[str, bytes]:
+    """One copy of a data file: as is, with other line ends, cut short, with a very long line, with a number
+    of its header line changed, compressed (with a wrong checksum too), or with bytes changed."""
+    how = rng.choices(VARIANTS, weights=VARIANT_WEIGHTS)[0]
+    return how, make_variant(how, content, name, rng)
+
+
+def make_variant(how: str, content: bytes, name: str, rng: random.Random) -> bytes:
+    """The copy of `content` that variant `how` describes."""
+    lines = content.split(b"\n")
+    if how == "crlf":
+        return content.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if how == "truncated":
+        return b"\n".join(lines[: rng.randint(1, max(1, len(lines) - 1))])
+    if how == "long_line" and len(lines) > 1:
+        index = rng.randrange(1, len(lines))
+        lines[index] = lines[index] * LONG_LINE_REPEATS or b"x" * 4096
+        return b"\n".join(lines)
+    if how == "header_edit":
+        return _edit_header_number(lines, rng)
+    if how in ("zip", "zip_bad_crc"):
+        archive = zip_member(PurePath(name).name, content)
+        if how == "zip_bad_crc":
+            # the checksum in the member's header and in the central directory, whichever a reader trusts
+            archive = _flip(archive, 14)
+            central = archive.rfind(b"PK\x01\x02")
+            archive = _flip(archive, central + 16) if central >= 0 else archive
+        return archive
+    if how == "gzip":
+        return gzip.compress(content, mtime=0)
+    if how == "bytes":
+        return mutate_bytes(content, rng)
+    return content
+
+
+def _edit_header_number(lines: list[bytes], rng: random.Random) -> bytes:
+    numbers = list(HEADER_NUMBER.finditer(lines[0])) if lines else []
+    if not numbers:
+        return b"\n".join(lines)
+    match = rng.choice(numbers)
+    value = int(match.group(0))
+    replacement = rng.choice([0, 1, -1, value + 1, value - 1, value * 2, 127, 65536])
+    lines[0] = lines[0][: match.start()] + str(replacement).encode() + lines[0][match.end() :]
+    return b"\n".join(lines)
+
+
+def _flip(data: bytes, offset: int) -> bytes:
+    return data[:offset] + bytes(byte ^ 0x5A for byte in data[offset : offset + 4]) + data[offset + 4 :]
+
+
+def zip_member(name: str, content: bytes) -> bytes:
+    """A zip archive of one member, with a fixed date (the same input every run)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 2, 3, 4, 5)), content, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
