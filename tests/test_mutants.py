@@ -134,3 +134,17 @@ def test_installed_copy_renamed_by_the_package_is_found_by_its_build_id(tmp_path
         source_files=["sum.c"],
     )
     assert target_from_coverage_build(build).binary == target.binary
+
+
+def test_mutants_stop_at_the_wall_time_cap(tmp_path: Path, bwrap: Sandbox) -> None:
+    """--mutants is inside --budget-s: once no time is left, mutants are reported not_run, not built."""
+    target = small_program(tmp_path / "src")
+    task = Task(id="sum", reference=ReferenceSpec(binary=str(target.binary)))
+    suite, _ = record_reference(task, [CaseSpec(id="n3", argv=["3"])], bwrap)
+    budget = iter([1.0])
+    report = mutation_score(
+        task, suite, target, 4, bwrap, workers=1, builder=MutantBuilder(target, tmp_path / "cache"),
+        time_left=lambda: next(budget, 0.0),
+    )  # fmt: skip
+    assert [m.status == "not_run" for m in report.mutants] == [False, True, True, True]
+    assert report.not_run == 3 and report.stopped_by == "wall_time" and report.built == 1

@@ -19,8 +19,13 @@ from twinbench.reference.docmodel import OptionSpec
 from twinbench.testgen.inputs import mutate_bytes
 
 DataFile = tuple[str, bytes]
-VARIANTS = ("as_is", "crlf", "truncated", "long_line", "header_edit", "zip", "zip_bad_crc", "gzip", "bytes")
-VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 8, 4, 5, 8)
+VARIANTS = (
+    "as_is", "crlf", "truncated", "long_line", "header_edit", "zip", "zip_fast", "zip_stored", "zip_bad_crc",
+    "gzip", "bytes",
+)  # fmt: skip
+VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 5, 3, 3, 3, 4, 7)
+# deflate level per zip variant: 9 gives dynamic Huffman blocks, 1 on small files fixed ones, 0 stored blocks
+ZIP_LEVELS = {"zip": 9, "zip_fast": 1, "zip_stored": 0, "zip_bad_crc": 6}
 LONG_LINE_REPEATS = 60
 HEADER_NUMBER = re.compile(rb"-?\d+")
 _FILE_WORDS = re.compile(r"(file|name|path)s?$")
@@ -66,8 +71,8 @@ def make_variant(how: str, content: bytes, name: str, rng: random.Random) -> byt
         return b"\n".join(lines)
     if how == "header_edit":
         return _edit_header_number(lines, rng)
-    if how in ("zip", "zip_bad_crc"):
-        archive = zip_member(PurePath(name).name, content)
+    if how in ZIP_LEVELS:
+        archive = zip_member(PurePath(name).name, content, ZIP_LEVELS[how])
         if how == "zip_bad_crc":
             # the checksum in the member's header and in the central directory, whichever a reader trusts
             archive = _flip(archive, 14)
@@ -96,9 +101,10 @@ def _flip(data: bytes, offset: int) -> bytes:
     return data[:offset] + bytes(byte ^ 0x5A for byte in data[offset : offset + 4]) + data[offset + 4 :]
 
 
-def zip_member(name: str, content: bytes) -> bytes:
-    """A zip archive of one member, with a fixed date (the same input every run)."""
+def zip_member(name: str, content: bytes, level: int = 6) -> bytes:
+    """A zip archive of one deflated member, with a fixed date (the same input every run)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 2, 3, 4, 5)), content, zipfile.ZIP_DEFLATED)
+        member = zipfile.ZipInfo(name, date_time=(2024, 1, 2, 3, 4, 5))
+        archive.writestr(member, content, zipfile.ZIP_DEFLATED, compresslevel=level)
     return buffer.getvalue()

@@ -288,8 +288,12 @@ def mutation_score(
     seed: int = 0,
     builder: MutantBuilder | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
+    time_left: Callable[[], float] | None = None,
 ) -> MutationReport:
-    """Build `count` mutants and grade each with the suite; the report lists survivors with their diffs."""
+    """Build `count` mutants and grade each with the suite; the report lists survivors with their diffs.
+
+    With `time_left` (seconds left under a wall-time cap), mutants not started before it reaches zero are
+    reported as not_run and the report says it was stopped by the wall time."""
     started = time.monotonic()
     builder = builder or MutantBuilder(target)
     sites = choose_sites(target, count, seed)
@@ -299,10 +303,11 @@ def mutation_score(
     mutants: list[Mutant] = []
     for number, site in enumerate(sites):
         progress("mutants", number, len(sites))
-        if site.file not in baselines:
+        out_of_time = time_left is not None and time_left() <= 0
+        if site.file not in baselines and not out_of_time:
             baselines[site.file] = builder.baseline(site.file)
-        baseline = baselines[site.file]
-        binary = builder.build(site)
+        baseline = baselines.get(site.file)
+        binary = None if out_of_time else builder.build(site)
         mutant = Mutant(
             id=f"m{number:03d}",
             file=site.file,
@@ -312,6 +317,10 @@ def mutation_score(
             status="build_failed",
             diff=_diff(target, site),
         )
+        if out_of_time:
+            mutant.status = "not_run"
+            mutants.append(mutant)
+            continue
         if binary is not None and baseline is not None:
             if baseline_ids is None:
                 baseline_ids = passing_ids(task, suite, baseline, sandbox, workers)
@@ -328,7 +337,7 @@ def mutation_score(
     return MutationReport(
         seed=seed,
         requested=count,
-        built=sum(m.status != "build_failed" for m in mutants),
+        built=sum(m.status not in ("build_failed", "not_run") for m in mutants),
         equivalent=sum(m.status == "equivalent" for m in mutants),
         build_failed=sum(m.status == "build_failed" for m in mutants),
         killed=killed,
@@ -336,6 +345,8 @@ def mutation_score(
         kill_rate=round(killed / (killed + survived), 4) if killed + survived else None,
         baseline_cases=len(baseline_ids or ()),
         seconds=round(time.monotonic() - started, 2),
+        not_run=sum(m.status == "not_run" for m in mutants),
+        stopped_by="wall_time" if any(m.status == "not_run" for m in mutants) else "done",
         mutants=mutants,
     )
 

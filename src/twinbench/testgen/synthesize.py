@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from twinbench.reference.docmodel import CliModel, OptionSpec
-from twinbench.testgen.datafiles import DataFile, by_kind, kinds_for_option, make_variant, variant
+from twinbench.testgen.datafiles import VARIANTS, DataFile, by_kind, kinds_for_option, make_variant, variant
 from twinbench.testgen.explore import Candidate
 from twinbench.testgen.inputs import (
     ENCODED_SAMPLES,
@@ -223,6 +223,15 @@ class Synthesizer:
             for item in others:
                 argument = self._data_file_argument(option, item, "as_is")
                 yield self._spec([flag, argument, *self._positionals()], origin=DATA_FILES)
+            # every variant of the smallest and the largest file of each kind: a reader's buffers, block
+            # kinds and limits differ with size (small deflated files get fixed Huffman codes, large ones
+            # dynamic codes and several buffers)
+            for kind in tied:
+                group = sorted(self.data_kinds[kind], key=lambda item: len(item[1]))
+                for item in dict.fromkeys([group[0], group[-1]]):
+                    for how in VARIANTS:
+                        argument = self._data_file_argument(option, item, how)
+                        yield self._spec([flag, argument, *self._positionals()], origin=DATA_FILES)
 
     def _encoded_seeds(self) -> Iterator[CaseSpec]:
         """Input in each encoding the docs name, alone and through every data file that names the same
