@@ -20,10 +20,10 @@ from twinbench.testgen.inputs import mutate_bytes
 
 DataFile = tuple[str, bytes]
 VARIANTS = (
-    "as_is", "crlf", "truncated", "long_line", "header_edit", "zip", "zip_fast", "zip_stored", "zip_bad_crc",
-    "gzip", "bytes",
+    "as_is", "crlf", "truncated", "long_line", "header_edit", "header_short", "zip", "zip_fast", "zip_stored",
+    "zip_bad_crc", "gzip", "bytes",
 )  # fmt: skip
-VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 5, 3, 3, 3, 4, 7)
+VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 6, 5, 3, 3, 3, 4, 7)
 # deflate level per zip variant: 9 gives dynamic Huffman blocks, 1 on small files fixed ones, 0 stored blocks
 ZIP_LEVELS = {"zip": 9, "zip_fast": 1, "zip_stored": 0, "zip_bad_crc": 6}
 LONG_LINE_REPEATS = 60
@@ -53,7 +53,8 @@ def kinds_for_option(option: OptionSpec, docs_text: str, kinds: list[str]) -> li
 
 def variant(content: bytes, name: str, rng: random.Random) -> tuple[str, bytes]:
     """One copy of a data file: as is, with other line ends, cut short, with a very long line, with a number
-    of its header line changed, compressed (with a wrong checksum too), or with bytes changed."""
+    of its header line changed or its last fields left out, compressed (with a wrong checksum too), or with
+    bytes changed."""
     how = rng.choices(VARIANTS, weights=VARIANT_WEIGHTS)[0]
     return how, make_variant(how, content, name, rng)
 
@@ -71,6 +72,11 @@ def make_variant(how: str, content: bytes, name: str, rng: random.Random) -> byt
         return b"\n".join(lines)
     if how == "header_edit":
         return _edit_header_number(lines, rng)
+    if how == "header_short" and lines:
+        # optional trailing header fields left out: the reader's defaults for them
+        fields = lines[0].split(b" ")
+        lines[0] = b" ".join(fields[: rng.randint(1, max(1, len(fields) - 1))])
+        return b"\n".join(lines)
     if how in ZIP_LEVELS:
         archive = zip_member(PurePath(name).name, content, ZIP_LEVELS[how])
         if how == "zip_bad_crc":

@@ -12,6 +12,7 @@ WORDS = [
     "hello", "world", "Agent", "rebuild", "42", "x", "foo", "bar", "baz", "Zebra", "quartz", "a-b_c", "Hi!",
     "naïve", "café", "δ", "0", "-1", "3.14", "true", "null", "TODO", "line", "end",
 ]  # fmt: skip
+LONG_TEXT_SHARE = 0.15
 SPECIAL_STRINGS = ["", " ", "-", "--", "\t", "\\", "%s", "%d", "'", '"', "$HOME", "*", "?", "[", "{}", "é", "\x7f"]
 
 
@@ -55,6 +56,9 @@ def generate(kind: InputKind, rng: random.Random) -> str:
         return "\n".join(_number(rng) for _ in range(rng.randint(1, 8))) + "\n"
     if kind == InputKind.expressions:
         return "\n".join(_expression(rng, 3) for _ in range(rng.randint(1, 4))) + "\n"
+    if rng.random() < LONG_TEXT_SHARE:
+        # a paragraph longer than any screen: what wraps, fills or breaks lines acts on it
+        return " ".join(rng.choice(WORDS) for _ in range(rng.randint(15, 40))) + "\n"
     lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 5))]
     return "\n".join(lines) + ("\n" if rng.random() < 0.9 else "")
 
