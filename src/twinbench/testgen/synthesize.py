@@ -27,7 +27,13 @@ from twinbench.testgen.inputs import (
     value_for_hint,
 )
 from twinbench.testgen.record import CaseSpec
-from twinbench.testgen.seeds import Grammars, option_arity, script_file_option, takes_script_operand
+from twinbench.testgen.seeds import (
+    Grammars,
+    option_arity,
+    script_file_option,
+    script_value_flags,
+    takes_script_operand,
+)
 
 MAX_PAIRS = 600
 DOC_COMMAND_LINES = "docs:command lines"
@@ -65,6 +71,7 @@ class Synthesizer:
             option_arity(model),
             script_operand=takes_script_operand(model),
             script_flags=script_option.flags if script_option else (),
+            script_value_flags=script_value_flags(model),
         )
         self.rng = rng
         self.kinds = kinds
