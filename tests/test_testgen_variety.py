@@ -55,6 +55,12 @@ def test_data_file_variants_change_what_a_reader_of_them_sees() -> None:
     damaged = zipfile.ZipFile(io.BytesIO(make_variant("zip_bad_crc", FONT, "x.flf", rng)))
     with pytest.raises(zipfile.BadZipFile):
         damaged.read("x.flf")
+    # the deflate block type (RFC 1951 BTYPE, bits 1-2 of the member's first byte): dynamic, fixed, stored
+    header = 30 + len("x.flf")
+    for how, block_type in (("zip", 2), ("zip_fixed", 1), ("zip_stored", 0)):
+        archive_bytes = make_variant(how, FONT, "x.flf", rng)
+        assert (archive_bytes[header] >> 1) & 3 == block_type, how
+        assert zipfile.ZipFile(io.BytesIO(archive_bytes)).read("x.flf") == FONT
 
 
 def test_the_docs_tie_figlets_control_file_option_to_its_flc_files() -> None:

@@ -9,10 +9,10 @@ file), since the package's files are hidden in the sandbox.
 from __future__ import annotations
 
 import gzip
-import io
 import random
 import re
-import zipfile
+import struct
+import zlib
 from pathlib import PurePath
 
 from twinbench.reference.docmodel import OptionSpec
@@ -20,12 +20,19 @@ from twinbench.testgen.inputs import mutate_bytes
 
 DataFile = tuple[str, bytes]
 VARIANTS = (
-    "as_is", "crlf", "truncated", "long_line", "header_edit", "header_short", "zip", "zip_fast", "zip_stored",
+    "as_is", "crlf", "truncated", "long_line", "header_edit", "header_short", "zip", "zip_fixed", "zip_stored",
     "zip_bad_crc", "gzip", "bytes",
 )  # fmt: skip
 VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 6, 5, 3, 3, 3, 4, 7)
-# deflate level per zip variant: 9 gives dynamic Huffman blocks, 1 on small files fixed ones, 0 stored blocks
-ZIP_LEVELS = {"zip": 9, "zip_fast": 1, "zip_stored": 0, "zip_bad_crc": 6}
+# each zip variant's deflate blocks: dynamic Huffman codes (level 9), the fixed codes of RFC 1951 (zlib's
+# Z_FIXED strategy; zlib picks them by itself only for tiny inputs), stored blocks (level 0)
+ZIP_DEFLATE = {
+    "zip": (9, zlib.Z_DEFAULT_STRATEGY),
+    "zip_fixed": (9, zlib.Z_FIXED),
+    "zip_stored": (0, zlib.Z_DEFAULT_STRATEGY),
+    "zip_bad_crc": (6, zlib.Z_DEFAULT_STRATEGY),
+}
+ZIP_DATE_TIME = (0x2865, 0x1882)  # 2024-03-05 03:04:04 in DOS form: the same input every run
 LONG_LINE_REPEATS = 60
 HEADER_NUMBER = re.compile(rb"-?\d+")
 _FILE_WORDS = re.compile(r"(file|name|path)s?$")
@@ -77,14 +84,10 @@ def make_variant(how: str, content: bytes, name: str, rng: random.Random) -> byt
         fields = lines[0].split(b" ")
         lines[0] = b" ".join(fields[: rng.randint(1, max(1, len(fields) - 1))])
         return b"\n".join(lines)
-    if how in ZIP_LEVELS:
-        archive = zip_member(PurePath(name).name, content, ZIP_LEVELS[how])
-        if how == "zip_bad_crc":
-            # the checksum in the member's header and in the central directory, whichever a reader trusts
-            archive = _flip(archive, 14)
-            central = archive.rfind(b"PK\x01\x02")
-            archive = _flip(archive, central + 16) if central >= 0 else archive
-        return archive
+    if how in ZIP_DEFLATE:
+        level, strategy = ZIP_DEFLATE[how]
+        crc = zlib.crc32(content) ^ (0x5A5A5A5A if how == "zip_bad_crc" else 0)
+        return zip_member(PurePath(name).name, content, level, strategy, crc)
     if how == "gzip":
         return gzip.compress(content, mtime=0)
     if how == "bytes":
@@ -103,14 +106,24 @@ def _edit_header_number(lines: list[bytes], rng: random.Random) -> bytes:
     return b"\n".join(lines)
 
 
-def _flip(data: bytes, offset: int) -> bytes:
-    return data[:offset] + bytes(byte ^ 0x5A for byte in data[offset : offset + 4]) + data[offset + 4 :]
-
-
-def zip_member(name: str, content: bytes, level: int = 6) -> bytes:
-    """A zip archive of one deflated member, with a fixed date (the same input every run)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        member = zipfile.ZipInfo(name, date_time=(2024, 1, 2, 3, 4, 5))
-        archive.writestr(member, content, zipfile.ZIP_DEFLATED, compresslevel=level)
-    return buffer.getvalue()
+def zip_member(
+    name: str, content: bytes, level: int = 6, strategy: int = zlib.Z_DEFAULT_STRATEGY, crc: int | None = None
+) -> bytes:
+    """A zip archive of one deflated member, written here rather than by zipfile, which can choose neither
+    the deflate strategy nor a wrong checksum; `crc` (default: the right one) goes into both headers."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9, strategy)
+    data = compressor.compress(content) + compressor.flush()
+    encoded = name.encode("utf-8", errors="replace")
+    checksum = zlib.crc32(content) if crc is None else crc & 0xFFFFFFFF
+    time, date = ZIP_DATE_TIME
+    fields = struct.pack("<HHHHHIII", 20, 0, 8, time, date, checksum, len(data), len(content))
+    local = b"PK\x03\x04" + fields + struct.pack("<HH", len(encoded), 0) + encoded
+    central = (
+        b"PK\x01\x02"
+        + struct.pack("<H", 20)
+        + fields
+        + struct.pack("<HHHHHII", len(encoded), 0, 0, 0, 0, 0, 0)
+        + encoded
+    )
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    return local + data + central + end
