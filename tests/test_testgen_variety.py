@@ -6,6 +6,7 @@ The figures come from the real figlet: its frozen docs (the demo task) and its i
 from __future__ import annotations
 
 import io
+import itertools
 import random
 import subprocess
 import zipfile
@@ -30,7 +31,12 @@ def figlet_synthesizer() -> Synthesizer:
     task_dir = load_task(DEMO_TASK)
     inputs = read_generation_inputs(task_dir, load_cli_model(task_dir), upstream_tests=False)
     return Synthesizer(
-        inputs.model, random.Random(3), detect_kinds(inputs.docs_text), inputs.vocabulary, inputs.data_files, docs_text=inputs.docs_text
+        inputs.model,
+        random.Random(3),
+        detect_kinds(inputs.docs_text),
+        inputs.vocabulary,
+        inputs.data_files,
+        docs_text=inputs.docs_text,
     )
 
 
@@ -80,7 +86,7 @@ def test_encodings_are_the_ones_the_text_names() -> None:
 
 
 def test_pair_text_has_every_ordered_pair_of_printable_characters() -> None:
-    pairs = {pair for line in pair_chunks(24) for pair in zip(line, line[1:], strict=False)}
+    pairs = {pair for line in pair_chunks(24) for pair in itertools.pairwise(line)}
     assert len(pairs) == 94 * 94 and ("(", ")") in pairs and ("~", "[") in pairs
 
 
@@ -93,9 +99,10 @@ def test_figlet_seeds_reach_hz_mode_through_its_own_control_file(tmp_path: Path)
     hz_seed = next(
         spec
         for spec in seeds
-        if spec.origin == ENCODINGS and spec.argv[:1] == ["-C"] and b"~{" in spec.stdin and b"HZ" in spec.files[
-            next(iter(spec.files))
-        ]
+        if spec.origin == ENCODINGS
+        and spec.argv[:1] == ["-C"]
+        and b"~{" in spec.stdin
+        and b"HZ" in spec.files[next(iter(spec.files))]
     )
     plain = hz_seed.model_copy(update={"argv": [], "files": {}})
     (tmp_path / "a").mkdir()

@@ -71,7 +71,7 @@ class Mutant(BaseModel):
     original: str
     replacement: str
     status: str = Field(
-        description="killed, survived, equivalent (identical binary), build_failed, or not_run (the time cap came first)"
+        description="killed, survived, equivalent (identical binary), build_failed, or not_run (the cap came first)"
     )
     killed_by: list[str] = Field(default_factory=list)
     diff: str = ""

@@ -37,7 +37,8 @@ class WallClock:
         """True once the time left is what recording, the gate and coverage of `cases` cases will take."""
         if self.cap_s is None:
             return False
-        reserve = self._fixed_reserve() + self.reserved_s + seconds_per_run * cases * RUNS_AFTER_EXPLORATION_PER_CASE * RESERVE_MARGIN
+        per_case = seconds_per_run * RUNS_AFTER_EXPLORATION_PER_CASE * RESERVE_MARGIN
+        reserve = self._fixed_reserve() + self.reserved_s + per_case * cases
         return self.remaining() <= min(reserve, self.cap_s * 0.6 + self.reserved_s)
 
     def affordable_cases(self, seconds_per_run: float, wanted: int) -> int:

@@ -201,11 +201,8 @@ def encodings_named(text: str) -> list[str]:
     lowered = text.lower()
     named: list[str] = []
     for name, (clues, _examples) in ENCODED_SAMPLES.items():
-        if name == "hz":
-            found = re.search(r"\bHZ\b", text) is not None
-        else:
-            found = any(clue in lowered for clue in clues)
-        if found:
+        hz_named = name == "hz" and re.search(r"\bHZ\b", text) is not None
+        if hz_named or (name != "hz" and any(clue in lowered for clue in clues)):
             named.append(name)
     return named
 

@@ -243,17 +243,17 @@ class Synthesizer:
     def _encoded_seeds(self) -> Iterator[CaseSpec]:
         """Input in each encoding the docs name, alone and through every data file that names the same
         encoding in its own text (figlet's hz.flc with HZ text, its utf8.flc with UTF-8)."""
-        for sample in self.encoded:
-            yield self._spec([], stdin=sample, origin=ENCODINGS)
+        for text in self.encoded:
+            yield self._spec([], stdin=text, origin=ENCODINGS)
         for option in self._file_options():
             for kind in self.option_kinds.get(option.flags[0], []):
                 for item in self.data_kinds[kind]:
                     own = encodings_named(item[1][:4096].decode("latin-1"))
                     names = own or self.encodings[:1]
                     for name in names:
-                        for sample in ENCODED_SAMPLES[name][1]:
+                        for raw in ENCODED_SAMPLES[name][1]:
                             argument = self._data_file_argument(option, item, "as_is")
-                            yield self._spec([option.flags[0], argument], stdin=_text(sample), origin=ENCODINGS)
+                            yield self._spec([option.flags[0], argument], stdin=_text(raw), origin=ENCODINGS)
 
     def _positionals(self) -> list[str]:
         hints = self.model.positionals or ["text"]
