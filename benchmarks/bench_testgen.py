@@ -4,12 +4,13 @@
     python benchmarks/bench_testgen.py --programs figlet --budgets 60 --json /tmp/testgen.json
 
 For each program: `twinbench task new` into a scratch dir, `twinbench coverage-build` from the Debian source
-(cached under --cache), then `twinbench testgen --budget-s B --coverage-build ...` with a fresh task per
-budget. Reports what tests/testgen.json says: line coverage, CPU seconds, runs, suite size, core share, the
-share of generated inputs the reference accepted (exit 0), the imitations' scores and how many cases each
-hygiene filter dropped; then, for C and C++ programs, `twinbench suite check --mutants N` on the suite (its
-time is not part of the budget). A program whose coverage build cannot be made is generated for by
-behavior alone, and its coverage shows as "-".
+(cached under --cache; made only where --cache has no directory for the program yet: one without
+coverage-build.json may be another process's build in progress), then `twinbench testgen --budget-s B
+--coverage-build ...` with a fresh task per budget. Reports what tests/testgen.json says: line coverage, CPU
+seconds, runs, suite size, core share, the share of generated inputs the reference accepted (exit 0), the
+imitations' scores and how many cases each hygiene filter dropped; then, for C and C++ programs,
+`twinbench suite check --mutants N` on the suite (its time is not part of the budget). A program without a
+coverage build is generated for by behavior alone, and its coverage shows as "-".
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def run(args: list[str], check: bool = True) -> bool:
 def measure(program: str, budget: float, cache: Path, scratch: Path, seed: int, mutants: int) -> dict[str, Any]:
     """One testgen run on a fresh task; the numbers from its testgen.json (and its suite's mutation score)."""
     build = cache / program
-    if not (build / "coverage-build.json").exists():
+    # a directory without coverage-build.json may be another process's build in progress: never touch it
+    if not build.exists():
         run(["coverage-build", "--debian", program, "-o", str(build)], check=False)
     built = (build / "coverage-build.json").exists()
     task = scratch / f"{program}-{int(budget)}"
