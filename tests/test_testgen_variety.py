@@ -17,7 +17,7 @@ import pytest
 from twinbench.demo import DEMO_TASK
 from twinbench.formats import load_task
 from twinbench.testgen.datafiles import by_kind, kinds_for_option, make_variant
-from twinbench.testgen.inputs import detect_kinds, encoded_samples, encodings_named, pair_chunks
+from twinbench.testgen.inputs import detect_kinds, encoded_samples, encodings_named, iso2022_samples, pair_chunks
 from twinbench.testgen.pipeline import load_cli_model, read_generation_inputs
 from twinbench.testgen.record import CaseSpec
 from twinbench.testgen.synthesize import DATA_FILES, ENCODINGS, Synthesizer
@@ -131,3 +131,26 @@ def test_a_font_with_an_edited_header_changes_figlets_output(tmp_path: Path) -> 
         spec = CaseSpec(id="t", argv=["-f", "data.flf", "(x)"], files={"data.flf": content})
         outputs.append(run_figlet(spec, tmp_path / how).stdout)
     assert outputs[0] != outputs[1] and outputs[0] == outputs[2]
+
+
+def test_iso2022_samples_cover_every_register_and_shift() -> None:
+    """Each designation (G0-G3; 94, 96 and 94x94 sets) with each final byte and each shift that invokes it."""
+    samples = iso2022_samples()
+    assert len(samples) == 54 and len(set(samples)) == 54
+    assert b"\x1b-A\x0e" in b"".join(samples) and b"\x1b$+B\x1b|" in b"".join(samples)
+    assert all(sample.endswith(b"\x0f\x1b(B.\n") for sample in samples)
+
+
+@needs_figlet
+def test_multibyte_font_lines_reach_figlets_utf8_reader(tmp_path: Path) -> None:
+    """TLF fonts are UTF-8: the multibyte variant puts characters of every length (and broken ones) into glyph
+    lines, and figlet's output changes with them."""
+    font = Path("/usr/share/figlet/future.tlf").read_bytes()
+    outputs = []
+    for how in ("as_is", "multibyte"):
+        (tmp_path / how).mkdir()
+        content = make_variant(how, font, "future.tlf", random.Random(4))
+        every_character = "".join(chr(code) for code in range(33, 127))
+        spec = CaseSpec(id="t", argv=["-w", "10000", "-f", "data.tlf", every_character], files={"data.tlf": content})
+        outputs.append(run_figlet(spec, tmp_path / how).stdout)
+    assert outputs[0] != outputs[1]

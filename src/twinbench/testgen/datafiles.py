@@ -20,10 +20,16 @@ from twinbench.testgen.inputs import mutate_bytes
 
 DataFile = tuple[str, bytes]
 VARIANTS = (
-    "as_is", "crlf", "truncated", "long_line", "header_edit", "header_short", "zip", "zip_fixed", "zip_stored",
-    "zip_bad_crc", "gzip", "bytes",
+    "as_is", "crlf", "truncated", "long_line", "header_edit", "header_short", "multibyte", "zip", "zip_fixed",
+    "zip_stored", "zip_bad_crc", "gzip", "bytes",
 )  # fmt: skip
-VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 6, 5, 3, 3, 3, 4, 7)
+VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 6, 8, 5, 3, 3, 3, 4, 7)
+# UTF-8 of every length (2 to 4 bytes, and the 5- and 6-byte forms of the original definition), overlong,
+# a lone continuation byte and a cut-off sequence: what a reader decoding its data files must handle
+MULTIBYTE = (
+    "é".encode(), "€".encode(), "𝄞".encode(), b"\xf8\x88\x80\x80\x80", b"\xfc\x84\x80\x80\x80\x80",
+    b"\xc0\xaf", b"\x80", b"\xe2\x82",
+)  # fmt: skip
 # each zip variant's deflate blocks: dynamic Huffman codes (level 9), the fixed codes of RFC 1951 (zlib's
 # Z_FIXED strategy; zlib picks them by itself only for tiny inputs), stored blocks (level 0)
 ZIP_DEFLATE = {
@@ -60,8 +66,8 @@ def kinds_for_option(option: OptionSpec, docs_text: str, kinds: list[str]) -> li
 
 def variant(content: bytes, name: str, rng: random.Random) -> tuple[str, bytes]:
     """One copy of a data file: as is, with other line ends, cut short, with a very long line, with a number
-    of its header line changed or its last fields left out, compressed (with a wrong checksum too), or with
-    bytes changed."""
+    of its header line changed or its last fields left out, with multibyte characters (valid and not) in its
+    lines, compressed (with a wrong checksum too), or with bytes changed."""
     how = rng.choices(VARIANTS, weights=VARIANT_WEIGHTS)[0]
     return how, make_variant(how, content, name, rng)
 
@@ -79,6 +85,13 @@ def make_variant(how: str, content: bytes, name: str, rng: random.Random) -> byt
         return b"\n".join(lines)
     if how == "header_edit":
         return _edit_header_number(lines, rng)
+    if how == "multibyte" and len(lines) > 1:
+        for _ in range(rng.randint(1, 8)):
+            index = rng.randrange(1, len(lines))
+            line = lines[index]
+            position = rng.randint(0, len(line))
+            lines[index] = line[:position] + rng.choice(MULTIBYTE) + line[position:]
+        return b"\n".join(lines)
     if how == "header_short" and lines:
         # optional trailing header fields left out: the reader's defaults for them
         fields = lines[0].split(b" ")

@@ -153,6 +153,34 @@ def _expression(rng: random.Random, depth: int) -> str:
     return f"({text})" if rng.random() < 0.3 else text
 
 
+# ISO 2022 (ECMA-35): where a character set is designated (G0-G3; 94, 96 or 94x94 characters), and the
+# shifts that invoke each register into GL or GR for one character or until the next shift
+ISO2022_DESIGNATIONS = (
+    (b"\x1b(", 0), (b"\x1b)", 1), (b"\x1b*", 2), (b"\x1b+", 3), (b"\x1b-", 1), (b"\x1b.", 2), (b"\x1b/", 3),
+    (b"\x1b$", 0), (b"\x1b$(", 0), (b"\x1b$)", 1), (b"\x1b$*", 2), (b"\x1b$+", 3),
+)  # fmt: skip
+ISO2022_INVOCATIONS = {
+    0: (b"\x0f",),
+    1: (b"\x0e", b"\x1b~"),
+    2: (b"\x1bN", b"\x1bn", b"\x1b}"),
+    3: (b"\x1bO", b"\x1bo", b"\x1b|"),
+}
+ISO2022_FINALS = (b"A", b"B")
+# GL bytes whose GR twins (+0x80) are Latin-1 letters most fonts have (Ä Ö Ü ä ö ü ß), then those GR bytes
+ISO2022_TEXT = b"DV\\dv|_ x\xc4\xd6\xdc\xe4\xf6\xfc\xdf"
+
+
+def iso2022_samples() -> list[bytes]:
+    """Every designation of every register with each final byte, invoked by each of its shifts, then text in
+    GL and GR and a return to ASCII: a decoder has a branch for each."""
+    samples = []
+    for designation, register in ISO2022_DESIGNATIONS:
+        for final in ISO2022_FINALS:
+            for shift in ISO2022_INVOCATIONS[register]:
+                samples.append(designation + final + shift + ISO2022_TEXT + b"\x0f\x1b(B.\n")
+    return samples
+
+
 # byte sequences of the encodings and escape conventions a program's docs may name: a program that says it
 # reads them has code for each (shifts, designations, multibyte lengths, invalid and cut-off sequences)
 ENCODED_SAMPLES: dict[str, tuple[tuple[str, ...], tuple[bytes, ...]]] = {
@@ -164,6 +192,7 @@ ENCODED_SAMPLES: dict[str, tuple[tuple[str, ...], tuple[bytes, ...]]] = {
             b"a\x1b$)A\x0e\x21\x21\x0fb\x1b$*Bc\x1bNa\x1bOb\n",
             b"\x1b-A\xe9\xe8\x1b.Bq\x1b~\x1bn\x1b}\x1bo|\x1b|\n",
             b"\x1b$(C\x21\x21\x1b$+D\x1b\n",
+            *iso2022_samples(),
         ),
     ),
     "hz": (
