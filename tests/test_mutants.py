@@ -148,3 +148,21 @@ def test_mutants_stop_at_the_wall_time_cap(tmp_path: Path, bwrap: Sandbox) -> No
     )  # fmt: skip
     assert [m.status == "not_run" for m in report.mutants] == [False, True, True, True]
     assert report.not_run == 3 and report.stopped_by == "wall_time" and report.built == 1
+
+
+def test_a_binary_made_by_a_makefile_above_its_directory_is_rebuilt_from_there(tmp_path: Path) -> None:
+    """sed's non-recursive automake build makes sed/sed from the top: `make -C sed sed` has no Makefile and
+    fell back on make's built-in rule (every sed mutant "did not build": config.h not found)."""
+    top = tmp_path / "src"
+    (top / "prog").mkdir(parents=True)
+    (top / "prog" / "sum.c").write_text(PROGRAM)
+    (top / "Makefile").write_text(
+        "prog/sum: prog/sum.o\n\t$(CC) -o $@ $^\nprog/sum.o: prog/sum.c\n\t$(CC) -O0 -c -o $@ $<\n"
+    )
+    subprocess.run(["make", "-C", str(top), "prog/sum"], check=True, capture_output=True)
+    target = MutationTarget(source_dir=top, binary=top / "prog" / "sum", source_files=["prog/sum.c"], label="sum")
+    builder = MutantBuilder(target, tmp_path / "cache")
+    assert (builder.make_dir, builder.make_target) == (Path(), "prog/sum")
+    site = next(site for site in mutation_sites(target) if site.original == "<=")
+    built = builder.build(site)
+    assert built is not None and built.read_bytes() != builder.baseline("prog/sum.c").read_bytes()  # type: ignore[union-attr]

@@ -144,6 +144,19 @@ def _made_binary(source_dir: Path, binary: Path) -> Path:
     return binary
 
 
+MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
+
+
+def _make_location(source_dir: Path, binary: Path) -> tuple[Path, str]:
+    """The directory (relative to the build tree) to run make in for `binary`, and the target to ask for."""
+    relative = binary.relative_to(source_dir)
+    for depth in range(len(relative.parts) - 1, -1, -1):
+        directory = Path(*relative.parts[:depth])
+        if any((source_dir / directory / name).is_file() for name in MAKEFILES):
+            return directory, str(Path(*relative.parts[depth:]))
+    return relative.parent, relative.name
+
+
 _BUILD_ID_NOTE = re.compile(rb"\x04\x00\x00\x00([\x08-\x40])\x00\x00\x00\x03\x00\x00\x00GNU\x00", re.S)
 
 
@@ -198,6 +211,9 @@ class MutantBuilder:
         self.root = root or cache_dir() / "mutants" / _slug(target.label + str(target.source_dir))
         self.tree = self.root / "tree"
         self.binary = self.tree / target.binary.relative_to(target.source_dir)
+        # make runs where a Makefile knows the binary: its own directory, or the nearest one above it that
+        # has a Makefile (a non-recursive automake build such as sed's makes sed/sed from the top)
+        self.make_dir, self.make_target = _make_location(target.source_dir, target.binary)
 
     def baseline(self, file: str) -> Path | None:
         """The binary rebuilt in the copy with `file` unmutated (what a mutant of `file` is compared with)."""
@@ -227,7 +243,7 @@ class MutantBuilder:
             future = time.time() + 2
             os.utime(source, (future, future))
             result = subprocess.run(
-                ["make", "-C", str(self.binary.parent), self.binary.name, *self.target.make_args],
+                ["make", "-C", str(self.tree / self.make_dir), self.make_target, *self.target.make_args],
                 capture_output=True,
                 timeout=MAKE_TIMEOUT_S,
                 check=False,
@@ -264,7 +280,7 @@ class MutantBuilder:
                 os.utime(self.tree / name, (future, future))
         try:
             subprocess.run(
-                ["make", "-C", str(self.binary.parent), self.binary.name, *self.target.make_args],
+                ["make", "-C", str(self.tree / self.make_dir), self.make_target, *self.target.make_args],
                 capture_output=True,
                 timeout=MAKE_TIMEOUT_S,
                 check=False,
