@@ -408,8 +408,10 @@ def _diff(target: MutationTarget, site: Site) -> str:
 
 def _key(target: MutationTarget, file: str, original: bytes, what: str) -> str:
     digest = hashlib.sha256()
-    # the binary make is asked for is part of what a cached build was built from
-    setup = " ".join([str(target.binary), *target.make_args, *sorted(f"{k}={v}" for k, v in target.make_env.items())])
+    # the binary make is asked for, and where, are part of what a cached build was built from
+    make_dir, make_target = _make_location(target.source_dir, target.binary)
+    where = [str(target.binary), str(make_dir), make_target]
+    setup = " ".join([*where, *target.make_args, *sorted(f"{k}={v}" for k, v in target.make_env.items())])
     for part in (file.encode(), original, what.encode(), setup.encode()):
         digest.update(part + b"\0")
     return digest.hexdigest()[:20]
