@@ -16,7 +16,7 @@ JUDGE = "src/twinbench/grade/judge.py"
 RESULT = "src/twinbench/formats/result.py"
 EVALUATE = "src/twinbench/grade/evaluate.py"
 TESTRUN = "src/twinbench/sandbox/testrun.py"
-RULES = "tests/test_judge_rules.py"
+RULES = "tests/grade/test_judge_rules.py"
 
 # (bug, file, original text, planted text, tests that must catch it)
 PLANTS = [
@@ -61,14 +61,14 @@ PLANTS = [
         TESTRUN,
         "library = faketime_library() if clock else None\n    if clock is None or library is None:",
         "clock = clock or '2024-01-02 03:04:05'\n    library = faketime_library()\n    if library is None:",
-        "tests/test_grading_clock.py",
+        "tests/grade/test_grading_clock.py",
     ),
     (
         "the clock never frozen",
         TESTRUN,
         "env.update(clock_environment(task.clock))",
         "env.update(clock_environment(None))",
-        "tests/test_grading_clock.py",
+        "tests/grade/test_grading_clock.py",
     ),
     (
         "rstrip mode strips leading space",
@@ -91,13 +91,19 @@ PLANTS = [
         "score > NEAR_RESOLVED_THRESHOLD",
         RULES,
     ),
-    ("junit.xml keeps U+FFFE", "src/twinbench/grade/junit.py", "\\ufffe\\uffff]", "]", "tests/test_hostile_text.py"),
+    (
+        "junit.xml keeps U+FFFE",
+        "src/twinbench/grade/junit.py",
+        "\\ufffe\\uffff]",
+        "]",
+        "tests/grade/test_hostile_text.py",
+    ),
     (
         "early stop ignores tests that finished in time",
         EVALUATE,
         "self._only_timeouts = self._only_timeouts and verdict.status == TestStatus.timeout",
         "pass",
-        "tests/test_grading_stop.py",
+        "tests/grade/test_grading_stop.py",
     ),
 ]
 

@@ -237,7 +237,7 @@ def test_ctrl_c_stops_a_batch_records_the_running_task_and_exits_130(tmp_path: P
             batch.wait()
         shutil.rmtree(rooms, ignore_errors=True)
     assert batch.returncode == 130, stderr
-    assert "Traceback" not in stderr and "error: interrupted; 3 task(s) not done" in stderr, stderr
+    assert "Traceback" not in stderr and "error: interrupted; 3 tasks not done" in stderr, stderr
     summary = json.loads((runs / "summary.json").read_text())
     assert {entry["task"]: entry["status"] for entry in summary["tasks"]} == {
         "t1": "interrupted",

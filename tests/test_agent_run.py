@@ -383,7 +383,7 @@ def test_agent_run_cli_end_to_end(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "figlet: Submitted after 1 steps" in result.stdout
+    assert "figlet: Submitted after 1 step," in result.stdout
     record = read_record(out)
     assert record is not None and (out / "submission.tar.gz").is_file()
     if os.geteuid() == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 from collections.abc import Callable
@@ -75,11 +76,28 @@ def find_tasks(tasks_dir: Path) -> list[Path]:
     return found
 
 
+def select_tasks(paths: list[Path], selection: str) -> list[Path]:
+    """The task directories whose name matches `selection`: comma-separated patterns, each a regular
+    expression matched against the whole name (so a plain id selects just that task)."""
+    patterns = [part.strip() for part in selection.split(",") if part.strip()]
+    if not patterns:
+        raise FormatError("--tasks is empty: give task ids or regular expressions, comma-separated")
+    try:
+        compiled = [re.compile(pattern) for pattern in patterns]
+    except re.error as exc:
+        raise FormatError(f"--tasks {selection!r}: not a valid regular expression ({exc})") from None
+    chosen = [path for path in paths if any(pattern.fullmatch(path.name) for pattern in compiled)]
+    if not chosen:
+        raise FormatError(f"--tasks {selection!r} selects none of the {len(paths)} tasks")
+    return chosen
+
+
 def run_batch(
     tasks_dir: Path,
     options: AgentOptions,
     run_dir: Path,
     *,
+    selection: str | None = None,
     workers: int = 1,
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[BatchEntry], None] | None = None,
@@ -93,6 +111,8 @@ def run_batch(
     BatchInterrupted.
     """
     paths = find_tasks(tasks_dir)
+    if selection is not None:
+        paths = select_tasks(paths, selection)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

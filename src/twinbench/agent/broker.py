@@ -36,7 +36,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from twinbench.agent.bwrap_options import FIRST_FREE_FD, BwrapOptions
-from twinbench.formats import Limits
+from twinbench.formats import Limits, first_error
 from twinbench.sandbox.bwrap import SeccompFilter
 from twinbench.sandbox.cgroup import SandboxCgroup
 from twinbench.sandbox.disk import mark_owner
@@ -820,7 +820,5 @@ def _read_request(connection: socket.socket, deadline: float) -> tuple[BrokerReq
 def _first_problem(exc: Exception) -> str:
     """One line saying what is wrong with a request body."""
     if isinstance(exc, ValidationError):
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        return f"{where}: {error['msg']}" if where else str(error["msg"])
+        return first_error(exc, top="")
     return f"the request is not JSON ({exc})"

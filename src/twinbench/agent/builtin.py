@@ -26,6 +26,7 @@ from twinbench.formats import (
     ActionResult,
     RunStats,
     StepRecord,
+    first_error,
     write_text_atomic,
 )
 from twinbench.protocols import Environment, Model
@@ -101,10 +102,7 @@ def load_config(path: Path | None = None, **overrides: Any) -> BuiltinConfig:
     try:
         return BuiltinConfig.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        message = " ".join(error["msg"].split())
-        raise AgentConfigError(f"agent config: {where}: {message}") from None
+        raise AgentConfigError(f"agent config: {first_error(exc, top='')}") from None
 
 
 class AgentOutcome(BaseModel):

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from twinbench.formats import ModelReply, TokenUsage
+from twinbench.formats import ModelReply, TokenUsage, first_error
 from twinbench.protocols import Model
 
 SCRIPTED_PREFIX = "scripted:"
@@ -96,9 +96,7 @@ def load_script(path: Path) -> list[ScriptedReply]:
         try:
             replies.append(ScriptedReply(content=item) if isinstance(item, str) else ScriptedReply.model_validate(item))
         except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(part) for part in error["loc"])
-            raise ModelError(f"{path}: reply {index + 1}: {where + ': ' if where else ''}{error['msg']}") from None
+            raise ModelError(f"{path}: reply {index + 1}: {first_error(exc, top='')}") from None
     return replies
 
 

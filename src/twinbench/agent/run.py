@@ -23,7 +23,7 @@ from twinbench.agent.builtin import (
     load_config,
 )
 from twinbench.agent.cleanroom import CLIENT_SOURCE, CleanRoom, CleanRoomSettings, CleanRoomUnavailable
-from twinbench.agent.mini import run_mini
+from twinbench.agent.mini import load_mini_config, run_mini
 from twinbench.agent.models import ModelError, model_for
 from twinbench.agent.pack import pack_workspace
 from twinbench.formats import DEFAULT_DISK_LIMIT_MB, AgentRunRecord, FormatError, RunStats, TaskDir, write_text_atomic
@@ -62,6 +62,18 @@ class AgentOptions(BaseModel):
     then_eval: bool = False
     eval_workers: int = Field(default=max(1, os.cpu_count() or 1), ge=1)
     sandbox: str = "bwrap"
+
+
+def check_options(options: AgentOptions) -> None:
+    """What can be checked before a clean room opens: the model's name and the agent's config file.
+
+    Raises ModelError or AgentConfigError with one line, so a typo costs no room and no model call.
+    """
+    model_for(options.model, api_base=options.api_base)
+    if options.agent is AgentKind.mini:
+        load_mini_config(options.config)
+    else:
+        load_config(options.config)
 
 
 class RunOutputError(Exception):

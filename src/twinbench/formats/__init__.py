@@ -11,10 +11,13 @@ from twinbench.formats.agent import (
     TokenUsage,
 )
 from twinbench.formats.atomic import write_text_atomic
-from twinbench.formats.errors import FormatError
+from twinbench.formats.errors import FormatError, first_error
 from twinbench.formats.limits import ArchiveLimits, GradingLimits, Limits
 from twinbench.formats.result import BuildRecord, EvalResult, TestResult, TestStatus
 from twinbench.formats.suite import (
+    COMPACT_SUITE_FILE,
+    SUITE_FILE,
+    BlobStore,
     CompareMode,
     Comparison,
     Expectation,
@@ -23,8 +26,19 @@ from twinbench.formats.suite import (
     dump_suite,
     load_suite,
     suite_digest,
+    suite_file,
 )
-from twinbench.formats.task import ReferenceSpec, Task, TaskDir, TaskLimits, load_task, save_task
+from twinbench.formats.summary import TaskSummary, find_task_dirs, summarize_task
+from twinbench.formats.task import (
+    ReferenceSpec,
+    Task,
+    TaskDir,
+    TaskLimits,
+    TaskSize,
+    load_task,
+    save_task,
+    size_class_of,
+)
 from twinbench.formats.testgen import (
     AcceptedShare,
     CoverageReport,
@@ -36,12 +50,15 @@ from twinbench.formats.testgen import (
 )
 
 __all__ = [
+    "COMPACT_SUITE_FILE",
     "DEFAULT_DISK_LIMIT_MB",
+    "SUITE_FILE",
     "TRAJECTORY_FORMAT",
     "AcceptedShare",
     "ActionResult",
     "AgentRunRecord",
     "ArchiveLimits",
+    "BlobStore",
     "BuildRecord",
     "CompareMode",
     "Comparison",
@@ -62,6 +79,8 @@ __all__ = [
     "Task",
     "TaskDir",
     "TaskLimits",
+    "TaskSize",
+    "TaskSummary",
     "TestCase",
     "TestResult",
     "TestStatus",
@@ -69,9 +88,14 @@ __all__ = [
     "TokenUsage",
     "ValidityReport",
     "dump_suite",
+    "find_task_dirs",
+    "first_error",
     "load_suite",
     "load_task",
     "save_task",
+    "size_class_of",
     "suite_digest",
+    "suite_file",
+    "summarize_task",
     "write_text_atomic",
 ]

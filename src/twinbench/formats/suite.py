@@ -1,10 +1,20 @@
-"""The hidden test suite: one TestCase per line of tests/suite.jsonl."""
+"""The hidden test suite: one TestCase per line of tests/suite.jsonl (or of its compact form, suite.jsonl.gz).
+
+The compact form is the same JSON lines, gzip-compressed, with each input file stored once per task under
+tests/files/<sha256> and named from the cases by `files_ref: {"in.txt": "sha256:<hex>"}` instead of inline
+text or base64. Loading resolves the references; a missing blob or one whose content does not match its
+name is a one-line FormatError.
+"""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import posixpath
+import re
+import zlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -13,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twinbench.formats.bytesfield import decode_b64_fields, decode_b64_mapping, encode_bytes, encode_mapping
 from twinbench.formats.environment import Environment
-from twinbench.formats.errors import FormatError
+from twinbench.formats.errors import FormatError, first_error
 
 
 class CompareMode(StrEnum):
@@ -156,35 +166,144 @@ class Suite(BaseModel):
         return len(self.cases)
 
 
+SUITE_FILE = "suite.jsonl"
+COMPACT_SUITE_FILE = "suite.jsonl.gz"
+BLOB_DIR = "files"  # beside the suite: tests/files/<sha256>
+FILES_REF = "files_ref"
+BLOB_REF = re.compile(r"sha256:([0-9a-f]{64})")
+# a suite that inflates beyond this is refused rather than filling memory (real suites are a few MB)
+MAX_SUITE_BYTES = 1 << 30
+
+
 def load_suite(path: Path) -> Suite:
-    """Read suite.jsonl; a malformed line raises FormatError naming the file and line."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FormatError(f"cannot read suite {path}: {exc.strerror}") from None
+    """Read suite.jsonl or suite.jsonl.gz; a malformed line or a bad file reference raises a one-line FormatError."""
+    raw = _suite_bytes(path)
+    blobs = BlobStore(path.parent / BLOB_DIR)
     cases: list[TestCase] = []
     for number, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            cases.append(TestCase.model_validate(json.loads(line)))
+            data = json.loads(line)
+            cases.append(TestCase.model_validate(blobs.resolve(data)))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FormatError(f"{path}:{number}: not valid JSON ({exc})") from None
         except RecursionError:
             raise FormatError(f"{path}:{number}: not valid JSON (nested too deeply)") from None
         except ValidationError as exc:
             raise FormatError(f"{path}:{number}: {_first_error(exc)}") from None
+        except BlobError as exc:
+            raise FormatError(f"{path}:{number}: {exc}") from None
     try:
         return Suite(cases=cases)
     except ValidationError as exc:
         raise FormatError(f"{path}: {_first_error(exc)}") from None
 
 
-def dump_suite(suite: Suite, path: Path) -> None:
-    """Write suite.jsonl, one compact JSON object per line."""
+def _suite_bytes(path: Path) -> bytes:
+    """The suite's JSON lines, inflated when the file is gzip-compressed (told by its name)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"cannot read suite {path}: {exc.strerror}") from None
+    if path.suffix != ".gz":
+        return raw
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            inflated = stream.read(MAX_SUITE_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FormatError(f"{path}: not a valid gzip file ({exc})") from None
+    if len(inflated) > MAX_SUITE_BYTES:
+        raise FormatError(f"{path}: inflates to more than {MAX_SUITE_BYTES >> 20} MiB; refused")
+    return inflated
+
+
+class BlobError(ValueError):
+    """A file reference that cannot be resolved: malformed, missing or corrupt."""
+
+
+class BlobStore:
+    """tests/files/: input files stored once under the sha256 of their content; each is verified when read."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._verified: dict[str, bytes] = {}
+
+    def resolve(self, data: Any) -> Any:
+        """A raw case dict with its `files_ref` entries replaced by the referenced bytes under `files`."""
+        if not isinstance(data, dict) or FILES_REF not in data:
+            return data
+        refs = data[FILES_REF]
+        if not isinstance(refs, dict):
+            raise BlobError(f"{FILES_REF}: must be a mapping of file name to 'sha256:<hex>'")
+        inline = data.get("files") or {}
+        if not isinstance(inline, dict):
+            return data  # the model's own validation reports it
+        merged = dict(inline)
+        for name, ref in refs.items():
+            encoded = data.get("files_b64")
+            if name in merged or (isinstance(encoded, dict) and name in encoded):
+                raise BlobError(f"{FILES_REF}: file {name!r} is also given inline")
+            merged[name] = self.read(ref, name)
+        rest = {key: value for key, value in data.items() if key != FILES_REF}
+        return {**rest, "files": merged}
+
+    def read(self, ref: Any, name: str) -> bytes:
+        """The content a reference names, checked against its hash."""
+        match = BLOB_REF.fullmatch(ref) if isinstance(ref, str) else None
+        if match is None:
+            raise BlobError(f"{FILES_REF}[{name!r}]: {ref!r} is not a 'sha256:<64 lowercase hex>' reference")
+        digest = match.group(1)
+        if digest not in self._verified:
+            blob = self.directory / digest
+            try:
+                content = blob.read_bytes()
+            except OSError as exc:
+                raise BlobError(f"{FILES_REF}[{name!r}]: blob {blob} cannot be read ({exc.strerror or exc})") from None
+            if hashlib.sha256(content).hexdigest() != digest:
+                raise BlobError(f"{FILES_REF}[{name!r}]: blob {blob} is corrupt (its content does not match its hash)")
+            self._verified[digest] = content
+        return self._verified[digest]
+
+    def store(self, content: bytes) -> str:
+        """Write `content` once (if not there yet) and return its reference."""
+        digest = hashlib.sha256(content).hexdigest()
+        blob = self.directory / digest
+        if not blob.is_file() or hashlib.sha256(blob.read_bytes()).hexdigest() != digest:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            partial = blob.with_name(f".{digest}.tmp")
+            partial.write_bytes(content)
+            partial.replace(blob)
+        return f"sha256:{digest}"
+
+
+def dump_suite(suite: Suite, path: Path, blobs: BlobStore | None = None) -> None:
+    """Write the suite as JSON lines (gzip-compressed when `path` ends in .gz, reproducibly: no time stamp);
+    with `blobs`, input files go into the blob store and cases reference them."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps(case.to_json_dict(), ensure_ascii=False, sort_keys=False) for case in suite.cases]
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    lines = []
+    for case in suite.cases:
+        data = case.to_json_dict()
+        if blobs is not None and case.files:
+            data.pop("files", None)
+            data.pop("files_b64", None)
+            data[FILES_REF] = {name: blobs.store(content) for name, content in sorted(case.files.items())}
+        lines.append(json.dumps(data, ensure_ascii=False, sort_keys=False))
+    text = "".join(line + "\n" for line in lines).encode("utf-8")
+    if path.suffix == ".gz":
+        buffer = io.BytesIO()
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as stream:
+            stream.write(text)
+        text = buffer.getvalue()
+    partial = path.with_name(f".{path.name}.tmp")
+    partial.write_bytes(text)
+    partial.replace(path)
+
+
+def suite_file(tests_dir: Path) -> Path:
+    """The suite of a tests/ directory: suite.jsonl.gz when the task is compacted, else suite.jsonl."""
+    compact = tests_dir / COMPACT_SUITE_FILE
+    return compact if compact.exists() else tests_dir / SUITE_FILE
 
 
 def suite_digest(path: Path) -> str:
@@ -193,6 +312,4 @@ def suite_digest(path: Path) -> str:
 
 
 def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "value"
-    return f"{where}: {error['msg']}"
+    return first_error(exc)

@@ -8,8 +8,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from twinbench.formats.environment import Environment
-from twinbench.formats.errors import FormatError
+from twinbench.formats.errors import FormatError, first_error
 from twinbench.formats.limits import GradingLimits, Limits
+from twinbench.formats.suite import suite_file
 
 TASK_SCHEMA_VERSION = 1
 
@@ -40,6 +41,33 @@ class TaskLimits(BaseModel):
     grading: GradingLimits = Field(default_factory=GradingLimits)
 
 
+# size classes by lines of code of the reference's own sources: figlet and bc are small, jq medium, SQLite large
+SIZE_CLASS_LIMITS = (("small", 5_000), ("medium", 50_000))
+
+
+def size_class_of(lines_of_code: int) -> str:
+    """small, medium or large by lines of code of the reference's own sources."""
+    for name, limit in SIZE_CLASS_LIMITS:
+        if lines_of_code < limit:
+            return name
+    return "large"
+
+
+class TaskSize(BaseModel):
+    """How big the reference is: lines of code of its own sources (from its coverage build) and the class."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines_of_code: int = Field(ge=0)
+    size_class: str = Field(default="", description="small, medium or large; derived from lines_of_code")
+    source: str = Field(default="", description="how it was measured, e.g. 'coverage build of bc 1.07.1-3'")
+
+    @model_validator(mode="after")
+    def _derive_class(self) -> TaskSize:
+        self.size_class = size_class_of(self.lines_of_code)
+        return self
+
+
 class Task(BaseModel):
     """task.yaml: what the program is, what the agent may read, and how runs are limited."""
 
@@ -55,6 +83,7 @@ class Task(BaseModel):
     clock: str | None = Field(
         default=None, description="libfaketime FAKETIME value; '2024-01-02 03:04:05' freezes the clock"
     )
+    size: TaskSize | None = Field(default=None, description="the reference's size, when a coverage build measured it")
 
     @model_validator(mode="after")
     def _version(self) -> Task:
@@ -71,8 +100,8 @@ class TaskDir(BaseModel):
 
     @property
     def suite_path(self) -> Path:
-        """tests/suite.jsonl, the hidden tests."""
-        return self.root / "tests" / "suite.jsonl"
+        """The hidden tests: tests/suite.jsonl.gz when the task is compacted, else tests/suite.jsonl."""
+        return suite_file(self.root / "tests")
 
     @property
     def docs_dir(self) -> Path:
@@ -100,9 +129,7 @@ def load_task(path: Path) -> TaskDir:
     try:
         task = Task.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "task"
-        raise FormatError(f"{spec_path}: {where}: {error['msg']}") from None
+        raise FormatError(f"{spec_path}: {first_error(exc, top='task')}") from None
     _check_docs(root)
     return TaskDir(root=root.resolve(), task=task)
 
@@ -121,4 +148,6 @@ def save_task(task: Task, root: Path) -> None:
     """Write task.yaml into a task directory."""
     root.mkdir(parents=True, exist_ok=True)
     data = task.model_dump(mode="json")
+    if data.get("size") is None:  # tasks without a measured size keep the task.yaml they always had
+        data.pop("size", None)
     (root / "task.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

@@ -13,6 +13,10 @@ from twinbench.sandbox import ExecRequest, SessionConfig, WorkdirMode
 from twinbench.sandbox.runner_main import EXPORT_BLOCK, MAX_TREE_DEPTH, export_mode, remove_tree
 from twinbench.sandbox.testrun import FIXED_ENV
 
+BUILD_SCRIPT = "compile.sh"
+# the build record's reason when there is nothing to build: `eval` tells a wrong path by it (exit 2)
+NO_BUILD_SCRIPT = f"submission has no {BUILD_SCRIPT}"
+
 LOG_TAIL_CHARS = 3000
 
 
@@ -51,7 +55,7 @@ def _run_compile(
 ) -> BuildRecord:
     compile_script = source / "compile.sh"
     if not compile_script.exists() and not compile_script.is_symlink():
-        return BuildRecord(ok=False, reason="submission has no compile.sh")
+        return BuildRecord(ok=False, reason=NO_BUILD_SCRIPT)
     if compile_script.is_symlink() or not compile_script.is_file():
         return BuildRecord(ok=False, reason="compile.sh is not a regular file")
     notes = []

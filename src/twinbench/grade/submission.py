@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from twinbench.formats import ArchiveLimits, FormatError
 
 MAX_ARCHIVE_BYTES = 2 << 30
-ACCEPTED = "a directory, or a .tar, .tar.gz, .tar.bz2 or .tar.xz archive"
+ACCEPTED = "a directory, or a .tar, .tar.gz/.tgz, .tar.bz2 or .tar.xz archive"
+ZIP_HINT = "; for a .zip: unzip it and pass the directory, or repack it with tar czf submission.tar.gz -C DIR ."
 # pax and GNU long-name headers are read into memory whole by tarfile: a header claiming gigabytes is a bomb
 MAX_HEADER_BYTES = 1 << 20
 # below this many unpacked bytes the ratio is not judged: small text files compress far better than 100:1
@@ -271,7 +272,8 @@ def _extract(archive: Path, destination: Path, limits: ArchiveLimits) -> None:
     except tarfile.ReadError as exc:
         remove_tree(destination)
         if str(exc) in _NOT_A_TAR:
-            raise FormatError(f"submission {archive} is not a tar archive (accepted: {ACCEPTED})") from None
+            hint = ZIP_HINT if _is_zip(archive) else ""
+            raise FormatError(f"submission {archive} is not a tar archive (accepted: {ACCEPTED}){hint}") from None
         raise FormatError(f"submission archive {archive} cannot be unpacked: {_one_line(exc)}") from None
     except (tarfile.TarError, OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
         remove_tree(destination)
@@ -296,6 +298,16 @@ def _extract_stream(stream: _Decompressed, destination: Path, limits: ArchiveLim
             if declared > max_bytes:
                 raise ArchiveBomb(f"its members declare more than {limits.max_mb} MiB")
             tar.extract(member, destination, filter=_sanitizing_filter)
+
+
+def _is_zip(path: Path) -> bool:
+    """A zip archive, by its name or its magic bytes (people rename files)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return False
+    return path.suffix.lower() == ".zip" or head in (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -5,21 +5,26 @@ from twinbench.report.load import (
     Audit,
     AuditFinding,
     FailingTest,
+    Flag,
     GroupRate,
+    NoResults,
     Run,
     TaskResult,
     load_runs,
     results_frame,
 )
-from twinbench.report.rank import LeaderboardRow, aggregate_json, leaderboard
+from twinbench.report.rank import LeaderboardRow, RunFlag, aggregate_json, leaderboard
 
 __all__ = [
     "Audit",
     "AuditFinding",
     "FailingTest",
+    "Flag",
     "GroupRate",
     "LeaderboardRow",
+    "NoResults",
     "Run",
+    "RunFlag",
     "TaskResult",
     "aggregate_json",
     "leaderboard",

@@ -1,4 +1,4 @@
-"""Inline SVG charts, drawn here in Python so the report needs no JavaScript library."""
+"""Inline charts (SVG, or HTML bars), drawn here in Python so the report needs no JavaScript library."""
 
 from __future__ import annotations
 
@@ -72,25 +72,14 @@ def score_histogram(scores: list[float], color: str, label: str) -> str:
     return "".join(parts)
 
 
-def group_bars(groups: list[GroupRate]) -> str:
-    """Horizontal bars: the pass rate of each test group, with passed/total."""
-    row, label_w, bar_w, value_w = 18, 160, 240, 90
-    width, height = label_w + bar_w + value_w, row * len(groups) + 4
-    parts = [
-        f'<svg class="groups" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img"'
-        ' aria-label="pass rate per test group">'
-    ]
-    for index, group in enumerate(groups):
-        y = index * row + 2
-        shown = group.group if len(group.group) <= 24 else group.group[:23] + "…"
-        parts.append(
-            f"<g><title>{esc(group.group)}: {group.passed}/{group.total} passed</title>"
-            f'<text x="{label_w - 8}" y="{y + 12}" text-anchor="end">{esc(shown)}</text>'
-            f'<rect x="{label_w}" y="{y + 2}" width="{bar_w}" height="{row - 5}" fill="#eaeef2"/>'
-            f'<rect x="{label_w}" y="{y + 2}" width="{bar_w * group.rate:.1f}" height="{row - 5}"'
-            f' fill="{score_color(group.rate, 42)}"/>'
-            f'<text x="{label_w + bar_w + 6}" y="{y + 12}">{group.passed}/{group.total}'
-            f" ({100 * group.rate:.0f}%)</text></g>"
+def group_table(groups: list[GroupRate]) -> str:
+    """Pass rate of each test group as table rows with a bar: readable at any width, unlike a scaled SVG."""
+    rows = []
+    for group in groups:
+        rows.append(
+            f'<tr><td class="name">{esc(group.group)}</td>'
+            f'<td><span class="rate" title="{100 * group.rate:.0f}% passed"><span style="width:{100 * group.rate:.1f}%;'
+            f'background:{score_color(group.rate, 42)}"></span></span></td>'
+            f'<td class="num nowrap">{group.passed}/{group.total} ({100 * group.rate:.0f}%)</td></tr>'
         )
-    parts.append("</svg>")
-    return "".join(parts)
+    return f'<div class="scroll"><table class="groups"><tbody>{"".join(rows)}</tbody></table></div>'

@@ -9,19 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import twinbench
-from twinbench.report.charts import esc, group_bars, score_color, score_histogram
-from twinbench.report.load import Audit, FailingTest, Run, TaskResult, load_runs
-from twinbench.report.rank import leaderboard, task_ids
+from twinbench.report.charts import esc, score_bins, score_histogram
+from twinbench.report.details import details_section, flag_badge, humane_key, score_badge
+from twinbench.report.load import Run, TaskResult, load_runs
+from twinbench.report.rank import LeaderboardRow, leaderboard, task_ids
+from twinbench.report.sizes import scores_by_size, task_sizes
 
-MAX_FAILING_SHOWN = 50  # per result: a page with thousands of diffs is unusable, the rest is in eval.json
-MAX_DIFF_CHARS = 6000
-MAX_FINDINGS_SHOWN = 200
-MAX_EVIDENCE_SHOWN = 10
-MAX_EVIDENCE_CHARS = 1000
-MAX_STATS_ROWS = 80
-OPEN_GROUP_CHART_UP_TO = 30  # more groups than this make a tall chart: start it collapsed
 RUN_COLORS = ("#0969da", "#8250df", "#bf3989", "#bc4c00", "#1b7c83", "#4d2d00", "#6e7781", "#116329")
-SEVERITY_ORDER = ("critical", "high", "error", "medium", "warning", "low", "info")
+# Below this many tasks a histogram says less than the tasks table above it.
+HISTOGRAM_MIN_TASKS = 4
+LIVE_POLL_MS = 2000
 
 CSS = """
 *{box-sizing:border-box}
@@ -30,10 +27,13 @@ body{margin:0;background:#f6f8fa;color:#1f2328;font:14px/1.45 system-ui,-apple-s
 main{max-width:1240px;margin:0 auto;padding:20px 24px 60px}
 h1{font-size:26px;margin:8px 0 2px}h2{font-size:20px;margin:32px 0 10px;padding-bottom:4px;
 border-bottom:1px solid #d0d7de}h3{font-size:17px;margin:22px 0 8px}h4{font-size:14px;margin:14px 0 6px}
-.sub{color:#57606a}nav a{margin-right:14px}a{color:#0969da;text-decoration:none}a:hover{text-decoration:underline}
+.sub{color:#57606a}nav a{margin-right:14px;white-space:nowrap}a{color:#0969da;text-decoration:none}
+a:hover{text-decoration:underline}
+.scroll{max-width:100%;overflow-x:auto}
 table{border-collapse:collapse;background:#fff;border:1px solid #d0d7de;margin:6px 0}
 th,td{padding:5px 10px;border-bottom:1px solid #d8dee4;text-align:left;vertical-align:top}
 th{background:#f0f3f6;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.name{white-space:nowrap}
 .score{display:inline-block;min-width:46px;padding:0 6px;border-radius:4px;text-align:center;
 font-variant-numeric:tabular-nums;font-weight:600}
 .meanbar{display:inline-block;height:8px;background:#0969da;border-radius:4px;vertical-align:middle;margin-left:6px}
@@ -44,10 +44,15 @@ background:#eaeef2;color:#1f2328;white-space:nowrap}
 .st-timeout,.st-crashed{background:#fff1e5;color:#953800}.st-error,.st-not_run{background:#eaeef2;color:#57606a}
 .sev-critical,.sev-high,.sev-error{background:#cf222e;color:#fff}.sev-medium,.sev-warning{background:#fb8f44;color:#fff}
 .sev-low{background:#fff8c5;color:#7d4e00}.sev-info,.sev-other{background:#ddf4ff;color:#0a3069}
-.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;margin:10px 0}
+.flag-msg{font-size:12px;color:#57606a}tr.has-flag td{border-bottom:none}tr.flag-row td{padding-top:0}
+td:first-child{white-space:nowrap}
+.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;margin:10px 0;min-width:0}
 .card-head{display:flex;flex-wrap:wrap;gap:6px 10px;align-items:center}
-.hists{display:flex;flex-wrap:wrap;gap:12px}.hists .card{margin:0}
-.missing{color:#8c959f}.uncounted{opacity:.55}.cell-line{white-space:nowrap}
+.card-head code,.note code{overflow-wrap:anywhere}
+.hists{display:flex;flex-wrap:wrap;gap:12px}.hists .card{margin:0;max-width:100%}
+svg.hist{max-width:100%;height:auto}
+.missing{color:#8c959f}.uncounted{opacity:.55}.nowrap,.runname{white-space:nowrap}
+#tasks td.name{position:sticky;left:0;background:#fff;z-index:1}
 pre{margin:6px 0;padding:8px;background:#f6f8fa;border:1px solid #d8dee4;border-radius:4px;overflow:auto;
 max-height:420px;font:12px/1.35 ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;white-space:pre}
 pre .add{color:#116329;background:#e6ffec}pre .del{color:#82071e;background:#ffebe9}pre .hunk{color:#8250df}
@@ -55,11 +60,19 @@ details{margin:4px 0}summary{cursor:pointer}details.test>summary{font-size:13px}
 details.test>summary code{font-weight:600}.note{color:#57606a;font-style:italic;margin:6px 0}
 svg text{font:11px system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;fill:#1f2328}
 svg text.axis{fill:#57606a}
-.stats td:nth-child(n+2){text-align:right;font-variant-numeric:tabular-nums}
-input[type=search]{padding:4px 8px;border:1px solid #d0d7de;border-radius:4px;min-width:260px}
+table.groups td{padding:3px 8px}.rate{display:inline-block;width:160px;max-width:30vw;height:10px;
+background:#eaeef2;border-radius:3px;vertical-align:middle}.rate>span{display:block;height:100%;border-radius:3px}
+.stats td:nth-child(n+2){text-align:right;font-variant-numeric:tabular-nums}.stats tr.total td{font-weight:600}
+.stats td.lang{padding-left:24px}
+input[type=search]{padding:4px 8px;border:1px solid #d0d7de;border-radius:4px;width:260px;max-width:100%}
+.live{background:#ddf4ff;border:1px solid #54aeff;border-radius:6px;padding:4px 10px;display:inline-block;
+margin-top:6px}
+@media (max-width:600px){main{padding:12px 10px 40px}h1{font-size:22px}table{font-size:13px}th{font-size:12px}
+th,td{padding:4px 4px}#tasks td:not(.name){min-width:150px}.runname{white-space:normal}
+.card{padding:8px 8px}.meanbar,.swatch{display:none}.badge{white-space:normal}}
 """
 
-# Filtering is the only script: it hides tasks whose name does not contain the typed text.
+# Filtering is the only script of a written report: it hides tasks whose name does not contain the typed text.
 FILTER_JS = """
 document.getElementById("task-filter").addEventListener("input", function (event) {
   var query = event.target.value.toLowerCase();
@@ -68,76 +81,190 @@ document.getElementById("task-filter").addEventListener("input", function (event
   });
 });
 """
-# The page may only run the script above (by hash) and load nothing at all, so even a result that slipped
-# past escaping could neither execute nor phone home.
-CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    f"script-src 'sha256-{base64.b64encode(hashlib.sha256(FILTER_JS.encode()).digest()).decode()}'"
+# A served report (`--serve`) also polls the server's version counter and reloads when results changed.
+LIVE_JS = """
+(function () {
+  var shown = document.documentElement.dataset.version;
+  function poll() {
+    fetch("version", {cache: "no-store"}).then(function (response) { return response.text(); })
+      .then(function (version) { if (version.trim() !== shown) { location.reload(); } else { later(); } })
+      .catch(later);
+  }
+  function later() { setTimeout(poll, POLL_MS); }
+  later();
+})();
+""".replace("POLL_MS", str(LIVE_POLL_MS))
+
+
+def _script_hash(script: str) -> str:
+    return f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+
+
+# The page may only run the scripts above (by hash) and load nothing at all, so even a result that slipped
+# past escaping could neither execute nor phone home. A served page may also fetch its own server's version.
+CSP = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {_script_hash(FILTER_JS)}"
+LIVE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; "
+    f"script-src {_script_hash(FILTER_JS)} {_script_hash(LIVE_JS)}"
 )
 
 
-def write_report(paths: list[Path], output: Path, title: str = "twinbench report") -> list[Run]:
-    """Load the runs, write the HTML report to `output` atomically, and return the runs."""
+def write_report(
+    paths: list[Path], output: Path, title: str = "twinbench report", *, rank_flagged: bool = False
+) -> list[Run]:
+    """Load the runs, write the HTML report to `output` atomically, and return the runs.
+
+    Raises NoResults (a FormatError) when no run holds any result.
+    """
     runs = load_runs(paths)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
-    partial.write_text(render_html(runs, title), encoding="utf-8")
+    partial.write_text(render_html(runs, title, rank_flagged=rank_flagged), encoding="utf-8")
     os.replace(partial, output)
     return runs
 
 
-def render_html(runs: list[Run], title: str = "twinbench report") -> str:
-    """The whole report as one HTML document with no external resources."""
+def render_html(
+    runs: list[Run], title: str = "twinbench report", *, rank_flagged: bool = False, live: str | None = None
+) -> str:
+    """The whole report as one HTML document with no external resources.
+
+    `live` is the served page's version: the page then polls its server and reloads when it changes.
+    """
     tasks = task_ids(runs)
     colors = {run.label: RUN_COLORS[i % len(RUN_COLORS)] for i, run in enumerate(runs)}
     anchors = {task: f"task-{i}" for i, task in enumerate(tasks, 1)}
+    distribution = _distribution_section(runs, tasks, colors)
+    nav = [("leaderboard", "Leaderboard"), ("tasks", "Tasks")]
+    nav += [("distribution", "Score distribution")] if distribution else []
+    nav += [("details", "Details")]
+    live_note = (
+        f'<div class="live">live: this page reloads when results under the run directories change'
+        f" (version {esc(live)})</div>"
+        if live is not None
+        else ""
+    )
     body = [
         f"<header><h1>{esc(title)}</h1>",
-        f'<div class="sub">{len(runs)} run{"s" * (len(runs) != 1)}, {len(tasks)} task{"s" * (len(tasks) != 1)}'
+        f'<div class="sub">{_count(len(runs), "run")}, {_count(len(tasks), "task")}'
         f" &middot; twinbench {esc(twinbench.__version__)}</div>",
-        '<nav><a href="#leaderboard">Leaderboard</a><a href="#tasks">Tasks</a>'
-        '<a href="#distribution">Score distribution</a><a href="#details">Details</a></nav></header>',
-        _leaderboard_section(runs, colors),
+        "<nav>" + "".join(f'<a href="#{anchor}">{name}</a>' for anchor, name in nav) + "</nav>",
+        f"{live_note}</header>",
+        _leaderboard_section(runs, colors, rank_flagged),
         _tasks_section(runs, tasks, anchors),
-        _distribution_section(runs, tasks, colors),
-        _details_section(runs, tasks, anchors),
+        distribution,
+        # scores by task size class sit between the overall picture and the per-task details
+        _size_section(runs),
+        details_section(runs, tasks, anchors),
     ]
+    csp, scripts = (CSP, FILTER_JS) if live is None else (LIVE_CSP, FILTER_JS + "</script><script>" + LIVE_JS)
+    version = f' data-version="{esc(live)}"' if live is not None else ""
     return (
         "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(CSP)}">'
+        f'<html lang="en"{version}><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{CSS}</style></head>\n"
-        f"<body><main>{''.join(body)}</main><script>{FILTER_JS}</script></body></html>\n"
+        f"<body><main>{''.join(body)}</main><script>{scripts}</script></body></html>\n"
     )
 
 
-def _leaderboard_section(runs: list[Run], colors: dict[str, str]) -> str:
-    rows = []
-    for row in leaderboard(runs):
-        errors = f'<span class="badge bad">{row.errors}</span>' if row.errors else "0"
-        rows.append(
-            f'<tr><td class="num">{row.rank}</td>'
-            f'<td><span style="color:{colors[row.run]}">&#9632;</span> <b>{esc(row.run)}</b></td>'
-            f'<td class="num">{row.tasks}/{row.tasks_total}</td><td class="num">{row.resolved}</td>'
-            f'<td class="num">{row.near_resolved}</td>'
-            f'<td class="num">{row.mean_score:.3f}<span class="meanbar" style="width:{80 * row.mean_score:.0f}px">'
-            f'</span><span class="meanbar" style="width:{80 * (1 - row.mean_score):.0f}px;background:#eaeef2;'
-            f'margin-left:0"></span></td><td class="num">{errors}</td></tr>'
-        )
-    parts = [
-        '<section id="leaderboard"><h2>Leaderboard</h2>',
-        '<table><thead><tr><th class="num">rank</th><th>run</th><th class="num">tasks</th>'
-        '<th class="num">resolved</th><th class="num">near-resolved</th><th class="num">mean score</th>'
-        f'<th class="num">unreadable</th></tr></thead><tbody>{"".join(rows)}</tbody></table>',
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
+def _table(head: str, rows: list[str], css: str = "") -> str:
+    """A table that scrolls sideways inside its own box on a narrow screen instead of widening the page."""
+    klass = f' class="{css}"' if css else ""
+    body = "".join(rows)
+    return f'<div class="scroll"><table{klass}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _leaderboard_section(runs: list[Run], colors: dict[str, str], rank_flagged: bool) -> str:
+    rows = leaderboard(runs, rank_flagged=rank_flagged)
+    ranked = [row for row in rows if row.ranked]
+    unranked = [row for row in rows if not row.ranked]
+    empty = {run.label for run in runs if not run.results}
+    head = (
+        '<th class="num">rank</th><th>run</th><th class="num">tasks</th><th class="num">resolved</th>'
+        '<th class="num">near-resolved</th><th class="num">mean score</th>'
+    )
+    parts = ['<section id="leaderboard"><h2>Leaderboard</h2>']
+    if ranked:
+        parts.append(_table(head, [_leaderboard_row(row, colors, row.run in empty) for row in ranked]))
+    else:
+        parts.append('<p class="note">No run is ranked: every run is flagged by the audit.</p>')
+    parts.append(
         '<p class="note">Ranked by resolved tasks (every test passes), then near-resolved tasks (score &ge; 0.95,'
         " resolved included), then mean score. As in ProgramBench, a task another run has a result for and this"
-        " run has not counts as score 0; a run with several results for one task counts its best.</p>",
-        _errors_table(runs),
-        _summaries_table(runs),
-        "</section>",
-    ]
+        " run has not counts as score 0; a run with several results for one task counts its best."
+        + (
+            " Runs with a high or critical audit flag are ranked too (<code>--rank-flagged</code>)."
+            if rank_flagged
+            else " A run with a high or critical audit flag on any result is not ranked"
+            " (<code>--rank-flagged</code> ranks it)."
+        )
+        + "</p>"
+    )
+    if unranked:
+        names = ", ".join(esc(row.run) for row in unranked)
+        parts.append(
+            f'<h3 id="not-ranked">Not ranked: flagged {names}</h3>'
+            '<p class="note">The audit found that these scores cannot be trusted (for example a wrapper around'
+            " the reference program). Their figures are shown for reference only.</p>"
+        )
+        parts.append(_table(head, [_leaderboard_row(row, colors, row.run in empty) for row in unranked]))
+    if empty:
+        listed = ", ".join(f"<code>{esc(label)}</code>" for label in sorted(empty))
+        parts.append(f'<p class="note">No results yet under: {listed} (every task counts as 0).</p>')
+    parts += [_errors_table(runs), _summaries_table(runs), "</section>"]
     return "".join(parts)
+
+
+def _leaderboard_row(row: LeaderboardRow, colors: dict[str, str], empty: bool) -> str:
+    # unreadable results are rare: a badge by the name, not a column of zeros pushing the table off a phone
+    errors = f' <span class="badge bad">{row.errors}&nbsp;unreadable</span>' if row.errors else ""
+    no_results = ' <span class="badge warn">no results</span>' if empty else ""
+    rank = str(row.rank) if row.rank is not None else "&ndash;"
+    css = ' class="has-flag"' if row.flag else ""
+    main = (
+        f'<tr{css}><td class="num">{rank}</td>'
+        f'<td><span class="swatch" style="color:{colors[row.run]}">&#9632; </span>'
+        f'<b class="runname">{esc(row.run)}</b>{no_results}{errors}</td>'
+        f'<td class="num">{row.tasks}/{row.tasks_total}</td><td class="num">{row.resolved}</td>'
+        f'<td class="num">{row.near_resolved}</td>'
+        f'<td class="num nowrap">{row.mean_score:.3f}<span class="meanbar" style="width:{80 * row.mean_score:.0f}px">'
+        f'</span><span class="meanbar" style="width:{80 * (1 - row.mean_score):.0f}px;background:#eaeef2;'
+        f'margin-left:0"></span></td></tr>'
+    )
+    if row.flag is None:
+        return main
+    # the flag gets a row of its own across the table, so a long finding does not squeeze the figures
+    where = esc(row.flag.task) + ("" if row.flag.submission == row.run else " / " + esc(row.flag.submission))
+    others = f" (+{row.flagged - 1} more flagged)" if row.flagged > 1 else ""
+    return (
+        f'{main}<tr class="flag-row"><td></td><td colspan="5">'
+        f"{flag_badge(row.flag.severity, row.flag.rule, row.flag.message)}"
+        f'<span class="flag-msg">{esc(row.flag.message)} &mdash; {where}{others}</span></td></tr>'
+    )
+
+
+def _size_section(runs: list[Run]) -> str:
+    """Mean scores by task size class; nothing when no task's size is known."""
+    sizes = task_sizes(runs)
+    if not sizes:
+        return ""
+    rows = "".join(
+        f'<tr><td>{esc(row.run)}</td><td>{esc(row.size_class)}</td><td class="num">{row.tasks}</td>'
+        f'<td class="num">{row.resolved}</td><td class="num">{row.mean_score:.3f}</td></tr>'
+        for row in scores_by_size(runs, sizes)
+    )
+    return (
+        '<section id="sizes"><h3>By task size</h3><div class="scroll"><table><thead><tr><th>run</th><th>size</th>'
+        '<th class="num">tasks</th><th class="num">resolved</th><th class="num">mean score</th></tr></thead>'
+        f'<tbody>{rows}</tbody></table></div><p class="note">Size classes by lines of code of the reference\'s own '
+        "sources: small &lt; 5,000, medium &lt; 50,000, large above.</p></section>"
+    )
 
 
 def _errors_table(runs: list[Run]) -> str:
@@ -153,10 +280,7 @@ def _errors_table(runs: list[Run]) -> str:
     ]
     if not rows:
         return ""
-    return (
-        "<h3>Unreadable results</h3><table><thead><tr><th>run</th><th>file</th><th>problem</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
+    return "<h3>Unreadable results</h3>" + _table("<th>run</th><th>file</th><th>problem</th>", rows)
 
 
 def _summaries_table(runs: list[Run]) -> str:
@@ -165,62 +289,60 @@ def _summaries_table(runs: list[Run]) -> str:
         if run.summary is None:
             continue
         fields = _flatten(run.summary)[:20]
-        shown = "; ".join(f"<b>{esc(key)}</b>: {esc(_fmt(value))}" for key, value in fields)
+        shown = "; ".join(f"<b>{esc(humane_key(key))}</b>: {esc(_fmt(value))}" for key, value in fields)
         rows.append(f"<tr><td>{esc(run.label)}</td><td>{shown}</td></tr>")
     if not rows:
         return ""
-    return f"<h3>Run summaries</h3><table><tbody>{''.join(rows)}</tbody></table>"
+    return "<h3>Run summaries</h3>" + _table("<th>run</th><th>summary</th>", rows)
 
 
 def _tasks_section(runs: list[Run], tasks: list[str], anchors: dict[str, str]) -> str:
-    head = "".join(f"<th>{esc(run.label)}</th>" for run in runs)
+    head = "<th>task</th>" + "".join(f"<th>{esc(run.label)}</th>" for run in runs)
     bests = [run.best() for run in runs]
     rows = []
     for task in tasks:
         cells = []
         for run, best in zip(runs, bests, strict=True):
-            lines = [
-                _score_line(result, result is best.get(task), len(run.results))
-                for result in run.results
-                if result.task == task
-            ]
+            here = [result for result in run.results if result.task == task]
+            lines = [_score_line(result, result is best.get(task), len(here)) for result in here]
             cells.append(
                 f"<td>{''.join(lines)}</td>"
                 if lines
                 else '<td class="missing" title="no result: counts as score 0">&mdash; (0)</td>'
             )
         link = f'<a href="#{anchors[task]}"><b>{esc(task)}</b></a>'
-        rows.append(f'<tr data-task="{esc(task)}"><td>{link}</td>{"".join(cells)}</tr>')
-    return (
-        '<section id="tasks"><h2>Tasks</h2>'
+        rows.append(f'<tr data-task="{esc(task)}"><td class="name">{link}</td>{"".join(cells)}</tr>')
+    search = (
         '<p><label>Filter tasks: <input type="search" id="task-filter" placeholder="task name"></label></p>'
-        f"<table><thead><tr><th>task</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        if len(tasks) > 1
+        else '<input type="hidden" id="task-filter">'
+    )
+    return (
+        f'<section id="tasks"><h2>Tasks</h2>{search}{_table(head, rows)}'
         '<p class="note">Score = passed / total tests (the ranking uses it); behavioral = the same with any'
         " non-empty stderr accepted where the reference printed one. &mdash; marks a task the run has no result"
         " for.</p></section>"
     )
 
 
-def _score_line(result: TaskResult, counted: bool, results_in_run: int) -> str:
+def _score_line(result: TaskResult, counted: bool, results_here: int) -> str:
     if result.error is not None:
         return f'<div class="cell-line"><span class="badge bad" title="{esc(result.error)}">unreadable</span></div>'
     css = "cell-line" if counted else "cell-line uncounted"
     build = "" if result.build_ok else ' <span class="badge bad">build failed</span>'
-    # the submission name only helps when a run holds more than one result
-    name = f' <span class="sub">{esc(result.submission)}</span>' if results_in_run > 1 else ""
+    flag = result.flag
+    flagged = f" {flag_badge(flag.severity, flag.rule, flag.message)}" if flag is not None else ""
+    # the submission name only helps when a run holds more than one result for the task
+    name = f'<span class="sub">{esc(result.submission)}:</span> ' if results_here > 1 else ""
     behavioral = (
         f' <span class="sub" title="stderr wording free">behavioral {result.behavioral_score:.3f}</span>'
         if result.behavioral_score is not None
         else ""
     )
     return (
-        f'<div class="{css}">{_score_badge(result.score)} {result.passed}/{result.total}'
-        f"{_resolution_badge(result)}{build}{behavioral}{name}</div>"
+        f'<div class="{css}">{name}{score_badge(result.score)} {result.passed}/{result.total}'
+        f"{_resolution_badge(result)}{build}{flagged}{behavioral}</div>"
     )
-
-
-def _score_badge(score: float) -> str:
-    return f'<span class="score" style="background:{score_color(score)}">{score:.3f}</span>'
 
 
 def _resolution_badge(result: TaskResult) -> str:
@@ -232,173 +354,49 @@ def _resolution_badge(result: TaskResult) -> str:
 
 
 def _distribution_section(runs: list[Run], tasks: list[str], colors: dict[str, str]) -> str:
-    cards = []
+    """Histograms of per-task scores, only where one says more than the tasks table: several tasks, several bars."""
+    if len(tasks) < HISTOGRAM_MIN_TASKS:
+        return ""
+    cards, one_bin = [], []
     for run in runs:
         scores = [result.score for result in run.best().values()]
+        if not scores:
+            continue
         missing = len(tasks) - len(scores)
-        note = f"{len(scores)} tasks with results" + (f"; {missing} missing (count as 0, not drawn)" if missing else "")
+        note = f"{_count(len(scores), 'task')} with results"
+        note += f"; {missing} missing (count as 0, not drawn)" if missing else ""
+        filled = [index for index, count in enumerate(score_bins(scores)) if count]
+        if len(scores) < HISTOGRAM_MIN_TASKS:
+            listed = ", ".join(f"{score:.3f}" for score in sorted(scores, reverse=True))
+            one_bin.append(f"<li><b>{esc(run.label)}</b>: {note}, scoring {listed}</li>")
+            continue
+        if len(filled) == 1:
+            one_bin.append(f"<li><b>{esc(run.label)}</b>: {note}, every one scoring {_bin_name(filled[0])}</li>")
+            continue
         histogram = score_histogram(scores, colors[run.label], f"distribution of per-task scores of {run.label}")
         cards.append(f'<div class="card"><h4>{esc(run.label)}</h4>{histogram}<div class="sub">{note}</div></div>')
+    if not cards and not one_bin:
+        return ""
+    listed = f'<ul class="note">{"".join(one_bin)}</ul>' if one_bin else ""
     return (
         '<section id="distribution"><h2>Score distribution</h2><p class="note">How many tasks each run scored'
-        " in each tenth of the score range; the green bar counts resolved tasks.</p>"
-        f'<div class="hists">{"".join(cards)}</div></section>'
+        " in each tenth of the score range; the green bar counts resolved tasks. A run whose scores all fall in"
+        " one bar, or that has fewer than"
+        f" {HISTOGRAM_MIN_TASKS} results, is described in a line instead.</p>"
+        f'<div class="hists">{"".join(cards)}</div>{listed}</section>'
     )
 
 
-def _details_section(runs: list[Run], tasks: list[str], anchors: dict[str, str]) -> str:
-    sections = []
-    for task in tasks:
-        cards = [
-            _result_card(run, result)
-            for run in runs
-            for result in run.results
-            if result.task == task and result.error is None
-        ]
-        sections.append(
-            f'<section class="task" id="{anchors[task]}" data-task="{esc(task)}"><h3>{esc(task)}</h3>{"".join(cards)}'
-            "</section>"
-        )
-    return f'<section id="details"><h2>Details</h2>{"".join(sections)}</section>'
-
-
-def _result_card(run: Run, result: TaskResult) -> str:
-    chips = "".join(
-        f'<span class="badge st-{esc(status)}">{count} {esc(status.replace("_", " "))}</span>'
-        for status, count in result.counts.items()
-        if count
-    )
-    build = (
-        '<span class="badge ok">build ok</span>' if result.build_ok else '<span class="badge bad">build failed</span>'
-    )
-    head = (
-        f'<div class="card-head"><b>{esc(run.label)}</b><span class="sub">{esc(result.submission)}</span>'
-        f"{_score_badge(result.score)}<span>{result.passed}/{result.total} passed</span>{_resolution_badge(result)}"
-        f'{build}{chips}<span class="sub">{result.seconds:.1f} s &middot; <code>{esc(result.path)}</code></span></div>'
-    )
-    parts = [f'<div class="card">{head}']
-    if result.build_reason:
-        parts.append(f'<div class="note">build: {esc(result.build_reason)}</div>')
-    if not result.build_ok and result.build_log_tail:
-        parts.append(f"<details><summary>build log (tail)</summary><pre>{esc(result.build_log_tail)}</pre></details>")
-    if result.groups:
-        is_open = " open" if len(result.groups) <= OPEN_GROUP_CHART_UP_TO else ""
-        parts.append(
-            f"<details{is_open}><summary>pass rate per test group ({len(result.groups)} groups)</summary>"
-            f"{group_bars(result.groups)}</details>"
-        )
-    # the audit goes before the failing tests, whose list can be long once opened
-    if result.audit is not None:
-        parts.append(_audit_block(result.audit))
-    if result.audit_error:
-        parts.append(f'<div class="note">audit.json unreadable: {esc(result.audit_error)}</div>')
-    parts.append(_failing_block(result))
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def _failing_block(result: TaskResult) -> str:
-    if not result.failing:
-        return ""
-    shown = result.failing[:MAX_FAILING_SHOWN]
-    items = "".join(_failing_test(test) for test in shown)
-    more = len(result.failing) - len(shown)
-    note = (
-        f'<p class="note">&hellip; and {more} more tests that did not pass, not shown; see {esc(result.path)}</p>'
-        if more
-        else ""
-    )
-    return (
-        f"<details><summary>{len(result.failing)} tests did not pass</summary>{items}{note}</details>"
-        if result.build_ok
-        else f'<p class="note">{len(result.failing)} tests not run: the build failed.</p>'
-    )
-
-
-def _failing_test(test: FailingTest) -> str:
-    summary = (
-        f'<code>{esc(test.id)}</code> <span class="sub">[{esc(test.group)}]</span> '
-        f'<span class="badge st-{esc(test.status.value)}">{esc(test.status.value)}</span> {esc(test.reason)}'
-    )
-    if not test.diff:
-        return f'<div class="test">{summary}</div>'
-    return f'<details class="test"><summary>{summary}</summary>{_diff_block(test.diff)}</details>'
-
-
-def _diff_block(diff: str) -> str:
-    cut = diff[:MAX_DIFF_CHARS]
-    lines = []
-    for line in cut.split("\n"):
-        if line.startswith("@@"):
-            css = "hunk"
-        elif line.startswith("+") and not line.startswith("+++"):
-            css = "add"
-        elif line.startswith("-") and not line.startswith("---"):
-            css = "del"
-        else:
-            css = ""
-        lines.append(f'<span class="{css}">{esc(line)}</span>' if css else esc(line))
-    tail = f"\n… {len(diff) - len(cut)} more characters" if len(diff) > len(cut) else ""
-    return f"<pre>{chr(10).join(lines)}{esc(tail)}</pre>"
-
-
-def _audit_block(audit: Audit) -> str:
-    flag = '<span class="badge bad">flagged</span>' if audit.flagged else '<span class="badge ok">not flagged</span>'
-    parts = [f"<h4>Audit {flag}</h4>"]
-    findings = sorted(audit.findings, key=lambda finding: _severity_rank(finding.severity))
-    if findings:
-        rows = []
-        for finding in findings[:MAX_FINDINGS_SHOWN]:
-            severity = finding.severity if finding.severity in SEVERITY_ORDER else "other"
-            evidence = "".join(
-                f"<pre>{esc(item[:MAX_EVIDENCE_CHARS])}{'…' if len(item) > MAX_EVIDENCE_CHARS else ''}</pre>"
-                for item in finding.evidence[:MAX_EVIDENCE_SHOWN]
-            )
-            if len(finding.evidence) > MAX_EVIDENCE_SHOWN:
-                evidence += f'<div class="note">&hellip; {len(finding.evidence) - MAX_EVIDENCE_SHOWN} more</div>'
-            rows.append(
-                f'<tr><td><span class="badge sev-{severity}">{esc(finding.severity)}</span></td>'
-                f"<td><code>{esc(finding.rule)}</code></td><td>{esc(finding.message)}</td>"
-                f"<td><code>{esc(finding.file or '')}</code></td>"
-                f"<td>{f'<details><summary>{len(finding.evidence)}</summary>{evidence}</details>' if evidence else ''}"
-                "</td></tr>"
-            )
-        parts.append(
-            "<table><thead><tr><th>severity</th><th>rule</th><th>finding</th><th>file</th><th>evidence</th></tr>"
-            f"</thead><tbody>{''.join(rows)}</tbody></table>"
-        )
-        if len(findings) > MAX_FINDINGS_SHOWN:
-            parts.append(f'<p class="note">&hellip; {len(findings) - MAX_FINDINGS_SHOWN} more findings</p>')
-    else:
-        parts.append('<p class="note">no findings</p>')
-    if audit.code or audit.reference_code:
-        parts.append(_code_stats(audit.code or {}, audit.reference_code))
-    return "".join(parts)
-
-
-def _severity_rank(severity: str) -> int:
-    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
-
-
-def _code_stats(code: dict[str, Any], reference: dict[str, Any] | None) -> str:
-    mine = dict(_flatten(code))
-    theirs = dict(_flatten(reference or {}))
-    keys = list(mine) + [key for key in theirs if key not in mine]
-    head = "<th>metric</th><th>submission</th>" + ("<th>reference</th>" if reference else "")
-    rows = []
-    for key in keys[:MAX_STATS_ROWS]:
-        cells = f"<td>{esc(_fmt(mine[key])) if key in mine else '&mdash;'}</td>"
-        if reference:
-            cells += f"<td>{esc(_fmt(theirs[key])) if key in theirs else '&mdash;'}</td>"
-        rows.append(f"<tr><td>{esc(key)}</td>{cells}</tr>")
-    return (
-        f'<h4>Code statistics</h4><table class="stats"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
-        "</table>"
-    )
+def _bin_name(index: int) -> str:
+    if index == 10:
+        return "1 (resolved)"
+    if index == 9:
+        return "from 0.9 to below 1"
+    return f"from {index / 10:.1f} to below {index / 10 + 0.1:.1f}" if index else "below 0.1"
 
 
 def _flatten(value: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """Nested statistics as dotted keys, so any shape of code stats fits one table."""
+    """Nested summary fields as dotted keys, so any shape of run summary fits one line."""
     items: list[tuple[str, Any]] = []
     for key, item in value.items():
         name = f"{prefix}{key}"

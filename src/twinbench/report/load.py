@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from twinbench.formats import EvalResult, FormatError, TestStatus
+from twinbench.formats import EvalResult, FormatError, TestStatus, first_error
 from twinbench.formats.result import NEAR_RESOLVED_THRESHOLD
 
 EVAL_FILE = "eval.json"
@@ -22,6 +22,11 @@ SUMMARY_FILES = ("run.json", "summary.json")
 # (source/, build/tree/), where a planted eval.json must never be taken for a result.
 EVAL_MARKERS = (EVAL_FILE, "progress.jsonl")
 ERROR_CHARS = 300
+# The audit's own severities are info, warning and critical; other tools (and older files) write high,
+# error, medium or low. Ordered most severe first.
+SEVERITY_ORDER = ("critical", "high", "error", "medium", "warning", "low", "info")
+# A flag this severe means the score cannot be trusted: the run leaves the ranking unless asked otherwise.
+UNRANKED_SEVERITIES = frozenset({"critical", "high"})
 
 
 class GroupRate(BaseModel):
@@ -70,6 +75,25 @@ class AuditFinding(BaseModel):
         return str(value).strip().lower() or "info"
 
 
+def severity_rank(severity: str) -> int:
+    """Position of a severity in SEVERITY_ORDER (0 = most severe); unknown severities sort last."""
+    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
+
+
+class Flag(BaseModel):
+    """Why an audit flagged a submission: its most severe finding, and whether that keeps it out of ranking."""
+
+    severity: str
+    rule: str
+    message: str
+    findings: int  # findings above info, this one included
+
+    @property
+    def excludes_from_ranking(self) -> bool:
+        """A high or critical flag: the score cannot be trusted."""
+        return self.severity in UNRANKED_SEVERITIES
+
+
 class Audit(BaseModel):
     """audit.json beside an eval.json: findings about the submission and its code statistics."""
 
@@ -79,6 +103,19 @@ class Audit(BaseModel):
     flagged: bool = False
     code: dict[str, Any] | None = None
     reference_code: dict[str, Any] | None = None
+
+    def flag(self) -> Flag | None:
+        """The flag to show beside the score, or None when the audit did not flag the submission."""
+        serious = sorted(
+            (finding for finding in self.findings if finding.severity != "info"),
+            key=lambda finding: severity_rank(finding.severity),
+        )
+        if not self.flagged and not any(finding.severity in UNRANKED_SEVERITIES for finding in serious):
+            return None
+        if not serious:  # flagged with no finding to show: say so rather than invent a severity
+            return Flag(severity="warning", rule="audit", message="the audit flagged this submission", findings=0)
+        worst = serious[0]
+        return Flag(severity=worst.severity, rule=worst.rule, message=worst.message, findings=len(serious))
 
 
 class TaskResult(BaseModel):
@@ -104,6 +141,11 @@ class TaskResult(BaseModel):
     audit: Audit | None = None
     audit_error: str | None = None
 
+    @property
+    def flag(self) -> Flag | None:
+        """The audit's flag on this submission, if any."""
+        return self.audit.flag() if self.audit is not None else None
+
 
 class Run(BaseModel):
     """One RUN_DIR (say, one model's attempts): its label and every result found under it."""
@@ -126,13 +168,36 @@ class Run(BaseModel):
         """Results that could not be read."""
         return [result for result in self.results if result.error is not None]
 
+    def flags(self) -> list[TaskResult]:
+        """Readable results the audit flagged, most severe first."""
+        flagged = [result for result in self.results if result.error is None and result.flag is not None]
+        return sorted(flagged, key=lambda result: severity_rank(result.flag.severity if result.flag else ""))
 
-def load_runs(paths: list[Path]) -> list[Run]:
-    """Load each RUN_DIR (or a single eval.json); unreadable results become error rows, never exceptions."""
+    def unranked_flag(self) -> TaskResult | None:
+        """The most severe result whose flag keeps this run out of the ranking, or None.
+
+        Any flagged result counts, not only the best one per task: a run that tried a wrapper on one
+        attempt is not trusted on its others.
+        """
+        return next((result for result in self.flags() if result.flag and result.flag.excludes_from_ranking), None)
+
+
+class NoResults(FormatError):
+    """None of the run directories holds an eval.json: a wrong path, or a batch that has not graded yet."""
+
+
+def load_runs(paths: list[Path], *, allow_empty: bool = False) -> list[Run]:
+    """Load each RUN_DIR (or a single eval.json); unreadable results become error rows, never exceptions.
+
+    Raises NoResults when no run holds any eval.json, unless `allow_empty` (a live view waiting for a batch).
+    """
     for path in paths:
         if not path.exists():
             raise FormatError(f"{path}: no such directory")
-    return [_load_run(path, label) for path, label in zip(paths, run_labels(paths), strict=True)]
+    runs = [_load_run(path, label) for path, label in zip(paths, run_labels(paths), strict=True)]
+    if not allow_empty and not any(run.results for run in runs):
+        raise NoResults(f"no results: no {EVAL_FILE} under {', '.join(str(path) for path in paths)}")
+    return runs
 
 
 def run_labels(paths: list[Path]) -> list[str]:
@@ -150,7 +215,8 @@ def run_labels(paths: list[Path]) -> list[str]:
 
 
 def results_frame(run_paths: Sequence[str | os.PathLike[str]]) -> Any:
-    """A pandas.DataFrame with one row per test: run, task, submission, id, group, status, seconds.
+    """A pandas.DataFrame with one row per test: run, task, submission, id, group, status, seconds, and the
+    audit's flag on the submission (`flagged`, and `flag_severity`: its most severe finding, or None).
 
     pandas is optional. Without twinbench, one eval.json loads in one call too:
     `pd.json_normalize(json.load(open("eval.json")), record_path="tests", meta=["task", "score"])`.
@@ -160,8 +226,8 @@ def results_frame(run_paths: Sequence[str | os.PathLike[str]]) -> Any:
     except ImportError:
         raise ImportError("results_frame needs pandas: pip install pandas") from None
     paths = [Path(path) for path in run_paths]  # str paths are what a notebook user passes
-    columns = ["run", "task", "submission", "id", "group", "status", "seconds"]
-    rows: list[tuple[str, str, str, str, str, str, float]] = []
+    columns = ["run", "task", "submission", "id", "group", "status", "seconds", "flagged", "flag_severity"]
+    rows: list[tuple[str, str, str, str, str, str, float, bool, str | None]] = []
     for path, label in zip(paths, run_labels(paths), strict=True):
         root = _run_root(path)
         for eval_path in find_eval_files(path):
@@ -170,7 +236,13 @@ def results_frame(run_paths: Sequence[str | os.PathLike[str]]) -> Any:
             except _Unreadable:
                 continue  # load_runs reports it; a frame of tests has no row for it
             name = _submission_name(loaded.submission, eval_path)
-            rows.extend((label, loaded.task, name, t.id, t.group, t.status.value, t.seconds) for t in loaded.tests)
+            audit, _ = _read_audit(root, eval_path)
+            flag = audit.flag() if audit is not None else None
+            severity = flag.severity if flag is not None else None
+            rows.extend(
+                (label, loaded.task, name, t.id, t.group, t.status.value, t.seconds, flag is not None, severity)
+                for t in loaded.tests
+            )
     return pandas.DataFrame(rows, columns=columns)
 
 
@@ -245,16 +317,22 @@ def _task_result(root: Path, eval_path: Path) -> TaskResult:
             if t.status != TestStatus.passed
         ],
     )
-    audit_path = eval_path.parent / AUDIT_FILE
-    if audit_path.is_file():
-        shown = _relative(root, audit_path)
-        try:
-            result.audit = Audit.model_validate(_read_json(audit_path, shown))
-        except _Unreadable as exc:
-            result.audit_error = str(exc)
-        except ValidationError as exc:
-            result.audit_error = f"{shown}: {_first_error(exc)}"
+    result.audit, result.audit_error = _read_audit(root, eval_path)
     return result
+
+
+def _read_audit(root: Path, eval_path: Path) -> tuple[Audit | None, str | None]:
+    """The audit.json beside an eval.json, or None; an unreadable one is a one-line error, not an exception."""
+    audit_path = eval_path.parent / AUDIT_FILE
+    if not audit_path.is_file():
+        return None, None
+    shown = _relative(root, audit_path)
+    try:
+        return Audit.model_validate(_read_json(audit_path, shown)), None
+    except _Unreadable as exc:
+        return None, str(exc)
+    except ValidationError as exc:
+        return None, f"{shown}: {_first_error(exc)}"
 
 
 class _Unreadable(Exception):
@@ -289,9 +367,7 @@ def _read_json(path: Path, shown: str) -> Any:
 
 
 def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "value"
-    return one_line(f"{where}: {error['msg']}")
+    return one_line(first_error(exc))
 
 
 def one_line(text: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from twinbench.formats import Expectation, Suite, TestCase, dump_suite, write_text_atomic
+from twinbench.formats import Expectation, Suite, TestCase, dump_suite, first_error, write_text_atomic
 from twinbench.interop.programbench.branch import BranchLimits, pytest_environment, run_branch
 from twinbench.interop.programbench.junit import JUnitError, parse_junit
 from twinbench.interop.programbench.task import PBTask
@@ -128,7 +128,7 @@ def _case(
             source=source,
         )
     except ValidationError as exc:
-        return None, f"not expressible as a case: {exc.errors()[0]['msg']}"
+        return None, f"not expressible as a case: {first_error(exc, top='')}"
     return case, ""
 
 

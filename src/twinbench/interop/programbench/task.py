@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from twinbench.formats import FormatError, TaskDir, load_task
+from twinbench.formats import FormatError, TaskDir, first_error, load_task
 from twinbench.interop.programbench.models import PBTaskSpec, TestsSpec
 
 PB_DIR = "programbench"
@@ -88,6 +88,4 @@ def load_pb_task(path: Path) -> PBTask:
 
 
 def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "top level"
-    return f"{where}: {error['msg']}"
+    return first_error(exc, top="top level")

@@ -13,6 +13,7 @@ from twinbench.reference.coverage.model import (
     BUILD_LOG,
     CoverageBuild,
     CoverageBuildError,
+    CoverageBuildInputError,
     load_coverage_build,
 )
 
@@ -21,6 +22,7 @@ __all__ = [
     "BUILD_LOG",
     "CoverageBuild",
     "CoverageBuildError",
+    "CoverageBuildInputError",
     "coverage_build",
     "features_of",
     "guidance_settings",

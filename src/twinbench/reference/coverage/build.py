@@ -22,7 +22,14 @@ from pathlib import Path, PurePosixPath
 from twinbench.reference.coverage import apt, gcov, golang, llvm
 from twinbench.reference.coverage.apt import BuildRunner
 from twinbench.reference.coverage.measure import own_sources
-from twinbench.reference.coverage.model import BUILD_JSON, BUILD_LOG, CoverageBuild, CoverageBuildError, Toolchain
+from twinbench.reference.coverage.model import (
+    BUILD_JSON,
+    BUILD_LOG,
+    CoverageBuild,
+    CoverageBuildError,
+    CoverageBuildInputError,
+    Toolchain,
+)
 
 PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")  # Debian policy 5.6.1 (binary and source names)
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # Debian's toolchain, never a rustup or /usr/local one
@@ -40,9 +47,9 @@ def coverage_build(
     """Fetch PKG's Debian source (exactly the installed version), build it with coverage, describe the result."""
     say = log or (lambda _message: None)
     if not PACKAGE_NAME.fullmatch(package):
-        raise CoverageBuildError(f"{package!r} is not a Debian package name")
+        raise CoverageBuildInputError(f"{package!r} is not a Debian package name")
     if binary is not None and (not binary or "/" in binary or binary in (".", "..")):
-        raise CoverageBuildError(f"--binary {binary!r}: give a command name, not a path")
+        raise CoverageBuildInputError(f"--binary {binary!r}: give a command name, not a path")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / BUILD_LOG

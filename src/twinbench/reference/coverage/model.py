@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from twinbench.formats import first_error
 from twinbench.reference.debian import ReferenceError
 
 BUILD_JSON = "coverage-build.json"
@@ -16,7 +17,15 @@ Toolchain = Literal["gcc", "llvm", "go"]
 
 
 class CoverageBuildError(ReferenceError):
-    """The coverage build cannot be made or read; the message is one line for the user."""
+    """The coverage build cannot be made or measured (a failed build, missing tools); one line for the user."""
+
+
+class CoverageBuildInputError(CoverageBuildError):
+    """What the user asked for is wrong: not a package name, a path for --binary, an unreadable build dir.
+
+    Its own type, so the CLI's one exception table can tell the user's mistake (exit 2) from a build that
+    failed (exit 3), while every `except CoverageBuildError` in the library still catches both.
+    """
 
 
 class CoverageBuild(BaseModel):
@@ -52,8 +61,6 @@ def load_coverage_build(directory: Path) -> CoverageBuild:
     try:
         return CoverageBuild.model_validate_json(path.read_bytes())
     except OSError as exc:
-        raise CoverageBuildError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise CoverageBuildInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "file"
-        raise CoverageBuildError(f"{path}: {where}: {first['msg']}") from None
+        raise CoverageBuildInputError(f"{path}: {first_error(exc, top='file')}") from None

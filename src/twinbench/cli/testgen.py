@@ -1,0 +1,181 @@
+"""`twinbench coverage-build`, `testgen` and `suite check`: make the hidden suite and judge its quality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from twinbench.cli import progress
+from twinbench.cli.errors import BadInput, ExitCode
+from twinbench.cli.options import SandboxOption, WorkersOption, default_workers, task_and_sandbox
+from twinbench.cli.output import alarm, plural, say
+from twinbench.cli.root import app, group
+from twinbench.formats import MutationReport, ValidityReport
+
+CoverageBuildOption = Annotated[
+    Path | None,
+    typer.Option("--coverage-build", metavar="DIR", help="output of twinbench coverage-build, to guide by coverage"),
+]
+
+
+@app.command(
+    "coverage-build",
+    epilog="Example: twinbench coverage-build --debian figlet -o cov/figlet -j 2",
+)
+def coverage_build_command(
+    debian: Annotated[
+        str, typer.Option("--debian", metavar="PKG", help="Debian package whose installed version is built")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="DIR", help="directory for the source and the build")
+    ],
+    binary: Annotated[
+        str | None, typer.Option("--binary", metavar="CMD", help="executable to instrument, if not the package name")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help="parallel build jobs")] = 2,
+) -> None:
+    """Build the reference through its debian/rules with coverage counters (C/C++ gcov, Rust llvm, Go -cover).
+
+    Installs the package's build dependencies with apt-get build-dep (as root or through sudo -n).
+    """
+    from twinbench.reference.coverage import coverage_build
+
+    with progress.status(f"building {debian} with coverage") as show:
+        build = coverage_build(debian, output.resolve(), binary, log=show, jobs=jobs)
+    say(
+        f"{build.package} {build.version} ({build.language}, {build.toolchain}): {build.binary} "
+        f"({plural(len(build.source_files), 'own source file')}, built in {build.build_seconds:.0f}s, "
+        f"{build.build_cpu_seconds:.0f}s CPU; log {build.build_log})"
+    )
+
+
+@app.command("testgen", epilog="Example: twinbench testgen tasks/figlet --budget-s 60 --coverage-build cov/figlet")
+def testgen_command(
+    task: Annotated[Path, typer.Argument(metavar="TASK", help="task directory")],
+    budget_s: Annotated[
+        float,
+        typer.Option("--budget-s", metavar="SECONDS", help="time cap; also sets the run budget to 300 runs per second"),
+    ] = 60.0,
+    runs: Annotated[
+        int | None,
+        typer.Option("--runs", metavar="N", help="exact run budget instead (no time cap; fully reproducible)"),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="same seed and budget give the same suite")] = 0,
+    max_tests: Annotated[int, typer.Option("--max-tests", metavar="N", help="largest suite to keep")] = 1000,
+    coverage_build: CoverageBuildOption = None,
+    workers: WorkersOption = 0,
+    sandbox: SandboxOption = "bwrap",
+    mutants: Annotated[
+        int,
+        typer.Option(
+            "--mutants", min=0, metavar="N", help="grade N mutants of the reference; add inputs that kill survivors"
+        ),
+    ] = 0,
+) -> None:
+    """Generate the task's hidden suite by exploring the reference in the sandbox."""
+    from twinbench.testgen.generate import TestgenOptions
+    from twinbench.testgen.pipeline import run_testgen
+
+    task_dir, backend = task_and_sandbox(task, sandbox)
+    options = TestgenOptions(
+        budget_s=budget_s,
+        runs=runs,
+        seed=seed,
+        max_tests=max_tests,
+        workers=default_workers(workers),
+        mutants=mutants,
+    )
+    with progress.phases("testgen") as advanced:
+        report = run_testgen(task_dir, backend, options, coverage_build, advanced)
+    coverage = f"{report.coverage.percent:.1f}% line coverage, " if report.coverage else ""
+    say(
+        f"{report.task}: {plural(report.kept, 'test')} kept ({coverage}{plural(report.executions, 'run')}, "
+        f"{plural(report.features, 'feature')}, {len(report.dropped)} dropped, {len(report.normalized)} normalized, "
+        f"{report.seconds:.0f}s, guided by {report.guidance})"
+    )
+    _say_classes(report.classes, report.core_share)
+    if report.balance_note:
+        say(f"note: {report.balance_note}")
+    if report.validity is not None:
+        _say_validity(report.validity)
+    if report.mutation is not None:
+        _say_mutation(report.mutation, report.mutation_before)
+    say(f"suite: {task_dir.suite_path}; report: {task_dir.root / 'tests' / 'testgen.json'}")
+
+
+def _say_classes(classes: dict[str, int], core_share: float | None) -> None:
+    if classes:
+        share = f" (core {100 * core_share:.1f}%)" if core_share is not None else ""
+        say("classes: " + ", ".join(f"{name} {count}" for name, count in classes.items()) + share)
+
+
+def _say_validity(validity: ValidityReport) -> None:
+    scores = ", ".join(
+        f"{name} {score:.3f}{' (too high)' if score > validity.threshold else ''}"
+        for name, score in validity.scores.items()
+    )
+    if validity.passed:
+        say(f"validity gate passed (each imitation at most {validity.threshold:.2f}): {scores}")
+    else:
+        alarm(
+            f"VALIDITY GATE FAILED: shallow imitations score above {validity.threshold:.2f}: {scores}. "
+            "A high score on this suite does not mean the program works."
+        )
+
+
+def _say_mutation(mutation: MutationReport, before: MutationReport | None = None) -> None:
+    rate = f"{100 * mutation.kill_rate:.1f}%" if mutation.kill_rate is not None else "n/a"
+    was = f" (before adding mutant-killing cases: {100 * before.kill_rate:.1f}%)" if before and before.kill_rate else ""
+    say(
+        f"mutants: {mutation.requested} made, {mutation.build_failed} did not build, {mutation.equivalent} "
+        f"equivalent (identical binary); killed {mutation.killed} of {mutation.killed + mutation.survived} = {rate}"
+        f"{was} ({plural(mutation.baseline_cases, 'case')} pass on the unmutated rebuild)"
+        + (f"; {mutation.not_run} not run: the time cap came first" if mutation.not_run else "")
+    )
+
+
+suite_app = group("Inspect a task's hidden suite.", "Example: twinbench suite check tasks/figlet")
+
+
+@suite_app.command(
+    "check", epilog="Example: twinbench suite check tasks/figlet --mutants 20 --coverage-build cov/figlet"
+)
+def suite_check_command(
+    task: Annotated[Path, typer.Argument(metavar="TASK", help="task directory")],
+    mutants: Annotated[
+        int, typer.Option("--mutants", min=0, metavar="N", help="mutants of the reference to grade")
+    ] = 0,
+    coverage_build: Annotated[
+        Path | None,
+        typer.Option("--coverage-build", metavar="DIR", help="output of twinbench coverage-build (for --mutants)"),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="which mutants are made")] = 0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="also write the findings to this file")
+    ] = None,
+    workers: WorkersOption = 0,
+    sandbox: SandboxOption = "bwrap",
+) -> None:
+    """Grade shallow imitations (and mutants) of the reference with the suite; exit 1 if the gate fails."""
+    from twinbench.testgen.check import check_suite
+
+    if mutants and coverage_build is None:
+        raise BadInput("--mutants needs --coverage-build (mutants are made from its sources)")
+    task_dir, backend = task_and_sandbox(task, sandbox)
+    with progress.phases("checking", elapsed=False) as advanced:
+        found = check_suite(task_dir, backend, default_workers(workers), mutants, coverage_build, seed, advanced)
+    say(f"{found.task}: {plural(found.cases, 'test')}")
+    _say_classes(found.classes, found.core_share)
+    _say_validity(found.validity)
+    if found.mutation is not None:
+        _say_mutation(found.mutation)
+        for mutant in [m for m in found.mutation.mutants if m.status == "survived"][:20]:
+            say(f"  survived {mutant.id} {mutant.file}:{mutant.line} {mutant.original} -> {mutant.replacement}")
+            for line in mutant.diff.splitlines()[2:]:
+                say(f"    {line}")
+    if json_out is not None:
+        json_out.write_text(found.model_dump_json(indent=2), encoding="utf-8")
+    if not found.validity.passed:
+        raise typer.Exit(ExitCode.FAILED)
