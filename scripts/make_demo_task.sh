@@ -10,4 +10,4 @@ build=${COVERAGE_BUILD_DIR:-/var/tmp/twinbench-coverage/figlet}
 rm -rf "$task"
 "$twinbench" task new figlet --debian figlet -o "$task"
 [ -f "$build/coverage-build.json" ] || "$twinbench" coverage-build --debian figlet -o "$build"
-"$twinbench" testgen "$task" --coverage-build "$build" --runs 6000 --seed 0 --max-tests 300
+"$twinbench" testgen "$task" --coverage-build "$build" --runs 6000 --seed 0 --max-tests 400

@@ -109,3 +109,60 @@ def test_installed_copy_under_debian_is_rebuilt_where_make_makes_it(tmp_path: Pa
     )
     made = target_from_coverage_build(build)
     assert made.binary == target.binary and made.source_files == ["sum.c"]
+
+
+def test_installed_copy_renamed_by_the_package_is_found_by_its_build_id(tmp_path: Path) -> None:
+    """Debian's figlet installs its figlet as figlet-figlet: make has no rule for that name, so the mutants
+    were all the unmutated binary ("40 equivalent") until the copy was matched by build-id."""
+    from twinbench.reference.coverage import CoverageBuild
+    from twinbench.testgen.mutants import target_from_coverage_build
+
+    target = small_program(tmp_path / "src")
+    installed = tmp_path / "src" / "debian" / "sum" / "usr" / "bin"
+    installed.mkdir(parents=True)
+    stripped = installed / "sum-sum"
+    subprocess.run(["strip", "-o", str(stripped), str(target.binary)], check=True)
+    assert stripped.read_bytes() != target.binary.read_bytes()
+    build = CoverageBuild(
+        package="sum",
+        version="1",
+        source_dir=target.source_dir,
+        binary=stripped,
+        object_dir_prefix=str(target.source_dir),
+        strip_components=1,
+        gcda_files=[],
+        source_files=["sum.c"],
+    )
+    assert target_from_coverage_build(build).binary == target.binary
+
+
+def test_mutants_stop_at_the_wall_time_cap(tmp_path: Path, bwrap: Sandbox) -> None:
+    """--mutants is inside --budget-s: once no time is left, mutants are reported not_run, not built."""
+    target = small_program(tmp_path / "src")
+    task = Task(id="sum", reference=ReferenceSpec(binary=str(target.binary)))
+    suite, _ = record_reference(task, [CaseSpec(id="n3", argv=["3"])], bwrap)
+    budget = iter([1.0])
+    report = mutation_score(
+        task, suite, target, 4, bwrap, workers=1, builder=MutantBuilder(target, tmp_path / "cache"),
+        time_left=lambda: next(budget, 0.0),
+    )  # fmt: skip
+    assert [m.status == "not_run" for m in report.mutants] == [False, True, True, True]
+    assert report.not_run == 3 and report.stopped_by == "wall_time" and report.built == 1
+
+
+def test_a_binary_made_by_a_makefile_above_its_directory_is_rebuilt_from_there(tmp_path: Path) -> None:
+    """sed's non-recursive automake build makes sed/sed from the top: `make -C sed sed` has no Makefile and
+    fell back on make's built-in rule (every sed mutant "did not build": config.h not found)."""
+    top = tmp_path / "src"
+    (top / "prog").mkdir(parents=True)
+    (top / "prog" / "sum.c").write_text(PROGRAM)
+    (top / "Makefile").write_text(
+        "prog/sum: prog/sum.o\n\t$(CC) -o $@ $^\nprog/sum.o: prog/sum.c\n\t$(CC) -O0 -c -o $@ $<\n"
+    )
+    subprocess.run(["make", "-C", str(top), "prog/sum"], check=True, capture_output=True)
+    target = MutationTarget(source_dir=top, binary=top / "prog" / "sum", source_files=["prog/sum.c"], label="sum")
+    builder = MutantBuilder(target, tmp_path / "cache")
+    assert (builder.make_dir, builder.make_target) == (Path(), "prog/sum")
+    site = next(site for site in mutation_sites(target) if site.original == "<=")
+    built = builder.build(site)
+    assert built is not None and built.read_bytes() != builder.baseline("prog/sum.c").read_bytes()  # type: ignore[union-attr]

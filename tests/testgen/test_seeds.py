@@ -21,6 +21,7 @@ from twinbench.testgen.seeds import (
     Grammars,
     doc_script_specs,
     script_file_option,
+    script_value_flags,
     seed_sources,
     takes_file_operand,
     takes_script_operand,
@@ -152,3 +153,25 @@ def test_files_of_each_suffix_have_their_own_grammar() -> None:
     assert set(grammars.by_slot) == {"file:awk", "file:dat"}
     assert "BEGIN" in grammars.by_slot["file:awk"].vocabulary["name"]
     assert "BEGIN" not in grammars.by_slot["file:dat"].vocabulary.get("name", [])
+
+
+def test_values_of_script_options_are_program_slots() -> None:
+    """sed's `-e script` holds a program: grammar mutation reaches it (it reached only the first operand, so
+    the upstream seeds written with -e were mutated only byte by byte); jq's --arg values stay data."""
+    sed = mine_docs("sed", [doc_text("sed", "--help")])
+    jq = mine_docs("jq", [doc_text("man", "-P", "cat", "jq"), doc_text("jq", "--help")])
+    assert "-e" in script_value_flags(sed) and "--expression" in script_value_flags(sed)
+    assert script_value_flags(jq) == []
+    seeds = [
+        CaseSpec(id="a", argv=["-n", "-e", "s/a/b/p", "-e", "$!N", "in.txt"], files={"in.txt": b"abc\n"}),
+        CaseSpec(id="b", argv=["-e", "/x/d"], stdin=b"x\ny\n"),
+    ]
+    option = script_file_option(sed)
+    grammars = Grammars(
+        seeds, {"-e": 1, "-n": 0}, script_flags=option.flags if option else (), script_value_flags=["-e"]
+    )
+    assert grammars.script_positions(seeds[0]) == [2, 4]
+    rng = random.Random(1)
+    mutants = [grammars.mutate(seeds[0], rng) for _ in range(40)]
+    assert all(m is not None and m.argv[:2] == ["-n", "-e"] and m.argv[5] == "in.txt" for m in mutants)
+    assert sum(m is not None and m.argv != seeds[0].argv for m in mutants) >= 12  # others change in.txt

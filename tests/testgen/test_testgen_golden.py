@@ -29,7 +29,14 @@ def first_invocations() -> list[dict[str, object]]:
     task_dir = load_task(DEMO_TASK)
     inputs = read_generation_inputs(task_dir, load_cli_model(task_dir))
     rng = random.Random(SEED)
-    synth = Synthesizer(inputs.model, rng, detect_kinds(inputs.docs_text), inputs.vocabulary, inputs.data_files)
+    synth = Synthesizer(
+        inputs.model,
+        rng,
+        detect_kinds(inputs.docs_text),
+        inputs.vocabulary,
+        inputs.data_files,
+        docs_text=inputs.docs_text,
+    )
     seeds = [spec for _, spec in zip(range(SEEDS_PINNED), synth.seeds(), strict=False)]
     parents = [Candidate(spec=spec) for spec in seeds[:5]]
     mutants = [synth.mutate(parents[n % len(parents)], seeds) for n in range(MUTANTS_PINNED)]

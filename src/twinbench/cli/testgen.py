@@ -132,6 +132,7 @@ def _say_mutation(mutation: MutationReport, before: MutationReport | None = None
         f"mutants: {mutation.requested} made, {mutation.build_failed} did not build, {mutation.equivalent} "
         f"equivalent (identical binary); killed {mutation.killed} of {mutation.killed + mutation.survived} = {rate}"
         f"{was} ({plural(mutation.baseline_cases, 'case')} pass on the unmutated rebuild)"
+        + (f"; {mutation.not_run} not run: the time cap came first" if mutation.not_run else "")
     )
 
 

@@ -70,7 +70,9 @@ class Mutant(BaseModel):
     line: int
     original: str
     replacement: str
-    status: str = Field(description="killed, survived, equivalent (identical binary) or build_failed")
+    status: str = Field(
+        description="killed, survived, equivalent (identical binary), build_failed, or not_run (the cap came first)"
+    )
     killed_by: list[str] = Field(default_factory=list)
     diff: str = ""
 
@@ -88,6 +90,8 @@ class MutationReport(BaseModel):
     kill_rate: float | None = Field(description="killed / (killed + survived)")
     baseline_cases: int = Field(description="cases the unmutated rebuild passes: only these can kill")
     seconds: float = 0.0
+    not_run: int = Field(default=0, description="mutants left ungraded because the wall-time cap came first")
+    stopped_by: str = Field(default="done", description="done, or wall_time when the cap ended the grading early")
     mutants: list[Mutant] = Field(default_factory=list)
 
 

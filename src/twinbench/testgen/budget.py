@@ -19,6 +19,7 @@ class WallClock:
 
     cap_s: float | None
     started: float = field(default_factory=time.monotonic)
+    reserved_s: float = 0.0  # kept back from exploring for a later phase that has no per-case cost (mutants)
 
     def elapsed(self) -> float:
         """Seconds since the run started."""
@@ -28,19 +29,24 @@ class WallClock:
         """Seconds left under the cap (infinite without one)."""
         return math.inf if self.cap_s is None else self.cap_s - self.elapsed()
 
+    def left_for_phase(self, seconds_after: float) -> float:
+        """Seconds a phase may still spend when `seconds_after` must remain for what follows it."""
+        return self.remaining() - self._fixed_reserve() - seconds_after
+
     def exploration_over(self, seconds_per_run: float, cases: int) -> bool:
         """True once the time left is what recording, the gate and coverage of `cases` cases will take."""
         if self.cap_s is None:
             return False
-        reserve = self._fixed_reserve() + seconds_per_run * cases * RUNS_AFTER_EXPLORATION_PER_CASE * RESERVE_MARGIN
-        return self.remaining() <= min(reserve, self.cap_s * 0.6)
+        per_case = seconds_per_run * RUNS_AFTER_EXPLORATION_PER_CASE * RESERVE_MARGIN
+        reserve = self._fixed_reserve() + self.reserved_s + per_case * cases
+        return self.remaining() <= min(reserve, self.cap_s * 0.6 + self.reserved_s)
 
     def affordable_cases(self, seconds_per_run: float, wanted: int) -> int:
         """How many of `wanted` cases can still be recorded, gated and replayed for coverage in time."""
         if self.cap_s is None or seconds_per_run <= 0:
             return wanted
         per_case = seconds_per_run * RUNS_AFTER_EXPLORATION_PER_CASE * RESERVE_MARGIN
-        return max(1, min(wanted, int((self.remaining() - self._fixed_reserve()) / per_case)))
+        return max(1, min(wanted, int((self.remaining() - self._fixed_reserve() - self.reserved_s) / per_case)))
 
     def _fixed_reserve(self) -> float:
         # aim at 95% of the cap: run times after exploring vary with the machine's load, the cap allows 5% more

@@ -12,6 +12,7 @@ included: a program too slow to spend its runs in time stops early, and testgen.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import resource
 from collections import Counter
@@ -51,6 +52,8 @@ SUITE_FLOOR = 300  # a suite smaller than this gets the core cases the set cover
 RESUME_HEADROOM = 1.25
 MUTANT_POOL = 256  # explored inputs recorded as candidates for killing surviving mutants
 GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases after a failed gate
+MUTANT_TIME_SHARE = 0.3  # of a --budget-s cap, kept for grading mutants and killing survivors (--mutants)
+COVERAGE_RUNS_PER_CASE = 1.1  # the coverage replay after generation, with a margin
 ACCEPTED_PARENTS = 0.5  # share of mutations whose parent the reference accepted (exit 0)
 
 Progress = Callable[[str, int, int], None]
@@ -118,13 +121,17 @@ def generate_suite(
 ) -> GeneratedSuite:
     """Explore, select, record and gate a suite; returns it with its report and writes nothing."""
     clock = clock or WallClock(None if options.runs else options.budget_s)
+    if options.mutants and mutation_target is not None and clock.cap_s is not None:
+        clock.reserved_s = MUTANT_TIME_SHARE * clock.cap_s
     cpu_start = _cpu_seconds()
     phases = PhaseTimer(clock)
     progress = on_progress or (lambda phase, done, total: None)
     rng = random.Random(options.seed)
     language = [*inputs.upstream, *doc_script_specs(inputs.model, rng)]
     kinds = detect_kinds(inputs.docs_text)
-    synth = Synthesizer(inputs.model, rng, kinds, inputs.vocabulary, inputs.data_files, language)
+    synth = Synthesizer(
+        inputs.model, rng, kinds, inputs.vocabulary, inputs.data_files, language, docs_text=inputs.docs_text
+    )
     long_options = [flag for option in inputs.model.options for flag in option.flags if flag.startswith("--")]
     progress("probing", 0, 1)
     probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers)
@@ -176,8 +183,14 @@ def generate_suite(
         mutation = before = None
         if options.mutants and mutation_target is not None:
             unused = [c for c in explorer.corpus if all(c is not chosen for chosen in selection.chosen)]
+            clock.reserved_s = 0.0
+            seconds_per_run = explorer.seconds_per_run
+
+            def time_left() -> float:
+                return clock.left_for_phase(seconds_per_run * len(suite) * COVERAGE_RUNS_PER_CASE)
+
             before, mutation, killers = kill_survivors(
-                task, suite, unused, mutation_target, options, sandbox, len(specs), probes, progress
+                task, suite, unused, mutation_target, options, sandbox, len(specs), probes, progress, time_left
             )
             if killers.cases:
                 record = _merge_records(record, RecordReport(kept=len(killers)))
@@ -234,15 +247,20 @@ def kill_survivors(
     first_id: int,
     probes: ReferenceProbes,
     progress: Progress,
+    time_left: Callable[[], float] | None = None,
 ) -> tuple[MutationReport, MutationReport, Suite]:
     """Grade mutants with the suite, then add explored inputs that kill the survivors.
 
-    Returns the mutation score before, the score after, and the recorded cases that were added."""
+    Returns the mutation score before, the score after, and the recorded cases that were added. With
+    `time_left`, both stop when it reaches zero: what was not graded is reported as not_run."""
     builder = MutantBuilder(target)
     workers = options.workers
-    before = mutation_score(task, suite, target, options.mutants, sandbox, workers, options.seed, builder, progress)
+    left = time_left or (lambda: math.inf)
+    before = mutation_score(
+        task, suite, target, options.mutants, sandbox, workers, options.seed, builder, progress, time_left
+    )
     survivors = [m for m in before.mutants if m.status == "survived"]
-    if not survivors or not unused:
+    if not survivors or not unused or left() <= 0:
         return before, before, Suite(cases=[])
     # core inputs first: a fault in what the program is for shows in its output
     ranked = sorted(unused, key=lambda c: classify(Behavior.of_candidate(c), probes) != CaseClass.core)
@@ -257,7 +275,7 @@ def kill_survivors(
     after_mutants = []
     for number, mutant in enumerate(before.mutants):
         progress("killing survivors", number, len(before.mutants))
-        binary = builder.build(sites[mutant.id]) if mutant.status == "survived" else None
+        binary = builder.build(sites[mutant.id]) if mutant.status == "survived" and left() > 0 else None
         if binary is None:
             after_mutants.append(mutant)
             continue

@@ -12,6 +12,7 @@ WORDS = [
     "hello", "world", "Agent", "rebuild", "42", "x", "foo", "bar", "baz", "Zebra", "quartz", "a-b_c", "Hi!",
     "naïve", "café", "δ", "0", "-1", "3.14", "true", "null", "TODO", "line", "end",
 ]  # fmt: skip
+LONG_TEXT_SHARE = 0.15
 SPECIAL_STRINGS = ["", " ", "-", "--", "\t", "\\", "%s", "%d", "'", '"', "$HOME", "*", "?", "[", "{}", "é", "\x7f"]
 
 
@@ -55,6 +56,9 @@ def generate(kind: InputKind, rng: random.Random) -> str:
         return "\n".join(_number(rng) for _ in range(rng.randint(1, 8))) + "\n"
     if kind == InputKind.expressions:
         return "\n".join(_expression(rng, 3) for _ in range(rng.randint(1, 4))) + "\n"
+    if rng.random() < LONG_TEXT_SHARE:
+        # a paragraph longer than any screen: what wraps, fills or breaks lines acts on it
+        return " ".join(rng.choice(WORDS) for _ in range(rng.randint(15, 40))) + "\n"
     lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 5))]
     return "\n".join(lines) + ("\n" if rng.random() < 0.9 else "")
 
@@ -147,3 +151,116 @@ def _expression(rng: random.Random, depth: int) -> str:
     left, right = _expression(rng, depth - 1), _expression(rng, depth - 1)
     text = f"{left}{operator}{right}"
     return f"({text})" if rng.random() < 0.3 else text
+
+
+# ISO 2022 (ECMA-35): where a character set is designated (G0-G3; 94, 96 or 94x94 characters), and the
+# shifts that invoke each register into GL or GR for one character or until the next shift
+ISO2022_DESIGNATIONS = (
+    (b"\x1b(", 0), (b"\x1b)", 1), (b"\x1b*", 2), (b"\x1b+", 3), (b"\x1b-", 1), (b"\x1b.", 2), (b"\x1b/", 3),
+    (b"\x1b$", 0), (b"\x1b$(", 0), (b"\x1b$)", 1), (b"\x1b$*", 2), (b"\x1b$+", 3),
+)  # fmt: skip
+ISO2022_INVOCATIONS = {
+    0: (b"\x0f",),
+    1: (b"\x0e", b"\x1b~"),
+    2: (b"\x1bN", b"\x1bn", b"\x1b}"),
+    3: (b"\x1bO", b"\x1bo", b"\x1b|"),
+}
+ISO2022_FINALS = (b"A", b"B")
+# GL bytes whose GR twins (+0x80) are Latin-1 letters most fonts have (Ä Ö Ü ä ö ü ß), then those GR bytes
+ISO2022_TEXT = b"DV\\dv|_ x\xc4\xd6\xdc\xe4\xf6\xfc\xdf"
+
+
+def iso2022_samples() -> list[bytes]:
+    """Every designation of every register with each final byte, invoked by each of its shifts, then text in
+    GL and GR and a return to ASCII: a decoder has a branch for each."""
+    samples = []
+    for designation, register in ISO2022_DESIGNATIONS:
+        for final in ISO2022_FINALS:
+            for shift in ISO2022_INVOCATIONS[register]:
+                samples.append(designation + final + shift + ISO2022_TEXT + b"\x0f\x1b(B.\n")
+    return samples
+
+
+# byte sequences of the encodings and escape conventions a program's docs may name: a program that says it
+# reads them has code for each (shifts, designations, multibyte lengths, invalid and cut-off sequences)
+ENCODED_SAMPLES: dict[str, tuple[tuple[str, ...], tuple[bytes, ...]]] = {
+    "iso2022": (
+        ("iso 2022", "iso-2022", "iso2022"),
+        (
+            b"A\x1b(BB\x1b(0C\x1b(Bd\n",
+            b"x\x1b$B\x30\x21\x30\x22\x1b(By\n",
+            b"a\x1b$)A\x0e\x21\x21\x0fb\x1b$*Bc\x1bNa\x1bOb\n",
+            b"\x1b-A\xe9\xe8\x1b.Bq\x1b~\x1bn\x1b}\x1bo|\x1b|\n",
+            b"\x1b$(C\x21\x21\x1b$+D\x1b\n",
+            *iso2022_samples(),
+        ),
+    ),
+    "hz": (
+        ("hz",),
+        (b"ab~{\x30\x21\x30\x22~}cd~~e\n", b"~{<:Ky2;S{#,~}x~\ny~}~{\x21\n", b"~x~{~}~{\x7e\x7e\n"),
+    ),
+    "shift_jis": (
+        ("shift-jis", "shift_jis", "sjis", "shift jis"),
+        (b"\x82\xa0\x83A\x88\x9f\xb1z\n", b"a\x81\x40\xe0\xfc\x9f\n", b"\x82\n"),
+    ),
+    "dbcs": (("dbcs", "double-byte", "double byte"), (b"\x81\x40\xa4\xa4\xfe\xfe\x80\n", b"\xa1\xa1a\xa1\n")),
+    "utf8": (
+        ("utf-8", "utf8", "unicode"),
+        (
+            "héllo € 𝄞 ﬁ\n".encode(),
+            b"\xf8\x88\x80\x80\x80a\xfc\x84\x80\x80\x80\x80b\n",
+            b"\xc0\xaf\xe0\x80\xaf\xed\xa0\x80\xf4\x90\x80\x80\n",
+            b"\xff\xfe\xe2\x82\n\xc3",
+        ),
+    ),
+    "latin1": (
+        ("latin-1", "latin1", "8859", "iso-8859"),
+        (bytes(range(0xA0, 0x100)) + b"\n", b"caf\xe9 \xdf\xfc\xe6\n"),
+    ),
+    "control": (
+        ("control character", "carriage return", "crlf", "backspace", "escape sequence", "tab"),
+        (b"a\r\nb\r\n", b"a\tb\t\tc\n", b"ab\x08\x08cd\x1b[1mB\x1b[0m\x07\n", b"x\x00y\n"),
+    ),
+}
+
+
+def encodings_named(text: str) -> list[str]:
+    """The encodings of ENCODED_SAMPLES a text names ("HZ" only as a word in capitals: "hz" is in too many
+    words). Applied to the docs, and to a data file's own text (figlet's hz.flc says it sets HZ mode)."""
+    lowered = text.lower()
+    named: list[str] = []
+    for name, (clues, _examples) in ENCODED_SAMPLES.items():
+        hz_named = name == "hz" and re.search(r"\bHZ\b", text) is not None
+        if hz_named or (name != "hz" and any(clue in lowered for clue in clues)):
+            named.append(name)
+    return named
+
+
+def encoded_samples(text: str) -> list[bytes]:
+    """Byte inputs in the encodings and escape conventions a text names."""
+    return [sample for name in encodings_named(text) for sample in ENCODED_SAMPLES[name][1]]
+
+
+def pair_chunks(width: int = 24) -> list[str]:
+    """Printable ASCII in lines of `width` characters in which every ordered pair of characters occurs once
+    (a de Bruijn sequence): text-transforming programs treat rare neighbors (`(` then `)`, `[` then `]`)
+    by rules of their own."""
+    alphabet = [chr(code) for code in range(33, 127)]
+    size = len(alphabet)
+    sequence: list[int] = []
+    visited = [[False] * size for _ in range(size)]
+
+    # Hierholzer's walk over the de Bruijn graph of order 2: nodes are characters, edges ordered pairs
+    stack = [0]
+    while stack:
+        node = stack[-1]
+        for following in range(size):
+            if not visited[node][following]:
+                visited[node][following] = True
+                stack.append(following)
+                break
+        else:
+            sequence.append(stack.pop())
+    text = "".join(alphabet[index] for index in reversed(sequence))
+    # consecutive lines overlap by one character, so that no pair is lost at a line end
+    return [text[start : start + width] for start in range(0, len(text) - 1, width - 1)]

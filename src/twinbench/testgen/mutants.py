@@ -109,18 +109,65 @@ def target_from_coverage_build(build: object) -> MutationTarget:
 
 
 def _made_binary(source_dir: Path, binary: Path) -> Path:
-    """Where make leaves the binary: `binary` itself, unless that is an installed copy under debian/."""
+    """Where make leaves the binary: `binary` itself, unless that is an installed copy under debian/.
+
+    The copy is found by name, else by GNU build-id or identical content: packages rename what they install
+    (Debian's figlet installs figlet as figlet-figlet), and make cannot rebuild a target it has no rule for,
+    so every mutant would then be the unmutated binary."""
     try:
         relative = binary.relative_to(source_dir)
     except ValueError:
         return binary
     if relative.parts[:1] != ("debian",):
         return binary
+    executables: list[Path] = []
     for root, dirs, files in os.walk(source_dir):
         dirs[:] = sorted(d for d in dirs if d not in ("debian", ".git", ".libs", ".pc"))
-        if binary.name in files and os.access(Path(root) / binary.name, os.X_OK):
-            return Path(root) / binary.name
+        for name in sorted(files):
+            path = Path(root) / name
+            if path.is_file() and not path.is_symlink() and os.access(path, os.X_OK):
+                if name == binary.name:
+                    return path
+                executables.append(path)
+    try:
+        installed = binary.read_bytes()
+    except OSError:
+        return binary
+    identity = _build_id(installed)
+    for path in executables:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue
+        if content == installed or (identity is not None and _build_id(content) == identity):
+            return path
     return binary
+
+
+MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
+
+
+def _make_location(source_dir: Path, binary: Path) -> tuple[Path, str]:
+    """The directory (relative to the build tree) to run make in for `binary`, and the target to ask for."""
+    relative = binary.relative_to(source_dir)
+    for depth in range(len(relative.parts) - 1, -1, -1):
+        directory = Path(*relative.parts[:depth])
+        if any((source_dir / directory / name).is_file() for name in MAKEFILES):
+            return directory, str(Path(*relative.parts[depth:]))
+    return relative.parent, relative.name
+
+
+_BUILD_ID_NOTE = re.compile(rb"\x04\x00\x00\x00([\x08-\x40])\x00\x00\x00\x03\x00\x00\x00GNU\x00", re.S)
+
+
+def _build_id(content: bytes) -> bytes | None:
+    """The GNU build-id note of an ELF file (kept by strip), or None."""
+    if not content.startswith(b"\x7fELF"):
+        return None
+    match = _BUILD_ID_NOTE.search(content, 0, 1 << 16)
+    if match is None:
+        return None
+    return content[match.end() : match.end() + match.group(1)[0]]
 
 
 def mutation_sites(target: MutationTarget) -> list[Site]:
@@ -164,6 +211,9 @@ class MutantBuilder:
         self.root = root or cache_dir() / "mutants" / _slug(target.label + str(target.source_dir))
         self.tree = self.root / "tree"
         self.binary = self.tree / target.binary.relative_to(target.source_dir)
+        # make runs where a Makefile knows the binary: its own directory, or the nearest one above it that
+        # has a Makefile (a non-recursive automake build such as sed's makes sed/sed from the top)
+        self.make_dir, self.make_target = _make_location(target.source_dir, target.binary)
 
     def baseline(self, file: str) -> Path | None:
         """The binary rebuilt in the copy with `file` unmutated (what a mutant of `file` is compared with)."""
@@ -193,7 +243,7 @@ class MutantBuilder:
             future = time.time() + 2
             os.utime(source, (future, future))
             result = subprocess.run(
-                ["make", "-C", str(self.binary.parent), self.binary.name, *self.target.make_args],
+                ["make", "-C", str(self.tree / self.make_dir), self.make_target, *self.target.make_args],
                 capture_output=True,
                 timeout=MAKE_TIMEOUT_S,
                 check=False,
@@ -230,7 +280,7 @@ class MutantBuilder:
                 os.utime(self.tree / name, (future, future))
         try:
             subprocess.run(
-                ["make", "-C", str(self.binary.parent), self.binary.name, *self.target.make_args],
+                ["make", "-C", str(self.tree / self.make_dir), self.make_target, *self.target.make_args],
                 capture_output=True,
                 timeout=MAKE_TIMEOUT_S,
                 check=False,
@@ -254,8 +304,12 @@ def mutation_score(
     seed: int = 0,
     builder: MutantBuilder | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
+    time_left: Callable[[], float] | None = None,
 ) -> MutationReport:
-    """Build `count` mutants and grade each with the suite; the report lists survivors with their diffs."""
+    """Build `count` mutants and grade each with the suite; the report lists survivors with their diffs.
+
+    With `time_left` (seconds left under a wall-time cap), mutants not started before it reaches zero are
+    reported as not_run and the report says it was stopped by the wall time."""
     started = time.monotonic()
     builder = builder or MutantBuilder(target)
     sites = choose_sites(target, count, seed)
@@ -265,10 +319,11 @@ def mutation_score(
     mutants: list[Mutant] = []
     for number, site in enumerate(sites):
         progress("mutants", number, len(sites))
-        if site.file not in baselines:
+        out_of_time = time_left is not None and time_left() <= 0
+        if site.file not in baselines and not out_of_time:
             baselines[site.file] = builder.baseline(site.file)
-        baseline = baselines[site.file]
-        binary = builder.build(site)
+        baseline = baselines.get(site.file)
+        binary = None if out_of_time else builder.build(site)
         mutant = Mutant(
             id=f"m{number:03d}",
             file=site.file,
@@ -278,6 +333,10 @@ def mutation_score(
             status="build_failed",
             diff=_diff(target, site),
         )
+        if out_of_time:
+            mutant.status = "not_run"
+            mutants.append(mutant)
+            continue
         if binary is not None and baseline is not None:
             if baseline_ids is None:
                 baseline_ids = passing_ids(task, suite, baseline, sandbox, workers)
@@ -294,7 +353,7 @@ def mutation_score(
     return MutationReport(
         seed=seed,
         requested=count,
-        built=sum(m.status != "build_failed" for m in mutants),
+        built=sum(m.status not in ("build_failed", "not_run") for m in mutants),
         equivalent=sum(m.status == "equivalent" for m in mutants),
         build_failed=sum(m.status == "build_failed" for m in mutants),
         killed=killed,
@@ -302,6 +361,8 @@ def mutation_score(
         kill_rate=round(killed / (killed + survived), 4) if killed + survived else None,
         baseline_cases=len(baseline_ids or ()),
         seconds=round(time.monotonic() - started, 2),
+        not_run=sum(m.status == "not_run" for m in mutants),
+        stopped_by="wall_time" if any(m.status == "not_run" for m in mutants) else "done",
         mutants=mutants,
     )
 
@@ -347,7 +408,10 @@ def _diff(target: MutationTarget, site: Site) -> str:
 
 def _key(target: MutationTarget, file: str, original: bytes, what: str) -> str:
     digest = hashlib.sha256()
-    setup = " ".join([*target.make_args, *sorted(f"{k}={v}" for k, v in target.make_env.items())])
+    # the binary make is asked for, and where, are part of what a cached build was built from
+    make_dir, make_target = _make_location(target.source_dir, target.binary)
+    where = [str(target.binary), str(make_dir), make_target]
+    setup = " ".join([*where, *target.make_args, *sorted(f"{k}={v}" for k, v in target.make_env.items())])
     for part in (file.encode(), original, what.encode(), setup.encode()):
         digest.update(part + b"\0")
     return digest.hexdigest()[:20]

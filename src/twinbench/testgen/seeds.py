@@ -39,6 +39,17 @@ def script_file_option(model: CliModel) -> OptionSpec | None:
     return None
 
 
+def script_value_flags(model: CliModel) -> list[str]:
+    """Spellings of the options whose value is itself a program: sed's `-e script`, `--expression=script`
+    (a value named by a script word, not a file); awk's `-v var=value` and jq's `--arg name value` are not."""
+    flags: list[str] = []
+    for option in model.options:
+        hint = (option.value_hint or "").lower()
+        if option.arity == 1 and any(word in hint for word in SCRIPT_WORDS) and "file" not in hint:
+            flags.extend(option.flags)
+    return flags
+
+
 def takes_script_operand(model: CliModel) -> bool:
     """Does the first operand hold a program (sed's script, jq's filter, awk's program-text)?"""
     return any(any(word in hint.lower() for word in SCRIPT_WORDS) for hint in model.positionals[:1])
@@ -116,12 +127,14 @@ class Grammars:
         option_arity: dict[str, int] | None = None,
         script_operand: bool = True,
         script_flags: Iterable[str] = (),
+        script_value_flags: Iterable[str] = (),
     ) -> None:
         # values of options are not programs (mawk's "-v var=1", "-W version"), and only the first operand is
         # one, when the docs say the program takes its program there and no script file is given
         self.option_arity = option_arity or {}
         self.script_operand = script_operand
         self.script_flags = frozenset(script_flags)
+        self.script_value_flags = frozenset(script_value_flags)
         texts: dict[str, list[str]] = {SLOT_ARGUMENT: [], SLOT_STDIN: []}
         for spec in specs:
             texts[SLOT_ARGUMENT].extend(spec.argv[index] for index in self.script_positions(spec))
@@ -161,8 +174,16 @@ class Grammars:
         return spec.model_copy(update={"argv": argv})
 
     def script_positions(self, spec: CaseSpec) -> list[int]:
-        """The index of the argument that holds a program, if any: the first operand (not an option, an
-        option's value or a file), when the program takes one and no script-file option is given."""
+        """The indices of the arguments that hold a program: the values of script-valued options (sed's
+        `-e s/a/b/`), else the first operand (not an option, an option's value or a file), when the program
+        takes one there and no script-file option is given."""
+        values = [
+            index + 1
+            for index, arg in enumerate(spec.argv[:-1])
+            if arg in self.script_value_flags and is_script_like(spec.argv[index + 1])
+        ]
+        if values:
+            return values
         if not self.script_operand or any(arg.split("=")[0] in self.script_flags for arg in spec.argv):
             return []
         skip = 0

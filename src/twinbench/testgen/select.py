@@ -85,7 +85,8 @@ def select_balanced(
     version and command-line errors together stay at most SHALLOW_SHARE of the suite, cases the errors-only
     imitation would pass at most IMITATION_SHARE, and no one answer more than SAME_ANSWER_SHARE, unless the
     program has almost no core behavior (then `note` says so). A suite smaller than `floor` is filled up
-    with core cases the cover did not need (each reached something new when it was found).
+    with core cases the cover did not need: a second cover of their features first, then the rest in the
+    order they were found (each reached something new when it was found).
     """
     unique, collapsed = _collapse(corpus, tuple(long_options))
     classes = {id(c): classify(Behavior.of_candidate(c), probes) for c in unique}
@@ -106,8 +107,14 @@ def select_balanced(
     chosen += select_cover(core, limit - len(chosen), chosen_first=chosen)
     chosen += select_cover(by_class[CaseClass.input_error], limit - len(chosen), chosen_first=chosen)
     if len(chosen) < min(floor, limit):
+        # a second cover of the core cases not chosen: every line then meets two different inputs where the
+        # corpus has them (a fault planted on a line shows in one input's output more often than in one)
         taken = {id(c) for c in chosen}
-        chosen += [c for c in core if id(c) not in taken][: min(floor, limit) - len(chosen)]
+        rest = [c for c in core if id(c) not in taken]
+        second = select_cover(rest, min(floor, limit) - len(chosen))
+        taken |= {id(c) for c in second}
+        chosen += second
+        chosen += [c for c in rest if id(c) not in taken][: min(floor, limit) - len(chosen)]
     note = ""
     if scarce:
         note = f"only {len(core)} core candidates found (fewer than {MIN_CORE}): shallow cases were not capped"

@@ -8,26 +8,46 @@ inputs (doc examples, the language seeds of testgen/seeds.py, options alone and 
 
 from __future__ import annotations
 
-import gzip
-import io
 import itertools
 import random
-import re
-import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from twinbench.reference.docmodel import CliModel, OptionSpec
+from twinbench.testgen.datafiles import VARIANTS, DataFile, by_kind, kinds_for_option, make_variant, variant
 from twinbench.testgen.explore import Candidate
-from twinbench.testgen.inputs import InputKind, generate, mutate_bytes, mutate_text, value_for_hint
+from twinbench.testgen.inputs import (
+    ENCODED_SAMPLES,
+    InputKind,
+    encodings_named,
+    generate,
+    mutate_bytes,
+    mutate_text,
+    pair_chunks,
+    value_for_hint,
+)
 from twinbench.testgen.record import CaseSpec
-from twinbench.testgen.seeds import Grammars, option_arity, script_file_option, takes_script_operand
+from twinbench.testgen.seeds import (
+    Grammars,
+    option_arity,
+    script_file_option,
+    script_value_flags,
+    takes_script_operand,
+)
 
 MAX_PAIRS = 600
 DOC_COMMAND_LINES = "docs:command lines"
 GRAMMAR_SHARE = 0.5  # of mutations, when the language seeds gave a grammar
 CASE_TIMEOUT_S = 10.0
 INPUT_FILE = "in.txt"
+DATA_FILES = "data files"
+ENCODINGS = "encodings"
+CHARACTER_PAIRS = "character pairs"
+DATA_FILES_PER_OPTION = 120
+PAIR_SEEDS = 48  # lines of the character-pair text seeded for any program; all of them for a text transformer
+ENCODED_INPUT_SHARE = 0.15
+PAIR_INPUT_SHARE = 0.15
+NOT_TEXT_OPERAND = ("file", "script", "program", "expr", "filter", "pattern", "dir", "path")
 
 
 class Synthesizer:
@@ -39,8 +59,9 @@ class Synthesizer:
         rng: random.Random,
         kinds: list[InputKind],
         vocabulary: list[str],
-        data_files: list[tuple[str, bytes]],
+        data_files: list[DataFile],
         language: list[CaseSpec] | None = None,
+        docs_text: str = "",
     ) -> None:
         self.model = model
         self.language = language or []
@@ -50,12 +71,22 @@ class Synthesizer:
             option_arity(model),
             script_operand=takes_script_operand(model),
             script_flags=script_option.flags if script_option else (),
+            script_value_flags=script_value_flags(model),
         )
         self.rng = rng
         self.kinds = kinds
         self.vocabulary = vocabulary
         self.texts = [*model.example_inputs]
         self.data_files = data_files
+        self.data_kinds = by_kind(data_files)
+        self.option_kinds = {
+            option.flags[0]: kinds_for_option(option, docs_text, list(self.data_kinds)) for option in model.options
+        }
+        self.encodings = encodings_named(docs_text)
+        self.encoded = [_text(sample) for name in self.encodings for sample in ENCODED_SAMPLES[name][1]]
+        self.pairs = pair_chunks()
+        hints = [hint.lower() for hint in model.positionals]
+        self.transforms_text = bool(hints) and not any(word in hint for hint in hints for word in NOT_TEXT_OPERAND)
         self._pending_files: dict[str, bytes] = {}
         self.counter = 0
 
@@ -72,6 +103,10 @@ class Synthesizer:
                 yield self._spec([*self._use(option), *self._positionals()])
                 yield self._spec(self._use(option), stdin=self._input())
         yield from self._errors()
+        yield from self._data_file_seeds()
+        yield from self._encoded_seeds()
+        for line in self.pairs if self.transforms_text else self.pairs[:PAIR_SEEDS]:
+            yield self._spec([], stdin=line + "\n", origin=CHARACTER_PAIRS)
         pairs = list(itertools.combinations(self.model.options, 2))
         self.rng.shuffle(pairs)
         for first, second in pairs[:MAX_PAIRS]:
@@ -110,7 +145,7 @@ class Synthesizer:
                 self.counter += 1
                 return mutant.model_copy(update={"id": f"c{self.counter}", "origin": "grammar"})
         argv = list(spec.argv)
-        stdin = spec.stdin.decode("utf-8", errors="replace")
+        stdin = spec.stdin.decode("utf-8", errors="surrogateescape")
         choice = self.rng.randrange(8)
         if choice == 0 and self.model.options:
             position = self.rng.randint(0, len(argv))
@@ -124,7 +159,7 @@ class Synthesizer:
             donor = self.rng.choice(donors)
             argv = argv[: self.rng.randint(0, len(argv))] + donor.argv[self.rng.randint(0, len(donor.argv)) :]
         elif choice == 4:
-            stdin = mutate_text(stdin, self.rng, [d.stdin.decode("utf-8", "replace") for d in donors[-50:]])
+            stdin = mutate_text(stdin, self.rng, [d.stdin.decode("utf-8", "surrogateescape") for d in donors[-50:]])
         elif choice == 5:
             stdin = self._input()
         elif choice == 6 and spec.files:
@@ -145,7 +180,7 @@ class Synthesizer:
             return [flag]
         hint = (option.value_hint or "").lower()
         if ("file" in hint or "path" in hint) and self.data_files and self.rng.random() < 0.6:
-            return [flag, self._data_file_argument(option.description)]
+            return [flag, self._data_file_argument(option)]
         values = [
             value_for_hint(option.value_hint, self.rng, option.choices or self.vocabulary)
             for _ in range(max(1, getattr(option, "arity", 1)))
@@ -154,23 +189,71 @@ class Synthesizer:
             return [f"{flag}={values[0]}"]
         return [flag, *values]
 
-    def _data_file_argument(self, description: str) -> str:
-        """An input file made from one of the package's own data files: as is, compressed, or damaged."""
-        suffixes = set(re.findall(r"\.[A-Za-z]{2,4}\b", description))
-        preferred = [item for item in self.data_files if Path(item[0]).suffix in suffixes] or self.data_files
-        name, content = self.rng.choice(preferred)
+    def _data_file_argument(self, option: OptionSpec, chosen: DataFile | None = None, how: str = "") -> str:
+        """An input file made from one of the package's own data files (of a kind the docs tie to the option,
+        when they tie one): as is or a variant (other line ends, cut short, long lines, header edits,
+        compressed, damaged)."""
+        if chosen is None:
+            kinds = self.option_kinds.get(option.flags[0]) or list(self.data_kinds)
+            chosen = self.rng.choice(self.data_kinds[self.rng.choice(kinds)])
+        name, content = chosen
+        if how:
+            content = make_variant(how, content, name, self.rng)
+        else:
+            how, content = variant(content, name, self.rng)
         suffix = Path(name).suffix
-        variant = self.rng.random()
-        if variant < 0.15:
-            content = _zip_member(Path(name).name, content)
-        elif variant < 0.25:
-            content = gzip.compress(content, mtime=0)
-        elif variant < 0.45:
-            content = mutate_bytes(content, self.rng)
         file_name = f"data{suffix}"
         self._pending_files[file_name] = content
         # programs that add a default suffix themselves get the bare name half of the time
         return file_name[: -len(suffix)] if suffix and self.rng.random() < 0.5 else file_name
+
+    def _file_options(self) -> list[OptionSpec]:
+        return [
+            option
+            for option in self.model.options
+            if option.takes_value and any(word in (option.value_hint or "").lower() for word in ("file", "path"))
+        ]
+
+    def _data_file_seeds(self) -> Iterator[CaseSpec]:
+        """Every data file of the kinds the docs tie to each file-valued option, as is and as one variant;
+        one file of every other kind (a font where a control file belongs is behavior too)."""
+        for option in self._file_options():
+            flag = option.flags[0]
+            tied = self.option_kinds.get(flag) or list(self.data_kinds)
+            files = [item for kind in tied for item in self.data_kinds[kind]][:DATA_FILES_PER_OPTION]
+            others = [group[0] for kind, group in self.data_kinds.items() if kind not in tied]
+            for item in files:
+                argument = self._data_file_argument(option, item, "as_is")
+                yield self._spec([flag, argument, *self._positionals()], origin=DATA_FILES)
+                argument = self._data_file_argument(option, item)
+                yield self._spec([flag, argument, *self._positionals()], origin=DATA_FILES)
+            for item in others:
+                argument = self._data_file_argument(option, item, "as_is")
+                yield self._spec([flag, argument, *self._positionals()], origin=DATA_FILES)
+            # every variant of the smallest and the largest file of each kind: a reader's buffers, block
+            # kinds and limits differ with size (small deflated files get fixed Huffman codes, large ones
+            # dynamic codes and several buffers)
+            for kind in tied:
+                group = sorted(self.data_kinds[kind], key=lambda item: len(item[1]))
+                for item in dict.fromkeys([group[0], group[-1]]):
+                    for how in VARIANTS:
+                        argument = self._data_file_argument(option, item, how)
+                        yield self._spec([flag, argument, *self._positionals()], origin=DATA_FILES)
+
+    def _encoded_seeds(self) -> Iterator[CaseSpec]:
+        """Input in each encoding the docs name, alone and through every data file that names the same
+        encoding in its own text (figlet's hz.flc with HZ text, its utf8.flc with UTF-8)."""
+        for text in self.encoded:
+            yield self._spec([], stdin=text, origin=ENCODINGS)
+        for option in self._file_options():
+            for kind in self.option_kinds.get(option.flags[0], []):
+                for item in self.data_kinds[kind]:
+                    own = encodings_named(item[1][:4096].decode("latin-1"))
+                    names = own or self.encodings[:1]
+                    for name in names:
+                        for raw in ENCODED_SAMPLES[name][1]:
+                            argument = self._data_file_argument(option, item, "as_is")
+                            yield self._spec([option.flags[0], argument], stdin=_text(raw), origin=ENCODINGS)
 
     def _positionals(self) -> list[str]:
         hints = self.model.positionals or ["text"]
@@ -189,6 +272,11 @@ class Synthesizer:
         return words
 
     def _input(self) -> str:
+        draw = self.rng.random()
+        if self.encoded and draw < ENCODED_INPUT_SHARE:
+            return self.rng.choice(self.encoded)
+        if self.transforms_text and draw > 1 - PAIR_INPUT_SHARE:
+            return self.rng.choice(self.pairs) + "\n"
         if self.texts and self.rng.random() < 0.4:
             return self.rng.choice(self.texts)
         return generate(self.rng.choice(self.kinds), self.rng)
@@ -215,7 +303,7 @@ class Synthesizer:
         files.update(self._pending_files)
         self._pending_files = {}
         if INPUT_FILE not in files and (INPUT_FILE in argv or any(arg.endswith("=" + INPUT_FILE) for arg in argv)):
-            files[INPUT_FILE] = self._input().encode()
+            files[INPUT_FILE] = self._input().encode("utf-8", errors="surrogateescape")
         return CaseSpec(
             id=f"c{self.counter}",
             origin=origin,
@@ -233,8 +321,6 @@ def _by_origin(specs: list[CaseSpec]) -> list[Iterator[CaseSpec]]:
     return [iter(group) for group in groups.values()]
 
 
-def _zip_member(name: str, content: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 2, 3, 4, 5)), content, zipfile.ZIP_DEFLATED)
-    return buffer.getvalue()
+def _text(sample: bytes) -> str:
+    """Bytes as the str a spec's stdin is made from (surrogateescape: every byte comes back as it was)."""
+    return sample.decode("utf-8", errors="surrogateescape")

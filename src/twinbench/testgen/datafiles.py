@@ -1,0 +1,142 @@
+"""The package's own data files as test inputs: every file, by kind, as is and as damaged copies.
+
+A program's data files (figlet's fonts and control files, a dictionary, a table of codes) are what its
+file-valued options are for, and the readers of those files hold much of its code: header fields, line
+ends, long lines, compressed copies, truncation. Each variant is stored in the case itself (a task input
+file), since the package's files are hidden in the sandbox.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+import re
+import struct
+import zlib
+from pathlib import PurePath
+
+from twinbench.reference.docmodel import OptionSpec
+from twinbench.testgen.inputs import mutate_bytes
+
+DataFile = tuple[str, bytes]
+VARIANTS = (
+    "as_is", "crlf", "truncated", "long_line", "header_edit", "header_short", "multibyte", "zip", "zip_fixed",
+    "zip_stored", "zip_bad_crc", "gzip", "bytes",
+)  # fmt: skip
+VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 6, 8, 5, 3, 3, 3, 4, 7)
+# UTF-8 of every length (2 to 4 bytes, and the 5- and 6-byte forms of the original definition), overlong,
+# a lone continuation byte and a cut-off sequence: what a reader decoding its data files must handle
+MULTIBYTE = (
+    "é".encode(), "€".encode(), "𝄞".encode(), b"\xf8\x88\x80\x80\x80", b"\xfc\x84\x80\x80\x80\x80",
+    b"\xc0\xaf", b"\x80", b"\xe2\x82",
+)  # fmt: skip
+# each zip variant's deflate blocks: dynamic Huffman codes (level 9), the fixed codes of RFC 1951 (zlib's
+# Z_FIXED strategy; zlib picks them by itself only for tiny inputs), stored blocks (level 0)
+ZIP_DEFLATE = {
+    "zip": (9, zlib.Z_DEFAULT_STRATEGY),
+    "zip_fixed": (9, zlib.Z_FIXED),
+    "zip_stored": (0, zlib.Z_DEFAULT_STRATEGY),
+    "zip_bad_crc": (6, zlib.Z_DEFAULT_STRATEGY),
+}
+ZIP_DATE_TIME = (0x2865, 0x1882)  # 2024-03-05 03:04:04 in DOS form: the same input every run
+LONG_LINE_REPEATS = 60
+HEADER_NUMBER = re.compile(rb"-?\d+")
+_FILE_WORDS = re.compile(r"(file|name|path)s?$")
+
+
+def by_kind(data_files: list[DataFile]) -> dict[str, list[DataFile]]:
+    """The data files grouped by suffix ("" for none), each group in a stable order."""
+    groups: dict[str, list[DataFile]] = {}
+    for name, content in sorted(data_files):
+        groups.setdefault(PurePath(name).suffix, []).append((name, content))
+    return groups
+
+
+def kinds_for_option(option: OptionSpec, docs_text: str, kinds: list[str]) -> list[str]:
+    """The data-file kinds (suffixes) the docs tie to an option: named in its description, or on a docs line
+    with the thing its value names ("controlfile" ... "control files end in .flc")."""
+    found = [kind for kind in kinds if kind and kind in option.description]
+    stem = _FILE_WORDS.sub("", (option.value_hint or "").lower()).strip("-_ ")
+    if len(stem) >= 3:
+        for line in docs_text.lower().splitlines():
+            if stem in line.replace(" ", ""):
+                found.extend(kind for kind in kinds if kind and kind.lower() in line)
+    return list(dict.fromkeys(found))
+
+
+def variant(content: bytes, name: str, rng: random.Random) -> tuple[str, bytes]:
+    """One copy of a data file: as is, with other line ends, cut short, with a very long line, with a number
+    of its header line changed or its last fields left out, with multibyte characters (valid and not) in its
+    lines, compressed (with a wrong checksum too), or with bytes changed."""
+    how = rng.choices(VARIANTS, weights=VARIANT_WEIGHTS)[0]
+    return how, make_variant(how, content, name, rng)
+
+
+def make_variant(how: str, content: bytes, name: str, rng: random.Random) -> bytes:
+    """The copy of `content` that variant `how` describes."""
+    lines = content.split(b"\n")
+    if how == "crlf":
+        return content.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if how == "truncated":
+        return b"\n".join(lines[: rng.randint(1, max(1, len(lines) - 1))])
+    if how == "long_line" and len(lines) > 1:
+        index = rng.randrange(1, len(lines))
+        lines[index] = lines[index] * LONG_LINE_REPEATS or b"x" * 4096
+        return b"\n".join(lines)
+    if how == "header_edit":
+        return _edit_header_number(lines, rng)
+    if how == "multibyte" and len(lines) > 1:
+        for _ in range(rng.randint(1, 8)):
+            index = rng.randrange(1, len(lines))
+            line = lines[index]
+            position = rng.randint(0, len(line))
+            lines[index] = line[:position] + rng.choice(MULTIBYTE) + line[position:]
+        return b"\n".join(lines)
+    if how == "header_short" and lines:
+        # optional trailing header fields left out: the reader's defaults for them
+        fields = lines[0].split(b" ")
+        lines[0] = b" ".join(fields[: rng.randint(1, max(1, len(fields) - 1))])
+        return b"\n".join(lines)
+    if how in ZIP_DEFLATE:
+        level, strategy = ZIP_DEFLATE[how]
+        crc = zlib.crc32(content) ^ (0x5A5A5A5A if how == "zip_bad_crc" else 0)
+        return zip_member(PurePath(name).name, content, level, strategy, crc)
+    if how == "gzip":
+        return gzip.compress(content, mtime=0)
+    if how == "bytes":
+        return mutate_bytes(content, rng)
+    return content
+
+
+def _edit_header_number(lines: list[bytes], rng: random.Random) -> bytes:
+    numbers = list(HEADER_NUMBER.finditer(lines[0])) if lines else []
+    if not numbers:
+        return b"\n".join(lines)
+    match = rng.choice(numbers)
+    value = int(match.group(0))
+    replacement = rng.choice([0, 1, -1, value + 1, value - 1, value * 2, 127, 65536])
+    lines[0] = lines[0][: match.start()] + str(replacement).encode() + lines[0][match.end() :]
+    return b"\n".join(lines)
+
+
+def zip_member(
+    name: str, content: bytes, level: int = 6, strategy: int = zlib.Z_DEFAULT_STRATEGY, crc: int | None = None
+) -> bytes:
+    """A zip archive of one deflated member, written here rather than by zipfile, which can choose neither
+    the deflate strategy nor a wrong checksum; `crc` (default: the right one) goes into both headers."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9, strategy)
+    data = compressor.compress(content) + compressor.flush()
+    encoded = name.encode("utf-8", errors="replace")
+    checksum = zlib.crc32(content) if crc is None else crc & 0xFFFFFFFF
+    time, date = ZIP_DATE_TIME
+    fields = struct.pack("<HHHHHIII", 20, 0, 8, time, date, checksum, len(data), len(content))
+    local = b"PK\x03\x04" + fields + struct.pack("<HH", len(encoded), 0) + encoded
+    central = (
+        b"PK\x01\x02"
+        + struct.pack("<H", 20)
+        + fields
+        + struct.pack("<HHHHHII", len(encoded), 0, 0, 0, 0, 0, 0)
+        + encoded
+    )
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    return local + data + central + end

@@ -1,0 +1,156 @@
+"""Kinds of input the generator makes beyond options: the package's data files (every file, by kind, and
+damaged copies), byte inputs in the encodings the docs name, and text covering every pair of characters.
+
+The figures come from the real figlet: its frozen docs (the demo task) and its installed data files."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import random
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from twinbench.demo import DEMO_TASK
+from twinbench.formats import load_task
+from twinbench.testgen.datafiles import by_kind, kinds_for_option, make_variant
+from twinbench.testgen.inputs import detect_kinds, encoded_samples, encodings_named, iso2022_samples, pair_chunks
+from twinbench.testgen.pipeline import load_cli_model, read_generation_inputs
+from twinbench.testgen.record import CaseSpec
+from twinbench.testgen.synthesize import DATA_FILES, ENCODINGS, Synthesizer
+
+FIGLET = Path("/usr/bin/figlet")
+needs_figlet = pytest.mark.skipif(not FIGLET.exists(), reason="figlet is not installed")
+FONT = b"flf2a$ 2 1 8 -1 1\ncomment\n" + b"".join(b"%c@\n%c@@\n" % (c, c) for c in range(32, 127))
+
+
+def figlet_synthesizer() -> Synthesizer:
+    task_dir = load_task(DEMO_TASK)
+    inputs = read_generation_inputs(task_dir, load_cli_model(task_dir), upstream_tests=False)
+    return Synthesizer(
+        inputs.model,
+        random.Random(3),
+        detect_kinds(inputs.docs_text),
+        inputs.vocabulary,
+        inputs.data_files,
+        docs_text=inputs.docs_text,
+    )
+
+
+def run_figlet(spec: CaseSpec, work: Path) -> subprocess.CompletedProcess[bytes]:
+    for name, content in spec.files.items():
+        (work / name).write_bytes(content)
+    return subprocess.run(
+        [str(FIGLET), *spec.argv], cwd=work, input=spec.stdin, capture_output=True, timeout=10, check=False
+    )
+
+
+def test_data_file_variants_change_what_a_reader_of_them_sees() -> None:
+    rng = random.Random(0)
+    assert make_variant("crlf", b"a\nb\r\nc\n", "x.flf", rng) == b"a\r\nb\r\nc\r\n"
+    assert make_variant("truncated", FONT, "x.flf", rng).count(b"\n") < FONT.count(b"\n")
+    long = make_variant("long_line", FONT, "x.flf", rng)
+    assert max(len(line) for line in long.split(b"\n")) >= 60 * 2
+    edited = make_variant("header_edit", FONT, "x.flf", rng)
+    assert edited.split(b"\n")[0] != FONT.split(b"\n")[0] and edited.split(b"\n")[1:] == FONT.split(b"\n")[1:]
+    archive = zipfile.ZipFile(io.BytesIO(make_variant("zip", FONT, "dir/x.flf", rng)))
+    assert archive.read("x.flf") == FONT
+    damaged = zipfile.ZipFile(io.BytesIO(make_variant("zip_bad_crc", FONT, "x.flf", rng)))
+    with pytest.raises(zipfile.BadZipFile):
+        damaged.read("x.flf")
+    # the deflate block type (RFC 1951 BTYPE, bits 1-2 of the member's first byte): dynamic, fixed, stored
+    header = 30 + len("x.flf")
+    for how, block_type in (("zip", 2), ("zip_fixed", 1), ("zip_stored", 0)):
+        archive_bytes = make_variant(how, FONT, "x.flf", rng)
+        assert (archive_bytes[header] >> 1) & 3 == block_type, how
+        assert zipfile.ZipFile(io.BytesIO(archive_bytes)).read("x.flf") == FONT
+
+
+def test_the_docs_tie_figlets_control_file_option_to_its_flc_files() -> None:
+    task_dir = load_task(DEMO_TASK)
+    model = load_cli_model(task_dir)
+    docs = read_generation_inputs(task_dir, model, upstream_tests=False).docs_text
+    control = next(option for option in model.options if option.flags == ["-C"])
+    assert kinds_for_option(control, docs, [".flc", ".flf", ".tlf"])[0] == ".flc"
+    assert set(by_kind([("/a/x.flc", b""), ("/a/y.flf", b""), ("/a/z.flc", b"")])) == {".flc", ".flf"}
+
+
+def test_encodings_are_the_ones_the_text_names() -> None:
+    named = encodings_named("Input may be ISO 2022, HZ or UTF-8; the hz field and Hz are not HZ-named")
+    assert named[:3] == ["iso2022", "hz", "utf8"]
+    assert encodings_named("a frequency of 50 hz") == []
+    assert encoded_samples("plain text") == []
+
+
+def test_pair_text_has_every_ordered_pair_of_printable_characters() -> None:
+    pairs = {pair for line in pair_chunks(24) for pair in itertools.pairwise(line)}
+    assert len(pairs) == 94 * 94 and ("(", ")") in pairs and ("~", "[") in pairs
+
+
+@needs_figlet
+def test_figlet_seeds_reach_hz_mode_through_its_own_control_file(tmp_path: Path) -> None:
+    """hz.flc says it sets HZ mode; the seed that feeds it HZ text makes figlet decode it (its output then
+    differs from the same bytes with no control file), and every .flc of the package is tried with -C."""
+    synth = figlet_synthesizer()
+    seeds = list(synth.seeds())
+    hz_seed = next(
+        spec
+        for spec in seeds
+        if spec.origin == ENCODINGS
+        and spec.argv[:1] == ["-C"]
+        and b"~{" in spec.stdin
+        and b"HZ" in spec.files[next(iter(spec.files))]
+    )
+    plain = hz_seed.model_copy(update={"argv": [], "files": {}})
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with_control = run_figlet(hz_seed, tmp_path / "a")
+    assert with_control.returncode == 0
+    assert with_control.stdout != run_figlet(plain, tmp_path / "b").stdout
+    flc_files = {name for name, _ in synth.data_kinds[".flc"]}
+    tried = {
+        content
+        for spec in seeds
+        if spec.origin == DATA_FILES and spec.argv[:1] == ["-C"]
+        for content in spec.files.values()
+    }
+    assert {content for name, content in synth.data_files if name in flc_files} <= tried
+
+
+@needs_figlet
+def test_a_font_with_an_edited_header_changes_figlets_output(tmp_path: Path) -> None:
+    """The edit (here the layout field, 0 -> 127) reaches the font reader; a CRLF copy reads the same."""
+    font = Path("/usr/share/figlet/standard.flf").read_bytes()
+    outputs = []
+    for how in ("as_is", "header_edit", "crlf"):
+        (tmp_path / how).mkdir()
+        content = make_variant(how, font, "standard.flf", random.Random(0))
+        spec = CaseSpec(id="t", argv=["-f", "data.flf", "(x)"], files={"data.flf": content})
+        outputs.append(run_figlet(spec, tmp_path / how).stdout)
+    assert outputs[0] != outputs[1] and outputs[0] == outputs[2]
+
+
+def test_iso2022_samples_cover_every_register_and_shift() -> None:
+    """Each designation (G0-G3; 94, 96 and 94x94 sets) with each final byte and each shift that invokes it."""
+    samples = iso2022_samples()
+    assert len(samples) == 54 and len(set(samples)) == 54
+    assert b"\x1b-A\x0e" in b"".join(samples) and b"\x1b$+B\x1b|" in b"".join(samples)
+    assert all(sample.endswith(b"\x0f\x1b(B.\n") for sample in samples)
+
+
+@needs_figlet
+def test_multibyte_font_lines_reach_figlets_utf8_reader(tmp_path: Path) -> None:
+    """TLF fonts are UTF-8: the multibyte variant puts characters of every length (and broken ones) into glyph
+    lines, and figlet's output changes with them."""
+    font = Path("/usr/share/figlet/future.tlf").read_bytes()
+    outputs = []
+    for how in ("as_is", "multibyte"):
+        (tmp_path / how).mkdir()
+        content = make_variant(how, font, "future.tlf", random.Random(4))
+        every_character = "".join(chr(code) for code in range(33, 127))
+        spec = CaseSpec(id="t", argv=["-w", "10000", "-f", "data.tlf", every_character], files={"data.tlf": content})
+        outputs.append(run_figlet(spec, tmp_path / how).stdout)
+    assert outputs[0] != outputs[1]
