@@ -47,7 +47,7 @@ def test_samples_come_from_the_source_tree_first_and_only_if_the_format_really_m
 
 def test_samples_are_bounded_per_format_and_stable(tmp_path: Path) -> None:
     for number in range(10):
-        (tmp_path / f"s{number}.c").write_text("int main(void) { return %d; }\n" % number + " " * number)
+        (tmp_path / f"s{number}.c").write_text(f"int main(void) {{ return {number}; }}\n" + " " * number)
     formats = formats_in_docs("compiles a C source file: c source, c program")
     first = sample_files(formats, tmp_path, machine=False)
     assert len(first) == SAMPLES_PER_FORMAT
@@ -56,9 +56,7 @@ def test_samples_are_bounded_per_format_and_stable(tmp_path: Path) -> None:
 
 def test_each_sample_becomes_an_operand_a_flagged_operand_and_stdin() -> None:
     model = CliModel(program="jp2a", options=[OptionSpec(flags=["--invert"], description="invert")])
-    synth = Synthesizer(
-        model, random.Random(1), [InputKind.text], ["hello"], [], samples=[("/usr/share/x/a.png", PNG)]
-    )
+    synth = Synthesizer(model, random.Random(1), [InputKind.text], ["hello"], [], samples=[("/usr/share/x/a.png", PNG)])
     seeds = [spec for spec in synth.seeds() if spec.origin == SAMPLES]
     assert [spec.argv for spec in seeds] == [["sample0.png"], [], ["--invert", "sample0.png"], ["--invert"]]
     assert seeds[0].files == {"sample0.png": PNG}
