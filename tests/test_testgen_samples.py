@@ -61,3 +61,10 @@ def test_each_sample_becomes_an_operand_a_flagged_operand_and_stdin() -> None:
     assert [spec.argv for spec in seeds] == [["sample0.png"], [], ["--invert", "sample0.png"], ["--invert"]]
     assert seeds[0].files == {"sample0.png": PNG}
     assert seeds[1].stdin == PNG and seeds[3].stdin == PNG  # binary bytes pass through stdin unchanged
+
+
+def test_a_subcommand_program_gets_each_sample_after_each_subcommand() -> None:
+    model = CliModel(program="seqtk", subcommands=["seq", "comp"])
+    synth = Synthesizer(model, random.Random(1), [InputKind.text], ["hello"], [], samples=[("/x/in.fa", b">a\nACGT\n")])
+    seeds = [spec.argv for spec in synth.seeds() if spec.origin == SAMPLES]
+    assert ["seq", "sample0.fa"] in seeds and ["comp", "sample0.fa"] in seeds

@@ -26,6 +26,7 @@ from twinbench.testgen.seeds import Grammars, option_arity, script_file_option, 
 MAX_PAIRS = 600
 DOC_COMMAND_LINES = "docs:command lines"
 SAMPLES = "samples:format files"
+SAMPLE_SUBCOMMANDS = 12
 GRAMMAR_SHARE = 0.5  # of mutations, when the language seeds gave a grammar
 CASE_TIMEOUT_S = 10.0
 INPUT_FILE = "in.txt"
@@ -85,7 +86,7 @@ class Synthesizer:
                 yield self._spec([*self._use(first), *self._use(second), *self._use(third), *self._positionals()])
 
     def _sample_seeds(self) -> Iterator[CaseSpec]:
-        """Each sample file of the program's formats as its operand, after an option, and on stdin."""
+        """Each sample file of the program's formats as its operand, after a subcommand or an option, and on stdin."""
         options = [option for option in self.model.options if not option.takes_value]
         for number, (source, content) in enumerate(self.samples):
             name = f"sample{number}{''.join(Path(source).suffixes[-2:])}"
@@ -93,6 +94,9 @@ class Synthesizer:
             yield self._spec([name], inherited=files, origin=SAMPLES)
             stdin = content.decode("utf-8", errors="surrogateescape")
             yield self._spec([], stdin=stdin, origin=SAMPLES)
+            for subcommand in self.model.subcommands[:SAMPLE_SUBCOMMANDS]:
+                # samtools view, seqtk seq, bedtools sort: a subcommand program reads its files after the subcommand
+                yield self._spec([subcommand, name], inherited=files, origin=SAMPLES)
             for option in options[number % max(1, len(options)) :][:3]:
                 yield self._spec([self.rng.choice(option.flags), name], inherited=files, origin=SAMPLES)
                 yield self._spec([self.rng.choice(option.flags)], stdin=stdin, origin=SAMPLES)
