@@ -85,6 +85,9 @@ class GenerationInputs(BaseModel):
     docs_text: str = ""
     vocabulary: list[str] = Field(default_factory=lambda: ["hello"])
     data_files: list[tuple[str, bytes]] = Field(default_factory=list)
+    samples: list[tuple[str, bytes]] = Field(
+        default_factory=list, description="input files of the formats the docs name (testgen/samples.py)"
+    )
     upstream: list[CaseSpec] = Field(default_factory=list, description="invocations from the package's own tests")
     upstream_note: str = Field(default="", description="the source package the upstream seeds came from, or why none")
 
@@ -130,7 +133,14 @@ def generate_suite(
     language = [*inputs.upstream, *doc_script_specs(inputs.model, rng)]
     kinds = detect_kinds(inputs.docs_text)
     synth = Synthesizer(
-        inputs.model, rng, kinds, inputs.vocabulary, inputs.data_files, language, docs_text=inputs.docs_text
+        inputs.model,
+        rng,
+        kinds,
+        inputs.vocabulary,
+        inputs.data_files,
+        language,
+        docs_text=inputs.docs_text,
+        samples=inputs.samples,
     )
     long_options = [flag for option in inputs.model.options for flag in option.flags if flag.startswith("--")]
     progress("probing", 0, 1)

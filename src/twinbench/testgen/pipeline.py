@@ -29,6 +29,7 @@ from twinbench.testgen.explore import GCOV_DIR, LIBRARY_DIR, CoverageGuide
 from twinbench.testgen.generate import GenerationInputs, TestgenOptions, generate_suite
 from twinbench.testgen.mutants import target_from_coverage_build
 from twinbench.testgen.record import CaseSpec
+from twinbench.testgen.samples import formats_in_docs, sample_files
 from twinbench.testgen.seeds import script_file_option, upstream_specs
 
 CLI_MODEL = "cli_model.json"
@@ -61,12 +62,14 @@ def read_generation_inputs(task_dir: TaskDir, model: CliModel, upstream_tests: b
     """What generation reads from the task directory and the reference's package (and its source's tests)."""
     data_paths = package_data_paths(task_dir)
     upstream, note = upstream_test_specs(task_dir, model) if upstream_tests else ([], "not asked for")
+    docs_text = "\n".join(text[:DOC_TEXT_LIMIT] for text in doc_texts(task_dir))
     return GenerationInputs(
         task=task_dir.task,
         model=model,
-        docs_text="\n".join(text[:DOC_TEXT_LIMIT] for text in doc_texts(task_dir)),
+        docs_text=docs_text,
         vocabulary=vocabulary(model, data_paths),
         data_files=_read_data_files(data_paths),
+        samples=format_samples(task_dir, docs_text, upstream_tests),
         upstream=upstream,
         upstream_note=note,
     )
@@ -84,6 +87,16 @@ def upstream_test_specs(task_dir: TaskDir, model: CliModel) -> tuple[list[CaseSp
     program = Path(task_dir.task.reference.binary).name
     seeds = upstream_seeds(source.path, program, option.flags[0] if option else None)
     return upstream_specs(seeds), f"{source.package} {source.version}: {len(seeds)} invocations"
+
+
+def format_samples(task_dir: TaskDir, docs_text: str, from_source: bool = True) -> list[tuple[str, bytes]]:
+    """Sample files of the formats the docs say the program reads, from its source package or the machine."""
+    formats = formats_in_docs(docs_text)
+    if not formats:
+        return []
+    package = task_dir.task.reference.debian_package
+    tree = fetch_source(package).path if from_source and package is not None else None
+    return sample_files(formats, tree)
 
 
 def run_testgen(

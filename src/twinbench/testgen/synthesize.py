@@ -37,6 +37,8 @@ from twinbench.testgen.seeds import (
 
 MAX_PAIRS = 600
 DOC_COMMAND_LINES = "docs:command lines"
+SAMPLES = "samples:format files"
+SAMPLE_SUBCOMMANDS = 12
 GRAMMAR_SHARE = 0.5  # of mutations, when the language seeds gave a grammar
 CASE_TIMEOUT_S = 10.0
 INPUT_FILE = "in.txt"
@@ -62,8 +64,10 @@ class Synthesizer:
         data_files: list[DataFile],
         language: list[CaseSpec] | None = None,
         docs_text: str = "",
+        samples: list[tuple[str, bytes]] | None = None,
     ) -> None:
         self.model = model
+        self.samples = samples or []
         self.language = language or []
         script_option = script_file_option(model)
         self.grammars = Grammars(
@@ -95,6 +99,7 @@ class Synthesizer:
         yield from self._interleaved([self._doc_command_lines(), *_by_origin(self.language)])
         for _ in range(3):
             yield self._spec(self._positionals())
+        yield from self._sample_seeds()
         for kind in self.kinds:
             for _ in range(3):
                 yield self._spec([], stdin=generate(kind, self.rng))
@@ -114,6 +119,22 @@ class Synthesizer:
         for first, second, third in itertools.islice(itertools.combinations(self.model.options, 3), MAX_PAIRS):
             if self.rng.random() < 0.1:
                 yield self._spec([*self._use(first), *self._use(second), *self._use(third), *self._positionals()])
+
+    def _sample_seeds(self) -> Iterator[CaseSpec]:
+        """Each sample file of the program's formats as its operand, after a subcommand or an option, and on stdin."""
+        options = [option for option in self.model.options if not option.takes_value]
+        for number, (source, content) in enumerate(self.samples):
+            name = f"sample{number}{''.join(Path(source).suffixes[-2:])}"
+            files = {name: content}
+            yield self._spec([name], inherited=files, origin=SAMPLES)
+            stdin = content.decode("utf-8", errors="surrogateescape")
+            yield self._spec([], stdin=stdin, origin=SAMPLES)
+            for subcommand in self.model.subcommands[:SAMPLE_SUBCOMMANDS]:
+                # samtools view, seqtk seq, bedtools sort: a subcommand program reads its files after the subcommand
+                yield self._spec([subcommand, name], inherited=files, origin=SAMPLES)
+            for option in options[number % max(1, len(options)) :][:3]:
+                yield self._spec([self.rng.choice(option.flags), name], inherited=files, origin=SAMPLES)
+                yield self._spec([self.rng.choice(option.flags)], stdin=stdin, origin=SAMPLES)
 
     def _doc_command_lines(self) -> Iterator[CaseSpec]:
         for example in self.model.examples:
