@@ -265,3 +265,37 @@ def test_a_worker_node_killed_mid_run_still_grades_every_unit_correctly(
     assert summary.units.retried >= 1 and summary.units.failed == 0, summary.units
     assert summary.graded == 4 and summary.units.ran == 4
     _same_gradings(local, tmp_path)
+
+
+TINY_COLLECTION = """\
+format: twinbench-collection-1
+name: tiny
+defaults: {budget_s: 60, max_tests: 40, seed: 3}
+tasks:
+  - {id: figlet, package: figlet, version: "2.2.5-3+b1", binary: figlet, language: C,
+     testgen: {runs: 400, upstream_tests: false}}
+  - {id: pinned-elsewhere, package: figlet, version: "0.0-1", binary: figlet, language: C}
+"""
+
+
+def test_a_collection_builds_on_ray_and_only_the_driver_writes_it(cluster: OneMachineCluster, tmp_path: Path) -> None:
+    from twinbench.collection import BuildSettings, build_collection, load_manifest
+    from twinbench.collection.build import FAILED_DIR, STAMP_FILE
+    from twinbench.formats import load_suite, load_task
+
+    (tmp_path / "collection.yaml").write_text(TINY_COLLECTION)
+    manifest = load_manifest(tmp_path)
+    settings = BuildSettings(workers=1)
+    results = build_collection(manifest, tmp_path / "collection.yaml", tmp_path, settings, executor=RAY)
+    by_id = {result.id: result for result in results}
+    assert by_id["figlet"].status == "ok", by_id["figlet"].reason
+    assert by_id["pinned-elsewhere"].status == "failed" and "pins 0.0-1" in by_id["pinned-elsewhere"].reason
+    task_dir = load_task(tmp_path / "figlet")
+    assert task_dir.suite_path.name == "suite.jsonl.gz" and len(load_suite(task_dir.suite_path)) > 5
+    assert (tmp_path / "figlet" / STAMP_FILE).is_file()
+    # the workers built in their own scratch dirs: nothing of theirs is left in the collection
+    assert not (tmp_path / ".building").exists() or not any((tmp_path / ".building").iterdir())
+    assert not (tmp_path / FAILED_DIR / "figlet").exists()
+    # a second build finds the task finished and ships nothing
+    again = build_collection(manifest, tmp_path / "collection.yaml", tmp_path, settings, executor=RAY)
+    assert {result.id: result.status for result in again}["figlet"] == "skipped"

@@ -13,8 +13,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from twinbench.cli.errors import BadInput, ExitCode, HarnessFailure
+from twinbench.cli.executors import (
+    ExecutorOption,
+    MaxAttemptsOption,
+    RayAddressOption,
+    SharedDirOption,
+    executor_settings,
+)
 from twinbench.cli.output import console, out, say
 from twinbench.cli.root import group
+from twinbench.executors import ExecutorKind
 from twinbench.formats import FormatError
 
 collection_app = group(
@@ -57,6 +65,10 @@ def build_command(
         Path | None, typer.Option("--coverage-cache", help="coverage builds, one dir per package")
     ] = None,
     sandbox: SandboxOption = "bwrap",
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    shared_dirs: SharedDirOption = None,
+    max_attempts: MaxAttemptsOption = 3,
 ) -> None:
     """Build every task of a manifest (task, coverage build, testgen, validity gate, compaction); resumable."""
     from twinbench.collection import (
@@ -74,7 +86,11 @@ def build_command(
         raise BadInput(str(exc)) from None
     manifest_file = manifest_path(manifest)
     target = output or manifest_file.parent
-    settings = BuildSettings(sandbox=sandbox, workers=max(1, _cores() // jobs))
+    chosen = executor_settings(executor, ray_address, shared_dirs, jobs, max_attempts)
+    # locally the pool shows each task's phases; another executor ships tasks away and reports them as they end
+    on_executor = None if chosen.kind is ExecutorKind.local else chosen
+    workers = max(1, _cores() // jobs) if on_executor is None else 2
+    settings = BuildSettings(sandbox=sandbox, workers=workers)
     if coverage_cache is not None:
         settings.coverage_cache = coverage_cache
     lock = threading.Lock()
@@ -107,7 +123,16 @@ def build_command(
 
         try:
             results = build_collection(
-                loaded, manifest_file, target, settings, jobs, _ids(only), planned, advanced, finished
+                loaded,
+                manifest_file,
+                target,
+                settings,
+                jobs,
+                _ids(only),
+                planned,
+                advanced,
+                finished,
+                executor=on_executor,
             )
         except FormatError as exc:
             raise BadInput(str(exc)) from None

@@ -1,8 +1,10 @@
 """`twinbench collection build`: every task of a manifest made, generated, gated and compacted, resumably.
 
 `build_task` is the unit of work: plain data in (a manifest entry, the settings, the collection directory),
-a `TaskBuildResult` out, never an exception. `run_units` runs units side by side on this machine; it is the
-one place to swap for another executor.
+a `TaskBuildResult` out, never an exception. By default `run_units` runs units side by side on this
+machine with a progress line per phase; given executor settings (`--executor ray`), each task is a
+`collection_unit` on the executor seam instead: built in the worker's scratch dir and shipped back, so that
+only the driver writes the collection directory.
 """
 
 from __future__ import annotations
@@ -23,6 +25,17 @@ from twinbench.collection.compact import compact_task_dir
 from twinbench.collection.info import task_info
 from twinbench.collection.install import installed_version
 from twinbench.collection.manifest import MANIFEST_FILE, Manifest, TaskEntry
+from twinbench.executors import (
+    DriveInterrupted,
+    ExecutorSettings,
+    Unit,
+    UnitOutcome,
+    UnitResources,
+    UnitWorkspace,
+    drive,
+    install_files,
+    open_executor,
+)
 from twinbench.formats import FormatError, TaskDir, TaskSize, load_task, save_task, write_text_atomic
 from twinbench.reference import ReferenceError, resolve_binary
 from twinbench.reference.coverage import BUILD_JSON, coverage_build, load_coverage_build
@@ -261,6 +274,24 @@ def run_units(
     return [future.result() for future in futures]
 
 
+class CollectionUnitPayload(BaseModel):
+    """What one task's build needs on a worker: its manifest entry and how to build."""
+
+    entry: TaskEntry
+    settings: BuildSettings
+
+
+def collection_unit(payload: CollectionUnitPayload, workspace: UnitWorkspace) -> TaskBuildResult:
+    """One task built in the worker's scratch dir; the finished task (or the failed attempt) goes to
+    workspace.out, which the driver installs as COLLECTION/<id> (or COLLECTION/.failed/<id>)."""
+    scratch_collection = workspace.scratch / "collection"
+    result = build_task(payload.entry, payload.settings, scratch_collection)
+    built = scratch_collection / (payload.entry.id if result.status == "ok" else f"{FAILED_DIR}/{payload.entry.id}")
+    if built.is_dir():
+        shutil.copytree(built, workspace.out, symlinks=True, dirs_exist_ok=True)
+    return result
+
+
 def build_collection(
     manifest: Manifest,
     manifest_file: Path,
@@ -271,8 +302,12 @@ def build_collection(
     on_plan: Callable[[list[TaskEntry], list[TaskBuildResult]], None] | None = None,
     on_progress: ProgressCallback | None = None,
     on_done: Callable[[TaskBuildResult], None] | None = None,
+    executor: ExecutorSettings | None = None,
 ) -> list[TaskBuildResult]:
-    """Build the manifest's tasks (or `only` these ids) into OUT_DIR; finished unchanged tasks are skipped."""
+    """Build the manifest's tasks (or `only` these ids) into OUT_DIR; finished unchanged tasks are skipped.
+
+    `executor` None runs `jobs` tasks at a time here with per-phase progress; otherwise each task is a
+    unit on that executor (local or Ray), retried when its worker is lost."""
     selected = select_entries(manifest, only)
     out_dir.mkdir(parents=True, exist_ok=True)
     if manifest_file.resolve() != (out_dir / MANIFEST_FILE).resolve():
@@ -288,14 +323,68 @@ def build_collection(
             todo.append(entry)
     if on_plan is not None:
         on_plan(todo, skipped)
-    built = run_units(
-        lambda entry: build_task(entry, settings, out_dir, on_progress),
-        todo,
-        jobs,
-        on_done or (lambda _result: None),
-    )
+    if executor is None:
+        built = run_units(
+            lambda entry: build_task(entry, settings, out_dir, on_progress),
+            todo,
+            jobs,
+            on_done or (lambda _result: None),
+        )
+    else:
+        built = _build_on_executor(todo, settings, out_dir, executor, on_done or (lambda _result: None))
     by_id = {result.id: result for result in [*skipped, *built]}
     return [by_id[entry.id] for entry in selected]
+
+
+def _build_on_executor(
+    todo: list[TaskEntry],
+    settings: BuildSettings,
+    out_dir: Path,
+    executor: ExecutorSettings,
+    on_done: Callable[[TaskBuildResult], None],
+) -> list[TaskBuildResult]:
+    """Each task a unit on the executor; the driver alone installs what comes back."""
+    results: list[TaskBuildResult] = []
+    # a task's generation runs `settings.workers` sandboxes; coverage builds want memory
+    resources = UnitResources(cpus=float(settings.workers), memory_mb=2048)
+    units = [
+        Unit(
+            key=entry.id,
+            function=collection_unit,
+            payload=CollectionUnitPayload(entry=entry, settings=settings),
+            resources=resources,
+        )
+        for entry in todo
+    ]
+
+    def installed(unit: Unit, outcome: UnitOutcome) -> None:
+        result: TaskBuildResult = outcome.value
+        target = out_dir / unit.key if result.status == "ok" else out_dir / FAILED_DIR / unit.key
+        if outcome.files is not None:
+            install_files(outcome.files, target)
+        results.append(result)
+        on_done(result)
+
+    def lost(unit: Unit, outcome: UnitOutcome) -> None:
+        result = TaskBuildResult(id=unit.key, status="failed", reason=f"harness: {outcome.error}")
+        results.append(result)
+        on_done(result)
+
+    pool = open_executor(executor)
+    try:
+        drive(
+            pool,
+            units,
+            is_finished=lambda _unit: False,  # finished tasks were left out by their stamps
+            on_result=installed,
+            on_failure=lost,
+            max_attempts=executor.max_attempts,
+        )
+    except DriveInterrupted:
+        raise KeyboardInterrupt from None  # tasks not built stay unbuilt: the next build resumes them
+    finally:
+        pool.close()
+    return results
 
 
 def _skipped(entry: TaskEntry, collection_dir: Path) -> TaskBuildResult:
