@@ -158,7 +158,7 @@ def build_command(
         raise typer.Exit(ExitCode.FAILED)
 
 
-@collection_app.command("check", epilog="Example: twinbench collection check collections/debian12 --json check.json")
+@collection_app.command("check", epilog="Example: twinbench collection check collections/debian12 --json > check.json")
 def check_command(
     directory: Annotated[Path, typer.Argument(help="collection directory (holding collection.yaml)")],
     only: OnlyOption = None,
