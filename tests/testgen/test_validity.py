@@ -108,3 +108,21 @@ def test_trimming_drops_only_what_an_imitation_passes_beyond_its_share() -> None
     trimmed = trim_to_gate(suite, passing, balanced=True)
     assert len(trimmed) == 50 - 16 and all(c.id not in {f"t{i}" for i in range(4, 20)} for c in trimmed.cases)
     assert trim_to_gate(suite, passing, balanced=False) == suite
+
+
+def test_the_constant_is_graded_on_the_suite_as_it_finally_is(
+    figlet_task: TaskDir, figlet_probes: ReferenceProbes, bwrap: Sandbox
+) -> None:
+    """Trimming the cases one constant passes made another answer the most common; the gate kept the old
+    constant's passes and reported a score `suite check` could not reproduce (ripgrep: 0.062 against 0.125)."""
+    from twinbench.testgen.validity import gate_report, settle_constant
+
+    x = [case(f"x{i}", ["x"], 0, b"x\n") for i in range(6)]
+    y = [case(f"y{i}", ["y"], 0, b"y\n") for i in range(4)]
+    suite = Suite(cases=[*x, *y])
+    stale = {name: set[str]() for name in ("stub", "constant", "errors_only")}  # graded on another suite
+    settled, passing = settle_constant(figlet_task.task, suite, stale, bwrap, 2, balanced=True)
+    assert len(settled) < len(suite)  # x's cases, then y's, were trimmed to their share
+    fresh = imitation_passes(figlet_task.task, settled, figlet_probes, bwrap, 2)
+    reported = gate_report(settled, passing).scores["constant"]
+    assert reported == gate_report(settled, fresh).scores["constant"] > 0

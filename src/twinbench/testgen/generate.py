@@ -41,7 +41,7 @@ from twinbench.testgen.record import RECORD_REPEATS, CaseSpec, RecordReport, rec
 from twinbench.testgen.seeds import doc_script_specs, origin_kind, seed_sources
 from twinbench.testgen.select import group_of, select_balanced, select_cover
 from twinbench.testgen.synthesize import Synthesizer
-from twinbench.testgen.validity import gate_report, imitation_passes, trim_to_gate
+from twinbench.testgen.validity import gate_report, imitation_passes, settle_constant, trim_to_gate
 
 RUNS_PER_BUDGET_SECOND = 300
 BATCH = 64
@@ -209,6 +209,9 @@ def generate_suite(
                 suite = Suite(cases=[*suite.cases, *killers.cases])
                 validity = gate_report(suite, passing, validity.rounds)
             phases.lap("mutants")
+        # the constant imitation depends on the suite itself: graded once more on the suite as it now is
+        suite, passing = settle_constant(task, suite, passing, sandbox, options.workers, selection.note == "", progress)
+        validity = gate_report(suite, passing, validity.rounds)
     classes = Counter(classify(Behavior.of_case(case), probes).value for case in suite.cases)
     origins = {spec.id: spec.origin for spec in specs}
     report = TestgenReport(

@@ -27,6 +27,7 @@ from twinbench.testgen.probe import ReferenceProbes
 
 VALIDITY_THRESHOLD = 0.10
 IMITATION_SHARE = 0.08  # what selection and trimming aim for: below the threshold, with room to spare
+MAX_CONSTANT_ROUNDS = 3  # trimming for one constant can make another the most common answer; rarely twice
 STUB = "#!/bin/sh\nexit 0\n"
 
 
@@ -200,6 +201,41 @@ def trim_to_gate(suite: Suite, passing: dict[str, set[str]], balanced: bool) -> 
         if len(present) / max(1, len(suite)) > VALIDITY_THRESHOLD:
             dropped.update(present[cap:])
     return Suite(cases=[case for case in suite.cases if case.id not in dropped])
+
+
+def settle_constant(
+    task: Task,
+    suite: Suite,
+    passing: dict[str, set[str]],
+    sandbox: Sandbox,
+    workers: int,
+    balanced: bool,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[Suite, dict[str, set[str]]]:
+    """The suite and the imitations' passes, with the constant imitation graded on this very suite.
+
+    The best constant is the suite's own most common answer, so trimming cases or adding rounds can change
+    it: passes of a constant graded on another version of the suite say nothing about this one's (testgen
+    reported ripgrep's constant at 0.062 where `suite check` found 0.125). Grade this suite's constant, trim
+    again if it passes too much, until the constant stops changing."""
+    graded: set[str] = set()
+    for _ in range(MAX_CONSTANT_ROUNDS):
+        script = constant_program(suite)
+        if script in graded:
+            break
+        graded.add(script)
+
+        def advanced(done: int, total: int) -> None:
+            if on_progress is not None:
+                on_progress("validity gate: constant", done, total)
+
+        results = grade_script(task, suite, script.encode(), sandbox, workers, advanced)
+        passing = {**passing, "constant": {result.id for result in results if result.status == TestStatus.passed}}
+        trimmed = trim_to_gate(suite, passing, balanced)
+        if len(trimmed) == len(suite):
+            break
+        suite = trimmed
+    return suite, passing
 
 
 def _octal(data: bytes) -> str:
