@@ -22,9 +22,9 @@ from twinbench.executors import (
     UnitResources,
     UnitTally,
     UnitWorkspace,
-    drive,
     install_files,
-    open_executor,
+    lost_reason,
+    run_on_executor,
 )
 from twinbench.formats import AgentRunRecord, EvalResult, FormatError, TaskDir, load_task, write_text_atomic
 
@@ -227,7 +227,7 @@ def run_batch(
         finish(_entry_from(record, status, out, run_dir))
 
     def lost(unit: Unit, outcome: UnitOutcome) -> None:
-        message = f"harness error after {outcome.attempt} attempt(s): {outcome.error}"
+        message = lost_reason(outcome)
         finish(BatchEntry(task=unit.key, status="error", message=message, dir=unit.key))
 
     def tallied(tally: UnitTally) -> BatchSummary:
@@ -237,21 +237,11 @@ def run_batch(
         summary.units = tally
         return _write_summary(run_dir, summary, entries, lock)
 
-    pool = open_executor(settings)
     try:
-        tally = drive(
-            pool,
-            units,
-            is_finished=lambda _unit: False,  # _plan left the finished ones out
-            on_result=installed,
-            on_failure=lost,
-            on_interrupt=on_interrupt,
-            max_attempts=settings.max_attempts,
-        )
+        # _plan left the finished ones out
+        tally = run_on_executor(settings, units, on_result=installed, on_failure=lost, on_interrupt=on_interrupt)
     except DriveInterrupted as exc:
         raise BatchInterrupted(tallied(exc.tally)) from None
-    finally:
-        pool.close()
     return tallied(tally)
 
 

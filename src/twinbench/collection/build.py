@@ -32,9 +32,8 @@ from twinbench.executors import (
     UnitOutcome,
     UnitResources,
     UnitWorkspace,
-    drive,
     install_files,
-    open_executor,
+    run_on_executor,
 )
 from twinbench.formats import FormatError, TaskDir, TaskSize, load_task, save_task, write_text_atomic
 from twinbench.reference import ReferenceError, resolve_binary
@@ -370,20 +369,11 @@ def _build_on_executor(
         results.append(result)
         on_done(result)
 
-    pool = open_executor(executor)
     try:
-        drive(
-            pool,
-            units,
-            is_finished=lambda _unit: False,  # finished tasks were left out by their stamps
-            on_result=installed,
-            on_failure=lost,
-            max_attempts=executor.max_attempts,
-        )
+        # finished tasks were left out by their stamps
+        run_on_executor(executor, units, on_result=installed, on_failure=lost)
     except DriveInterrupted:
         raise KeyboardInterrupt from None  # tasks not built stay unbuilt: the next build resumes them
-    finally:
-        pool.close()
     return results
 
 

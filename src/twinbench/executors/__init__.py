@@ -7,12 +7,13 @@ imports `formats` only; it knows nothing of gradings or agents.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from twinbench.executors.drive import DEFAULT_MAX_ATTEMPTS, DriveInterrupted, UnitTally, drive
+from twinbench.executors.drive import DEFAULT_MAX_ATTEMPTS, DriveInterrupted, ResultHandler, UnitTally, drive
 from twinbench.executors.local import LocalExecutor
 from twinbench.executors.units import (
     SANDBOX_RESOURCE,
@@ -54,6 +55,36 @@ def open_executor(settings: ExecutorSettings) -> Executor:
     return LocalExecutor(settings.local_workers)
 
 
+def run_on_executor(
+    settings: ExecutorSettings,
+    units: Iterable[Unit],
+    *,
+    on_result: ResultHandler,
+    on_failure: ResultHandler,
+    on_interrupt: Callable[[int], None] | None = None,
+) -> UnitTally:
+    """`drive` on the executor the settings name, closed afterwards. Every unit runs: commands leave the
+    finished ones out when they plan. DriveInterrupted (Ctrl-C) carries the tally so far."""
+    pool = open_executor(settings)
+    try:
+        return drive(
+            pool,
+            units,
+            is_finished=lambda _unit: False,
+            on_result=on_result,
+            on_failure=on_failure,
+            on_interrupt=on_interrupt,
+            max_attempts=settings.max_attempts,
+        )
+    finally:
+        pool.close()
+
+
+def lost_reason(outcome: UnitOutcome) -> str:
+    """What a unit whose every attempt was lost is recorded with."""
+    return f"harness error after {outcome.attempt} attempt(s): {outcome.error}"
+
+
 __all__ = [
     "SANDBOX_RESOURCE",
     "DriveInterrupted",
@@ -70,6 +101,8 @@ __all__ = [
     "UnitWorkspace",
     "drive",
     "install_files",
+    "lost_reason",
     "open_executor",
+    "run_on_executor",
     "short_reason",
 ]

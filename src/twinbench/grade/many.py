@@ -25,9 +25,9 @@ from twinbench.executors import (
     UnitResources,
     UnitTally,
     UnitWorkspace,
-    drive,
     install_files,
-    open_executor,
+    lost_reason,
+    run_on_executor,
 )
 from twinbench.formats import EvalResult, FormatError, load_task, suite_digest, write_text_atomic
 from twinbench.grade.evaluate import EvalOptions, evaluate
@@ -217,7 +217,7 @@ def grade_many(
         finish(_entry_from(unit.key, reply.result, target.relative_to(out_dir).as_posix()))
 
     def lost(unit: Unit, outcome: UnitOutcome) -> None:
-        message = f"harness error after {outcome.attempt} attempt(s): {outcome.error}"
+        message = lost_reason(outcome)
         finish(GradingEntry(task=unit.key, status="error", message=message, submission=unit.payload.submission_label))
 
     def tallied(tally: UnitTally) -> GradingSummary:
@@ -227,21 +227,11 @@ def grade_many(
         summary.units = tally
         return _write_summary(out_dir, summary, entries, lock)
 
-    pool = open_executor(settings)
     try:
-        tally = drive(
-            pool,
-            units,
-            is_finished=lambda _unit: False,  # _plan left the finished ones out
-            on_result=installed,
-            on_failure=lost,
-            on_interrupt=on_interrupt,
-            max_attempts=settings.max_attempts,
-        )
+        # _plan left the finished ones out
+        tally = run_on_executor(settings, units, on_result=installed, on_failure=lost, on_interrupt=on_interrupt)
     except DriveInterrupted as exc:
         raise GradingBatchInterrupted(tallied(exc.tally)) from None
-    finally:
-        pool.close()
     return tallied(tally)
 
 
