@@ -183,3 +183,37 @@ def test_the_installed_bc_source_is_fetched_once_and_its_tests_found(tmp_path: P
     sources = {seed.source for seed in seeds}
     assert {"upstream:Test/fact.b", "upstream:Examples/pi.b"} <= sources
     assert fetch_source("no-such-package-xyz", cache=tmp_path).error is not None
+
+
+def test_directories_a_test_script_passes_become_files_and_line_blocks_inherit_the_runners_options(
+    tmp_path: Path,
+) -> None:
+    tests = tmp_path / "lang-1.0" / "tests"
+    (tests / "modules" / "sub").mkdir(parents=True)
+    (tests / "modules" / "a.lang").write_text("def x: 1;\n")
+    (tests / "modules" / "sub" / "b.lang").write_text("def y: 2;\n")
+    (tests / "setup").write_text("#!/bin/sh\nTESTDIR=$(cd \"$(dirname \"$0\")\" && pwd)\nmods=$TESTDIR/modules\n")
+    (tests / "langtest").write_text('#!/bin/sh\n. "${0%/*}/setup" "$@"\n$LANG_ -L "$mods" --run-tests $TESTDIR/all.test\n')
+    (tests / "all.test").write_text("# blocks\n\n.a\n{}\nnull\n\nimport \"a\" as a; a::x\nnull\n1\n\n.[0]\n[1]\n1\n")
+    (tests / "shtest").write_text(
+        '#!/bin/sh\nif ! $LANG_ -L ./tests/modules -n \'import "a" as a; a::x\' > /dev/null 2>&1; then\n  exit 1\nfi\n'
+    )
+    seeds = upstream_seeds(tmp_path / "lang-1.0", "lang_")
+    modules = {"modules/a.lang": b"def x: 1;\n", "modules/sub/b.lang": b"def y: 2;\n"}
+    by_source: dict[str, list[UpstreamSeed]] = {}
+    for seed in seeds:
+        by_source.setdefault(seed.source, []).append(seed)
+    # `if !`, `-L ./tests/modules`, a `2>&1` after `> /dev/null`: the directory's files come along
+    (shell,) = by_source["upstream:tests/shtest"]
+    assert shell.argv == ["-L", "modules", "-n", 'import "a" as a; a::x'] and shell.files == modules
+    # "$mods" set in the sourced setup file; the runner's -L reaches every block of the file it runs
+    (runner,) = by_source["upstream:tests/langtest"]
+    assert runner.argv == ["-L", "modules", "--run-tests", "all.test"]
+    blocks = by_source["upstream:tests/all.test"]
+    assert [seed.argv for seed in blocks] == [["-L", "modules", ".a"], ["-L", "modules", 'import "a" as a; a::x'],
+                                              ["-L", "modules", ".[0]"]]  # fmt: skip
+    assert all(seed.files == modules for seed in blocks)
+    # a directory too large to be a fixture is not copied
+    for number in range(70):
+        (tests / "modules" / f"m{number}.lang").write_text("def z: 3;\n")
+    assert not any(seed.files for seed in upstream_seeds(tmp_path / "lang-1.0", "lang_") if "all.test" in seed.source)

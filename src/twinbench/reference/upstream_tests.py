@@ -32,6 +32,8 @@ MAX_FILE_BYTES = 64 * 1024
 MAX_SEEDS_PER_FILE = 400
 MAX_SEEDS = 3000
 MAX_ARGS = 40
+MAX_DIRECTORY_FILES = 64  # a fixture directory (jq's tests/modules) larger than this is no fixture
+MAX_DIRECTORY_BYTES = 256 * 1024
 TEST_DIR_NAMES = frozenset({"test", "tests", "testsuite", "t", "examples", "example", "regress", "testdata"})
 OUTPUT_SUFFIXES = frozenset(
     {".good", ".ok", ".out", ".exp", ".expected", ".err", ".res", ".result", ".ref", ".stdout", ".stderr", ".log"}
@@ -44,7 +46,10 @@ NOT_PROGRAM_SUFFIXES = frozenset(
      ".1", ".md", ".rst", ".cfg", ".ac", ".bat", ".cmd", ".vcxproj", ".sln"}
 )  # fmt: skip
 # words that may stand before the program in a test script's command: wrappers, helpers, assignments
-WRAPPERS = frozenset({"env", "time", "timeout", "nice", "valgrind", "exec", "!", "command", "returns_", "stdbuf"})
+WRAPPERS = frozenset(
+    {"env", "time", "timeout", "nice", "valgrind", "exec", "!", "command", "returns_", "stdbuf", "if", "elif", "while",
+     "until", "then", "do"}
+)  # fmt: skip
 NOT_COMMANDS = frozenset({"echo", "printf", "cat", "test", "[", "grep", "which", "type", "print_ver_", "compare"})
 _SHELL_OPERATORS = frozenset({"|", "||", "&&", ";", "&", ";;", "(", ")", "|&"})
 LITERAL_DOLLAR = "\x00"  # a "$" that was quoted; no shell word can hold a NUL
@@ -195,6 +200,9 @@ def _seeds_in(
     directory: Path, files: list[Path], tree: Path, program: str, script_flag: str | None
 ) -> Iterator[UpstreamSeed]:
     used: set[Path] = set()
+    by_file: list[tuple[Path, list[UpstreamSeed]]] = []
+    shell_found: list[UpstreamSeed] = []
+    block_files: set[str] = set()
     for path in files:
         text = _text(path)
         if text is None:
@@ -205,12 +213,44 @@ def _seeds_in(
             found = list(perl_table_seeds(text, source, directory))
         elif path.suffix == ".sh" or (text.startswith("#!") and re.search(r"\b(?:ba|da|k)?sh\b", text.split("\n")[0])):
             found = list(shell_seeds(text, program, source, directory))
+            shell_found.extend(found)
         elif path.suffix not in NOT_PROGRAM_SUFFIXES and is_line_block_file(text):
             found = list(line_block_seeds(text, source))
+            block_files.add(path.name)
         if found:
             used.add(path)
-        yield from found[:MAX_SEEDS_PER_FILE]
+        by_file.append((path, found[:MAX_SEEDS_PER_FILE]))
+    contexts = runner_contexts(shell_found, block_files)
+    for path, found in by_file:
+        context = contexts.get(path.name)
+        if context is None:
+            yield from found
+        else:
+            context_argv, context_files = context
+            for seed in found:
+                yield seed.model_copy(update={"argv": [*context_argv, *seed.argv], "files": {**context_files, **seed.files}})
     yield from fixture_seeds([path for path in files if path not in used], tree, script_flag)
+
+
+def runner_contexts(
+    shell_found: Iterable[UpstreamSeed], block_files: set[str]
+) -> dict[str, tuple[list[str], dict[str, bytes]]]:
+    """The options a test script gives the program when it runs a whole line-block test file through it (jq's
+    jqtest: `$JQ -L "$mods" --run-tests jq.test`): each block of that file needs the same directory options to
+    mean what it meant upstream (its `import "a"` finds modules/a.jq). Per test file name: the option-directory
+    pairs and the directories' files."""
+    contexts: dict[str, tuple[list[str], dict[str, bytes]]] = {}
+    for seed in shell_found:
+        for name in sorted(block_files & seed.files.keys()):
+            directories = {arg for arg in seed.argv if any(path.startswith(arg + "/") for path in seed.files)}
+            argv: list[str] = []
+            for position, arg in enumerate(seed.argv):
+                if arg in directories and position > 0 and seed.argv[position - 1].startswith("-"):
+                    argv.extend(seed.argv[position - 1 : position + 1])
+            if argv and name not in contexts:
+                files = {path: data for path, data in seed.files.items() if path.split("/", 1)[0] in directories}
+                contexts[name] = (argv, files)
+    return contexts
 
 
 def _text(path: Path) -> str | None:
@@ -477,6 +517,7 @@ def shell_seeds(text: str, program: str, source: str, directory: Path) -> Iterat
     written: dict[str, bytes] = {}
     program_variables = {program.upper(), program.upper().replace("-", "_")}
     variables: dict[str, str] = {}
+    text = _with_sourced_assignments(text, directory)
     commands = [([_expand(word, variables) for word in words], heredoc) for words, heredoc in _shell_commands(text)]
     # files some command of the script makes while it runs (often the program itself: "sed ... > lines1");
     # an invocation that reads one cannot be replayed unless the script wrote it in a way this reader follows
@@ -500,6 +541,23 @@ def shell_seeds(text: str, program: str, source: str, directory: Path) -> Iterat
             seed = _invocation(segment_words[command_at + 1 :], stdin_from_pipe, heredoc, written, directory, source)
             if seed is not None and not any(arg in made_at_run_time and arg not in seed.files for arg in seed.argv):
                 yield seed
+
+
+def _with_sourced_assignments(text: str, directory: Path) -> str:
+    """The script with the variable assignments of the files it sources next to it (`. "${0%/*}/setup"`, which
+    sets jq's `mods=$JQTESTDIR/modules`) put where it sources them."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        lines.append(line)
+        sourced = re.match(r"\s*(?:\.|source)\s+(\S+)", line)
+        if sourced is None:
+            continue
+        name = sourced.group(1).strip("'\"").rsplit("/", 1)[-1]
+        if not re.fullmatch(r"[\w.+-]+", name) or not (directory / name).is_file():
+            continue
+        included = _text(directory / name) or ""
+        lines.extend(assigned for assigned in included.split("\n") if _ASSIGNMENT.match(assigned))
+    return "\n".join(lines)
 
 
 def _shell_commands(text: str) -> Iterator[tuple[list[str], str | None]]:
@@ -625,9 +683,13 @@ def _program_assignment(words: list[str], program: str) -> str | None:
 
 def _expand(word: str, variables: dict[str, str]) -> str:
     """Expand variables a script set to plain values earlier (`dat=mawktest.dat`); remember new ones."""
-    if _ASSIGNMENT.match(word) and "$" not in word:
+    if _ASSIGNMENT.match(word):
         name, _, assigned = word.partition("=")
-        variables[name] = assigned
+        if "$" not in assigned:
+            variables[name] = assigned
+        elif re.fullmatch(r"\$\{?\w+\}?(?:/[\w.+-]+)+", assigned):
+            # mods=$JQTESTDIR/modules: the directory part is unknown, the last name is what _local_file reads
+            variables[name] = assigned
         return word
 
     def known(match: re.Match[str]) -> str:
@@ -682,12 +744,17 @@ def _invocation(
             skip = True
             continue
         if re.match(r"^(?:\d?>>?|&>|\d?>&)", word):
-            skip = not re.match(r"^(?:\d?>>?|&>|\d?>&)\S", word)
+            # "> out" and shlex's "2>&" "1" name their target in the next word; "2>err" and ">&2" hold it
+            skip = re.fullmatch(r"\d?>>?|&>|\d?>&", word) is not None
             continue
         local = _local_file(word, written, directory)
+        tree = _local_directory(word, directory) if local is None else None
         if local is not None:
             files[local[0]] = local[1]
             argv.append(local[0])
+        elif tree is not None:
+            files.update(tree[1])
+            argv.append(tree[0])
         elif "$" in word or "`" in word:
             return None  # a value only the test's run knows
         else:
@@ -721,6 +788,41 @@ def _local_file(word: str, written: dict[str, bytes], directory: Path) -> tuple[
         except OSError:
             return None
     return None
+
+
+def _local_directory(word: str, directory: Path) -> tuple[str, dict[str, bytes]] | None:
+    """A small directory next to the script that the program is given (`-L "$mods"`, `-L tests/modules`): its
+    name and its files under that name, or None if the word names none or it is too large to be a fixture."""
+    if word.startswith("-") or not ("/" in word or "$" in word):
+        return None
+    name = word.rstrip("/").rsplit("/", 1)[-1]
+    path = directory / name
+    if not re.fullmatch(r"[\w.+-]+", name) or name in (".", "..") or not path.is_dir() or path.is_symlink():
+        return None
+    found = directory_files(path, name)
+    return (name, found) if found else None
+
+
+def directory_files(path: Path, name: str) -> dict[str, bytes]:
+    """Every regular file under `path`, named `name/relative/path`; empty if there are more or larger ones than a
+    fixture directory holds."""
+    files: dict[str, bytes] = {}
+    total = 0
+    for root, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not (Path(root) / d).is_symlink())
+        for file_name in sorted(names):
+            member = Path(root) / file_name
+            if member.is_symlink() or not member.is_file():
+                continue
+            try:
+                data = member.read_bytes()
+            except OSError:
+                continue
+            total += len(data)
+            if len(files) >= MAX_DIRECTORY_FILES or total > MAX_DIRECTORY_BYTES:
+                return {}
+            files[f"{name}/{member.relative_to(path).as_posix()}"] = data
+    return files
 
 
 # ---------------------------------------------------------------------------------------------------------------
