@@ -175,3 +175,38 @@ def test_values_of_script_options_are_program_slots() -> None:
     mutants = [grammars.mutate(seeds[0], rng) for _ in range(40)]
     assert all(m is not None and m.argv[:2] == ["-n", "-e"] and m.argv[5] == "in.txt" for m in mutants)
     assert sum(m is not None and m.argv != seeds[0].argv for m in mutants) >= 12  # others change in.txt
+
+
+def test_option_values_follow_each_values_hint_the_program_text_and_the_seeds_directories() -> None:
+    from twinbench.reference.docmodel import CliModel, OptionSpec
+    from twinbench.testgen.inputs import InputKind
+    from twinbench.testgen.synthesize import Synthesizer
+
+    options = [
+        OptionSpec(flags=["--slurpfile"], arity=2, value_hint="variable-name filename"),
+        OptionSpec(flags=["--argjson"], arity=2, value_hint="name JSON-text"),
+        OptionSpec(flags=["-L"], arity=1, value_hint="directory"),
+    ]
+    model = CliModel(program="x", options=options, positionals=["filter"])
+    language = [
+        CaseSpec(id="u0", argv=["-L", "mods", 'import "a" as a; a::x'], files={"mods/a.x": b"def x: 1;"}, origin="u")
+    ]
+    synth = Synthesizer(model, random.Random(1), [InputKind.text], ["hello"], [], language)
+    context = ["$needle | .[$limit]"]
+    slurped = [synth._use(options[0], context) for _ in range(40)]
+    assert all(len(used) == 3 for used in slurped)  # a name and a file, never one value for two
+    assert {used[1] for used in slurped} <= {"needle", "limit", "hello", "x", "foo", "value"}
+    assert {"needle", "limit"} <= {used[1] for used in slurped}
+    assert {used[2] for used in slurped} & {"in.txt", "missing.txt"}
+    values = [synth._use(options[1], context)[2] for _ in range(40)]
+    parsed = []
+    for value in values:
+        try:
+            parsed.append(json.loads(value))
+        except ValueError:
+            pass
+    assert len(parsed) >= 25  # JSON text, now and then a broken one
+    directories = [synth._use(options[2]) for _ in range(20)]
+    assert ["-L", "mods"] in directories
+    spec = synth._spec(["-L", "mods", "."])
+    assert spec.files == {"mods/a.x": b"def x: 1;"}  # the directory's files come with it

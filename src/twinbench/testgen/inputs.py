@@ -63,20 +63,42 @@ def generate(kind: InputKind, rng: random.Random) -> str:
     return "\n".join(lines) + ("\n" if rng.random() < 0.9 else "")
 
 
-def value_for_hint(hint: str | None, rng: random.Random, vocabulary: list[str]) -> str:
-    """A plausible (or deliberately odd) value for an option whose docs call it `hint`."""
+def value_hints(hint: str | None, arity: int) -> list[str | None]:
+    """The hint of each value of an option: a hint with one word per value ("name value", "variable-name
+    filename", "name JSON-text") names each one; any other hint stands for all of them."""
+    words = (hint or "").split()
+    return list(words) if len(words) == arity > 1 else [hint] * max(1, arity)
+
+
+def value_for_hint(
+    hint: str | None, rng: random.Random, vocabulary: list[str], variables: list[str] | None = None
+) -> str:
+    """A plausible (or deliberately odd) value for an option whose docs call it `hint`; a value that names a
+    variable is, most of the time, one of `variables` (those the rest of the command line refers to)."""
     lowered = (hint or "").lower()
+    if "file" in lowered or "path" in lowered:  # before the numbers: "filename" holds "len"
+        return rng.choice(["in.txt", "in.txt", "missing.txt", "."])
     if any(word in lowered for word in ("num", "width", "size", "count", "col", "line", "int", "depth", "len")) or (
         lowered in ("n", "k", "m", "mode")
     ):
         return rng.choice(["0", "1", "2", "3", "5", "10", "40", "80", "100", "-1", "999999", "abc", "4"])
-    if "file" in lowered or "path" in lowered:
-        return rng.choice(["in.txt", "in.txt", "missing.txt", "."])
     if "dir" in lowered:
         return rng.choice([".", "missing-dir", "/usr/share"])
+    if "json" in lowered:
+        return json.dumps(_json_value(rng, 2)) if rng.random() < 0.85 else rng.choice(["{", "[1,", "nul", "'a'"])
+    if any(word in lowered for word in ("name", "var", "ident", "label")):
+        if variables and rng.random() < 0.8:
+            return rng.choice(variables)
+        identifiers = [word for word in vocabulary if re.fullmatch(r"[A-Za-z_]\w*", word)]
+        return rng.choice(identifiers or ["x", "foo", "value"])
     if vocabulary and rng.random() < 0.7:
         return rng.choice(vocabulary)
     return rng.choice(WORDS + SPECIAL_STRINGS)
+
+
+def referenced_variables(argv: list[str]) -> list[str]:
+    """The variables a command line's arguments refer to (`$foo`, `${bar}` in a program text), in order."""
+    return list(dict.fromkeys(re.findall(r"\$\{?([A-Za-z_]\w*)", " ".join(argv))))
 
 
 def mutate_text(data: str, rng: random.Random, donors: list[str]) -> str:

@@ -24,7 +24,9 @@ from twinbench.testgen.inputs import (
     mutate_bytes,
     mutate_text,
     pair_chunks,
+    referenced_variables,
     value_for_hint,
+    value_hints,
 )
 from twinbench.testgen.record import CaseSpec
 from twinbench.testgen.seeds import (
@@ -92,6 +94,7 @@ class Synthesizer:
         hints = [hint.lower() for hint in model.positionals]
         self.transforms_text = bool(hints) and not any(word in hint for hint in hints for word in NOT_TEXT_OPERAND)
         self._pending_files: dict[str, bytes] = {}
+        self.fixture_directories = fixture_directories(self.language)
         self.counter = 0
 
     def seeds(self) -> Iterable[CaseSpec]:
@@ -170,7 +173,7 @@ class Synthesizer:
         choice = self.rng.randrange(8)
         if choice == 0 and self.model.options:
             position = self.rng.randint(0, len(argv))
-            argv[position:position] = self._use(self.rng.choice(self.model.options))
+            argv[position:position] = self._use(self.rng.choice(self.model.options), argv)
         elif choice == 1 and argv:
             del argv[self.rng.randrange(len(argv))]
         elif choice == 2 and argv:
@@ -192,20 +195,28 @@ class Synthesizer:
             index = self.rng.randrange(len(argv))
             argv[index] = value_for_hint(None, self.rng, self.vocabulary)
         else:
-            argv = [*self._use(self.rng.choice(self.model.options)), *argv] if self.model.options else argv
+            argv = [*self._use(self.rng.choice(self.model.options), argv), *argv] if self.model.options else argv
         return self._spec(argv, stdin=stdin, inherited=spec.files, origin="mutation")
 
-    def _use(self, option: OptionSpec) -> list[str]:
+    def _use(self, option: OptionSpec, context: list[str] | None = None) -> list[str]:
+        """The option with values for it: each value by its own hint ("--slurpfile variable-name filename" gets a
+        name the program text refers to and a file), files from the package's data, directories from the upstream
+        tests' fixture directories."""
         flag = self.rng.choice(option.flags)
         if not option.takes_value:
             return [flag]
-        hint = (option.value_hint or "").lower()
-        if ("file" in hint or "path" in hint) and self.data_files and self.rng.random() < 0.6:
-            return [flag, self._data_file_argument(option)]
-        values = [
-            value_for_hint(option.value_hint, self.rng, option.choices or self.vocabulary)
-            for _ in range(max(1, getattr(option, "arity", 1)))
-        ]
+        variables = referenced_variables(context or [])
+        values: list[str] = []
+        for hint in value_hints(option.value_hint, option.arity):
+            lowered = (hint or "").lower()
+            if ("file" in lowered or "path" in lowered) and self.data_files and self.rng.random() < 0.6:
+                values.append(self._data_file_argument(option))
+            elif "dir" in lowered and self.fixture_directories and self.rng.random() < 0.6:
+                name = self.rng.choice(sorted(self.fixture_directories))
+                self._pending_files.update(self.fixture_directories[name])
+                values.append(name)
+            else:
+                values.append(value_for_hint(hint, self.rng, option.choices or self.vocabulary, variables))
         if flag.startswith("--") and self.rng.random() < 0.5 and len(values) == 1:
             return [f"{flag}={values[0]}"]
         return [flag, *values]
@@ -333,6 +344,17 @@ class Synthesizer:
             files=files,
             timeout_s=CASE_TIMEOUT_S,
         )
+
+
+def fixture_directories(specs: Iterable[CaseSpec]) -> dict[str, dict[str, bytes]]:
+    """The directories the language seeds bring (jq's upstream `-L modules`), each with its files: a value for
+    any directory-valued option."""
+    found: dict[str, dict[str, bytes]] = {}
+    for spec in specs:
+        for name, data in spec.files.items():
+            if "/" in name:
+                found.setdefault(name.split("/", 1)[0], {})[name] = data
+    return found
 
 
 def _by_origin(specs: list[CaseSpec]) -> list[Iterator[CaseSpec]]:
