@@ -192,11 +192,13 @@ def test_directories_a_test_script_passes_become_files_and_line_blocks_inherit_t
     (tests / "modules" / "sub").mkdir(parents=True)
     (tests / "modules" / "a.lang").write_text("def x: 1;\n")
     (tests / "modules" / "sub" / "b.lang").write_text("def y: 2;\n")
-    (tests / "setup").write_text("#!/bin/sh\nTESTDIR=$(cd \"$(dirname \"$0\")\" && pwd)\nmods=$TESTDIR/modules\n")
-    (tests / "langtest").write_text('#!/bin/sh\n. "${0%/*}/setup" "$@"\n$LANG_ -L "$mods" --run-tests $TESTDIR/all.test\n')
-    (tests / "all.test").write_text("# blocks\n\n.a\n{}\nnull\n\nimport \"a\" as a; a::x\nnull\n1\n\n.[0]\n[1]\n1\n")
+    (tests / "setup").write_text('#!/bin/sh\nTESTDIR=$(cd "$(dirname "$0")" && pwd)\nmods=$TESTDIR/modules\n')
+    (tests / "langtest").write_text(
+        '#!/bin/sh\n. "${0%/*}/setup" "$@"\n$LANG_ -L "$mods" --run-tests $TESTDIR/all.test\n'
+    )
+    (tests / "all.test").write_text('# blocks\n\n.a\n{}\nnull\n\nimport "a" as a; a::x\nnull\n1\n\n.[0]\n[1]\n1\n')
     (tests / "shtest").write_text(
-        '#!/bin/sh\nif ! $LANG_ -L ./tests/modules -n \'import "a" as a; a::x\' > /dev/null 2>&1; then\n  exit 1\nfi\n'
+        "#!/bin/sh\nif ! $LANG_ -L ./tests/modules -n 'import \"a\" as a; a::x' > /dev/null 2>&1; then\n  exit 1\nfi\n"
     )
     seeds = upstream_seeds(tmp_path / "lang-1.0", "lang_")
     modules = {"modules/a.lang": b"def x: 1;\n", "modules/sub/b.lang": b"def y: 2;\n"}

@@ -67,8 +67,23 @@ def test_abbreviated_long_options_collapse() -> None:
     assert features[0] == features[1] == features[2]
 
 
-def test_input_errors_never_outnumber_core_cases() -> None:
+def test_core_cases_are_at_least_twice_the_input_errors() -> None:
     made = [candidate(n, ["-e", f"{n}*2"], 0, f"{2 * n}\n".encode()) for n in range(12)]
     made += [candidate(100 + n, ["-e", f"{n}+"], 1, stderr=f"parse error at {n}\n".encode()) for n in range(40)]
     selection = select_balanced(made, limit=200, probes=PROBES)
-    assert selection.classes.count(CaseClass.input_error) == selection.classes.count(CaseClass.core) == 12
+    assert selection.classes.count(CaseClass.core) == 12
+    assert selection.classes.count(CaseClass.input_error) == 6
+
+
+def test_a_small_suite_is_filled_with_reserve_core_cases() -> None:
+    made = [candidate(n, ["-e", f"{n}*2"], 0, f"{2 * n}\n".encode()) for n in range(12)]
+    made += [candidate(100 + n, ["-e", f"{n}+"], 1, stderr=f"parse error at {n}\n".encode()) for n in range(40)]
+    # runs that reached no new feature but printed outputs of their own; one repeats a corpus input
+    reserve = [candidate(500 + n, ["-e", f"{n}*3"], 0, f"{3 * n}\n".encode()) for n in range(30)]
+    reserve.append(candidate(600, ["-e", "0*2"], 0, b"0\n"))
+    selection = select_balanced(made, limit=200, probes=PROBES, floor=60, reserve=reserve)
+    counts = {kind: selection.classes.count(kind) for kind in CaseClass}
+    assert counts[CaseClass.core] == 42  # 12 found, 30 from the reserve, the repeated input once
+    # filled to the floor of 60 with 20 core cases, then input errors capped at half of those, then refilled
+    assert counts[CaseClass.input_error] == 10 and len(selection.chosen) == 52
+    assert len({tuple(c.spec.argv) for c in selection.chosen}) == 52

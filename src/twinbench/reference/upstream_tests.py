@@ -228,7 +228,9 @@ def _seeds_in(
         else:
             context_argv, context_files = context
             for seed in found:
-                yield seed.model_copy(update={"argv": [*context_argv, *seed.argv], "files": {**context_files, **seed.files}})
+                yield seed.model_copy(
+                    update={"argv": [*context_argv, *seed.argv], "files": {**context_files, **seed.files}}
+                )
     yield from fixture_seeds([path for path in files if path not in used], tree, script_flag)
 
 

@@ -6,6 +6,7 @@ The stage returns a corpus of candidates with what each one did; it writes no fi
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 import re
@@ -32,6 +33,7 @@ from twinbench.testgen.seeds import origin_kind
 GCOV_DIR = ".twinbench-gcov"
 LIBRARY_DIR = ".twinbench-lib"  # the coverage build's own shared libraries, beside ./executable in every work dir
 OUTPUT_HEAD = 512
+MAX_RESERVE = 3000  # accepted runs kept for their output alone, to fill a suite with core cases
 EXPLORE_TIMEOUT_S = 2.0
 
 Feature = tuple[object, ...]
@@ -88,6 +90,10 @@ class Explorer:
     corpus: list[Candidate] = field(default_factory=list)
     executions: int = 0
     run_seconds: float = 0.0
+    # runs that reached nothing new but succeeded with an output no kept run printed: more core cases for a
+    # suite the set cover leaves small (never mutated further, unlike the corpus)
+    reserve: list[Candidate] = field(default_factory=list)
+    _outputs: set[bytes] = field(default_factory=set)
     _picks: Counter[int] = field(default_factory=Counter)
     generated: Counter[str] = field(default_factory=Counter)  # runs by origin kind
     accepted: Counter[str] = field(default_factory=Counter)  # of those, runs the reference accepted (exit 0)
@@ -114,11 +120,19 @@ class Explorer:
             if result.timed_out:
                 continue
             features = self._features(spec, result)
+            output = hashlib.sha256(result.stdout).digest() if result.status == 0 and result.stdout else None
             if not features <= self.seen:
                 self.seen |= features
                 candidate = Candidate(spec=spec, features=features, status=result.status, outcome=outcome_of(result))
                 self.corpus.append(candidate)
                 fresh.append(candidate)
+                if output is not None:
+                    self._outputs.add(output)
+            elif output is not None and output not in self._outputs and len(self.reserve) < MAX_RESERVE:
+                self._outputs.add(output)
+                self.reserve.append(
+                    Candidate(spec=spec, features=features, status=result.status, outcome=outcome_of(result))
+                )
         return fresh
 
     def accepted_shares(self) -> dict[str, AcceptedShare]:

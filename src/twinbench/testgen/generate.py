@@ -151,7 +151,7 @@ def generate_suite(
     ) as explorer:
         exploration = explore(explorer, synth, rng, options, clock, progress)
         limit = clock.affordable_cases(exploration.seconds_per_run, options.max_tests)
-        selection = select_balanced(exploration.corpus, limit, probes, long_options, SUITE_FLOOR)
+        selection = select_balanced(exploration.corpus, limit, probes, long_options, SUITE_FLOOR, explorer.reserve)
         # the time was reserved for as many cases as the corpus held; a balanced selection is often far
         # smaller, so exploring goes on while the time after it is more than the chosen cases need
         for _ in range(MAX_RESUMES):
@@ -160,7 +160,7 @@ def generate_suite(
                 break
             exploration = explore(explorer, synth, rng, options, clock, progress, expected)
             limit = clock.affordable_cases(exploration.seconds_per_run, options.max_tests)
-            selection = select_balanced(exploration.corpus, limit, probes, long_options, SUITE_FLOOR)
+            selection = select_balanced(exploration.corpus, limit, probes, long_options, SUITE_FLOOR, explorer.reserve)
         phases.lap("exploring")
         specs = _numbered(selection.chosen, 0)
         progress("clock probe", 0, 1)

@@ -138,7 +138,7 @@ def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
 def _json_value(rng: random.Random, depth: int) -> object:
     kind = rng.randrange(8 if depth > 0 else 5)
     if kind == 0:
-        return rng.choice([0, 1, -1, 42, 3.5, 1e100, -0.0, 2**53])
+        return rng.choice([0, 1, -1, 42, 3.5, 1e100, -0.0, 2**53]) if rng.random() < 0.5 else edge_number(rng)
     if kind == 1:
         return rng.choice(WORDS + SPECIAL_STRINGS)
     if kind == 2:
@@ -161,9 +161,25 @@ def _csv_cell(rng: random.Random) -> str:
 
 
 def _number(rng: random.Random) -> str:
+    if rng.random() < 0.2:
+        return json.dumps(edge_number(rng))
     return rng.choice(
         [str(rng.randint(-100, 100)), f"{rng.uniform(-1e3, 1e3):.3f}", "0", "1e10", "-0", "007", "0x1F", "nan", "1/3"]
     )
+
+
+EDGE_FLOATS = (5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1, 1 / 3, 9007199254740993.0, 1e-7, 1e21)
+
+
+def edge_number(rng: random.Random) -> int | float:
+    """A number whose reading or printing takes a converter's rarer paths: the limits of double precision,
+    a long mantissa at any exponent, an integer wider than 64 bits."""
+    choice = rng.randrange(3)
+    if choice == 0:
+        return rng.choice(EDGE_FLOATS) * rng.choice([1, -1])
+    if choice == 1:
+        return rng.uniform(-10, 10) * 10.0 ** rng.randint(-320, 300)
+    return rng.randint(-(10**30), 10**30)
 
 
 def _expression(rng: random.Random, depth: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from twinbench.testgen.classify import SHALLOW, Behavior, CaseClass, classify, errors_only_passes
@@ -58,6 +58,7 @@ def group_of(candidate: Candidate) -> str:
 SHALLOW_SHARE = 0.15
 CORE_FIRST_SHARE = 0.75
 INPUT_ERROR_SHARE = 0.15
+INPUT_ERRORS_PER_CORE = 0.5  # core cases are at least two thirds of core and input errors together
 SAME_ANSWER_SHARE = 0.05
 MIN_CORE = 10
 
@@ -78,15 +79,17 @@ def select_balanced(
     probes: ReferenceProbes,
     long_options: Iterable[str] = (),
     floor: int = 0,
+    reserve: Sequence[Candidate] = (),
 ) -> Selection:
     """Set cover with core cases first, so that what the program is for drives the score.
 
     Near-duplicates (the same argv up to abbreviated long options, stdin and files) collapse to one. Help,
     version and command-line errors together stay at most SHALLOW_SHARE of the suite, cases the errors-only
-    imitation would pass at most IMITATION_SHARE, and no one answer more than SAME_ANSWER_SHARE, unless the
-    program has almost no core behavior (then `note` says so). A suite smaller than `floor` is filled up
-    with core cases the cover did not need: a second cover of their features first, then the rest in the
-    order they were found (each reached something new when it was found).
+    imitation would pass at most IMITATION_SHARE, input errors at most INPUT_ERRORS_PER_CORE per core case,
+    and no one answer more than SAME_ANSWER_SHARE, unless the program has almost no core behavior (then
+    `note` says so). A suite smaller than `floor` is filled up with core cases the cover did not need: a
+    second cover of their features first, then the rest in the order they were found (each reached something
+    new when it was found), then the `reserve` (accepted runs with outputs of their own).
     """
     unique, collapsed = _collapse(corpus, tuple(long_options))
     classes = {id(c): classify(Behavior.of_candidate(c), probes) for c in unique}
@@ -106,21 +109,35 @@ def select_balanced(
     chosen += select_cover(shallow, room, chosen_first=chosen)
     chosen += select_cover(core, limit - len(chosen), chosen_first=chosen)
     chosen += select_cover(by_class[CaseClass.input_error], limit - len(chosen), chosen_first=chosen)
-    if len(chosen) < min(floor, limit):
-        # a second cover of the core cases not chosen: every line then meets two different inputs where the
-        # corpus has them (a fault planted on a line shows in one input's output more often than in one)
-        taken = {id(c) for c in chosen}
-        rest = [c for c in core if id(c) not in taken]
-        second = select_cover(rest, min(floor, limit) - len(chosen))
-        taken |= {id(c) for c in second}
-        chosen += second
-        chosen += [c for c in rest if id(c) not in taken][: min(floor, limit) - len(chosen)]
+    spare, _ = _collapse([*unique, *reserve], tuple(long_options))
+    for candidate in spare[len(unique) :]:
+        classes[id(candidate)] = classify(Behavior.of_candidate(candidate), probes)
+    spare_core = [c for c in spare[len(unique) :] if classes[id(c)] == CaseClass.core]
+    chosen = _fill_with_core(chosen, core, spare_core, min(floor, limit))
     note = ""
     if scarce:
         note = f"only {len(core)} core candidates found (fewer than {MIN_CORE}): shallow cases were not capped"
     else:
         chosen = _cap_input_errors(_cap_easy_answers(chosen, probes), classes)
+        # the caps made room: more core cases where there are any
+        chosen = _fill_with_core(chosen, core, spare_core, min(floor, limit))
     return Selection(chosen=chosen, classes=[classes[id(c)] for c in chosen], collapsed=collapsed, note=note)
+
+
+def _fill_with_core(
+    chosen: list[Candidate], core: list[Candidate], spare: list[Candidate], size: int
+) -> list[Candidate]:
+    """Core cases added until the suite has `size` cases: a second cover of the core cases not chosen (every line
+    then meets two different inputs where the corpus has them: a fault planted on a line shows in one of two
+    inputs' output more often than in one), then the rest in the order they were found, then the spare ones."""
+    if len(chosen) >= size:
+        return chosen
+    taken = {id(c) for c in chosen}
+    rest = [c for c in core if id(c) not in taken]
+    second = select_cover(rest, size - len(chosen))
+    taken |= {id(c) for c in second}
+    more = second + [c for c in [*rest, *spare] if id(c) not in taken]
+    return chosen + more[: size - len(chosen)]
 
 
 def _collapse(corpus: list[Candidate], long_options: tuple[str, ...]) -> tuple[list[Candidate], int]:
@@ -142,10 +159,11 @@ def _collapse(corpus: list[Candidate], long_options: tuple[str, ...]) -> tuple[l
 
 
 def _cap_input_errors(chosen: list[Candidate], classes: dict[int, CaseClass]) -> list[Candidate]:
-    """At most as many input errors as core cases, the last-chosen dropped first: core cases dominate."""
+    """At most INPUT_ERRORS_PER_CORE input errors per core case, the last-chosen dropped first: core cases
+    dominate."""
     core = sum(classes[id(c)] == CaseClass.core for c in chosen)
     errors = [c for c in chosen if classes[id(c)] == CaseClass.input_error]
-    dropped = {id(c) for c in errors[core:]}
+    dropped = {id(c) for c in errors[int(core * INPUT_ERRORS_PER_CORE) :]}
     return [c for c in chosen if id(c) not in dropped]
 
 
