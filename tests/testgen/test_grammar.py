@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 
 from tests.helpers_paths import TEST_DATA
 from tests.reference.test_docmodel import doc_text, mine_docs
-from twinbench.testgen.grammar import Grammar, subtrees, tokenize
+from twinbench.testgen.grammar import Grammar, doc_names, subtrees, tokenize
 from twinbench.testgen.inputs import mutate_text
 
 EXAMPLES = TEST_DATA / "docs" / "examples"
@@ -74,3 +75,48 @@ def test_grammar_mutants_of_jq_filters_mostly_compile() -> None:
     # measured: 0.56 against 0.15 for character-level mutation of the same filters
     assert grammar_share >= 0.45, (grammar_share, byte_share)
     assert grammar_share > byte_share + 0.25, (grammar_share, byte_share)
+
+
+MANUAL = """\
+BUILTIN FUNCTIONS
+   Some filters are builtins.
+
+   ltrimstr(str)
+       Outputs its input with the given prefix string removed, if it starts
+       with it.
+
+   sort, sort_by(path_expression)
+       The sort functions sorts its input.
+
+   $__loc__
+       Produces an object with a "file" key.
+
+MATH
+       One-input C math functions: acos acosh asin
+       cbrt ceil.
+
+       Two words on a line
+       are prose.
+"""
+
+
+def test_the_docs_builtins_are_names_and_mutants_call_them() -> None:
+    names = doc_names(MANUAL)
+    assert names == [
+        "ltrimstr(str)",
+        "sort",
+        "sort_by(path_expression)",
+        "$__loc__",
+        "acos",
+        "acosh",
+        "asin",
+        "cbrt",
+        "ceil",
+    ]
+    grammar = Grammar.learn([".[] | length", "map(. + 1) | add", '"a" | ascii'], names)
+    rng = random.Random(3)
+    mutants = {grammar._doc_name(tokenize(".[] | length"), rng) for _ in range(200)}
+    assert ".[] | acos" in mutants and ".[] | $__loc__" in mutants
+    called = [m for m in mutants if m and "ltrimstr(" in m]
+    assert called and all(re.fullmatch(r'\.\[\] \| ltrimstr\((?:"a"|1|\.)\)', m) for m in called)
+    assert not doc_names("Plain prose,\nwith no entries at all.\n")

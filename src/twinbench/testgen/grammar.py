@@ -37,6 +37,34 @@ _TOKEN = re.compile(
 )
 
 
+# a docs line that names the language's builtins, the way reference sections head their entries:
+# "   ltrimstr(str)", "   sort, sort_by(path_expression)", "   $__loc__"
+_NAME_ITEM = r"[$@]?[A-Za-z_]\w*(?:\([^()\n]{0,60}\))?"
+_HEADING = re.compile(rf"^( {{1,8}})({_NAME_ITEM}(?:(?:,[ \t]*|[ \t]+){_NAME_ITEM})*)[ \t]*$", re.MULTILINE)
+# "One-input C math functions: acos acosh asin ...": a list of names after "functions:" (or builtins, commands)
+_NAME_LIST = re.compile(r"(?i)\b(?:functions|builtins|commands|operators|keywords):\s+([^.:]{3,800})")
+MAX_DOC_NAMES = 600
+
+
+def doc_names(docs_text: str) -> list[str]:
+    """Names of the language's builtins as its docs list them (entry headings of a reference section, lists
+    after "functions:"), each as a call template ("ltrimstr(str)", "sin", "@base64"); words of prose are not."""
+    found: dict[str, None] = {}
+    # an entry heading is indented least (a man page's subsection headings: 3 spaces, the text under them 7)
+    indents = {len(line) - len(line.lstrip(" ")) for line in docs_text.splitlines() if line.strip()} - {0}
+    heading_indent = min(indents, default=0)
+    for heading in _HEADING.finditer(docs_text):
+        items = re.findall(_NAME_ITEM, heading.group(2))
+        if len(heading.group(1)) != heading_indent or not all(item[:1].islower() or item[0] in "$@_" for item in items):
+            continue
+        found.update(dict.fromkeys(items))
+    for listing in _NAME_LIST.finditer(docs_text):
+        words = re.sub(r"-\s*\n\s*", "", listing.group(1)).split()
+        if len(words) >= 3 and all(re.fullmatch(r"[A-Za-z_]\w*,?", word) for word in words):
+            found.update(dict.fromkeys(word.rstrip(",") for word in words))
+    return list(found)[:MAX_DOC_NAMES]
+
+
 @dataclass(frozen=True)
 class Token:
     """One token and its class: str, num, name, nl, ws, open, close, op or other."""
@@ -83,9 +111,11 @@ class Grammar:
     pairs: set[tuple[str, str]] = field(default_factory=set)
     bank: dict[str, list[list[Token]]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    # the builtins the docs list (doc_names), which the seeds may never use: call templates
+    names: list[str] = field(default_factory=list)
 
     @classmethod
-    def learn(cls, texts: list[str]) -> Grammar:
+    def learn(cls, texts: list[str], names: list[str] | None = None) -> Grammar:
         """The grammar of `texts`; the most frequent tokens of each class first, subtrees and lines deduplicated."""
         counts: dict[str, Counter[str]] = {}
         bank: dict[str, dict[str, list[Token]]] = {}
@@ -110,6 +140,7 @@ class Grammar:
             pairs=pairs,
             bank={opener: list(groups.values())[:MAX_BANK] for opener, groups in bank.items()},
             lines=list(lines)[: MAX_BANK * 2],
+            names=list(names or []),
         )
 
     @property
@@ -120,8 +151,15 @@ class Grammar:
     def mutate(self, text: str, rng: random.Random) -> str:
         """A variation of `text` at token, subtree or line level; `text` itself if nothing applies."""
         tokens = tokenize(text)
-        operators = [self._replace_token, self._replace_subtree, self._nest, self._splice_line, self._drop]
-        weights = [4, 3, 1, 2, 1]
+        operators = [
+            self._replace_token,
+            self._replace_subtree,
+            self._nest,
+            self._splice_line,
+            self._drop,
+            self._doc_name,
+        ]
+        weights = [4, 3, 1, 2, 1, 2 if self.names else 0]
         for _ in range(4):
             operator = rng.choices(operators, weights=weights)[0]
             mutated = operator(tokens, rng)
@@ -148,6 +186,19 @@ class Grammar:
             # frequent tokens are the language's keywords and operators: prefer them, but reach rare ones too
             choice = options[min(int(rng.expovariate(1 / 8)), len(options) - 1)]
         return _join(tokens[:index]) + choice + _join(tokens[index + 1 :])
+
+    def _doc_name(self, tokens: list[Token], rng: random.Random) -> str | None:
+        """A name token becomes a builtin the docs list, its parameters filled with tokens the seeds use."""
+        places = [i for i, token in enumerate(tokens) if token.kind == "name"]
+        if not places or not self.names:
+            return None
+        index = rng.choice(places)
+        template = rng.choice(self.names)
+        fillers = [*self.vocabulary.get("num", [])[:20], *self.vocabulary.get("str", [])[:20], "."]
+        call = (
+            re.sub(r"[^();,]+(?=[;,)])", lambda _match: rng.choice(fillers), template) if "(" in template else template
+        )
+        return _join(tokens[:index]) + call + _join(tokens[index + 1 :])
 
     def _replace_subtree(self, tokens: list[Token], rng: random.Random) -> str | None:
         """A bracket group becomes another group with the same bracket, from any seed."""

@@ -128,6 +128,7 @@ class Grammars:
         script_operand: bool = True,
         script_flags: Iterable[str] = (),
         script_value_flags: Iterable[str] = (),
+        names: Iterable[str] = (),
     ) -> None:
         # values of options are not programs (mawk's "-v var=1", "-W version"), and only the first operand is
         # one, when the docs say the program takes its program there and no script file is given
@@ -142,7 +143,13 @@ class Grammars:
                 texts[SLOT_STDIN].append(spec.stdin.decode("utf-8", errors="surrogateescape"))
             for name, data in spec.files.items():
                 texts.setdefault(_file_slot(name), []).append(data.decode("utf-8", errors="surrogateescape"))
-        self.by_slot = {slot: Grammar.learn(found) for slot, found in texts.items() if found}
+        # the builtins the docs list go into the program's slots, never into data: a name is no JSON or text
+        builtins = list(names)
+        self.by_slot = {
+            slot: Grammar.learn(found, builtins if slot != SLOT_STDIN or not self.script_operand else [])
+            for slot, found in texts.items()
+            if found
+        }
 
     @property
     def empty(self) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 from twinbench.reference.docmodel import CliModel, OptionSpec
 from twinbench.testgen.datafiles import VARIANTS, DataFile, by_kind, kinds_for_option, make_variant, variant
 from twinbench.testgen.explore import Candidate
+from twinbench.testgen.grammar import doc_names
 from twinbench.testgen.inputs import (
     ENCODED_SAMPLES,
     InputKind,
@@ -78,6 +79,7 @@ class Synthesizer:
             script_operand=takes_script_operand(model),
             script_flags=script_option.flags if script_option else (),
             script_value_flags=script_value_flags(model),
+            names=doc_names(docs_text),
         )
         self.rng = rng
         self.kinds = kinds
