@@ -121,12 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/var/tmp/twinbench-coverage"))
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     parser.add_argument("--mutants", type=int, default=40, help="mutants per C/C++ suite (0: none)")
+    parser.add_argument("--keep", type=Path, default=None, help="make the tasks here and keep them (an empty dir)")
     args = parser.parse_args(argv)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="twinbench-bench-testgen-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="twinbench-bench-testgen-") as temporary:
+        scratch = Path(temporary) if args.keep is None else args.keep
+        scratch.mkdir(parents=True, exist_ok=True)
         for program in args.programs.split(","):
             for budget in (float(b) for b in args.budgets.split(",")):
-                rows.append(measure(program, budget, args.cache, Path(scratch), args.seed, args.mutants))
+                rows.append(measure(program, budget, args.cache, scratch, args.seed, args.mutants))
                 print(table(rows[-1:]).splitlines()[-1], flush=True)
     print()
     print("command: python benchmarks/bench_testgen.py " + shlex.join(sys.argv[1:] if argv is None else argv))
