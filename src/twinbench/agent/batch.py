@@ -231,10 +231,7 @@ def run_batch(
         finish(BatchEntry(task=unit.key, status="error", message=message, dir=unit.key))
 
     def tallied(tally: UnitTally) -> BatchSummary:
-        tally.total = len(entries)
-        tally.skipped = sum(entry.status == "skipped" for entry in entries.values())
-        tally.invalid = sum(entry.status == "invalid" for entry in entries.values())
-        summary.units = tally
+        summary.units = tally.with_plan([entry.status for entry in entries.values()])
         return _write_summary(run_dir, summary, entries, lock)
 
     try:
