@@ -88,13 +88,14 @@ def mark_owner(directory: Path) -> int:
     return fd
 
 
-def sweep_stale(temp_dir: Path | None = None) -> list[Path]:
-    """Remove the rooms and reference copies of harnesses that are gone (killed with -9, say): unmount their
-    disks, then delete them. A directory whose owner file is still locked, or that has none, is left alone."""
+def sweep_stale(temp_dir: Path | None = None, prefixes: tuple[str, ...] = SWEPT_PREFIXES) -> list[Path]:
+    """Remove the rooms and reference copies (or other directories named by `prefixes`) of harnesses that are
+    gone (killed with -9, say): unmount their disks, then delete them. A directory whose owner file is still
+    locked, or that has none, is left alone."""
     base = temp_dir or Path(tempfile.gettempdir())
     removed: list[Path] = []
     try:
-        candidates = [path for path in base.iterdir() if path.name.startswith(SWEPT_PREFIXES)]
+        candidates = [path for path in base.iterdir() if path.name.startswith(prefixes)]
     except OSError:
         return removed
     for directory in candidates:
