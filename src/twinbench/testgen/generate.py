@@ -37,6 +37,7 @@ from twinbench.testgen.mutants import (
     passing_ids,
 )
 from twinbench.testgen.probe import ReferenceProbes, probe_reference
+from twinbench.testgen.products import make_products
 from twinbench.testgen.record import RECORD_REPEATS, CaseSpec, RecordReport, record_reference
 from twinbench.testgen.seeds import doc_script_specs, origin_kind, seed_sources
 from twinbench.testgen.select import group_of, select_balanced, select_cover
@@ -132,6 +133,13 @@ def generate_suite(
     rng = random.Random(options.seed)
     language = [*inputs.upstream, *doc_script_specs(inputs.model, rng)]
     kinds = detect_kinds(inputs.docs_text)
+    long_options = [flag for option in inputs.model.options for flag in option.flags if flag.startswith("--")]
+    progress("probing", 0, 1)
+    probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers)
+    phases.lap("probing")
+    progress("products", 0, 1)
+    products = make_products(inputs.task, inputs.model.examples, sandbox, options.workers)
+    phases.lap("products")
     synth = Synthesizer(
         inputs.model,
         rng,
@@ -140,12 +148,8 @@ def generate_suite(
         inputs.data_files,
         language,
         docs_text=inputs.docs_text,
-        samples=inputs.samples,
+        samples=[*inputs.samples, *products],
     )
-    long_options = [flag for option in inputs.model.options for flag in option.flags if flag.startswith("--")]
-    progress("probing", 0, 1)
-    probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers)
-    phases.lap("probing")
     with open_explorer(
         inputs.task, sandbox, options.workers, coverage, features_of, inputs.vocabulary, long_options
     ) as explorer:
