@@ -41,7 +41,8 @@ _NUMBER = re.compile(r"^(\d+(?:\.\d+)?)([a-zA-Z%]{0,2})$")
 
 def file_words(argv: Iterable[str]) -> list[str]:
     """The arguments that look like file names (`dc.wav`, `model.bin`), in order, each once."""
-    return list(dict.fromkeys(word for word in argv if FILE_WORD.fullmatch(word)))
+    # "1.5" and "0.16k" are numbers: a file's suffix has a letter and its stem does not start with a digit-dot
+    return list(dict.fromkeys(word for word in argv if FILE_WORD.fullmatch(word) and not _NUMBER.match(word)))
 
 
 def suffix_of(name: str) -> str:
@@ -120,6 +121,7 @@ def make_products(task: Task, examples: list[list[str]], sandbox: Sandbox, worke
     name a file of a suffix made since, and, shrunk, those whose product was too large."""
     pending = [(example, 0) for example in examples if file_words(example)]
     store = ProductStore()
+    waiting: list[tuple[list[str], int]] = []
     if not pending:
         return []
     with tempfile.TemporaryDirectory(prefix="twinbench-products-") as scratch:
@@ -137,7 +139,6 @@ def make_products(task: Task, examples: list[list[str]], sandbox: Sandbox, worke
             jobs = [(spec.id, request_for(task, case_for_spec(spec))) for spec in specs]
             run_many(sandbox, config, jobs, workers, results.__setitem__)
             suffixes_before = set(store.by_suffix)
-            failed: list[tuple[list[str], int]] = []
             again: list[tuple[list[str], int]] = []
             for spec, (example, level) in zip(specs, pending, strict=True):
                 result = results.get(spec.id)
@@ -150,10 +151,12 @@ def make_products(task: Task, examples: list[list[str]], sandbox: Sandbox, worke
                 if too_large and level < len(SHRINK_FACTORS) and shrunk(example, 1) is not None:
                     again.append((example, level + 1))
                 elif result.status != 0:
-                    failed.append((example, level))
+                    waiting.append((example, level))
+            # failed examples wait until a file of a suffix they name has been made, in any later round
             fresh = set(store.by_suffix) - suffixes_before
-            again += [item for item in failed if any(suffix_of(word) in fresh for word in file_words(item[0]))]
-            pending = again
+            ready = [item for item in waiting if any(suffix_of(word) in fresh for word in file_words(item[0]))]
+            waiting = [item for item in waiting if item not in ready]
+            pending = again + ready
             if not pending:
                 break
     return store.samples()

@@ -159,7 +159,11 @@ class Synthesizer:
             yield self._spec(list(example), stdin=self._input(), origin=DOC_COMMAND_LINES)
             # the files the example names, from the samples of the same suffix (what the reference made itself
             # from another example, testgen/products.py): `dc.wav fixed.wav highpass 10` then has its dc.wav
-            files = {word: by_suffix[suffix_of(word)] for word in file_words(example) if suffix_of(word) in by_suffix}
+            named = file_words(example)
+            # the last file an example names is most often what it writes (`in.wav out.wav gain -3`): it stays
+            # an output the case collects, unless it is the only one
+            readable = named[:-1] if len(named) > 1 else named
+            files = {word: by_suffix[suffix_of(word)] for word in readable if suffix_of(word) in by_suffix}
             if files:
                 yield self._spec(list(example), inherited=files, origin=PRODUCTS)
 
