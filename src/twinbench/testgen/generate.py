@@ -28,6 +28,7 @@ from twinbench.testgen.classify import Behavior, CaseClass, classify
 from twinbench.testgen.clock import with_clock_if_read
 from twinbench.testgen.explore import Candidate, CoverageGuide, Explorer, FeaturesOf, open_explorer
 from twinbench.testgen.inputs import detect_kinds
+from twinbench.testgen.listings import with_listed_choices
 from twinbench.testgen.mutants import (
     MutantBuilder,
     MutationTarget,
@@ -139,9 +140,10 @@ def generate_suite(
     phases.lap("probing")
     progress("products", 0, 1)
     products = make_products(inputs.task, inputs.model.examples, sandbox, options.workers)
+    model = with_listed_choices(inputs.task, inputs.model, sandbox, options.workers)
     phases.lap("products")
     synth = Synthesizer(
-        inputs.model,
+        model,
         rng,
         kinds,
         inputs.vocabulary,
