@@ -12,12 +12,14 @@ from twinbench.protocols import Sandbox
 from twinbench.reference.docmodel import CliModel, OptionSpec
 from twinbench.testgen.inputs import InputKind
 from twinbench.testgen.products import (
+    PLAIN_TEXT,
     PRODUCT_MAX_BYTES,
     ProductStore,
     collect_named_outputs,
     file_words,
     make_products,
     shrunk,
+    writer_examples,
 )
 from twinbench.testgen.record import CaseSpec
 from twinbench.testgen.synthesize import PRODUCTS, SAMPLES, Synthesizer, default_file_names
@@ -100,3 +102,19 @@ def test_samples_go_under_the_default_input_name_and_to_file_options() -> None:
     assert any(spec.argv == ["-n"] and spec.files == {"build.ninja": build} for spec in seeds)
     # the build file is text: grammar mutation learned a slot for it
     assert "file:ninja" in synth.grammars.by_slot
+
+
+def test_an_archiver_makes_archives_of_the_formats_its_docs_name_from_a_text_file(
+    tmp_path: Path, bwrap: Sandbox
+) -> None:
+    # `arc a OUT.zip IN`: the docs name the zip format but no example writes one, and no sample was found
+    task = script_task(
+        tmp_path,
+        """
+        [ "$1" = a ] || { echo "arc: unknown command $1" >&2; exit 7; }
+        { printf 'PK\\003\\004'; cat "$3"; } > "$2"
+    """,
+    )
+    assert writer_examples(["a", "l"], [".zip"]) == [["a", "made.zip", "in.txt"], ["l", "made.zip", "in.txt"]]
+    products = make_products(task, writer_examples(["a", "l"], [".zip"]), bwrap, workers=1)
+    assert products == [("products:made.zip", b"PK\x03\x04" + PLAIN_TEXT)]

@@ -38,8 +38,9 @@ from twinbench.testgen.mutants import (
     passing_ids,
 )
 from twinbench.testgen.probe import ReferenceProbes, probe_reference
-from twinbench.testgen.products import make_products
+from twinbench.testgen.products import make_products, suffix_of, writer_examples
 from twinbench.testgen.record import RECORD_REPEATS, CaseSpec, RecordReport, record_reference
+from twinbench.testgen.samples import formats_in_docs
 from twinbench.testgen.seeds import doc_script_specs, origin_kind, seed_sources
 from twinbench.testgen.select import group_of, select_balanced, select_cover
 from twinbench.testgen.synthesize import Synthesizer
@@ -139,7 +140,11 @@ def generate_suite(
     probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers)
     phases.lap("probing")
     progress("products", 0, 1)
-    products = make_products(inputs.task, inputs.model.examples, sandbox, options.workers)
+    # formats the docs name that no sample file was found for: the reference may write them itself
+    missing = [f.suffixes[0] for f in formats_in_docs(inputs.docs_text) if f.magic]
+    missing = [suffix for suffix in missing if not any(suffix_of(name) == suffix for name, _ in inputs.samples)]
+    producers = [*inputs.model.examples, *writer_examples(inputs.model.subcommands, missing)]
+    products = make_products(inputs.task, producers, sandbox, options.workers)
     model = with_listed_choices(inputs.task, inputs.model, sandbox, options.workers)
     phases.lap("products")
     synth = Synthesizer(

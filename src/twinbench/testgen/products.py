@@ -33,6 +33,10 @@ PRODUCER_ROUNDS = 3
 PRODUCER_TIMEOUT_S = 5.0
 MAX_COLLECTED = 4
 SHRINK_FACTORS = (10, 100, 1000)
+MAX_WRITER_SUBCOMMANDS = 16
+# a text file any example that reads a ".txt" can have: writers of a format (archivers, compressors) need one
+PLAIN_TEXT_NAME = "in.txt"
+PLAIN_TEXT = b"hello world\nthe quick brown fox jumps over the lazy dog\n0 1 2 3 5 8 13\n"
 PRODUCT_SOURCE = "products:"  # the source of a product sample, and so the origin kind of the seeds made from it
 # a file name as examples write one: a stem and a short suffix, no path, not an option
 FILE_WORD = re.compile(r"[A-Za-z0-9_+][\w+-]*(?:\.[\w+-]+)*\.[A-Za-z0-9]{1,5}")
@@ -114,6 +118,16 @@ def producer_spec(argv: list[str], store: ProductStore, number: int) -> CaseSpec
     )
 
 
+def writer_examples(subcommands: list[str], suffixes: list[str]) -> list[list[str]]:
+    """Invocations that may make a file of each named format from a text file: every subcommand with a new
+    file of the suffix and a text file (an archiver's `a made.7z in.txt`); the docs often give none."""
+    return [
+        [subcommand, f"made{suffix}", PLAIN_TEXT_NAME]
+        for suffix in suffixes
+        for subcommand in subcommands[:MAX_WRITER_SUBCOMMANDS]
+    ]
+
+
 def make_products(task: Task, examples: list[list[str]], sandbox: Sandbox, workers: int = 2) -> list[tuple[str, bytes]]:
     """Run the docs' example invocations on the reference, in rounds, and return the small files they wrote.
 
@@ -121,6 +135,7 @@ def make_products(task: Task, examples: list[list[str]], sandbox: Sandbox, worke
     name a file of a suffix made since, and, shrunk, those whose product was too large."""
     pending = [(example, 0) for example in examples if file_words(example)]
     store = ProductStore()
+    store.by_suffix[suffix_of(PLAIN_TEXT_NAME)] = [(PLAIN_TEXT_NAME, PLAIN_TEXT)]  # an input, not a product
     waiting: list[tuple[list[str], int]] = []
     if not pending:
         return []
@@ -159,4 +174,5 @@ def make_products(task: Task, examples: list[list[str]], sandbox: Sandbox, worke
             pending = again + ready
             if not pending:
                 break
+    store.by_suffix[suffix_of(PLAIN_TEXT_NAME)].remove((PLAIN_TEXT_NAME, PLAIN_TEXT))
     return store.samples()
