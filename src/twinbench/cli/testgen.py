@@ -73,6 +73,14 @@ def testgen_command(
             "--mutants", min=0, metavar="N", help="grade N mutants of the reference; add inputs that kill survivors"
         ),
     ] = 0,
+    base_args: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--base-arg",
+            metavar="ARG",
+            help="start every invocation with ARG (repeatable, in order): a mode flag such as fzf's --filter=a",
+        ),
+    ] = None,
 ) -> None:
     """Generate the task's hidden suite by exploring the reference in the sandbox."""
     from twinbench.testgen.generate import TestgenOptions
@@ -86,6 +94,7 @@ def testgen_command(
         max_tests=max_tests,
         workers=default_workers(workers),
         mutants=mutants,
+        base_args=base_args or [],
     )
     with progress.phases("testgen") as advanced:
         report = run_testgen(task_dir, backend, options, coverage_build, advanced)

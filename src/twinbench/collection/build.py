@@ -179,6 +179,7 @@ def _build_staged(
         max_tests=entry.max_tests,
         workers=settings.workers,
         upstream_tests=entry.testgen.upstream_tests,
+        base_args=entry.testgen.base_args,
     )
     report = run_testgen(
         task_dir, sandbox, options, coverage_dir, lambda phase, done, total: progress(phase, done, total)

@@ -57,7 +57,24 @@ class TestgenSettings(BaseModel):
 
     runs: int | None = Field(default=None, gt=0, description="an exact run budget instead of the time budget")
     upstream_tests: bool = Field(default=True, description="seed from the Debian source package's own tests")
+    base_args: list[str] = Field(
+        default_factory=list,
+        description="arguments every generated invocation starts with: the mode flag the program needs to run "
+        "without a terminal (fzf's --filter, gdu's -n)",
+    )
     test_limits: TestLimits = Field(default_factory=TestLimits)
+
+    @field_validator("base_args")
+    @classmethod
+    def _arguments(cls, arguments: list[str]) -> list[str]:
+        if any("\x00" in argument for argument in arguments):
+            raise ValueError("an argument cannot hold a NUL byte")
+        return arguments
+
+
+# settings added after collections were built: left out of an entry's digest while unset, so that entries
+# which do not use them keep their digests and are not rebuilt
+LATER_TESTGEN_SETTINGS = ("base_args",)
 
 
 class Defaults(BaseModel):
@@ -101,7 +118,11 @@ class TaskEntry(BaseModel):
 
     def digest(self) -> str:
         """sha256 of the entry as built: a change to any setting (defaults included) changes it."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        for name in LATER_TESTGEN_SETTINGS:
+            if not data["testgen"][name]:
+                data["testgen"].pop(name)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -103,6 +103,7 @@ class TestgenReport(BaseModel):
     task: str
     seed: int
     budget_s: float
+    base_args: list[str] = Field(default_factory=list, description="arguments every generated invocation starts with")
     execution_budget: int = Field(description="candidate runs allowed; with the seed it fixes the suite")
     executions: int
     stopped_by: str = Field(description="'budget' (reproducible) or 'wall_time' (runs left when the time ran out)")

@@ -70,6 +70,10 @@ class TestgenOptions(BaseModel):
     workers: int = 2
     upstream_tests: bool = Field(default=True, description="seed from the Debian source package's own tests")
     mutants: int = Field(default=0, ge=0, description="mutants of the reference whose survivors new cases should kill")
+    base_args: list[str] = Field(
+        default_factory=list,
+        description="arguments every invocation starts with, probes included: a mode flag such as fzf's --filter",
+    )
 
     def execution_budget(self) -> int:
         """Candidate runs allowed."""
@@ -141,10 +145,11 @@ def generate_suite(
         language,
         docs_text=inputs.docs_text,
         samples=inputs.samples,
+        base_args=options.base_args,
     )
     long_options = [flag for option in inputs.model.options for flag in option.flags if flag.startswith("--")]
     progress("probing", 0, 1)
-    probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers)
+    probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers, options.base_args)
     phases.lap("probing")
     with open_explorer(
         inputs.task, sandbox, options.workers, coverage, features_of, inputs.vocabulary, long_options
@@ -218,6 +223,7 @@ def generate_suite(
         task=task.id,
         seed=options.seed,
         budget_s=options.budget_s,
+        base_args=options.base_args,
         execution_budget=options.execution_budget(),
         executions=exploration.executions,
         core_round_executions=explorer.executions - exploration.executions,

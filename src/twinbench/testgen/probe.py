@@ -76,8 +76,14 @@ class ReferenceProbes(BaseModel):
         return {run.stdout + run.stderr for run in self.exact if run.status == 0 and (run.stdout or run.stderr)}
 
 
-def probe_reference(task: Task, model: CliModel, sandbox: Sandbox, workers: int = 2) -> ReferenceProbes:
-    """Run the probes on the real reference in the sandbox and cut the error templates."""
+def probe_reference(
+    task: Task, model: CliModel, sandbox: Sandbox, workers: int = 2, base_args: list[str] | None = None
+) -> ReferenceProbes:
+    """Run the probes on the real reference in the sandbox and cut the error templates.
+
+    With `base_args` (the mode flag every generated invocation starts with) each probe starts with them too,
+    so that the imitations learn the replies the suite's invocations get."""
+    base = list(base_args or [])
     long_names, long_value, short, short_value = _documented_options(model)
     value_long = next(iter(long_value), None)
     value_short = next(iter(short_value), None)
@@ -90,6 +96,7 @@ def probe_reference(task: Task, model: CliModel, sandbox: Sandbox, workers: int 
         argvs["missing_value_long"] = [value_long]
     if value_short is not None:
         argvs["missing_value_short"] = [f"-{value_short}"]
+    argvs = {key: [*base, *argv] for key, argv in argvs.items()}
     runs = _run(task, argvs, sandbox, workers)
 
     probes = ReferenceProbes(long=long_names, long_value=long_value, short=short, short_value=short_value)
@@ -105,7 +112,7 @@ def probe_reference(task: Task, model: CliModel, sandbox: Sandbox, workers: int 
             continue
         if run.status == 0:
             continue  # not an error: nothing to template
-        probes.templates[key] = _template(run, argv[0])
+        probes.templates[key] = _template(run, argv[len(base)])
     return probes
 
 

@@ -1,0 +1,72 @@
+"""Base arguments (a program's mode flag): every generated invocation starts with them, probes included, and
+no mutation removes them."""
+
+from __future__ import annotations
+
+import random
+import textwrap
+from pathlib import Path
+
+from twinbench.formats import ReferenceSpec, Task, load_suite, load_task, save_task
+from twinbench.protocols import Sandbox
+from twinbench.reference.docmodel import CliModel, OptionSpec
+from twinbench.testgen.explore import Candidate
+from twinbench.testgen.generate import TestgenOptions
+from twinbench.testgen.inputs import InputKind
+from twinbench.testgen.pipeline import run_testgen
+from twinbench.testgen.probe import probe_reference
+from twinbench.testgen.record import CaseSpec
+from twinbench.testgen.synthesize import Synthesizer
+
+BASE = ["--mode", "filter"]
+# a program that does nothing useful without its mode flag, like fzf without --filter
+MODAL = """\
+#!/bin/sh
+if [ "$1" != --mode ] || [ "$2" != filter ]; then echo "needs a terminal" >&2; exit 2; fi
+shift 2
+case "$1" in
+  --help) echo "usage: modal --mode filter [-u] [WORD]";;
+  -u) shift; tr a-z A-Z; echo "${1:-}";;
+  -*) echo "modal: unknown option $1" >&2; exit 2;;
+  *) grep -e "${1:-.}" || echo "no match for ${1:-.}";;
+esac
+"""
+MODEL = CliModel(
+    program="modal",
+    options=[OptionSpec(flags=["-u", "--upper"]), OptionSpec(flags=["-q", "--query"], takes_value=True)],
+    positionals=["pattern"],
+)
+
+
+def test_every_seed_and_mutation_starts_with_the_base_arguments() -> None:
+    # language seeds give a grammar, so that half of the mutations are grammar mutants and splices
+    language = [
+        CaseSpec(id="", argv=["-q", f"a{n} (b | c{n})"], stdin=b"a b c\n", origin="upstream:tests/x.test")
+        for n in range(6)
+    ]
+    synth = Synthesizer(MODEL, random.Random(3), [InputKind.text], ["word"], [], language, base_args=BASE)
+    seeds = [spec for _, spec in zip(range(300), synth.seeds(), strict=False)]
+    mutants = [synth.mutate(Candidate(spec=seeds[n % len(seeds)]), seeds) for n in range(400)]
+    assert all(spec.argv[:2] == BASE for spec in [*seeds, *mutants])
+    # the base is added once, not again on every generation of mutants
+    assert all(spec.argv[2:4] != BASE for spec in mutants)
+    assert any(spec.origin == "grammar" for spec in mutants) and any(spec.origin == "mutation" for spec in mutants)
+    assert any(spec.stdin for spec in seeds)  # a filter reads stdin: seeds with stdin exist
+
+
+def test_a_tiny_suite_of_a_modal_program_carries_the_base_arguments(tmp_path: Path, bwrap: Sandbox) -> None:
+    program = tmp_path / "modal"
+    program.write_text(textwrap.dedent(MODAL))
+    program.chmod(0o755)
+    root = tmp_path / "task"
+    save_task(Task(id="modal", reference=ReferenceSpec(binary=str(program))), root)
+    (root / "cli_model.json").write_text(MODEL.model_dump_json())
+    task = load_task(root).task
+    probes = probe_reference(task, MODEL, bwrap, 2, BASE)
+    assert all(run.argv[:2] == BASE for run in probes.exact)
+    # the reply to the unknown option was probed in the mode, and its template names that option
+    assert "unknown option" in probes.templates["unknown_long"].stderr
+    report = run_testgen(load_task(root), bwrap, TestgenOptions(runs=150, seed=1, max_tests=40, base_args=BASE))
+    suite = load_suite(root / "tests" / "suite.jsonl")
+    assert suite.cases and all(case.argv[:2] == BASE for case in suite.cases)
+    assert report.base_args == BASE and report.classes.get("core", 0) > 0, report.classes
