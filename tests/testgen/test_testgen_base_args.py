@@ -1,5 +1,5 @@
-"""Base arguments (a program's mode flag): every generated invocation starts with them, probes included, and
-no mutation removes them."""
+"""Base arguments and files (a program's mode flag, the state it reads): every generated invocation starts
+with them, probes included, and no mutation removes them."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from twinbench.testgen.record import CaseSpec
 from twinbench.testgen.synthesize import Synthesizer
 
 BASE = ["--mode", "filter"]
+FILES = {"db/words.txt": b"alpha\nbeta\ngamma\n"}
 # a program that does nothing useful without its mode flag, like fzf without --filter
 MODAL = """\
 #!/bin/sh
@@ -28,7 +29,7 @@ case "$1" in
   --help) echo "usage: modal --mode filter [-u] [WORD]";;
   -u) shift; tr a-z A-Z; echo "${1:-}";;
   -*) echo "modal: unknown option $1" >&2; exit 2;;
-  *) grep -e "${1:-.}" || echo "no match for ${1:-.}";;
+  *) cat db/words.txt - | grep -e "${1:-.}" || echo "no match for ${1:-.}";;
 esac
 """
 MODEL = CliModel(
@@ -44,10 +45,15 @@ def test_every_seed_and_mutation_starts_with_the_base_arguments() -> None:
         CaseSpec(id="", argv=["-q", f"a{n} (b | c{n})"], stdin=b"a b c\n", origin="upstream:tests/x.test")
         for n in range(6)
     ]
-    synth = Synthesizer(MODEL, random.Random(3), [InputKind.text], ["word"], [], language, base_args=BASE)
+    synth = Synthesizer(
+        MODEL, random.Random(3), [InputKind.text], ["word"], [], language, base_args=BASE, base_files=FILES
+    )
     seeds = [spec for _, spec in zip(range(300), synth.seeds(), strict=False)]
     mutants = [synth.mutate(Candidate(spec=seeds[n % len(seeds)]), seeds) for n in range(400)]
     assert all(spec.argv[:2] == BASE for spec in [*seeds, *mutants])
+    assert all("db/words.txt" in spec.files for spec in [*seeds, *mutants])
+    assert any(spec.files["db/words.txt"] != FILES["db/words.txt"] for spec in mutants)  # content may be mutated
+    assert any("db/words.txt" in spec.argv for spec in [*seeds, *mutants])  # its name is tried as a value
     # the base is added once, not again on every generation of mutants
     assert all(spec.argv[2:4] != BASE for spec in mutants)
     assert any(spec.origin == "grammar" for spec in mutants) and any(spec.origin == "mutation" for spec in mutants)
@@ -62,11 +68,14 @@ def test_a_tiny_suite_of_a_modal_program_carries_the_base_arguments(tmp_path: Pa
     save_task(Task(id="modal", reference=ReferenceSpec(binary=str(program))), root)
     (root / "cli_model.json").write_text(MODEL.model_dump_json())
     task = load_task(root).task
-    probes = probe_reference(task, MODEL, bwrap, 2, BASE)
+    probes = probe_reference(task, MODEL, bwrap, 2, BASE, FILES)
     assert all(run.argv[:2] == BASE for run in probes.exact)
     # the reply to the unknown option was probed in the mode, and its template names that option
     assert "unknown option" in probes.templates["unknown_long"].stderr
-    report = run_testgen(load_task(root), bwrap, TestgenOptions(runs=150, seed=1, max_tests=40, base_args=BASE))
+    assert any(run.stdout.startswith(b"alpha") for run in probes.exact)  # the bare call read the base file
+    options = TestgenOptions(runs=150, seed=1, max_tests=40, base_args=BASE, base_files=FILES)
+    report = run_testgen(load_task(root), bwrap, options)
     suite = load_suite(root / "tests" / "suite.jsonl")
-    assert suite.cases and all(case.argv[:2] == BASE for case in suite.cases)
-    assert report.base_args == BASE and report.classes.get("core", 0) > 0, report.classes
+    assert suite.cases and all(case.argv[:2] == BASE and "db/words.txt" in case.files for case in suite.cases)
+    assert report.base_args == BASE and report.base_files == ["db/words.txt"]
+    assert report.classes.get("core", 0) > 0 and b"gamma" in b"".join(c.expect.stdout for c in suite.cases)

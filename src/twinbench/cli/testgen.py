@@ -81,6 +81,14 @@ def testgen_command(
             help="start every invocation with ARG (repeatable, in order): a mode flag such as fzf's --filter=a",
         ),
     ] = None,
+    base_files: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--base-file",
+            metavar="NAME=FILE",
+            help="give every invocation FILE's content as the input file NAME (repeatable): a key, a database",
+        ),
+    ] = None,
 ) -> None:
     """Generate the task's hidden suite by exploring the reference in the sandbox."""
     from twinbench.testgen.generate import TestgenOptions
@@ -95,6 +103,7 @@ def testgen_command(
         workers=default_workers(workers),
         mutants=mutants,
         base_args=base_args or [],
+        base_files=_base_files(base_files or []),
     )
     with progress.phases("testgen") as advanced:
         report = run_testgen(task_dir, backend, options, coverage_build, advanced)
@@ -112,6 +121,24 @@ def testgen_command(
     if report.mutation is not None:
         _say_mutation(report.mutation, report.mutation_before)
     say(f"suite: {task_dir.suite_path}; report: {task_dir.root / 'tests' / 'testgen.json'}")
+
+
+def _base_files(pairs: list[str]) -> dict[str, bytes]:
+    """--base-file NAME=FILE pairs read into case files; a malformed pair or an unreadable file is bad input."""
+    from twinbench.formats.suite import check_relative_path
+
+    files: dict[str, bytes] = {}
+    for pair in pairs:
+        name, sep, source = pair.partition("=")
+        if not sep or not source:
+            raise BadInput(f"--base-file {pair!r}: expected NAME=FILE")
+        try:
+            files[check_relative_path(name)] = Path(source).read_bytes()
+        except ValueError as exc:
+            raise BadInput(f"--base-file {pair!r}: {exc}") from None
+        except OSError as exc:
+            raise BadInput(f"--base-file {pair!r}: cannot read {source} ({exc.strerror or exc})") from None
+    return files
 
 
 def _say_classes(classes: dict[str, int], core_share: float | None) -> None:

@@ -180,6 +180,7 @@ def _build_staged(
         workers=settings.workers,
         upstream_tests=entry.testgen.upstream_tests,
         base_args=entry.testgen.base_args,
+        base_files={name: text.encode("utf-8") for name, text in entry.testgen.files.items()},
     )
     report = run_testgen(
         task_dir, sandbox, options, coverage_dir, lambda phase, done, total: progress(phase, done, total)

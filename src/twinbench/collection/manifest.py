@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twinbench.formats import FormatError
 from twinbench.formats.environment import Environment
+from twinbench.formats.suite import check_relative_path
 
 MANIFEST_FORMAT = "twinbench-collection-1"
 MANIFEST_FILE = "collection.yaml"
@@ -62,7 +63,17 @@ class TestgenSettings(BaseModel):
         description="arguments every generated invocation starts with: the mode flag the program needs to run "
         "without a terminal (fzf's --filter, gdu's -n)",
     )
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="input files every generated case has (relative path -> text): the state a program reads, "
+        "such as a key file, a database or a directory tree",
+    )
     test_limits: TestLimits = Field(default_factory=TestLimits)
+
+    @field_validator("files")
+    @classmethod
+    def _file_names(cls, files: dict[str, str]) -> dict[str, str]:
+        return {check_relative_path(name): text for name, text in files.items()}
 
     @field_validator("base_args")
     @classmethod
@@ -74,7 +85,7 @@ class TestgenSettings(BaseModel):
 
 # settings added after collections were built: left out of an entry's digest while unset, so that entries
 # which do not use them keep their digests and are not rebuilt
-LATER_TESTGEN_SETTINGS = ("base_args",)
+LATER_TESTGEN_SETTINGS = ("base_args", "files")
 
 
 class Defaults(BaseModel):

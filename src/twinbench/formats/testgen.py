@@ -104,6 +104,7 @@ class TestgenReport(BaseModel):
     seed: int
     budget_s: float
     base_args: list[str] = Field(default_factory=list, description="arguments every generated invocation starts with")
+    base_files: list[str] = Field(default_factory=list, description="input files every generated case has")
     execution_budget: int = Field(description="candidate runs allowed; with the seed it fixes the suite")
     executions: int
     stopped_by: str = Field(description="'budget' (reproducible) or 'wall_time' (runs left when the time ran out)")

@@ -74,6 +74,9 @@ class TestgenOptions(BaseModel):
         default_factory=list,
         description="arguments every invocation starts with, probes included: a mode flag such as fzf's --filter",
     )
+    base_files: dict[str, bytes] = Field(
+        default_factory=dict, description="input files every invocation has, probes included: a key, a directory tree"
+    )
 
     def execution_budget(self) -> int:
         """Candidate runs allowed."""
@@ -146,10 +149,11 @@ def generate_suite(
         docs_text=inputs.docs_text,
         samples=inputs.samples,
         base_args=options.base_args,
+        base_files=options.base_files,
     )
     long_options = [flag for option in inputs.model.options for flag in option.flags if flag.startswith("--")]
     progress("probing", 0, 1)
-    probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers, options.base_args)
+    probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers, options.base_args, options.base_files)
     phases.lap("probing")
     with open_explorer(
         inputs.task, sandbox, options.workers, coverage, features_of, inputs.vocabulary, long_options
@@ -224,6 +228,7 @@ def generate_suite(
         seed=options.seed,
         budget_s=options.budget_s,
         base_args=options.base_args,
+        base_files=sorted(options.base_files),
         execution_budget=options.execution_budget(),
         executions=exploration.executions,
         core_round_executions=explorer.executions - exploration.executions,

@@ -77,12 +77,17 @@ class ReferenceProbes(BaseModel):
 
 
 def probe_reference(
-    task: Task, model: CliModel, sandbox: Sandbox, workers: int = 2, base_args: list[str] | None = None
+    task: Task,
+    model: CliModel,
+    sandbox: Sandbox,
+    workers: int = 2,
+    base_args: list[str] | None = None,
+    base_files: dict[str, bytes] | None = None,
 ) -> ReferenceProbes:
     """Run the probes on the real reference in the sandbox and cut the error templates.
 
-    With `base_args` (the mode flag every generated invocation starts with) each probe starts with them too,
-    so that the imitations learn the replies the suite's invocations get."""
+    With `base_args` and `base_files` (the mode flag every generated invocation starts with, the files every
+    case has) each probe gets them too, so that the imitations learn the replies the suite's invocations get."""
     base = list(base_args or [])
     long_names, long_value, short, short_value = _documented_options(model)
     value_long = next(iter(long_value), None)
@@ -97,7 +102,7 @@ def probe_reference(
     if value_short is not None:
         argvs["missing_value_short"] = [f"-{value_short}"]
     argvs = {key: [*base, *argv] for key, argv in argvs.items()}
-    runs = _run(task, argvs, sandbox, workers)
+    runs = _run(task, argvs, sandbox, workers, base_files or {})
 
     probes = ReferenceProbes(long=long_names, long_value=long_value, short=short, short_value=short_value)
     for key, argv in argvs.items():
@@ -164,14 +169,19 @@ def _template(run: ProbeRun, arg: str) -> ErrorTemplate:
     return ErrorTemplate(status=run.status, stdout=stdout, stderr=stderr, bare=False)
 
 
-def _run(task: Task, argvs: dict[str, list[str]], sandbox: Sandbox, workers: int) -> dict[str, ProbeRun]:
+def _run(
+    task: Task, argvs: dict[str, list[str]], sandbox: Sandbox, workers: int, files: dict[str, bytes]
+) -> dict[str, ProbeRun]:
     runs: dict[str, ProbeRun] = {}
     with tempfile.TemporaryDirectory(prefix="twinbench-probe-") as scratch:
         tree = Path(scratch)
         stage_reference(resolve_binary(task.reference.binary), tree)
         config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
         placeholder = Expectation(exit_code=0)
-        cases = [TestCase(id=k, argv=argv, timeout_s=PROBE_TIMEOUT_S, expect=placeholder) for k, argv in argvs.items()]
+        cases = [
+            TestCase(id=k, argv=argv, files=files, timeout_s=PROBE_TIMEOUT_S, expect=placeholder)
+            for k, argv in argvs.items()
+        ]
         jobs = [(case.id, request_for(task, case)) for case in cases]
 
         def keep(key: str, result: ExecResult) -> None:

@@ -57,7 +57,9 @@ class Synthesizer:
 
     With `base_args` (a mode flag the program needs for any non-interactive use, such as fzf's --filter),
     every invocation starts with them: seeds and mutations are made without them and get them last, in
-    `seeds()` and `mutate()`, so no mutation (grammar mutants and splices included) can remove them."""
+    `seeds()` and `mutate()`, so no mutation (grammar mutants and splices included) can remove them.
+    `base_files` (the state a program reads: a key file, a directory tree) are in every case the same way; a
+    mutation may change their content, and their names are words worth trying as values and operands."""
 
     def __init__(
         self,
@@ -70,9 +72,12 @@ class Synthesizer:
         docs_text: str = "",
         samples: list[tuple[str, bytes]] | None = None,
         base_args: list[str] | None = None,
+        base_files: dict[str, bytes] | None = None,
     ) -> None:
         self.model = model
         self.base_args = list(base_args or [])
+        self.base_files = dict(base_files or {})
+        vocabulary = [*dict.fromkeys([*self.base_files, *vocabulary])]
         self.samples = samples or []
         self.language = language or []
         script_option = script_file_option(model)
@@ -172,10 +177,12 @@ class Synthesizer:
         return self._based(self._mutate(self._unbased(parent.spec), donors))
 
     def _based(self, spec: CaseSpec) -> CaseSpec:
-        """The spec with the base arguments in front."""
-        if not self.base_args:
+        """The spec with the base arguments in front and the base files (unless it has its own version)."""
+        if not self.base_args and not self.base_files:
             return spec
-        return spec.model_copy(update={"argv": [*self.base_args, *spec.argv]})
+        return spec.model_copy(
+            update={"argv": [*self.base_args, *spec.argv], "files": {**self.base_files, **spec.files}}
+        )
 
     def _unbased(self, spec: CaseSpec) -> CaseSpec:
         """The spec without its leading base arguments (every spec this synthesizer made has them)."""
