@@ -10,13 +10,14 @@ from pathlib import Path
 from twinbench.formats import ReferenceSpec, Task, load_suite, load_task, save_task
 from twinbench.protocols import Sandbox
 from twinbench.reference.docmodel import CliModel, OptionSpec
+from twinbench.testgen.check import check_suite
 from twinbench.testgen.explore import Candidate
 from twinbench.testgen.generate import TestgenOptions
 from twinbench.testgen.inputs import InputKind
 from twinbench.testgen.pipeline import run_testgen
 from twinbench.testgen.probe import probe_reference
 from twinbench.testgen.record import CaseSpec
-from twinbench.testgen.synthesize import Synthesizer
+from twinbench.testgen.synthesize import Synthesizer, operand_files
 
 BASE = ["--mode", "filter"]
 FILES = {"db/words.txt": b"alpha\nbeta\ngamma\n"}
@@ -79,3 +80,13 @@ def test_a_tiny_suite_of_a_modal_program_carries_the_base_arguments(tmp_path: Pa
     assert suite.cases and all(case.argv[:2] == BASE and "db/words.txt" in case.files for case in suite.cases)
     assert report.base_args == BASE and report.base_files == ["db/words.txt"]
     assert report.classes.get("core", 0) > 0 and b"gamma" in b"".join(c.expect.stdout for c in suite.cases)
+    # suite check probes the reference with the same base, so it sees the classes and scores testgen saw
+    checked = check_suite(load_task(root), bwrap, 2)
+    assert report.validity is not None and checked.validity.scores == report.validity.scores
+    assert checked.classes == report.classes
+
+
+def test_files_inside_a_directory_the_base_arguments_name_are_not_operands() -> None:
+    files = {"tree/a.txt": b"a", "tree/docs/b.md": b"b", "key.txt": b"k"}
+    assert operand_files(files, ["-n", "tree"]) == ["key.txt"]
+    assert operand_files(files, ["-d"]) == ["tree/a.txt", "tree/docs/b.md", "key.txt"]

@@ -6,15 +6,15 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from twinbench.formats import MutationReport, TaskDir, ValidityReport, load_suite
+from twinbench.formats import MutationReport, Suite, TaskDir, TestgenReport, ValidityReport, load_suite
 from twinbench.protocols import Sandbox
 from twinbench.reference.coverage import load_coverage_build
 from twinbench.reference.docmodel import CliModel, mine_docs
 from twinbench.testgen.classify import Behavior, classify
 from twinbench.testgen.mutants import mutation_score, target_from_coverage_build
-from twinbench.testgen.pipeline import CLI_MODEL, doc_texts
+from twinbench.testgen.pipeline import CLI_MODEL, TESTGEN_REPORT, doc_texts
 from twinbench.testgen.probe import probe_reference
 from twinbench.testgen.validity import gate_report, imitation_passes
 
@@ -44,7 +44,8 @@ def check_suite(
     # a bad coverage build is reported before minutes of grading, not after
     target = target_from_coverage_build(load_coverage_build(coverage_dir)) if mutants and coverage_dir else None
     model = _cli_model(task_dir)
-    probes = probe_reference(task_dir.task, model, sandbox, workers)
+    base_args, base_files = generation_base(task_dir, suite)
+    probes = probe_reference(task_dir.task, model, sandbox, workers, base_args, base_files)
     classes = Counter(classify(Behavior.of_case(case), probes).value for case in suite.cases)
     validity = gate_report(suite, imitation_passes(task_dir.task, suite, probes, sandbox, workers, on_progress))
     mutation = None
@@ -59,6 +60,22 @@ def check_suite(
         validity=validity,
         mutation=mutation,
     )
+
+
+def generation_base(task_dir: TaskDir, suite: Suite) -> tuple[list[str], dict[str, bytes]]:
+    """The base arguments and files the suite was generated with (tests/testgen.json names them), so that the
+    imitations are probed as testgen probed them. A base file's content is the one most cases hold (a mutation
+    may have changed it in a few)."""
+    try:
+        report = TestgenReport.model_validate_json((task_dir.root / "tests" / TESTGEN_REPORT).read_bytes())
+    except (OSError, ValidationError):
+        return [], {}
+    files: dict[str, bytes] = {}
+    for name in report.base_files:
+        contents = Counter(case.files[name] for case in suite.cases if name in case.files)
+        if contents:
+            files[name] = contents.most_common(1)[0][0]
+    return list(report.base_args), files
 
 
 def _cli_model(task_dir: TaskDir) -> CliModel:

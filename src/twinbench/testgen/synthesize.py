@@ -77,7 +77,7 @@ class Synthesizer:
         self.model = model
         self.base_args = list(base_args or [])
         self.base_files = dict(base_files or {})
-        vocabulary = [*dict.fromkeys([*self.base_files, *vocabulary])]
+        vocabulary = [*dict.fromkeys([*operand_files(self.base_files, self.base_args), *vocabulary])]
         self.samples = samples or []
         self.language = language or []
         script_option = script_file_option(model)
@@ -365,6 +365,13 @@ class Synthesizer:
             files=files,
             timeout_s=CASE_TIMEOUT_S,
         )
+
+
+def operand_files(files: dict[str, bytes], base_args: list[str]) -> list[str]:
+    """Base files worth naming as values and operands: not those inside a directory the base arguments already
+    name (gdu's -n tree scans tree/, whose files are its content, not more operands)."""
+    named = {arg.rstrip("/") for arg in base_args}
+    return [name for name in files if not any(name.startswith(directory + "/") for directory in named)]
 
 
 def _by_origin(specs: list[CaseSpec]) -> list[Iterator[CaseSpec]]:
