@@ -55,6 +55,7 @@ def test_every_seed_and_mutation_starts_with_the_base_arguments() -> None:
     assert all("db/words.txt" in spec.files for spec in [*seeds, *mutants])
     assert any(spec.files["db/words.txt"] != FILES["db/words.txt"] for spec in mutants)  # content may be mutated
     assert any("db/words.txt" in spec.argv for spec in [*seeds, *mutants])  # its name is tried as a value
+    assert any(spec.stdin == FILES["db/words.txt"] for spec in seeds)  # and its content on stdin
     # the base is added once, not again on every generation of mutants
     assert all(spec.argv[2:4] != BASE for spec in mutants)
     assert any(spec.origin == "grammar" for spec in mutants) and any(spec.origin == "mutation" for spec in mutants)

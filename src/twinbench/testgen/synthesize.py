@@ -59,7 +59,8 @@ class Synthesizer:
     every invocation starts with them: seeds and mutations are made without them and get them last, in
     `seeds()` and `mutate()`, so no mutation (grammar mutants and splices included) can remove them.
     `base_files` (the state a program reads: a key file, a directory tree) are in every case the same way; a
-    mutation may change their content, and their names are words worth trying as values and operands."""
+    mutation may change their content, and their names are words worth trying as values and operands; they are
+    seeded like format samples, as the operand and on stdin."""
 
     def __init__(
         self,
@@ -77,8 +78,11 @@ class Synthesizer:
         self.model = model
         self.base_args = list(base_args or [])
         self.base_files = dict(base_files or {})
-        vocabulary = [*dict.fromkeys([*operand_files(self.base_files, self.base_args), *vocabulary])]
-        self.samples = samples or []
+        operands = operand_files(self.base_files, self.base_args)
+        vocabulary = [*dict.fromkeys([*operands, *vocabulary])]
+        # a base file that is an operand (age's ciphertexts) is seeded like a sample of the program's format: as
+        # the operand, after options, and on stdin
+        self.samples = [*(samples or []), *((name, self.base_files[name]) for name in operands)]
         self.language = language or []
         script_option = script_file_option(model)
         self.grammars = Grammars(
