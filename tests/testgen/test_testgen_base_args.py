@@ -7,6 +7,8 @@ import random
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from twinbench.formats import ReferenceSpec, Task, load_suite, load_task, save_task
 from twinbench.protocols import Sandbox
 from twinbench.reference.docmodel import CliModel, OptionSpec
@@ -62,6 +64,7 @@ def test_every_seed_and_mutation_starts_with_the_base_arguments() -> None:
     assert any(spec.stdin for spec in seeds)  # a filter reads stdin: seeds with stdin exist
 
 
+@pytest.mark.slow
 def test_a_tiny_suite_of_a_modal_program_carries_the_base_arguments(tmp_path: Path, bwrap: Sandbox) -> None:
     program = tmp_path / "modal"
     program.write_text(textwrap.dedent(MODAL))
