@@ -15,6 +15,7 @@ from twinbench.reference.docmodel import CliModel, OptionSpec
 from twinbench.testgen.check import check_suite
 from twinbench.testgen.explore import Candidate
 from twinbench.testgen.generate import TestgenOptions
+from twinbench.testgen.imitation_program import respond
 from twinbench.testgen.inputs import InputKind
 from twinbench.testgen.pipeline import run_testgen
 from twinbench.testgen.probe import probe_reference
@@ -37,7 +38,11 @@ esac
 """
 MODEL = CliModel(
     program="modal",
-    options=[OptionSpec(flags=["-u", "--upper"]), OptionSpec(flags=["-q", "--query"], takes_value=True)],
+    options=[
+        OptionSpec(flags=["-u", "--upper"]),
+        OptionSpec(flags=["-q", "--query"], takes_value=True),
+        OptionSpec(flags=["--help"]),
+    ],
     positionals=["pattern"],
 )
 
@@ -74,7 +79,10 @@ def test_a_tiny_suite_of_a_modal_program_carries_the_base_arguments(tmp_path: Pa
     (root / "cli_model.json").write_text(MODEL.model_dump_json())
     task = load_task(root).task
     probes = probe_reference(task, MODEL, bwrap, 2, BASE, FILES)
-    assert all(run.argv[:2] == BASE for run in probes.exact)
+    assert all(run.argv[:2] == BASE or len(run.argv) == 1 for run in probes.exact)
+    # --help after other options gets the probed help from the imitation, as it would without a base
+    knowledge = probes.knowledge()
+    assert respond(knowledge, [*BASE, "-u", "--help"])[1].startswith(b"usage: modal")
     # the reply to the unknown option was probed in the mode, and its template names that option
     assert "unknown option" in probes.templates["unknown_long"].stderr
     assert any(run.stdout.startswith(b"alpha") for run in probes.exact)  # the bare call read the base file

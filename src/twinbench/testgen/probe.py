@@ -111,6 +111,10 @@ def probe_reference(
             continue
         if key.startswith("info"):
             probes.exact.append(run)
+            if base and len(argv) > len(base):
+                # the reply to `--help` in the mode is what the imitation gives for `--help` wherever it comes
+                # (it looks an option up alone, as in a call without base arguments)
+                probes.exact.append(run.model_copy(update={"argv": argv[len(base) :]}))
             if run.status == 0:
                 help_text = (run.stdout + run.stderr).decode("utf-8", errors="replace")
                 _learn_options(probes, help_text)
