@@ -316,6 +316,19 @@ def test_unreadable_configs_and_scripts_are_one_line_errors(tmp_path: Path) -> N
         load_mini_config(binary)
 
 
+def test_a_model_name_without_a_provider_is_bad_input_before_any_room_opens(tmp_path: Path) -> None:
+    """Regression: `agent run -m bogus` opened a room, ended as ModelError after 0 steps and exited 0."""
+    runner = CliRunner()
+    for command in (["agent", "run", str(DEMO_TASK)], ["agent", "batch", str(DEMO_TASK.parent)]):
+        out = tmp_path / command[1]
+        result = runner.invoke(app, [*command, "--model", "bogus", "-o", str(out)])
+        assert result.exit_code == 2, result.output
+        assert "no provider for model 'bogus'" in one_line_error(result)
+        assert not (out / "agent.json").exists()
+    assert isinstance(model_for("openai/local-model", api_base="http://127.0.0.1:9/v1"), LitellmModel)
+    assert isinstance(model_for("anthropic/claude-sonnet-4-5"), LitellmModel)
+
+
 def test_unusable_output_directories_are_one_line_errors(tmp_path: Path) -> None:
     runner = CliRunner()
     model = ["--model", f"scripted:{write_script(tmp_path / 'script.yaml', [SUBMIT])}"]

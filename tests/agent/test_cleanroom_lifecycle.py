@@ -98,6 +98,36 @@ def test_rooms_of_a_killed_harness_are_swept(jq_task: TaskDir, tmp_path: Path) -
             shutil.rmtree(directory, ignore_errors=True)
 
 
+def test_a_sweep_during_a_claim_leaves_the_claimed_directory_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the owner file was created, then locked; a sweep of another harness between the two
+    found it unlocked and deleted the room being opened (an agent batch's run ended in HarnessError under
+    load). Here the sweep runs at the claim's first lock, the worst moment."""
+    from twinbench.sandbox import disk
+
+    claimed = tmp_path / "twinbench-room-claimed"
+    claimed.mkdir()
+    real_flock = disk.fcntl.flock
+    swept: list[list[Path]] = []
+
+    def flock_after_a_sweep(fd: int, operation: int) -> None:
+        if not swept:
+            swept.append(disk.sweep_stale(tmp_path))
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(disk.fcntl, "flock", flock_after_a_sweep)
+    owner = disk.mark_owner(claimed)
+    try:
+        assert swept == [[]] and claimed.is_dir()
+        assert sorted(path.name for path in claimed.iterdir()) == [disk.OWNER_FILE]
+        monkeypatch.setattr(disk.fcntl, "flock", real_flock)
+        assert disk.sweep_stale(tmp_path) == [] and claimed.is_dir()
+    finally:
+        os.close(owner)
+    assert disk.sweep_stale(tmp_path) == [claimed] and not claimed.exists()
+
+
 def test_a_sweep_from_another_pid_namespace_leaves_live_rooms_alone(jq_room: CleanRoom) -> None:
     """Regression: liveness was a pid and its start time, which mean nothing in another pid namespace, so a
     harness in a container swept a live room (broker socket included). The owner file is now locked for

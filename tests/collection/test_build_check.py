@@ -105,6 +105,15 @@ def test_a_changed_entry_or_reference_rebuilds(built: Built, tmp_path: Path) -> 
     assert [(r.id, r.status) for r in results] == [("figlet", "failed")]
     assert "unknown sandbox backend 'no-such'" in results[0].reason
     assert load_task(copy / "figlet").suite_path.is_file()
+    # --force plans an unchanged task too (a new generator), and a failed rebuild keeps the finished task
+    stamp.write_text(stamp.read_text().replace("2.2.5-2", "2.2.5-3+b1"))
+    assert rebuild_reason(manifest.task("figlet"), copy) is None
+    suite_before = load_task(copy / "figlet").suite_path.read_bytes()
+    forced = build_collection(
+        manifest, copy / "collection.yaml", copy, BuildSettings(sandbox="no-such"), 1, ["figlet"], force=True
+    )
+    assert [(r.id, r.status) for r in forced] == [("figlet", "failed")]
+    assert load_task(copy / "figlet").suite_path.read_bytes() == suite_before
 
 
 def test_check_passes_a_sound_task_and_says_what_info_shows(built: Built) -> None:

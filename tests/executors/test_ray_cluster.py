@@ -149,10 +149,11 @@ def test_a_scripted_agent_batch_on_ray_gives_the_same_files_as_local(
     results = {}
     for name, settings in (("local", LOCAL), ("ray", RAY)):
         summary = run_batch(tasks, options, tmp_path / name, executor=settings)
+        messages = [(name, entry.task, entry.message) for entry in summary.tasks]
         assert [(entry.task, entry.status, entry.exit_status) for entry in summary.tasks] == [
             ("ga", "ran", "Submitted"),
             ("gb", "ran", "Submitted"),
-        ]
+        ], messages
         assert summary.units.ran == 2 and summary.units.executor == name
         results[name] = tree(tmp_path / name, skip=("summary.json",))
         for entry in summary.tasks:

@@ -305,3 +305,13 @@ def test_option_spec_keeps_takes_value_and_arity_in_step() -> None:
     assert OptionSpec(flags=["-x"], takes_value=True).arity == 1
     assert OptionSpec(flags=["--arg"], arity=2).takes_value
     assert not OptionSpec(flags=["-q"]).takes_value
+
+
+def test_a_commands_block_in_angle_brackets_with_colon_entries_gives_subcommands() -> None:
+    help_text = (
+        "Usage: 7zz <command> [<switches>...] <archive_name> [<file_names>...]\n\n"
+        "<Commands>\n  a : Add files to archive\n  l : List contents of archive\n  rn : Rename files in archive\n\n"
+        "<Switches>\n  -- : Stop switches and @listfile parsing\n  -bd : disable progress indicator\n"
+    )
+    model = mine_named_docs("7zz", {"docs/help.txt": help_text}, strict=True)
+    assert model.subcommands == ["a", "l", "rn"]

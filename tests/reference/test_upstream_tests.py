@@ -173,6 +173,18 @@ def test_variables_a_script_sets_are_followed_and_top_level_test_scripts_read(tm
     assert found["upstream:run-tests.sh"].argv == ["-W", "version"]
 
 
+def test_test_scripts_in_a_directory_per_tool_below_the_test_directory_are_read(tmp_path: Path) -> None:
+    # bedtools keeps test/merge/test-merge.sh next to its a.bed; reading only test/ itself found no seed at all
+    tool_dir = tmp_path / "bedtools-2.30" / "test" / "merge"
+    tool_dir.mkdir(parents=True)
+    (tool_dir / "a.bed").write_text("chr1\t10\t20\n")
+    (tool_dir / "test-merge.sh").write_text("BT=${BT-../../bin/bedtools}\n$BT merge -i a.bed > obs\n")
+    seeds = upstream_seeds(tmp_path / "bedtools-2.30", "bedtools")
+    scripted = [seed for seed in seeds if seed.source == "upstream:test/merge/test-merge.sh"]
+    assert [seed.argv for seed in scripted] == [["merge", "-i", "a.bed"]]
+    assert scripted[0].files == {"a.bed": b"chr1\t10\t20\n"}
+
+
 @pytest.mark.slow
 def test_the_installed_bc_source_is_fetched_once_and_its_tests_found(tmp_path: Path) -> None:
     tree = fetch_source("bc", cache=tmp_path)

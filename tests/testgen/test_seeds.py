@@ -12,7 +12,7 @@ import pytest
 from tests.reference.test_docmodel import DOCS, doc_text, mine_docs
 from twinbench.formats import load_suite
 from twinbench.protocols import Sandbox
-from twinbench.reference.docmodel import mine_named_docs
+from twinbench.reference.docmodel import CliModel, DocScript, mine_named_docs
 from twinbench.reference.taskgen import create_task
 from twinbench.testgen import CaseSpec
 from twinbench.testgen.generate import TestgenOptions
@@ -175,3 +175,17 @@ def test_values_of_script_options_are_program_slots() -> None:
     mutants = [grammars.mutate(seeds[0], rng) for _ in range(40)]
     assert all(m is not None and m.argv[:2] == ["-n", "-e"] and m.argv[5] == "in.txt" for m in mutants)
     assert sum(m is not None and m.argv != seeds[0].argv for m in mutants) >= 12  # others change in.txt
+
+
+def test_an_interpreters_script_operand_gets_the_program_as_a_file_and_on_stdin_too() -> None:
+    # luajit's usage says `luajit [options]... [script [args]...]`: its script is a file, and the bare call reads
+    # the program on stdin; before, its one doc example only ran as `luajit 'print("Hello", arg[1])'`
+    model = CliModel(
+        program="luajit",
+        positionals=["script[args]"],
+        example_scripts=[DocScript(source="man#0", text='print("Hello", arg[1])\n', suffix=".lua")],
+    )
+    specs = doc_script_specs(model, random.Random(0))
+    assert [spec.argv for spec in specs] == [['print("Hello", arg[1])'], ["prog0.lua"], []]
+    assert specs[1].files == {"prog0.lua": b'print("Hello", arg[1])\n'}
+    assert specs[2].stdin == b'print("Hello", arg[1])\n'

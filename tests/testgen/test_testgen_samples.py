@@ -68,3 +68,44 @@ def test_a_subcommand_program_gets_each_sample_after_each_subcommand() -> None:
     synth = Synthesizer(model, random.Random(1), [InputKind.text], ["hello"], [], samples=[("/x/in.fa", b">a\nACGT\n")])
     seeds = [spec.argv for spec in synth.seeds() if spec.origin == SAMPLES]
     assert ["seq", "sample0.fa"] in seeds and ["comp", "sample0.fa"] in seeds
+
+
+NINJA_MANUAL = """\
+The basics
+----------
+
+A build file:
+
+----
+cflags = -Wall
+
+rule cc
+  command = gcc $cflags -c $in -o $out
+
+build foo.o: cc foo.c
+----
+
+Variables
+~~~~~~~~~
+Shell commands are not build files:
+
+----
+ninja -t graph mytarget | dot -Tpng -ograph.png
+----
+"""
+
+
+def test_code_blocks_of_the_source_docs_written_in_a_text_format_are_samples(tmp_path: Path) -> None:
+    (tmp_path / "doc").mkdir()
+    (tmp_path / "doc" / "manual.asciidoc").write_text(NINJA_MANUAL)
+    (tmp_path / "README.md").write_text("Build it:\n\n```ninja\nrule echo\n  command = echo $in\n```\n")
+    formats = formats_in_docs("ninja reads build.ninja; -f FILE, default build.ninja")
+    samples = sample_files(formats, tmp_path, machine=False)
+    # the section title underlines (---------- and ~~~~~~~~~) open no block; the shell block is not ninja
+    assert [(Path(name).name, content.decode()) for name, content in samples] == [
+        ("README-block0.ninja", "rule echo\n  command = echo $in\n"),
+        (
+            "manual-block0.ninja",
+            "cflags = -Wall\n\nrule cc\n  command = gcc $cflags -c $in -o $out\n\nbuild foo.o: cc foo.c\n",
+        ),
+    ]

@@ -100,6 +100,11 @@ def test_classes_of_figlet_behaviors(figlet_probes: ReferenceProbes) -> None:
     version = next(run for run in figlet_probes.exact if run.argv == ["-v"])
     assert classify(Behavior.of_case(case("d", ["-v"], 0, stdout=version.stdout)), figlet_probes) == CaseClass.info
     assert classify(Behavior.of_case(case("e", ["x"], 0)), figlet_probes) == CaseClass.trivial
+    # regression: a success that reports only on stderr (sox's `stat`) was trivial, so never counted as core
+    stats = b"Samples read: 8000\nMaximum amplitude: 0.5\n"
+    assert classify(Behavior.of_case(case("f", ["in.wav", "-n", "stat"], 0, stderr=stats)), figlet_probes) == "core"
+    warned = b"figlet: unrecognized option '--x', ignored\n"
+    assert classify(Behavior.of_case(case("g", ["--x"], 0, stderr=warned)), figlet_probes) == "cli_error"
 
 
 def test_trimming_drops_only_what_an_imitation_passes_beyond_its_share() -> None:

@@ -26,7 +26,15 @@ from twinbench.executors import (
     lost_reason,
     run_on_executor,
 )
-from twinbench.formats import AgentRunRecord, EvalResult, FormatError, TaskDir, load_task, write_text_atomic
+from twinbench.formats import (
+    AgentRunRecord,
+    EvalResult,
+    FormatError,
+    TaskDir,
+    find_task_dirs,
+    load_task,
+    write_text_atomic,
+)
 
 SUMMARY = "summary.json"
 SUMMARY_FORMAT = "twinbench-agent-batch-1"
@@ -82,9 +90,7 @@ class BatchInterrupted(Exception):
 
 def find_tasks(tasks_dir: Path) -> list[Path]:
     """Task directories directly under TASKS_DIR (each holds a task.yaml), sorted by name."""
-    if not tasks_dir.is_dir():
-        raise FormatError(f"{tasks_dir} is not a directory")
-    found = sorted(path.parent for path in tasks_dir.glob("*/task.yaml"))
+    found = find_task_dirs(tasks_dir)
     if not found:
         raise FormatError(f"{tasks_dir} holds no task directories (no */task.yaml)")
     return found
@@ -231,10 +237,7 @@ def run_batch(
         finish(BatchEntry(task=unit.key, status="error", message=message, dir=unit.key))
 
     def tallied(tally: UnitTally) -> BatchSummary:
-        tally.total = len(entries)
-        tally.skipped = sum(entry.status == "skipped" for entry in entries.values())
-        tally.invalid = sum(entry.status == "invalid" for entry in entries.values())
-        summary.units = tally
+        summary.units = tally.with_plan([entry.status for entry in entries.values()])
         return _write_summary(run_dir, summary, entries, lock)
 
     try:

@@ -297,5 +297,14 @@ def model_for(spec: str, *, api_base: str | None = None) -> Model:
         return ScriptedModel(Path(spec[len(SCRIPTED_PREFIX) :]).expanduser())
     if not spec.strip():
         raise ModelError("the model name is empty")
-    load_litellm()
+    litellm = load_litellm()
+    try:
+        # offline: litellm reads the provider off the name (or its price table), so a typo fails here,
+        # before a clean room opens, instead of as a run that ends in ModelError after 0 steps
+        litellm.get_llm_provider(model=spec, api_base=api_base)
+    except Exception:
+        raise ModelError(
+            f"litellm knows no provider for model {spec!r}: name it as provider/model, "
+            "e.g. anthropic/claude-sonnet-4-5, openai/gpt-4o, or openai/NAME with --api-base for a local server"
+        ) from None
     return LitellmModel(spec, api_base=api_base)

@@ -69,6 +69,9 @@ def build_command(
     ray_address: RayAddressOption = None,
     shared_dirs: SharedDirOption = None,
     max_attempts: MaxAttemptsOption = 3,
+    force: Annotated[
+        bool, typer.Option("--force", help="rebuild finished tasks too (kept unless the rebuild passes)")
+    ] = False,
 ) -> None:
     """Build every task of a manifest (task, coverage build, testgen, validity gate, compaction); resumable."""
     from twinbench.collection import (
@@ -133,6 +136,7 @@ def build_command(
                 advanced,
                 finished,
                 executor=on_executor,
+                force=force,
             )
         except FormatError as exc:
             raise BadInput(str(exc)) from None

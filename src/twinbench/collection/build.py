@@ -304,8 +304,11 @@ def build_collection(
     on_progress: ProgressCallback | None = None,
     on_done: Callable[[TaskBuildResult], None] | None = None,
     executor: ExecutorSettings | None = None,
+    force: bool = False,
 ) -> list[TaskBuildResult]:
-    """Build the manifest's tasks (or `only` these ids) into OUT_DIR; finished unchanged tasks are skipped.
+    """Build the manifest's tasks (or `only` these ids) into OUT_DIR; finished unchanged tasks are skipped,
+    unless `force` (a new generator: the stamp knows the entry and the reference, not twinbench's code).
+    A rebuilt task replaces the finished one only when it passes, as a first build does.
 
     `executor` None runs `jobs` tasks at a time here with per-phase progress; otherwise each task is a
     unit on that executor (local or Ray), retried when its worker is lost."""
@@ -318,7 +321,7 @@ def build_collection(
     skipped: list[TaskBuildResult] = []
     todo: list[TaskEntry] = []
     for entry in selected:
-        if rebuild_reason(entry, out_dir) is None:
+        if not force and rebuild_reason(entry, out_dir) is None:
             skipped.append(_skipped(entry, out_dir))
         else:
             todo.append(entry)

@@ -7,7 +7,7 @@ cluster. Commands decide what "finished" means (their output dir holds a result)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from pydantic import BaseModel
 
@@ -27,6 +27,13 @@ class UnitTally(BaseModel):
     retried: int = 0  # attempts re-run after a lost or failed one (a unit retried twice counts 2)
     failed: int = 0  # every attempt lost: recorded as a harness error with the last reason
     interrupted: int = 0  # cancelled or stopped by Ctrl-C: re-run when the batch is run again
+
+    def with_plan(self, statuses: Collection[str]) -> UnitTally:
+        """This tally, its totals taken from the statuses of every entry of the batch (units or not)."""
+        self.total = len(statuses)
+        self.skipped = sum(status == "skipped" for status in statuses)
+        self.invalid = sum(status == "invalid" for status in statuses)
+        return self
 
 
 class DriveInterrupted(Exception):

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from twinbench.executors.units import Unit, UnitFiles, UnitOutcome, execute_unit, new_scratch, short_reason
+from twinbench.executors.units import (
+    Unit,
+    UnitFiles,
+    UnitOutcome,
+    execute_unit,
+    new_scratch,
+    remove_scratch,
+    short_reason,
+)
 
 NOT_STARTED = "interrupted before it started"
 
@@ -62,7 +69,7 @@ class LocalExecutor:
         try:
             value = execute_unit(unit.function, unit.payload, dict(unit.inputs), scratch, self._stop)
         except Exception as exc:  # a unit's exception is that attempt's loss, never the batch's end
-            shutil.rmtree(scratch, ignore_errors=True)
+            remove_scratch(scratch)
             return UnitOutcome(key=unit.key, attempt=attempt, error=short_reason(exc))
         finally:
             with self._lock:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from twinbench import __version__
 from twinbench.executors.units import (
     SANDBOX_RESOURCE,
     ExecutorUnavailable,
@@ -25,9 +26,16 @@ from twinbench.executors.units import (
     new_scratch,
     pack_dir,
     pack_path,
+    remove_scratch,
     short_reason,
     unpack_tar,
 )
+
+
+def twinbench_version() -> str:
+    """twinbench's version and the Python it runs on, as a driver and its workers must share them."""
+    return f"twinbench {__version__} (Python {sys.version_info.major}.{sys.version_info.minor})"
+
 
 # joining a cluster with token authentication (Ray's default since 2.5x) takes what `ray start --address` takes
 TOKEN_HELP = (
@@ -42,10 +50,23 @@ SANDBOX_SHARE = 0.001
 Shipped = tuple[str, Any]
 
 
-def run_on_worker(function: UnitFunction, payload: Any, shipped: dict[str, Shipped]) -> tuple[Any, bytes]:
+class WorkerVersionMismatch(Exception):
+    """A worker's twinbench is not the driver's: units and their results would not mean the same thing."""
+
+
+def run_on_worker(
+    function: UnitFunction, payload: Any, shipped: dict[str, Shipped], driver_version: str = ""
+) -> tuple[Any, bytes]:
     """The Ray task: unpack inputs into a scratch dir, run the unit, return its value and its out/ as a tar."""
     import ray
 
+    if driver_version and driver_version != twinbench_version():
+        # before anything runs: another version's grader or testgen would record results under this one's name
+        node = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
+        raise WorkerVersionMismatch(
+            f"the worker on {node} runs {twinbench_version()}, the driver "
+            f"{driver_version}: install the same twinbench (and Python) on every node"
+        )
     scratch = new_scratch()
     try:
         inputs: dict[str, Path] = {}
@@ -59,7 +80,7 @@ def run_on_worker(function: UnitFunction, payload: Any, shipped: dict[str, Shipp
         result = execute_unit(function, payload, inputs, scratch, threading.Event())
         return result, pack_dir(scratch / "out")
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_scratch(scratch)
 
 
 class RayExecutor:
@@ -113,7 +134,7 @@ class RayExecutor:
         if needs.sandbox:
             options["resources"] = {SANDBOX_RESOURCE: SANDBOX_SHARE}
         shipped = {name: self._ship(path) for name, path in unit.inputs.items()}
-        reference = self._task.options(**options).remote(unit.function, unit.payload, shipped)
+        reference = self._task.options(**options).remote(unit.function, unit.payload, shipped, twinbench_version())
         self._pending[reference] = (unit.key, attempt)
 
     def gather(self) -> Iterator[UnitOutcome]:

@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from twinbench.sandbox.disk import mark_owner, sweep_stale
+
 # the custom resource marking Ray nodes that can run bwrap sandboxes as root (`ray start --resources=...`)
 SANDBOX_RESOURCE = "twinbench_sandbox"
 # a unit's scratch directory: inputs/<name> (shipped inputs) and out/ (what comes back to the driver)
@@ -111,9 +113,31 @@ class Executor(Protocol):
         ...
 
 
+# scratch dirs of this process to their owner-file descriptors: the lock tells other workers they are in use
+_scratch_owners: dict[Path, int] = {}
+_scratch_lock = threading.Lock()
+
+
 def new_scratch() -> Path:
-    """A fresh scratch directory for one unit on this worker (in TMPDIR: never the driver's output dir)."""
-    return Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
+    """A fresh scratch directory for one unit on this worker (in TMPDIR: never the driver's output dir).
+
+    Claimed with a locked owner file, so that the next unit on the worker removes the scratch dirs of units
+    whose process was killed (a lost Ray worker, a driver killed with -9), which no `finally` removes."""
+    sweep_stale(prefixes=(SCRATCH_PREFIX,))
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
+    owner = mark_owner(scratch)
+    with _scratch_lock:
+        _scratch_owners[scratch] = owner
+    return scratch
+
+
+def remove_scratch(scratch: Path) -> None:
+    """Delete a scratch dir made by new_scratch, then give up its claim."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    with _scratch_lock:
+        owner = _scratch_owners.pop(scratch, None)
+    if owner is not None:
+        os.close(owner)
 
 
 def execute_unit(
@@ -164,7 +188,7 @@ def install_files(files: UnitFiles, target: Path) -> None:
         os.rmdir(incoming)
         shutil.move(str(files.directory), incoming)
         if files.scratch is not None:
-            shutil.rmtree(files.scratch, ignore_errors=True)
+            remove_scratch(files.scratch)
     elif files.tar is not None:
         unpack_tar(files.tar, incoming)
     old = parent / f".{target.name}.old-{os.getpid()}.twinbench-tmp"

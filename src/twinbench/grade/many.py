@@ -221,10 +221,7 @@ def grade_many(
         finish(GradingEntry(task=unit.key, status="error", message=message, submission=unit.payload.submission_label))
 
     def tallied(tally: UnitTally) -> GradingSummary:
-        tally.total = len(entries)
-        tally.skipped = sum(entry.status == "skipped" for entry in entries.values())
-        tally.invalid = sum(entry.status == "invalid" for entry in entries.values())
-        summary.units = tally
+        summary.units = tally.with_plan([entry.status for entry in entries.values()])
         return _write_summary(out_dir, summary, entries, lock)
 
     try:

@@ -176,10 +176,13 @@ def upstream_seeds(tree: Path, program: str, script_flag: str | None = None) -> 
 
 
 def _test_dirs(tree: Path) -> list[Path]:
+    """Test directories and every directory below one: suites keep a script per tool in its own directory
+    (bedtools' test/merge/test-merge.sh beside its a.bed), not only at the test directory's top."""
     found = []
     for root, dirs, _files in os.walk(tree):
         dirs[:] = sorted(name for name in dirs if not name.startswith(".") and name != "debian")
-        if Path(root).name.lower() in TEST_DIR_NAMES and Path(root) != tree:
+        parts = Path(root).relative_to(tree).parts
+        if any(part.lower() in TEST_DIR_NAMES for part in parts):
             found.append(Path(root))
     return found
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -71,19 +72,30 @@ def mark_owner(directory: Path) -> int:
     descriptor stays open (close it when the directory is gone). The kernel drops the lock when the process
     dies, however it dies, so a later harness can tell a directory left behind from one in use: a pid
     could not, since another harness may live in another pid namespace or reuse the number."""
-    fd = os.open(directory / OWNER_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    os.write(fd, f"pid {os.getpid()}\n".encode())
+    # The file is locked under a private name and only then renamed to OWNER_FILE: a sweep running between
+    # an open and a flock of OWNER_FILE itself would find it unlocked, take it for a dead owner's and
+    # delete the directory this process is just claiming (seen under load as a room vanishing at birth).
+    claiming = directory / f"{OWNER_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(claiming, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, f"pid {os.getpid()}\n".encode())
+        os.rename(claiming, directory / OWNER_FILE)
+    except BaseException:
+        os.close(fd)
+        claiming.unlink(missing_ok=True)
+        raise
     return fd
 
 
-def sweep_stale(temp_dir: Path | None = None) -> list[Path]:
-    """Remove the rooms and reference copies of harnesses that are gone (killed with -9, say): unmount their
-    disks, then delete them. A directory whose owner file is still locked, or that has none, is left alone."""
+def sweep_stale(temp_dir: Path | None = None, prefixes: tuple[str, ...] = SWEPT_PREFIXES) -> list[Path]:
+    """Remove the rooms and reference copies (or other directories named by `prefixes`) of harnesses that are
+    gone (killed with -9, say): unmount their disks, then delete them. A directory whose owner file is still
+    locked, or that has none, is left alone."""
     base = temp_dir or Path(tempfile.gettempdir())
     removed: list[Path] = []
     try:
-        candidates = [path for path in base.iterdir() if path.name.startswith(SWEPT_PREFIXES)]
+        candidates = [path for path in base.iterdir() if path.name.startswith(prefixes)]
     except OSError:
         return removed
     for directory in candidates:

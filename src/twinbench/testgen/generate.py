@@ -28,6 +28,7 @@ from twinbench.testgen.classify import Behavior, CaseClass, classify
 from twinbench.testgen.clock import with_clock_if_read
 from twinbench.testgen.explore import Candidate, CoverageGuide, Explorer, FeaturesOf, open_explorer
 from twinbench.testgen.inputs import detect_kinds
+from twinbench.testgen.listings import with_listed_choices
 from twinbench.testgen.mutants import (
     MutantBuilder,
     MutationTarget,
@@ -37,7 +38,9 @@ from twinbench.testgen.mutants import (
     passing_ids,
 )
 from twinbench.testgen.probe import ReferenceProbes, probe_reference
+from twinbench.testgen.products import make_products, suffix_of, writer_examples
 from twinbench.testgen.record import RECORD_REPEATS, CaseSpec, RecordReport, record_reference
+from twinbench.testgen.samples import formats_in_docs
 from twinbench.testgen.seeds import doc_script_specs, origin_kind, seed_sources
 from twinbench.testgen.select import group_of, select_balanced, select_cover
 from twinbench.testgen.synthesize import Synthesizer
@@ -139,26 +142,37 @@ def generate_suite(
     rng = random.Random(options.seed)
     language = [*inputs.upstream, *doc_script_specs(inputs.model, rng)]
     kinds = detect_kinds(inputs.docs_text)
-    synth = Synthesizer(
-        inputs.model,
-        rng,
-        kinds,
-        inputs.vocabulary,
-        inputs.data_files,
-        language,
-        docs_text=inputs.docs_text,
-        samples=inputs.samples,
-        base_args=options.base_args,
-        base_files=options.base_files,
-    )
     long_options = [flag for option in inputs.model.options for flag in option.flags if flag.startswith("--")]
     progress("probing", 0, 1)
     probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers, options.base_args, options.base_files)
     phases.lap("probing")
+    progress("products", 0, 1)
+    # formats the docs name that no sample file was found for: the reference may write them itself
+    missing = [f.suffixes[0] for f in formats_in_docs(inputs.docs_text) if f.magic]
+    missing = [suffix for suffix in missing if not any(suffix_of(name) == suffix for name, _ in inputs.samples)]
+    producers = [*inputs.model.examples, *writer_examples(inputs.model.subcommands, missing)]
+    producers = [[*options.base_args, *producer] for producer in producers]
+    products = make_products(inputs.task, producers, sandbox, options.workers)
+    model = with_listed_choices(inputs.task, inputs.model, sandbox, options.workers, options.base_args)
+    # listed values are documented values: a run that works with one is a behavior of its own
+    vocabulary = list(dict.fromkeys([*inputs.vocabulary, *(value for o in model.options for value in o.choices)]))
+    phases.lap("products")
+    synth = Synthesizer(
+        model,
+        rng,
+        kinds,
+        vocabulary,
+        inputs.data_files,
+        language,
+        docs_text=inputs.docs_text,
+        samples=[*inputs.samples, *products],
+        base_args=options.base_args,
+        base_files=options.base_files,
+    )
     with open_explorer(
-        inputs.task, sandbox, options.workers, coverage, features_of, inputs.vocabulary, long_options
+        inputs.task, sandbox, options.workers, coverage, features_of, vocabulary, long_options
     ) as explorer:
-        exploration = explore(explorer, synth, rng, options, clock, progress)
+        exploration = explore(explorer, synth, rng, options, clock, progress, probes=probes)
         limit = clock.affordable_cases(exploration.seconds_per_run, options.max_tests)
         selection = select_balanced(exploration.corpus, limit, probes, long_options, SUITE_FLOOR)
         # the time was reserved for as many cases as the corpus held; a balanced selection is often far
@@ -167,7 +181,7 @@ def generate_suite(
             expected = min(options.max_tests, int(len(selection.chosen) * RESUME_HEADROOM) + BATCH)
             if exploration.stopped_by != "wall_time" or clock.exploration_over(explorer.seconds_per_run, expected):
                 break
-            exploration = explore(explorer, synth, rng, options, clock, progress, expected)
+            exploration = explore(explorer, synth, rng, options, clock, progress, expected, probes)
             limit = clock.affordable_cases(exploration.seconds_per_run, options.max_tests)
             selection = select_balanced(exploration.corpus, limit, probes, long_options, SUITE_FLOOR)
         phases.lap("exploring")
@@ -394,6 +408,7 @@ def explore(
     clock: WallClock,
     progress: Progress,
     expected_cases: int | None = None,
+    probes: ReferenceProbes | None = None,
 ) -> Exploration:
     """Run the seeds, then mutations of the corpus, until the run budget or the time for exploring is spent.
 
@@ -402,6 +417,7 @@ def explore(
     budget = options.execution_budget()
     seeds = [] if expected_cases else list(itertools.islice(synth.seeds(), int(budget * SEED_SHARE)))
     stopped_by = "budget"
+    accepted = _accepted_parent(probes)
 
     def out_of_time() -> bool:
         cases = expected_cases or min(options.max_tests, len(explorer.corpus))
@@ -420,9 +436,7 @@ def explore(
         size = min(BATCH, budget - explorer.executions)
         # half of the parents are inputs the reference accepted: mutants of a valid program are what reach the
         # program's core; mutants of a rejected one mostly stay in its parser
-        parents = [
-            explorer.pick(rng, among=_accepted if rng.random() < ACCEPTED_PARENTS else None) for _ in range(size)
-        ]
+        parents = [explorer.pick(rng, among=accepted if rng.random() < ACCEPTED_PARENTS else None) for _ in range(size)]
         explorer.run([synth.mutate(parent, explorer.corpus_specs()) for parent in parents])
         progress("exploring", explorer.executions, budget)
     return Exploration(
@@ -434,8 +448,22 @@ def explore(
     )
 
 
-def _accepted(candidate: Candidate) -> bool:
-    return candidate.status == 0
+def _accepted_parent(probes: ReferenceProbes | None) -> Callable[[Candidate], bool]:
+    """Parents the reference accepted, but not those that only print its help or version text: `--version`
+    with anything after it is accepted too, and its mutants stayed the same answer (ninja: 25 of 121 kept
+    inputs printed "1.11.1", while mutants of its build files were few)."""
+    is_info: dict[int, bool] = {}
+
+    def accepted(candidate: Candidate) -> bool:
+        if candidate.status != 0:
+            return False
+        if probes is None:
+            return True
+        if id(candidate) not in is_info:
+            is_info[id(candidate)] = classify(Behavior.of_candidate(candidate), probes) == CaseClass.info
+        return not is_info[id(candidate)]
+
+    return accepted
 
 
 def record_specs(

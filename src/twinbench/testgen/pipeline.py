@@ -21,7 +21,7 @@ from twinbench.reference.coverage import (
     load_coverage_build,
 )
 from twinbench.reference.docmodel import CliModel, mine_named_docs
-from twinbench.reference.upstream_tests import fetch_source, upstream_seeds
+from twinbench.reference.upstream_tests import SourceTree, fetch_source, upstream_seeds
 from twinbench.sandbox import WORK_DIR
 from twinbench.sandbox.testrun import EXECUTABLE, environment_for
 from twinbench.testgen.budget import WallClock
@@ -61,7 +61,10 @@ def load_cli_model(task_dir: TaskDir) -> CliModel:
 def read_generation_inputs(task_dir: TaskDir, model: CliModel, upstream_tests: bool = True) -> GenerationInputs:
     """What generation reads from the task directory and the reference's package (and its source's tests)."""
     data_paths = package_data_paths(task_dir)
-    upstream, note = upstream_test_specs(task_dir, model) if upstream_tests else ([], "not asked for")
+    package = task_dir.task.reference.debian_package
+    # fetched once for both uses: a source the mirror lacks costs an apt-get run each time it is asked for
+    source = fetch_source(package) if upstream_tests and package is not None else None
+    upstream, note = upstream_test_specs(task_dir, model, source) if upstream_tests else ([], "not asked for")
     docs_text = "\n".join(text[:DOC_TEXT_LIMIT] for text in doc_texts(task_dir))
     return GenerationInputs(
         task=task_dir.task,
@@ -69,18 +72,16 @@ def read_generation_inputs(task_dir: TaskDir, model: CliModel, upstream_tests: b
         docs_text=docs_text,
         vocabulary=vocabulary(model, data_paths),
         data_files=_read_data_files(data_paths),
-        samples=format_samples(task_dir, docs_text, upstream_tests),
+        samples=format_samples(docs_text, source.path if source is not None else None),
         upstream=upstream,
         upstream_note=note,
     )
 
 
-def upstream_test_specs(task_dir: TaskDir, model: CliModel) -> tuple[list[CaseSpec], str]:
+def upstream_test_specs(task_dir: TaskDir, model: CliModel, source: SourceTree | None) -> tuple[list[CaseSpec], str]:
     """The Debian source package's own tests as seeds, and a note for testgen.json on where they came from."""
-    package = task_dir.task.reference.debian_package
-    if package is None:
+    if source is None:
         return [], "no Debian package"
-    source = fetch_source(package)
     if source.path is None:
         return [], source.error or "no source"
     option = script_file_option(model)
@@ -89,13 +90,11 @@ def upstream_test_specs(task_dir: TaskDir, model: CliModel) -> tuple[list[CaseSp
     return upstream_specs(seeds), f"{source.package} {source.version}: {len(seeds)} invocations"
 
 
-def format_samples(task_dir: TaskDir, docs_text: str, from_source: bool = True) -> list[tuple[str, bytes]]:
-    """Sample files of the formats the docs say the program reads, from its source package or the machine."""
+def format_samples(docs_text: str, tree: Path | None) -> list[tuple[str, bytes]]:
+    """Sample files of the formats the docs say the program reads, from its source tree or the machine."""
     formats = formats_in_docs(docs_text)
     if not formats:
         return []
-    package = task_dir.task.reference.debian_package
-    tree = fetch_source(package).path if from_source and package is not None else None
     return sample_files(formats, tree)
 
 

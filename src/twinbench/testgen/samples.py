@@ -10,6 +10,7 @@ Picks are sorted and bounded, so a seed and the machine's packages give the same
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from collections.abc import Iterator
@@ -31,6 +32,8 @@ class FileFormat:
     clues: tuple[str, ...]
     suffixes: tuple[str, ...]
     magic: tuple[bytes, ...] = ()
+    # for a text format: a line that marks a code block of the docs as written in it (ninja's `build out: cc`)
+    marker: str = ""
 
     def matches(self, head: bytes) -> bool:
         """Whether a file named with one of the suffixes really is of this format (its magic bytes, if any)."""
@@ -59,10 +62,15 @@ FORMATS = (
     FileFormat("gff", ("gff", "gtf"), (".gff", ".gff3", ".gtf")),
     FileFormat("c", ("c source", "c file", "c program", ".c "), (".c", ".h")),
     FileFormat("cpp", ("c++",), (".cpp", ".cc", ".hpp")),
-    FileFormat("sql", ("sql",), (".sql",)),
-    FileFormat("lua", ("lua",), (".lua",)),
-    FileFormat("ninja", ("build.ninja", "ninja file"), (".ninja",)),
+    FileFormat("sql", ("sql",), (".sql",), marker=r"(?im)^\s*(?:select|create table|insert into)\b"),
+    FileFormat("lua", ("lua",), (".lua",), marker=r"(?m)^\s*(?:local \w+ =|print\(|function \w+\()"),
+    FileFormat("ninja", ("build.ninja", "ninja file"), (".ninja",), marker=r"(?m)^(?:rule \w+|build [^:\n]+:)"),
 )
+DOC_SUFFIXES = (".md", ".markdown", ".asciidoc", ".adoc", ".txt", ".rst", ".html", ".htm")
+DOC_MAX_BYTES = 512 * 1024
+BLOCKS_PER_FORMAT = 12
+_FENCE = re.compile(r"^(-{4,}|`{3,}|~{3,})")
+_PRE = re.compile(r"<pre[^>]*>(.*?)</pre>", re.S | re.I)
 
 
 def formats_in_docs(doc_text: str) -> list[FileFormat]:
@@ -78,12 +86,54 @@ def sample_files(formats: list[FileFormat], source_tree: Path | None, machine: b
     machine_files: list[Path] | None = None  # walked once, and only when a format needs it
     for file_format in formats:
         found = _pick(file_format, iter(source_files))
+        if file_format.marker and len(found) < BLOCKS_PER_FORMAT:
+            found += doc_blocks(file_format, source_files)[: BLOCKS_PER_FORMAT - len(found)]
         if len(found) < SAMPLES_PER_FORMAT and machine:
             if machine_files is None:
                 machine_files = [p for root in MACHINE_ROOTS for p in _files_under(Path(root), MACHINE_FILES_SCANNED)]
             found += _pick(file_format, iter(machine_files))[: SAMPLES_PER_FORMAT - len(found)]
         samples.extend(found)
     return list(dict.fromkeys(samples))
+
+
+def doc_blocks(file_format: FileFormat, paths: list[Path]) -> list[tuple[str, bytes]]:
+    """Code blocks of the source tree's documents (asciidoc `----`, markdown fences, HTML `<pre>`) written in a
+    text format, as samples named after their document: ninja's manual holds the build files ninja reads."""
+    marker = re.compile(file_format.marker)
+    blocks: list[tuple[str, bytes]] = []
+    for path in paths:
+        if not path.name.lower().endswith(DOC_SUFFIXES):
+            continue
+        try:
+            if path.stat().st_size > DOC_MAX_BYTES:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        bodies = [*_fenced_blocks(text), *(html.unescape(match.group(1)) for match in _PRE.finditer(text))]
+        for number, body in enumerate(bodies):
+            if marker.search(body) and len(body) <= SAMPLE_MAX_BYTES:
+                name = f"{path.with_suffix('')}-block{number}{file_format.suffixes[0]}"
+                blocks.append((name, body.encode("utf-8")))
+    return blocks
+
+
+def _fenced_blocks(text: str) -> Iterator[str]:
+    """Blocks between two equal fence lines (asciidoc `----`, markdown ``` and ~~~); a fence follows a blank
+    line, while a line of dashes or tildes right under text underlines a section title."""
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        match = _FENCE.match(lines[index])
+        if match is None or (index > 0 and lines[index - 1].strip()):
+            index += 1
+            continue
+        fence = match.group(1)
+        end = next((i for i in range(index + 1, len(lines)) if lines[i].rstrip() == fence), None)
+        if end is None:
+            return
+        yield "\n".join(lines[index + 1 : end]) + "\n"
+        index = end + 1
 
 
 def _count(text: str, clue: str) -> int:

@@ -91,9 +91,12 @@ def doc_script_specs(model: CliModel, rng: random.Random) -> list[CaseSpec]:
             specs.append(CaseSpec(id="", argv=[option.flags[0], name], stdin=stdin, files={name: content}))
         if script_operand and len(script.text) <= MAX_ARGUMENT_SCRIPT_CHARS:
             specs.append(CaseSpec(id="", argv=[script.text.rstrip("\n")], stdin=stdin))
-        if file_operand and option is None:
+        if (file_operand or script_operand) and option is None:
+            # an interpreter's "script" operand is a file (`luajit script.lua`), an awk's is the program text:
+            # the docs do not say which, so both are tried
             specs.append(CaseSpec(id="", argv=[name], files={name: content}))
-        if option is None and not script_operand:
+        if option is None:
+            # and an interpreter called bare reads its program on stdin
             specs.append(CaseSpec(id="", argv=[], stdin=content[:MAX_STDIN_BYTES]))
         for spec in specs[-4:]:
             spec.origin = spec.origin or origin

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from twinbench.testgen.inputs import (
     pair_chunks,
     value_for_hint,
 )
+from twinbench.testgen.products import PRODUCT_SOURCE, collect_named_outputs, file_words, suffix_of
 from twinbench.testgen.record import CaseSpec
 from twinbench.testgen.seeds import (
     Grammars,
@@ -38,6 +40,7 @@ from twinbench.testgen.seeds import (
 MAX_PAIRS = 600
 DOC_COMMAND_LINES = "docs:command lines"
 SAMPLES = "samples:format files"
+PRODUCTS = "products:made by the reference"
 SAMPLE_SUBCOMMANDS = 12
 GRAMMAR_SHARE = 0.5  # of mutations, when the language seeds gave a grammar
 CASE_TIMEOUT_S = 10.0
@@ -84,9 +87,10 @@ class Synthesizer:
         # the operand, after options, and on stdin
         self.samples = [*(samples or []), *((name, self.base_files[name]) for name in operands)]
         self.language = language or []
+        self.default_names = default_file_names(docs_text)
         script_option = script_file_option(model)
         self.grammars = Grammars(
-            self.language,
+            [*self.language, *_text_sample_specs(self.samples)],
             option_arity(model),
             script_operand=takes_script_operand(model),
             script_flags=script_option.flags if script_option else (),
@@ -140,25 +144,47 @@ class Synthesizer:
                 yield self._spec([*self._use(first), *self._use(second), *self._use(third), *self._positionals()])
 
     def _sample_seeds(self) -> Iterator[CaseSpec]:
-        """Each sample file of the program's formats as its operand, after a subcommand or an option, and on stdin."""
+        """Each sample file of the program's formats as its operand, as the value of each file-valued option
+        (ninja's `-f FILE`), under the default input name the docs give for its suffix (`build.ninja`), after a
+        subcommand or an option, and on stdin."""
         options = [option for option in self.model.options if not option.takes_value]
         for number, (source, content) in enumerate(self.samples):
             name = f"sample{number}{''.join(Path(source).suffixes[-2:])}"
             files = {name: content}
-            yield self._spec([name], inherited=files, origin=SAMPLES)
+            origin = PRODUCTS if source.startswith(PRODUCT_SOURCE) else SAMPLES
+            yield self._spec([name], inherited=files, origin=origin)
+            for option in self._file_options():
+                yield self._spec([option.flags[0], name], inherited=files, origin=origin)
+            for default in self.default_names:
+                if suffix_of(default) == suffix_of(name):
+                    yield self._spec([], inherited={default: content}, origin=origin)
+                    for option in options[:3]:
+                        yield self._spec([option.flags[0]], inherited={default: content}, origin=origin)
             stdin = content.decode("utf-8", errors="surrogateescape")
-            yield self._spec([], stdin=stdin, origin=SAMPLES)
+            yield self._spec([], stdin=stdin, origin=origin)
             for subcommand in self.model.subcommands[:SAMPLE_SUBCOMMANDS]:
                 # samtools view, seqtk seq, bedtools sort: a subcommand program reads its files after the subcommand
-                yield self._spec([subcommand, name], inherited=files, origin=SAMPLES)
+                yield self._spec([subcommand, name], inherited=files, origin=origin)
             for option in options[number % max(1, len(options)) :][:3]:
-                yield self._spec([self.rng.choice(option.flags), name], inherited=files, origin=SAMPLES)
-                yield self._spec([self.rng.choice(option.flags)], stdin=stdin, origin=SAMPLES)
+                yield self._spec([self.rng.choice(option.flags), name], inherited=files, origin=origin)
+                yield self._spec([self.rng.choice(option.flags)], stdin=stdin, origin=origin)
 
     def _doc_command_lines(self) -> Iterator[CaseSpec]:
+        by_suffix: dict[str, bytes] = {}
+        for source, content in self.samples:
+            by_suffix.setdefault(suffix_of(source), content)
         for example in self.model.examples:
             yield self._spec(list(example), origin=DOC_COMMAND_LINES)
             yield self._spec(list(example), stdin=self._input(), origin=DOC_COMMAND_LINES)
+            # the files the example names, from the samples of the same suffix (what the reference made itself
+            # from another example, testgen/products.py): `dc.wav fixed.wav highpass 10` then has its dc.wav
+            named = file_words(example)
+            # the last file an example names is most often what it writes (`in.wav out.wav gain -3`): it stays
+            # an output the case collects, unless it is the only one
+            readable = named[:-1] if len(named) > 1 else named
+            files = {word: by_suffix[suffix_of(word)] for word in readable if suffix_of(word) in by_suffix}
+            if files:
+                yield self._spec(list(example), inherited=files, origin=PRODUCTS)
 
     def _interleaved(self, sources: list[Iterator[CaseSpec]]) -> Iterator[CaseSpec]:
         """One seed from each source in turn: a short budget (jq's coverage build runs slowly) still samples
@@ -173,6 +199,7 @@ class Synthesizer:
                 if spec.origin != DOC_COMMAND_LINES:
                     self.counter += 1
                     spec = spec.model_copy(update={"id": f"c{self.counter}", "timeout_s": CASE_TIMEOUT_S})
+                    spec = collect_named_outputs(spec)
                 yield spec
 
     def mutate(self, parent: Candidate, donors: list[CaseSpec]) -> CaseSpec:
@@ -200,7 +227,7 @@ class Synthesizer:
             mutant = self.grammars.mutate(spec, self.rng)
             if mutant is not None:
                 self.counter += 1
-                return mutant.model_copy(update={"id": f"c{self.counter}", "origin": "grammar"})
+                return collect_named_outputs(mutant.model_copy(update={"id": f"c{self.counter}", "origin": "grammar"}))
         argv = list(spec.argv)
         stdin = spec.stdin.decode("utf-8", errors="surrogateescape")
         choice = self.rng.randrange(8)
@@ -361,7 +388,7 @@ class Synthesizer:
         self._pending_files = {}
         if INPUT_FILE not in files and (INPUT_FILE in argv or any(arg.endswith("=" + INPUT_FILE) for arg in argv)):
             files[INPUT_FILE] = self._input().encode("utf-8", errors="surrogateescape")
-        return CaseSpec(
+        spec = CaseSpec(
             id=f"c{self.counter}",
             origin=origin,
             argv=argv[:40],
@@ -369,6 +396,32 @@ class Synthesizer:
             files=files,
             timeout_s=CASE_TIMEOUT_S,
         )
+        return collect_named_outputs(spec)
+
+
+_DEFAULT_NAME = re.compile(r"(?i)\bdefault\s*(?:=|:|is|to)?\s*[\"'`]?([A-Za-z0-9_][\w-]*\.[A-Za-z0-9]{1,8})\b")
+
+
+def default_file_names(docs_text: str) -> list[str]:
+    """File names the docs give as a default (`-f FILE ... [default=build.ninja]`): a program that reads its
+    input from a fixed name in the working directory needs a sample there, not as an operand."""
+    names = (match.group(1) for match in _DEFAULT_NAME.finditer(docs_text))
+    # "default 1.5" is a number, not a file: a name's suffix has a letter
+    return list(dict.fromkeys(name for name in names if re.search(r"[A-Za-z]", suffix_of(name))))[:8]
+
+
+def _text_sample_specs(samples: list[tuple[str, bytes]]) -> list[CaseSpec]:
+    """Text samples (build files, sources, BED lines) as specs a file grammar can learn from."""
+    specs = []
+    for number, (source, content) in enumerate(samples):
+        if b"\x00" in content:
+            continue
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        specs.append(CaseSpec(id=f"s{number}", files={f"sample{number}{suffix_of(source)}": content}))
+    return specs
 
 
 def operand_files(files: dict[str, bytes], base_args: list[str]) -> list[str]:

@@ -35,7 +35,8 @@ _USAGE_TOKEN = re.compile(
 _GENERIC_POSITIONAL = re.compile(r"^(?:options?|option\(s\)|args?|-|--)$", re.IGNORECASE)
 _QUOTED_WORD = re.compile(r"'([^'\s]{1,40})'|\"([^\"\s]{1,40})\"|`([^`'\s]{1,40})'")
 _LIST_ITEM = re.compile(r"^(?:or |and )?([a-z0-9][\w+-]*)(?:\s*\(.*\)|\s+-\w)?$")
-_SUBCOMMAND_ENTRY = re.compile(r"^ {1,8}([a-z][\w-]*)(?: {2,}| +-{1,2} +)\S")
+# "  intersect     Find ...", "  add -- add files", 7-Zip's "  a : Add files to archive"
+_SUBCOMMAND_ENTRY = re.compile(r"^ {1,8}([a-z][\w-]*)(?: {2,}| +-{1,2} +| +: +)\S")
 _SHELL_OPERATORS = {"|", "||", "&&", ";", "&", ";;", "(", ")"}
 _REDIRECTS = {"<", ">", ">>", "<<", "<<<", ">&", "<&", "&>", ">|"}
 # words that mark a line as a sentence, not a command line

@@ -231,6 +231,7 @@ def _subcommands(doc: _Doc) -> list[str]:
         header = line == line.lstrip() and (
             (line.endswith(":") and re.search(r"\b(?:sub)?commands\b", line, re.IGNORECASE) is not None)
             or (doc.is_man_page and re.fullmatch(r"(?:SUB)?COMMANDS", line) is not None)
+            or re.fullmatch(r"<(?:sub)?commands>", line, re.IGNORECASE) is not None  # 7-Zip's help
         )
         if header:
             inside, misses = True, 0
