@@ -170,7 +170,9 @@ def check_command(
     wrapper_sample: Annotated[
         int, typer.Option("--wrapper-sample", min=1, help="cases the reference wrapper is graded on")
     ] = 100,
-    workers: Annotated[int, typer.Option("--workers", "-w", min=0, help="sandboxes at a time (0: one per core)")] = 0,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", "-w", min=0, help="sandboxes at a time (0: one per core)")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the findings as JSON instead of a table")] = False,
     sandbox: SandboxOption = "bwrap",
 ) -> None:
