@@ -9,7 +9,7 @@ from twinbench.reference.coverage import BUILD_JSON, CoverageBuild
 from twinbench.reference.coverage.accounting import source_tree_roles
 from twinbench.reference.upstream_tests import SOURCE_CACHE
 
-MAIN_C = "#include \"main.h\"\nint main(void)\n{\n    return helper();\n}\n"  # 5 code lines
+MAIN_C = '#include "main.h"\nint main(void)\n{\n    return helper();\n}\n'  # 5 code lines
 MAIN_H = "/* the program's own header */\nint helper(void);\n"  # 1 code line
 GENERATED_H = "/* A Bison parser, made by GNU Bison 3.8.2. */\nint yyparse(void);\nint yylex(void);\n"
 
