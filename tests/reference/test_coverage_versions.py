@@ -150,3 +150,24 @@ def test_a_second_build_into_the_same_directory_is_refused_and_touches_nothing(t
     assert "another coverage-build is writing" in str(info.value) and str(tmp_path) in str(info.value)
     assert (tmp_path / "coverage-build.log").read_text() == "the running build's log\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([BUILD_LOCK, "coverage-build.log"])
+
+
+def test_a_fetch_that_fails_leaves_the_earlier_build_of_the_directory_whole(tmp_path: Path) -> None:
+    """A cached build of jq +deb12u2 lives in jq-1.6/, where +deb12u3 unpacks too: a 404 for +deb12u3 must not
+    delete it (it did: the old tree was removed before apt-get source ran)."""
+    from twinbench.reference.coverage.apt import fetch_source
+    from twinbench.reference.coverage.model import BUILD_JSON
+
+    earlier = tmp_path / "figlet-0.0"
+    (earlier / "debian").mkdir(parents=True)
+    (earlier / "figlet.gcno").write_text("notes of the earlier build\n")
+    (tmp_path / BUILD_JSON).write_text("{}\n")
+    log_path = tmp_path / "coverage-build.log"
+    with open(log_path, "w", encoding="utf-8") as log:
+        runner = BuildRunner(log, log_path, lambda _line: None)
+        with pytest.raises(CoverageBuildError) as info:
+            fetch_source(runner, "figlet", "0.0-1", tmp_path)  # no such version: apt-get source fails
+    assert "apt-get source figlet=0.0-1 failed" in str(info.value)
+    assert (earlier / "figlet.gcno").read_text() == "notes of the earlier build\n"
+    assert (tmp_path / BUILD_JSON).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["figlet-0.0", BUILD_JSON, "coverage-build.log"])
