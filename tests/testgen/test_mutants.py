@@ -166,3 +166,36 @@ def test_a_binary_made_by_a_makefile_above_its_directory_is_rebuilt_from_there(t
     site = next(site for site in mutation_sites(target) if site.original == "<=")
     built = builder.build(site)
     assert built is not None and built.read_bytes() != builder.baseline("prog/sum.c").read_bytes()  # type: ignore[union-attr]
+
+
+DEAD_STORE = textwrap.dedent(
+    """\
+    #include <stdio.h>
+    #include <stdlib.h>
+    int main(int argc, char **argv) {
+        int n = argc > 1 ? atoi(argv[1]) : 0;
+        int unused = n * 3;
+        unused = unused + 7;
+        printf("%d\\n", n + 1);
+        return 0;
+    }
+    """
+)
+
+
+def test_a_mutant_the_optimizer_folds_away_is_proven_equivalent(tmp_path: Path, bwrap: Sandbox) -> None:
+    directory = tmp_path / "src"
+    directory.mkdir()
+    (directory / "dead.c").write_text(DEAD_STORE)
+    (directory / "Makefile").write_text("dead: dead.o\n\t$(CC) -o dead dead.o\ndead.o: dead.c\n\t$(CC) -O0 -g -c dead.c\n")
+    subprocess.run(["make", "-C", str(directory), "dead"], check=True, capture_output=True)
+    target = MutationTarget(source_dir=directory, binary=directory / "dead", source_files=["dead.c"], label="dead")
+    task = Task(id="dead", reference=ReferenceSpec(binary=str(target.binary)))
+    suite, _ = record_reference(task, [CaseSpec(id=f"n{n}", argv=[str(n)]) for n in (0, 5)], bwrap)
+    report = mutation_score(task, suite, target, 10, bwrap, workers=2, builder=MutantBuilder(target, tmp_path / "c"))
+    by_line = {m.line: m for m in report.mutants}
+    # the -O0 builds differ, but -O2 drops the dead store: the compiler proves these mutants equivalent
+    dead = [by_line[5], by_line[6]]
+    assert all(m.status == "equivalent" and m.equivalence == "identical optimized build" for m in dead)
+    assert by_line[7].status == "killed" and by_line[7].equivalence == ""
+    assert report.equivalent == len(dead) and report.kill_rate == 1.0

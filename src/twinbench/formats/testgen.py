@@ -73,6 +73,9 @@ class Mutant(BaseModel):
     status: str = Field(
         description="killed, survived, equivalent (identical binary), build_failed, or not_run (the cap came first)"
     )
+    equivalence: str = Field(
+        default="", description="how an equivalent mutant was proven: identical coverage build or optimized build"
+    )
     killed_by: list[str] = Field(default_factory=list)
     diff: str = ""
 

@@ -36,6 +36,9 @@ MUTABLE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".y", ".l", ".rs")
 MAKE_TIMEOUT_S = 600
 GRADE_CHUNK = 128
 COVERAGE_FLAGS = "--coverage -O0 -g"
+# appended last, so they win over the build's own -O and -g; a fixed seed keeps the optimizer deterministic
+OPTIMIZING_FLAGS = "-O2 -g0 -frandom-seed=twinbench-mutant"
+OPTIMIZING_COMPILERS = ("cc", "gcc", "c++", "g++", "x86_64-linux-gnu-gcc", "x86_64-linux-gnu-g++")
 COMPILER_WRAPPER = "twinbench-cc"
 COMPILER_WRAPPERS = "compiler-wrappers"
 # counters of a coverage-built mutant go to a scratch dir; unwritable counters would print to stderr
@@ -106,6 +109,47 @@ def target_from_coverage_build(build: object) -> MutationTarget:
         make_env=make_env,
         label=f"{getattr(build, 'package', 'reference')}-{getattr(build, 'version', '')}",
     )
+
+
+def optimizing_target(target: MutationTarget, wrappers: Path) -> MutationTarget:
+    """The same target built optimized and without counters or debug info, by compilers in `wrappers`.
+
+    Two builds that differ only in a mutation the optimizer folds away (`x + 0`, a store nobody reads) are
+    byte-identical here, though not as coverage builds, whose counters and line tables follow the source."""
+    wrappers.mkdir(parents=True, exist_ok=True)
+    for name in OPTIMIZING_COMPILERS:
+        script = wrappers / name
+        real = _real_compiler(target, name)
+        script.write_text(f'#!/bin/sh\nexec {real} "$@" {OPTIMIZING_FLAGS}\n', encoding="utf-8")
+        script.chmod(0o755)
+    make_args = [arg for arg in target.make_args if arg.split("=", 1)[0] not in ("CC", "CXX", "CFLAGS", "LDFLAGS")]
+    make_args += [f"CC={wrappers / 'cc'}", f"CXX={wrappers / 'c++'}", f"CFLAGS={OPTIMIZING_FLAGS}", "LDFLAGS="]
+    make_env = {key: value for key, value in target.make_env.items() if not key.startswith("DEB_")}
+    if target.make_env:
+        # a dpkg-buildpackage build: its rules pick the compiler from PATH and the flags from dpkg-buildflags
+        make_args = []
+        make_env["PATH"] = f"{wrappers}:/usr/sbin:/usr/bin:/sbin:/bin"
+        for variable in ("DEB_CFLAGS_APPEND", "DEB_CXXFLAGS_APPEND"):
+            make_env[variable] = OPTIMIZING_FLAGS
+    return target.model_copy(update={"make_args": make_args, "make_env": make_env, "label": target.label + "-O2"})
+
+
+_EXEC_LINE = re.compile(r'^exec (\S+) "\$@"', re.M)
+
+
+def _real_compiler(target: MutationTarget, name: str) -> str:
+    """The compiler a coverage wrapper of the target calls for `name`, else the one on PATH."""
+    candidates = [target.source_dir.parent / COMPILER_WRAPPERS / name]
+    if name in ("cc", "gcc"):
+        candidates.append(target.source_dir.parent / COMPILER_WRAPPER)
+    for candidate in candidates:
+        try:
+            found = _EXEC_LINE.search(candidate.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+        if found:
+            return found.group(1)
+    return shutil.which(name, path="/usr/bin:/bin") or name
 
 
 def _made_binary(source_dir: Path, binary: Path) -> Path:
@@ -214,6 +258,17 @@ class MutantBuilder:
         # make runs where a Makefile knows the binary: its own directory, or the nearest one above it that
         # has a Makefile (a non-recursive automake build such as sed's makes sed/sed from the top)
         self.make_dir, self.make_target = _make_location(target.source_dir, target.binary)
+        self._optimizing: MutantBuilder | None = None
+
+    def compiler_proves_equivalent(self, site: Site) -> bool:
+        """Whether the mutant's optimized binary is byte-identical to the unmutated file's (built in a second
+        private tree). A build that fails either way proves nothing."""
+        if self._optimizing is None:
+            optimized = optimizing_target(self.target, self.root / "optimizing-compilers")
+            self._optimizing = MutantBuilder(optimized, self.root / "optimized")
+        baseline = self._optimizing.baseline(site.file)
+        mutant = self._optimizing.build(site) if baseline is not None else None
+        return mutant is not None and baseline is not None and mutant.read_bytes() == baseline.read_bytes()
 
     def baseline(self, file: str) -> Path | None:
         """The binary rebuilt in the copy with `file` unmutated (what a mutant of `file` is compared with)."""
@@ -342,6 +397,10 @@ def mutation_score(
                 baseline_ids = passing_ids(task, suite, baseline, sandbox, workers)
             if binary.read_bytes() == baseline.read_bytes():
                 mutant.status = "equivalent"
+                mutant.equivalence = "identical coverage build"
+            elif builder.compiler_proves_equivalent(site):
+                mutant.status = "equivalent"
+                mutant.equivalence = "identical optimized build"
             else:
                 failing = first_failures(task, suite, binary, baseline_ids, sandbox, workers)
                 mutant.status = "killed" if failing else "survived"
