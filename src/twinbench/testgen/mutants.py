@@ -29,6 +29,7 @@ from twinbench.protocols import Sandbox
 from twinbench.reference.coverage import CoverageBuildError
 from twinbench.sandbox import WORK_DIR
 from twinbench.sandbox.launcher import cache_dir
+from twinbench.testgen.rust_mutants import RustcReplay, RustcUnit, rustc_units
 from twinbench.testgen.validity import grade_executable
 
 Item = TypeVar("Item")
@@ -61,6 +62,9 @@ class MutationTarget(BaseModel):
     make_args: list[str] = Field(default_factory=list, description="variables the build was made with")
     make_env: dict[str, str] = Field(default_factory=dict, description="environment make needs for the same compiler")
     label: str = "reference"
+    rustc_units: list[RustcUnit] = Field(
+        default_factory=list, description="a cargo build: its own crates' rustc runs, replayed instead of make"
+    )
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,9 @@ def target_from_coverage_build(build: object) -> MutationTarget:
     source_dir = Path(getattr(build, "source_dir"))  # noqa: B009 - any object with these fields will do
     binary = Path(getattr(build, "binary"))  # noqa: B009
     sources = [name for name in getattr(build, "source_files", []) if name.endswith(MUTABLE_SUFFIXES)]
+    label = f"{getattr(build, 'package', 'reference')}-{getattr(build, 'version', '')}"
+    if getattr(build, "language", "c") == "rust":
+        return _rust_target(source_dir, binary, sources, Path(getattr(build, "build_log", "") or "/nonexistent"), label)
     make_args: list[str] = []
     make_env: dict[str, str] = {}
     wrappers = source_dir.parent / COMPILER_WRAPPERS
@@ -108,6 +115,23 @@ def target_from_coverage_build(build: object) -> MutationTarget:
         make_args=make_args,
         make_env=make_env,
         label=f"{getattr(build, 'package', 'reference')}-{getattr(build, 'version', '')}",
+    )
+
+
+def _rust_target(source_dir: Path, binary: Path, sources: list[str], log: Path, label: str) -> MutationTarget:
+    """A cargo build's target: its own crates' rustc runs, read from the build log."""
+    try:
+        units = rustc_units(log.read_text(encoding="utf-8", errors="replace"), source_dir)
+    except OSError as exc:
+        raise CoverageBuildError(f"no mutants of a Rust build without its build log ({log}): {exc}") from None
+    if not units:
+        raise CoverageBuildError(f"{log} shows no rustc run of a crate in {source_dir} (not a cargo -vv log?)")
+    return MutationTarget(
+        source_dir=source_dir,
+        binary=binary,
+        source_files=[name for name in sources if name.endswith(".rs")],
+        label=label,
+        rustc_units=units,
     )
 
 
@@ -225,8 +249,13 @@ def mutation_sites(target: MutationTarget) -> list[Site]:
         masked = _MASK.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
         # preprocessor lines, and yacc/lex declarations (%token <type> ...), are not code to mutate
         masked = re.sub(r"(?m)^[ \t]*[#%].*$", lambda m: " " * len(m.group(0)), masked)
+        rust = name.endswith(".rs")
         for match in _OPERATORS.finditer(masked):
             token = match.group(0)
+            if rust and not token.isdigit() and not _spaced(masked, match.start(), match.end()):
+                # rustfmt spaces binary operators; unspaced ones are generics (`Vec<u8>`), closures (`||`),
+                # references (`&&x`) or negation, whose swaps do not compile
+                continue
             replacement = _SWAPS.get(token)
             if replacement is None and token.isdigit():
                 replacement = "1" if token == "0" else "0" if token == "1" else str(int(token) + 1)
@@ -234,6 +263,10 @@ def mutation_sites(target: MutationTarget) -> list[Site]:
                 line = masked.count("\n", 0, match.start()) + 1
                 sites.append(Site(name, match.start(), line, token, replacement))
     return sites
+
+
+def _spaced(text: str, start: int, end: int) -> bool:
+    return start > 0 and text[start - 1] in " \t\n" and end < len(text) and text[end] in " \t\n"
 
 
 def choose_sites(target: MutationTarget, count: int, seed: int) -> list[Site]:
@@ -259,10 +292,18 @@ class MutantBuilder:
         # has a Makefile (a non-recursive automake build such as sed's makes sed/sed from the top)
         self.make_dir, self.make_target = _make_location(target.source_dir, target.binary)
         self._optimizing: MutantBuilder | None = None
+        self.replay: RustcReplay | None = None
+        if target.rustc_units:
+            self.replay = RustcReplay(target.source_dir, target.rustc_units, target.binary.name, self.root / "replay")
+        # a replayed rustc build has neither counters nor debug info: identical builds are already the
+        # compiler's proof; a coverage build's are not, so it is built again optimized
+        self.identical_means = "identical build" if self.replay else "identical coverage build"
 
     def compiler_proves_equivalent(self, site: Site) -> bool:
         """Whether the mutant's optimized binary is byte-identical to the unmutated file's (built in a second
         private tree). A build that fails either way proves nothing."""
+        if self.replay is not None:
+            return False
         if self._optimizing is None:
             optimized = optimizing_target(self.target, self.root / "optimizing-compilers")
             self._optimizing = MutantBuilder(optimized, self.root / "optimized")
@@ -289,6 +330,8 @@ class MutantBuilder:
             return None
         if (cached / "executable").is_file():
             return cached / "executable"
+        if self.replay is not None:
+            return self._replayed(self.replay, file, content, cached)
         self._ensure_tree()
         source = self.tree / file
         original = source.read_bytes()
@@ -318,6 +361,18 @@ class MutantBuilder:
             source.write_bytes(original)
             later = time.time() + 4  # the next build rebuilds the restored object too
             os.utime(source, (later, later))
+
+    def _replayed(self, replay: RustcReplay, file: str, content: bytes, cached: Path) -> Path | None:
+        scratch = self.root / "scratch"
+        shutil.rmtree(scratch, ignore_errors=True)
+        built, complaint = replay.build(file, content, scratch)
+        cached.mkdir(parents=True, exist_ok=True)
+        if built is None:
+            (cached / "failed").write_bytes(complaint)
+            return None
+        shutil.copy2(built, cached / "executable")
+        shutil.rmtree(scratch, ignore_errors=True)
+        return cached / "executable"
 
     def _ensure_tree(self) -> None:
         ready = self.root / "tree.ready"
@@ -397,7 +452,7 @@ def mutation_score(
                 baseline_ids = passing_ids(task, suite, baseline, sandbox, workers)
             if binary.read_bytes() == baseline.read_bytes():
                 mutant.status = "equivalent"
-                mutant.equivalence = "identical coverage build"
+                mutant.equivalence = builder.identical_means
             elif builder.compiler_proves_equivalent(site):
                 mutant.status = "equivalent"
                 mutant.equivalence = "identical optimized build"
@@ -471,6 +526,7 @@ def _key(target: MutationTarget, file: str, original: bytes, what: str) -> str:
     make_dir, make_target = _make_location(target.source_dir, target.binary)
     where = [str(target.binary), str(make_dir), make_target]
     setup = " ".join([*where, *target.make_args, *sorted(f"{k}={v}" for k, v in target.make_env.items())])
+    setup += "".join(unit.model_dump_json() for unit in target.rustc_units)
     for part in (file.encode(), original, what.encode(), setup.encode()):
         digest.update(part + b"\0")
     return digest.hexdigest()[:20]
