@@ -187,7 +187,8 @@ def test_a_mutant_the_optimizer_folds_away_is_proven_equivalent(tmp_path: Path, 
     directory = tmp_path / "src"
     directory.mkdir()
     (directory / "dead.c").write_text(DEAD_STORE)
-    (directory / "Makefile").write_text("dead: dead.o\n\t$(CC) -o dead dead.o\ndead.o: dead.c\n\t$(CC) -O0 -g -c dead.c\n")
+    rules = "dead: dead.o\n\t$(CC) -o dead dead.o\ndead.o: dead.c\n\t$(CC) -O0 -g -c dead.c\n"
+    (directory / "Makefile").write_text(rules)
     subprocess.run(["make", "-C", str(directory), "dead"], check=True, capture_output=True)
     target = MutationTarget(source_dir=directory, binary=directory / "dead", source_files=["dead.c"], label="dead")
     task = Task(id="dead", reference=ReferenceSpec(binary=str(target.binary)))
@@ -199,3 +200,20 @@ def test_a_mutant_the_optimizer_folds_away_is_proven_equivalent(tmp_path: Path, 
     assert all(m.status == "equivalent" and m.equivalence == "identical optimized build" for m in dead)
     assert by_line[7].status == "killed" and by_line[7].equivalence == ""
     assert report.equivalent == len(dead) and report.kill_rate == 1.0
+
+
+def test_a_mutant_on_a_line_the_suite_never_runs_survives_ungraded(tmp_path: Path, bwrap: Sandbox) -> None:
+    target = small_program(tmp_path / "src")
+    task = Task(id="sum", reference=ReferenceSpec(binary=str(target.binary)))
+    strong, _ = record_reference(task, [CaseSpec(id=f"n{n}", argv=[str(n)]) for n in (0, 1, 3, 10, 44, 45)], bwrap)
+    builder = MutantBuilder(target, tmp_path / "cache")
+    graded = mutation_score(task, strong, target, 8, bwrap, workers=2, builder=builder)
+    assert next(m for m in graded.mutants if m.line == 10).status == "killed"
+    # the same mutants, told that the suite never runs line 10 (the loop) and always runs line 11
+    counts = {"sum.c": {10: 0, 11: 6}}
+    report = mutation_score(task, strong, target, 8, bwrap, workers=2, builder=builder, line_counts=counts)
+    loop = next(m for m in report.mutants if m.line == 10)
+    assert loop.status == "survived" and loop.reached is False and not loop.killed_by
+    assert report.unreached == 1
+    assert next(m for m in report.mutants if m.line == 11).reached is True
+    assert {m.reached for m in report.mutants if m.line not in (10, 11)} == {None}

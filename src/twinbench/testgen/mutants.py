@@ -415,11 +415,14 @@ def mutation_score(
     builder: MutantBuilder | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
     time_left: Callable[[], float] | None = None,
+    line_counts: dict[str, dict[int, int]] | None = None,
 ) -> MutationReport:
     """Build `count` mutants and grade each with the suite; the report lists survivors with their diffs.
 
     With `time_left` (seconds left under a wall-time cap), mutants not started before it reaches zero are
-    reported as not_run and the report says it was stopped by the wall time."""
+    reported as not_run and the report says it was stopped by the wall time. With `line_counts` (file ->
+    line -> times the suite ran it, on the coverage build), a mutant on a line the suite never runs
+    survives without grading: a run that never reaches the mutated code cannot behave differently."""
     started = time.monotonic()
     builder = builder or MutantBuilder(target)
     sites = choose_sites(target, count, seed)
@@ -442,6 +445,7 @@ def mutation_score(
             replacement=site.replacement,
             status="build_failed",
             diff=_diff(target, site),
+            reached=_reached(line_counts, site),
         )
         if out_of_time:
             mutant.status = "not_run"
@@ -456,6 +460,8 @@ def mutation_score(
             elif builder.compiler_proves_equivalent(site):
                 mutant.status = "equivalent"
                 mutant.equivalence = "identical optimized build"
+            elif mutant.reached is False:
+                mutant.status = "survived"
             else:
                 failing = first_failures(task, suite, binary, baseline_ids, sandbox, workers)
                 mutant.status = "killed" if failing else "survived"
@@ -476,9 +482,18 @@ def mutation_score(
         baseline_cases=len(baseline_ids or ()),
         seconds=round(time.monotonic() - started, 2),
         not_run=sum(m.status == "not_run" for m in mutants),
+        unreached=sum(m.status == "survived" and m.reached is False for m in mutants),
         stopped_by="wall_time" if any(m.status == "not_run" for m in mutants) else "done",
         mutants=mutants,
     )
+
+
+def _reached(line_counts: dict[str, dict[int, int]] | None, site: Site) -> bool | None:
+    """Whether the suite runs the mutated line; None when unknown (no counts, or a line with no code of its
+    own: a declaration, a macro's body, whose code is counted where it is used)."""
+    if line_counts is None or site.line not in line_counts.get(site.file, {}):
+        return None
+    return line_counts[site.file][site.line] > 0
 
 
 def passing_ids(task: Task, suite: Suite, binary: Path, sandbox: Sandbox, workers: int) -> set[str]:

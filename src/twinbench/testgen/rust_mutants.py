@@ -81,9 +81,7 @@ def rustc_units(log_text: str, source_dir: Path) -> list[RustcUnit]:
         if output in seen:
             continue
         seen.add(output)
-        units.append(
-            RustcUnit(crate_name=crate_name, crate_root=str(relative), env=env, args=args, output=output)
-        )
+        units.append(RustcUnit(crate_name=crate_name, crate_root=str(relative), env=env, args=args, output=output))
     return units
 
 
@@ -161,7 +159,7 @@ class RustcReplay:
                 if value == "instrument-coverage" or value.startswith(REPLACED_CODEGEN):
                     continue
                 args += ["-C", value]
-            elif word == unit.crate_root or word.endswith(".rs") and not word.startswith("-"):
+            elif word == unit.crate_root or (word.endswith(".rs") and not word.startswith("-")):
                 args.append(unit.crate_root)
             else:
                 args.append(word)
