@@ -37,8 +37,13 @@ MUTABLE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".y", ".l", ".rs")
 MAKE_TIMEOUT_S = 600
 GRADE_CHUNK = 128
 COVERAGE_FLAGS = "--coverage -O0 -g"
-# appended last, so they win over the build's own -O and -g; a fixed seed keeps the optimizer deterministic
-OPTIMIZING_FLAGS = "-O2 -g0 -frandom-seed=twinbench-mutant"
+# appended last, so they win over the build's own -O and -g; a fixed seed keeps the optimizer deterministic.
+# Link-time optimization over the whole program and dropping unreferenced sections make a mutant of a
+# function the program never calls (figlet's Zread) or of a result nobody reads identical too
+OPTIMIZING_FLAGS = (
+    "-O2 -g0 -frandom-seed=twinbench-mutant -flto -ffat-lto-objects -flto-partition=one"
+    " -ffunction-sections -fdata-sections -Wl,--gc-sections"
+)
 OPTIMIZING_COMPILERS = ("cc", "gcc", "c++", "g++", "x86_64-linux-gnu-gcc", "x86_64-linux-gnu-g++")
 COMPILER_WRAPPER = "twinbench-cc"
 COMPILER_WRAPPERS = "compiler-wrappers"
@@ -147,7 +152,8 @@ def optimizing_target(target: MutationTarget, wrappers: Path) -> MutationTarget:
         script.write_text(f'#!/bin/sh\nexec {real} "$@" {OPTIMIZING_FLAGS}\n', encoding="utf-8")
         script.chmod(0o755)
     make_args = [arg for arg in target.make_args if arg.split("=", 1)[0] not in ("CC", "CXX", "CFLAGS", "LDFLAGS")]
-    make_args += [f"CC={wrappers / 'cc'}", f"CXX={wrappers / 'c++'}", f"CFLAGS={OPTIMIZING_FLAGS}", "LDFLAGS="]
+    make_args += [f"CC={wrappers / 'cc'}", f"CXX={wrappers / 'c++'}", f"CFLAGS={OPTIMIZING_FLAGS}"]
+    make_args += [f"LDFLAGS={OPTIMIZING_FLAGS}"]
     make_env = {key: value for key, value in target.make_env.items() if not key.startswith("DEB_")}
     if target.make_env:
         # a dpkg-buildpackage build: its rules pick the compiler from PATH and the flags from dpkg-buildflags
