@@ -217,3 +217,10 @@ def test_a_mutant_on_a_line_the_suite_never_runs_survives_ungraded(tmp_path: Pat
     assert report.unreached == 1
     assert next(m for m in report.mutants if m.line == 11).reached is True
     assert {m.reached for m in report.mutants if m.line not in (10, 11)} == {None}
+
+
+def test_yacc_value_references_are_not_mutated_as_numbers(tmp_path: Path) -> None:
+    (tmp_path / "calc.y").write_text("%%\nexpr: expr '+' term { $$ = $1 + $3 + 2; } ;\n")
+    target = MutationTarget(source_dir=tmp_path, binary=tmp_path / "calc", source_files=["calc.y"])
+    literals = [site.original for site in mutation_sites(target) if site.original.isdigit()]
+    assert literals == ["2"]

@@ -50,7 +50,8 @@ COMPILER_WRAPPERS = "compiler-wrappers"
 # counters of a coverage-built mutant go to a scratch dir; unwritable counters would print to stderr
 GCOV_ENV = {"GCOV_PREFIX": f"{WORK_DIR}/.twinbench-gcov", "GCOV_PREFIX_STRIP": "64"}
 
-_OPERATORS = re.compile(r"==|!=|<=|>=|&&|\|\||<<=?|>>=?|->|\+\+|--|\+=|-=|[<>+\-]|(?<![\w.])\d+(?![\w.])")
+_OPERATORS = re.compile(r"==|!=|<=|>=|&&|\|\||<<=?|>>=?|->|\+\+|--|\+=|-=|[<>+\-]|(?<![\w.$@])\d+(?![\w.])")
+# `$1` and `@2` in a yacc action name a rule's parts: not numbers (swapping them makes bison fail)
 _SWAPS = {
     "==": "!=", "!=": "==", "<=": "<", ">=": ">", "<": "<=", ">": ">=", "&&": "||", "||": "&&",
     "+": "-", "-": "+", "+=": "-=", "-=": "+=",
