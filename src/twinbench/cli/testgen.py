@@ -125,6 +125,9 @@ def _say_validity(validity: ValidityReport) -> None:
         )
 
 
+REACHED_NOTE = {True: " (line run by the suite)", False: " (line never run by the suite)", None: ""}
+
+
 def _say_mutation(mutation: MutationReport, before: MutationReport | None = None) -> None:
     rate = f"{100 * mutation.kill_rate:.1f}%" if mutation.kill_rate is not None else "n/a"
     was = f" (before adding mutant-killing cases: {100 * before.kill_rate:.1f}%)" if before and before.kill_rate else ""
@@ -174,7 +177,7 @@ def suite_check_command(
     if found.mutation is not None:
         _say_mutation(found.mutation)
         for mutant in [m for m in found.mutation.mutants if m.status == "survived"][:20]:
-            where = {True: " (line run by the suite)", False: " (line never run by the suite)"}.get(mutant.reached, "")
+            where = REACHED_NOTE[mutant.reached]
             say(f"  survived {mutant.id} {mutant.file}:{mutant.line} {mutant.original} -> {mutant.replacement}{where}")
             for line in mutant.diff.splitlines()[2:]:
                 say(f"    {line}")
