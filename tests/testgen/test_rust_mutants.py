@@ -28,6 +28,10 @@ LIBRARY = textwrap.dedent(
         let t: u64 = sum.iter().sum();
         if t > 1000 { 1000 } else { t }
     }
+    pub const HELP: &str = "tiny N: the sum of 1 to N,
+    capped at 1000 (a string over two lines)";
+    pub const RAW: &str = r#"a "raw" string: 42 < 43"#;
+    pub fn lifetime<'a>(text: &'a str) -> usize { text.len() + 'x'.len_utf8() }
     """
 )
 MAIN = textwrap.dedent(
@@ -95,6 +99,8 @@ def test_rust_sites_leave_generics_and_closures_alone(tiny: CoverageBuild) -> No
     target = target_from_coverage_build(tiny)
     sites = {(site.file, site.line, site.original) for site in mutation_sites(target)}
     assert ("src/lib.rs", 8, ">") in sites and ("src/main.rs", 3, "||") in sites and ("src/main.rs", 3, ">") in sites
+    assert not {site for site in sites if site[:2] in (("src/lib.rs", 10), ("src/lib.rs", 11), ("src/lib.rs", 12))}
+    assert ("src/lib.rs", 13, "+") in sites  # after a lifetime and a char literal, code again
     operators = {site for site in sites if not site[2].isdigit()}
     assert not {site for site in operators if site[:2] in (("src/lib.rs", 3), ("src/main.rs", 2))}  # Vec<u64>, |a|
 

@@ -57,6 +57,9 @@ _SWAPS = {
     "+": "-", "-": "+", "+=": "-=", "-=": "+=",
 }  # fmt: skip
 _MASK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+# Rust's strings may span lines and be raw (r#"..."#, which escapes nothing); a char literal holds one char
+# or one escape, so a lifetime (`'a`) is code
+_MASK_RUST = re.compile(r'/\*.*?\*/|//[^\n]*|b?r(#*)".*?"\1|b?"(?:\\.|[^"\\])*"|b?\'(?:\\[^\']+|[^\'\\\n])\'', re.S)
 
 
 class MutationTarget(BaseModel):
@@ -253,7 +256,8 @@ def mutation_sites(target: MutationTarget) -> list[Site]:
             text = (target.source_dir / name).read_text(encoding="utf-8", errors="surrogateescape")
         except OSError:
             continue
-        masked = _MASK.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+        mask = _MASK_RUST if name.endswith(".rs") else _MASK
+        masked = mask.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
         # preprocessor lines, and yacc/lex declarations (%token <type> ...), are not code to mutate
         masked = re.sub(r"(?m)^[ \t]*[#%].*$", lambda m: " " * len(m.group(0)), masked)
         rust = name.endswith(".rs")
