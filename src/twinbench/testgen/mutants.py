@@ -37,12 +37,15 @@ MUTABLE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".y", ".l", ".rs")
 MAKE_TIMEOUT_S = 600
 GRADE_CHUNK = 128
 COVERAGE_FLAGS = "--coverage -O0 -g"
-# appended last, so they win over the build's own -O and -g; a fixed seed keeps the optimizer deterministic.
-# Link-time optimization over the whole program and dropping unreferenced sections make a mutant of a
-# function the program never calls (figlet's Zread) or of a result nobody reads identical too
-OPTIMIZING_FLAGS = (
+# Each set is appended last, so it wins over the build's own -O and -g; a fixed seed keeps the optimizer
+# deterministic. A mutant is equivalent when any one set compiles it to the unmutated binary: the sets see
+# different things (plain -O2 folded figlet's dead `wordbreakmode = 1`, which whole-program optimization
+# did not; link-time optimization with unreferenced sections dropped removes a function the program never
+# calls, figlet's Zread, which plain -O2 keeps)
+OPTIMIZING_FLAG_SETS = (
+    "-O2 -g0 -frandom-seed=twinbench-mutant",
     "-O2 -g0 -frandom-seed=twinbench-mutant -flto -ffat-lto-objects -flto-partition=one"
-    " -ffunction-sections -fdata-sections -Wl,--gc-sections"
+    " -ffunction-sections -fdata-sections -Wl,--gc-sections",
 )
 OPTIMIZING_COMPILERS = ("cc", "gcc", "c++", "g++", "x86_64-linux-gnu-gcc", "x86_64-linux-gnu-g++")
 COMPILER_WRAPPER = "twinbench-cc"
@@ -144,7 +147,7 @@ def _rust_target(source_dir: Path, binary: Path, sources: list[str], log: Path, 
     )
 
 
-def optimizing_target(target: MutationTarget, wrappers: Path) -> MutationTarget:
+def optimizing_target(target: MutationTarget, wrappers: Path, flags: str) -> MutationTarget:
     """The same target built optimized and without counters or debug info, by compilers in `wrappers`.
 
     Two builds that differ only in a mutation the optimizer folds away (`x + 0`, a store nobody reads) are
@@ -153,18 +156,17 @@ def optimizing_target(target: MutationTarget, wrappers: Path) -> MutationTarget:
     for name in OPTIMIZING_COMPILERS:
         script = wrappers / name
         real = _real_compiler(target, name)
-        script.write_text(f'#!/bin/sh\nexec {real} "$@" {OPTIMIZING_FLAGS}\n', encoding="utf-8")
+        script.write_text(f'#!/bin/sh\nexec {real} "$@" {flags}\n', encoding="utf-8")
         script.chmod(0o755)
     make_args = [arg for arg in target.make_args if arg.split("=", 1)[0] not in ("CC", "CXX", "CFLAGS", "LDFLAGS")]
-    make_args += [f"CC={wrappers / 'cc'}", f"CXX={wrappers / 'c++'}", f"CFLAGS={OPTIMIZING_FLAGS}"]
-    make_args += [f"LDFLAGS={OPTIMIZING_FLAGS}"]
+    make_args += [f"CC={wrappers / 'cc'}", f"CXX={wrappers / 'c++'}", f"CFLAGS={flags}", f"LDFLAGS={flags}"]
     make_env = {key: value for key, value in target.make_env.items() if not key.startswith("DEB_")}
     if target.make_env:
         # a dpkg-buildpackage build: its rules pick the compiler from PATH and the flags from dpkg-buildflags
         make_args = []
         make_env["PATH"] = f"{wrappers}:/usr/sbin:/usr/bin:/sbin:/bin"
         for variable in ("DEB_CFLAGS_APPEND", "DEB_CXXFLAGS_APPEND"):
-            make_env[variable] = OPTIMIZING_FLAGS
+            make_env[variable] = flags
     return target.model_copy(update={"make_args": make_args, "make_env": make_env, "label": target.label + "-O2"})
 
 
@@ -302,7 +304,7 @@ class MutantBuilder:
         # make runs where a Makefile knows the binary: its own directory, or the nearest one above it that
         # has a Makefile (a non-recursive automake build such as sed's makes sed/sed from the top)
         self.make_dir, self.make_target = _make_location(target.source_dir, target.binary)
-        self._optimizing: MutantBuilder | None = None
+        self._optimizing: list[MutantBuilder] = []
         self.replay: RustcReplay | None = None
         if target.rustc_units:
             self.replay = RustcReplay(target.source_dir, target.rustc_units, target.binary.name, self.root / "replay")
@@ -311,16 +313,20 @@ class MutantBuilder:
         self.identical_means = "identical build" if self.replay else "identical coverage build"
 
     def compiler_proves_equivalent(self, site: Site) -> bool:
-        """Whether the mutant's optimized binary is byte-identical to the unmutated file's (built in a second
-        private tree). A build that fails either way proves nothing."""
+        """Whether the mutant's binary is byte-identical to the unmutated file's when built optimized with any
+        of OPTIMIZING_FLAG_SETS (each in a private tree of its own). A build that fails proves nothing."""
         if self.replay is not None:
             return False
-        if self._optimizing is None:
-            optimized = optimizing_target(self.target, self.root / "optimizing-compilers")
-            self._optimizing = MutantBuilder(optimized, self.root / "optimized")
-        baseline = self._optimizing.baseline(site.file)
-        mutant = self._optimizing.build(site) if baseline is not None else None
-        return mutant is not None and baseline is not None and mutant.read_bytes() == baseline.read_bytes()
+        if not self._optimizing:
+            for number, flags in enumerate(OPTIMIZING_FLAG_SETS):
+                optimized = optimizing_target(self.target, self.root / f"optimizing-compilers-{number}", flags)
+                self._optimizing.append(MutantBuilder(optimized, self.root / f"optimized-{number}"))
+        for builder in self._optimizing:
+            baseline = builder.baseline(site.file)
+            mutant = builder.build(site) if baseline is not None else None
+            if mutant is not None and baseline is not None and mutant.read_bytes() == baseline.read_bytes():
+                return True
+        return False
 
     def baseline(self, file: str) -> Path | None:
         """The binary rebuilt in the copy with `file` unmutated (what a mutant of `file` is compared with)."""
