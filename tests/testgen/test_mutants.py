@@ -224,3 +224,30 @@ def test_yacc_value_references_are_not_mutated_as_numbers(tmp_path: Path) -> Non
     target = MutationTarget(source_dir=tmp_path, binary=tmp_path / "calc", source_files=["calc.y"])
     literals = [site.original for site in mutation_sites(target) if site.original.isdigit()]
     assert literals == ["2"]
+
+
+def test_a_source_left_mutated_by_a_killed_build_is_put_back_before_the_next(tmp_path: Path) -> None:
+    directory = tmp_path / "src"
+    directory.mkdir()
+    (directory / "main.c").write_text(
+        "#include <stdio.h>\n#include <stdlib.h>\nint twice(int);\n"
+        "int main(int argc, char **argv) {\n    int n = argc > 1 ? atoi(argv[1]) : 0;\n"
+        '    printf("%d\\n", twice(n) + 1);\n    return 0;\n}\n'
+    )
+    (directory / "lib.c").write_text("int twice(int n) {\n    return n + n;\n}\n")
+    (directory / "Makefile").write_text("prog: main.o lib.o\n\t$(CC) -o prog main.o lib.o\n")
+    subprocess.run(["make", "-C", str(directory), "prog"], check=True, capture_output=True)
+    target = MutationTarget(
+        source_dir=directory, binary=directory / "prog", source_files=["main.c", "lib.c"], label="prog"
+    )
+    builder = MutantBuilder(target, tmp_path / "cache")
+    assert builder.baseline("main.c") is not None
+    # what a build killed between mutating lib.c and restoring it leaves behind
+    (builder.tree / "lib.c").write_text("int twice(int n) {\n    return n - n;\n}\n")
+    (builder.root / "mutating").write_text("lib.c")
+    site = next(s for s in mutation_sites(target) if s.file == "main.c" and s.original == "+")
+    mutant = builder.build(site)
+    assert mutant is not None
+    ran = subprocess.run([str(mutant), "5"], capture_output=True, text=True, check=True)
+    assert ran.stdout == "9\n"  # twice(5) - 1: the mutation of main.c alone, lib.c as built
+    assert (builder.tree / "lib.c").read_text() == (directory / "lib.c").read_text()

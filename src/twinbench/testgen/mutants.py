@@ -225,6 +225,7 @@ def _made_binary(source_dir: Path, binary: Path) -> Path:
 
 
 MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
+PENDING = "mutating"  # names the source a build has mutated in the copy until it has put the original back
 
 
 def _make_location(source_dir: Path, binary: Path) -> tuple[Path, str]:
@@ -351,8 +352,13 @@ class MutantBuilder:
             return self._replayed(self.replay, file, content, cached)
         self._ensure_tree()
         source = self.tree / file
-        original = source.read_bytes()
+        # the coverage build's file, not the copy's: a build killed before it restored the copy left a mutant
+        # there, which every later build would carry
+        original = (self.target.source_dir / file).read_bytes()
+        self._restore_interrupted()
+        pending = self.root / PENDING
         try:
+            pending.write_text(file, encoding="utf-8")
             source.write_bytes(content)
             # newer than every object, whatever the clock granularity: make rebuilds this one object
             future = time.time() + 2
@@ -378,6 +384,19 @@ class MutantBuilder:
             source.write_bytes(original)
             later = time.time() + 4  # the next build rebuilds the restored object too
             os.utime(source, (later, later))
+            pending.unlink(missing_ok=True)
+
+    def _restore_interrupted(self) -> None:
+        """Put back the file a killed build left mutated in the copy (named in the PENDING marker)."""
+        pending = self.root / PENDING
+        if not pending.is_file():
+            return
+        file = pending.read_text(encoding="utf-8")
+        if file in self.target.source_files:
+            (self.tree / file).write_bytes((self.target.source_dir / file).read_bytes())
+            later = time.time() + 4
+            os.utime(self.tree / file, (later, later))
+        pending.unlink()
 
     def _replayed(self, replay: RustcReplay, file: str, content: bytes, cached: Path) -> Path | None:
         scratch = self.root / "scratch"

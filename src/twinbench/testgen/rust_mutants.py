@@ -113,10 +113,12 @@ class RustcReplay:
         in the directory `into`; None and the compiler's last words when it does not build."""
         self._ensure_tree()
         source = self.tree / file
-        original = source.read_bytes()
+        original = (self.source_dir / file).read_bytes()  # not the copy's, which a killed build left mutated
         into.mkdir(parents=True, exist_ok=True)
         outputs: dict[str, str] = {}
         try:
+            # every own source as in the coverage build, then the one mutation
+            self._restore_sources()
             source.write_bytes(content)
             for unit in self.units:
                 args = self._replayed_args(unit, into, outputs)
@@ -141,6 +143,21 @@ class RustcReplay:
             source.write_bytes(original)
         built = Path(outputs.get(self.final.output, into / "missing"))
         return (built, b"") if built.is_file() else (None, b"rustc wrote no executable")
+
+    def _restore_sources(self) -> None:
+        for name, original in self._originals().items():
+            copy = self.tree / name
+            if copy.read_bytes() != original:
+                copy.write_bytes(original)
+
+    def _originals(self) -> dict[str, bytes]:
+        roots = {Path(unit.crate_root).parent for unit in self.units}
+        return {
+            str(path.relative_to(self.source_dir)): path.read_bytes()
+            for root in roots
+            for path in sorted((self.source_dir / root).rglob("*.rs"))
+            if (self.tree / path.relative_to(self.source_dir)).is_file()
+        }
 
     def _replayed_args(self, unit: RustcUnit, into: Path, outputs: dict[str, str]) -> list[str]:
         """The unit's arguments writing into `into`, linking the replayed own crates, without counters."""
