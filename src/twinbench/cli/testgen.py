@@ -161,14 +161,19 @@ def _say_validity(validity: ValidityReport) -> None:
         )
 
 
+REACHED_NOTE = {True: " (line run by the suite)", False: " (line never run by the suite)", None: ""}
+
+
 def _say_mutation(mutation: MutationReport, before: MutationReport | None = None) -> None:
     rate = f"{100 * mutation.kill_rate:.1f}%" if mutation.kill_rate is not None else "n/a"
     was = f" (before adding mutant-killing cases: {100 * before.kill_rate:.1f}%)" if before and before.kill_rate else ""
     say(
         f"mutants: {mutation.requested} made, {mutation.build_failed} did not build, {mutation.equivalent} "
-        f"equivalent (identical binary); killed {mutation.killed} of {mutation.killed + mutation.survived} = {rate}"
-        f"{was} ({plural(mutation.baseline_cases, 'case')} pass on the unmutated rebuild)"
+        f"equivalent (the compiler made the same binary); killed {mutation.killed} of "
+        f"{mutation.killed + mutation.survived} = {rate}{was} ({plural(mutation.baseline_cases, 'case')} pass on "
+        "the unmutated rebuild)"
         + (f"; {mutation.not_run} not run: the time cap came first" if mutation.not_run else "")
+        + (f"; {mutation.unreached} of the survivors are on lines no case runs" if mutation.unreached else "")
     )
 
 
@@ -208,7 +213,8 @@ def suite_check_command(
     if found.mutation is not None:
         _say_mutation(found.mutation)
         for mutant in [m for m in found.mutation.mutants if m.status == "survived"][:20]:
-            say(f"  survived {mutant.id} {mutant.file}:{mutant.line} {mutant.original} -> {mutant.replacement}")
+            where = REACHED_NOTE[mutant.reached]
+            say(f"  survived {mutant.id} {mutant.file}:{mutant.line} {mutant.original} -> {mutant.replacement}{where}")
             for line in mutant.diff.splitlines()[2:]:
                 say(f"    {line}")
     if json_out is not None:

@@ -73,8 +73,14 @@ class Mutant(BaseModel):
     status: str = Field(
         description="killed, survived, equivalent (identical binary), build_failed, or not_run (the cap came first)"
     )
+    equivalence: str = Field(
+        default="", description="how an equivalent mutant was proven: identical coverage build or optimized build"
+    )
     killed_by: list[str] = Field(default_factory=list)
     diff: str = ""
+    reached: bool | None = Field(
+        default=None, description="whether the suite runs the mutated line (coverage build); None: not known"
+    )
 
 
 class MutationReport(BaseModel):
@@ -92,6 +98,9 @@ class MutationReport(BaseModel):
     seconds: float = 0.0
     not_run: int = Field(default=0, description="mutants left ungraded because the wall-time cap came first")
     stopped_by: str = Field(default="done", description="done, or wall_time when the cap ended the grading early")
+    unreached: int = Field(
+        default=0, description="survivors on lines no case runs: the suite lacks an input there, not an oracle"
+    )
     mutants: list[Mutant] = Field(default_factory=list)
 
 

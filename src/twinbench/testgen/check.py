@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from twinbench.formats import MutationReport, Suite, TaskDir, TestgenReport, ValidityReport, load_suite
 from twinbench.protocols import Sandbox
-from twinbench.reference.coverage import load_coverage_build
+from twinbench.reference.coverage import covered_lines, load_coverage_build
 from twinbench.reference.docmodel import CliModel, mine_docs
 from twinbench.testgen.classify import Behavior, classify
 from twinbench.testgen.mutants import mutation_score, target_from_coverage_build
-from twinbench.testgen.pipeline import CLI_MODEL, TESTGEN_REPORT, doc_texts
+from twinbench.testgen.pipeline import CLI_MODEL, TESTGEN_REPORT, doc_texts, suite_runner
 from twinbench.testgen.probe import probe_reference
 from twinbench.testgen.validity import gate_report, imitation_passes
 
@@ -42,16 +42,22 @@ def check_suite(
     """Classify the suite's cases, grade the shallow imitations and, with a coverage build, `mutants` mutants."""
     suite = load_suite(task_dir.suite_path)
     # a bad coverage build is reported before minutes of grading, not after
-    target = target_from_coverage_build(load_coverage_build(coverage_dir)) if mutants and coverage_dir else None
+    build = load_coverage_build(coverage_dir) if mutants and coverage_dir else None
+    target = target_from_coverage_build(build) if build is not None else None
     model = _cli_model(task_dir)
     base_args, base_files = generation_base(task_dir, suite)
     probes = probe_reference(task_dir.task, model, sandbox, workers, base_args, base_files)
     classes = Counter(classify(Behavior.of_case(case), probes).value for case in suite.cases)
     validity = gate_report(suite, imitation_passes(task_dir.task, suite, probes, sandbox, workers, on_progress))
     mutation = None
-    if target is not None:
-        task = task_dir.task
-        mutation = mutation_score(task, suite, target, mutants, sandbox, workers, seed, on_progress=on_progress)
+    if target is not None and build is not None:
+        # which lines the suite runs: a mutant on a line no case reaches survives without being graded, and
+        # says that the suite lacks an input, not an oracle
+        files = covered_lines(build, suite_runner(build, task_dir, suite, on_progress))
+        counts = {name: lines for name, (_role, lines) in files.items()}
+        mutation = mutation_score(
+            task_dir.task, suite, target, mutants, sandbox, workers, seed, on_progress=on_progress, line_counts=counts
+        )
     return SuiteCheck(
         task=task_dir.task.id,
         cases=len(suite),

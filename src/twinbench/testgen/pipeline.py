@@ -156,6 +156,16 @@ def measure_coverage(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> CoverageReport:
     """Line coverage of the final suite: run every case with the instrumented reference, counters read back."""
+    return line_coverage(build, suite_runner(build, task_dir, suite, on_progress))
+
+
+def suite_runner(
+    build: CoverageBuild,
+    task_dir: TaskDir,
+    suite: Suite,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> Callable[[dict[str, str]], None]:
+    """What runs every case with the instrumented reference, given the counters' environment."""
 
     def run_all(env_extra: dict[str, str]) -> None:
         for number, case in enumerate(suite.cases, start=1):
@@ -181,7 +191,7 @@ def measure_coverage(
             if on_progress is not None and (number % 16 == 0 or number == len(suite.cases)):
                 on_progress("coverage", number, len(suite.cases))
 
-    return line_coverage(build, run_all)
+    return run_all
 
 
 def vocabulary(model: CliModel, data_paths: list[str]) -> list[str]:
