@@ -207,6 +207,11 @@ class Runner:
         self.launcher: str | None = config["launcher"]
         self.child_pgid: int | None = None
         self.reaped: dict[int, int] = {}
+        # RLIMIT_NPROC counts every process of the candidate uid on the whole machine, other sandboxes' too, so
+        # what a program could start would follow the machine's load (a Go runtime or a thread pool failing to
+        # start a thread). Where the sandbox's pids cgroup bounds its processes exactly, the rlimit is left
+        # as the runner has it; without a cgroup it is the only bound there is.
+        self.bounded_by_cgroup = bool(config["cgroup_fds"])
 
     def setup(self) -> None:
         """Join the sandbox's cgroups, then make the read-only master copy every test's work dir links to."""
@@ -413,7 +418,7 @@ class Runner:
                 memory_mb=limits["memory_mb"],
                 file_size_mb=limits["file_size_mb"],
                 open_files=limits["open_files"],
-                processes=limits["processes"],
+                processes=self.process_rlimit(limits),
             ),
             workdir=self.work,
             program=program,
@@ -422,6 +427,13 @@ class Runner:
         )
         actions = [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in zip(fds, LAUNCH_FDS, strict=True)]
         return os.posix_spawn(launcher, command, env, file_actions=actions, setsid=True)
+
+    def process_rlimit(self, limits: dict[str, Any]) -> int:
+        """RLIMIT_NPROC for the run: the run's process limit, or the runner's own hard limit (-1: unlimited)
+        where the pids cgroup bounds the sandbox."""
+        if self.bounded_by_cgroup:
+            return resource.getrlimit(resource.RLIMIT_NPROC)[1]
+        return int(limits["processes"])
 
     def _child(
         self,
@@ -447,7 +459,7 @@ class Runner:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_mb"] * mb,) * 2)
             resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
+            resource.setrlimit(resource.RLIMIT_NPROC, (self.process_rlimit(limits),) * 2)
             if self.config["new_ipc"]:
                 _unshare_ipc()
             _prefer_for_oom_kill()
