@@ -70,3 +70,22 @@ def test_cases_that_read_the_machine_are_dropped_as_host_dependent(tmp_path: Pat
     assert report.dropped["machine"].startswith("host_dependent"), report.dropped
     suite, report = record_reference(task, specs, bwrap, repeats=1)
     assert "machine" in {case.id for case in suite.cases}  # without the probe nothing tells it apart
+
+
+def test_cases_whose_reference_leaves_processes_running_are_dropped_as_racy(tmp_path: Path, bwrap: Sandbox) -> None:
+    """Regression: `ag --pager=X -V` starts the pager through sh and exits without waiting; whether sh's
+    "not found" reached stderr before the sandbox killed it was a race that recording (3 runs) and
+    `collection check` resolved differently. A case whose reference leaves processes behind is dropped."""
+    task = script_reference(
+        tmp_path,
+        """
+        case "$1" in
+          orphan) (sleep 0.3; echo late >&2) & echo done;;
+          waited) (echo child >&2) & wait; echo done;;
+        esac
+        """,
+    )
+    specs = [CaseSpec(id=name, argv=[name]) for name in ("orphan", "waited")]
+    suite, report = record_reference(task, specs, bwrap)
+    assert [case.id for case in suite.cases] == ["waited"]
+    assert report.dropped["orphan"].startswith("gold_racy"), report.dropped

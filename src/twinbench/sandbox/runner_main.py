@@ -495,6 +495,7 @@ class Runner:
         timed_out = False
         drain_deadline = None
         status = 0
+        left_running = False
         while open_streams or not exited:
             now = time.monotonic()
             limit = deadline if drain_deadline is None else min(deadline, drain_deadline)
@@ -507,6 +508,7 @@ class Runner:
                     poller.unregister(pidfd)
                     status = self.wait_for(pid)
                     exited = True
+                    left_running = self.processes_left()
                     self.kill_leftovers()
                     drain_deadline = time.monotonic() + DRAIN_AFTER_EXIT_S
                     continue
@@ -529,6 +531,7 @@ class Runner:
             "stdout_truncated": sizes[out_read] > cap,
             "stderr_truncated": sizes[err_read] > cap,
             "timed_out": timed_out,
+            "left_running": left_running,
             "seconds": seconds,
             "exit_code": None,
             "signal": None,
@@ -538,6 +541,21 @@ class Runner:
         elif os.WIFSIGNALED(status):
             response["signal"] = os.WTERMSIG(status)
         return response
+
+    def processes_left(self) -> bool:
+        """Is a process the program started still alive now that it has exited? What such a process would
+        print or write races the kill that follows, so its run is not a fair expectation."""
+        self._reap()
+        try:
+            if self.cleanup_mode == "process_group":
+                if self.child_pgid is None:
+                    return False
+                os.killpg(self.child_pgid, 0)
+            else:
+                os.kill(-1, 0)  # signal 0 to all of the pid namespace but init and us: is anyone there?
+        except OSError:
+            return False
+        return True
 
     def kill_leftovers(self) -> None:
         """Kill every candidate process: all of the pid namespace but init and us, or the child's group."""

@@ -54,6 +54,9 @@ class ExecResult(BaseModel):
     exit_code: int | None = None
     signal: int | None = None
     timed_out: bool = False
+    left_running: bool = Field(
+        default=False, description="processes the program started were still running when it exited (then killed)"
+    )
     stdout: bytes = b""
     stderr: bytes = b""
     stdout_truncated: bool = False

@@ -157,6 +157,11 @@ def _drop_reason(runs: list[ExecResult]) -> str | None:
         return "slow_or_hang: the reference did not finish in time"
     if any(run.exec_error for run in runs):
         return f"gold_fail: the reference could not start: {first.exec_error}"
+    if any(run.left_running for run in runs):
+        return (
+            "gold_racy: the reference exited while processes it started still ran; "
+            "what they print races the sandbox's cleanup"
+        )
     if any(run.stdout_truncated or run.stderr_truncated for run in runs):
         return "gold_fail: the reference's output exceeded the output limit"
     signature = _signature(first)
