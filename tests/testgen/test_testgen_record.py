@@ -89,3 +89,26 @@ def test_cases_whose_reference_leaves_processes_running_are_dropped_as_racy(tmp_
     suite, report = record_reference(task, specs, bwrap)
     assert [case.id for case in suite.cases] == ["waited"]
     assert report.dropped["orphan"].startswith("gold_racy"), report.dropped
+
+
+def test_cases_that_show_the_sandbox_rather_than_the_program_are_dropped(tmp_path: Path, bwrap: Sandbox) -> None:
+    """Regression: `fd --list-details` recorded `./executable -> /usr/lib/cargo/bin/fd` with the time the
+    reference was staged, which no candidate can show and a later check did not; a case at the edge of the
+    sandbox's limits (b3sum --num-threads=100 failing with EAGAIN) is about the limits, not the program.
+    The host probe stages the reference another way and doubles memory and processes. Input files carry one
+    fixed time, so a listing of them is the same whenever it runs."""
+    task = script_reference(
+        tmp_path,
+        """
+        case "$1" in
+          self) ls -l --time-style=+%s executable;;
+          limits) ulimit -v;;
+          inputs) ls -l --time-style=full-iso data.txt | cut -d' ' -f5-;;
+        esac
+        """,
+    )
+    specs = [CaseSpec(id=name, argv=[name], files={"data.txt": b"x\n"}) for name in ("self", "limits", "inputs")]
+    suite, report = record_reference(task, specs, bwrap, host_probe=True)
+    assert [case.id for case in suite.cases] == ["inputs"], report.dropped
+    assert suite.cases[0].expect.stdout == b"2 2024-01-02 03:04:05.000000000 +0000 data.txt\n"
+    assert report.dropped["self"].startswith("host_dependent") and report.dropped["limits"].startswith("host_dependent")
