@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from twinbench.reference.coverage import (
     load_coverage_build,
 )
 from twinbench.reference.docmodel import CliModel, mine_named_docs
-from twinbench.reference.upstream_tests import fetch_source, upstream_seeds
+from twinbench.reference.upstream_tests import SourceTree, fetch_source, upstream_seeds
 from twinbench.sandbox import WORK_DIR
 from twinbench.sandbox.testrun import EXECUTABLE, environment_for
 from twinbench.testgen.budget import WallClock
@@ -58,10 +59,25 @@ def load_cli_model(task_dir: TaskDir) -> CliModel:
     return model
 
 
-def read_generation_inputs(task_dir: TaskDir, model: CliModel, upstream_tests: bool = True) -> GenerationInputs:
-    """What generation reads from the task directory and the reference's package (and its source's tests)."""
+def source_for(task_dir: TaskDir, upstream_tests: bool = True) -> SourceTree | None:
+    """The Debian source package of the task's reference (downloaded once, then cached), or None when the task
+    has no package or its tests are not asked for. A download takes minutes on a slow mirror, so run_testgen
+    does this before the wall-time cap starts."""
+    package = task_dir.task.reference.debian_package
+    if not upstream_tests or package is None:
+        return None
+    return fetch_source(package)
+
+
+def read_generation_inputs(
+    task_dir: TaskDir, model: CliModel, upstream_tests: bool = True, source: SourceTree | None = None
+) -> GenerationInputs:
+    """What generation reads from the task directory and the reference's package (and its source's tests:
+    `source`, or fetched here when not given)."""
+    if source is None:
+        source = source_for(task_dir, upstream_tests)
     data_paths = package_data_paths(task_dir)
-    upstream, note = upstream_test_specs(task_dir, model) if upstream_tests else ([], "not asked for")
+    upstream, note = upstream_test_specs(task_dir, model, source) if upstream_tests else ([], "not asked for")
     docs_text = "\n".join(text[:DOC_TEXT_LIMIT] for text in doc_texts(task_dir))
     return GenerationInputs(
         task=task_dir.task,
@@ -69,18 +85,16 @@ def read_generation_inputs(task_dir: TaskDir, model: CliModel, upstream_tests: b
         docs_text=docs_text,
         vocabulary=vocabulary(model, data_paths),
         data_files=_read_data_files(data_paths),
-        samples=format_samples(task_dir, docs_text, upstream_tests),
+        samples=format_samples(docs_text, source.path if source is not None else None),
         upstream=upstream,
         upstream_note=note,
     )
 
 
-def upstream_test_specs(task_dir: TaskDir, model: CliModel) -> tuple[list[CaseSpec], str]:
+def upstream_test_specs(task_dir: TaskDir, model: CliModel, source: SourceTree | None) -> tuple[list[CaseSpec], str]:
     """The Debian source package's own tests as seeds, and a note for testgen.json on where they came from."""
-    package = task_dir.task.reference.debian_package
-    if package is None:
+    if source is None:
         return [], "no Debian package"
-    source = fetch_source(package)
     if source.path is None:
         return [], source.error or "no source"
     option = script_file_option(model)
@@ -89,14 +103,12 @@ def upstream_test_specs(task_dir: TaskDir, model: CliModel) -> tuple[list[CaseSp
     return upstream_specs(seeds), f"{source.package} {source.version}: {len(seeds)} invocations"
 
 
-def format_samples(task_dir: TaskDir, docs_text: str, from_source: bool = True) -> list[tuple[str, bytes]]:
+def format_samples(docs_text: str, source_tree: Path | None) -> list[tuple[str, bytes]]:
     """Sample files of the formats the docs say the program reads, from its source package or the machine."""
     formats = formats_in_docs(docs_text)
     if not formats:
         return []
-    package = task_dir.task.reference.debian_package
-    tree = fetch_source(package).path if from_source and package is not None else None
-    return sample_files(formats, tree)
+    return sample_files(formats, source_tree)
 
 
 def run_testgen(
@@ -106,7 +118,16 @@ def run_testgen(
     coverage_dir: Path | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> TestgenReport:
-    """Generate tests/suite.jsonl and tests/testgen.json for a task."""
+    """Generate tests/suite.jsonl and tests/testgen.json for a task.
+
+    The Debian source (upstream tests, format samples) is fetched first, as a phase of its own: `--budget-s`
+    caps generation, from reading the inputs to the coverage replay, not a download whose time depends on the
+    mirror (a first testgen of brotli spent its whole 60 s in `apt-get source` and kept one case)."""
+    if on_progress is not None:
+        on_progress("fetching source", 0, 1)
+    fetch_started = time.monotonic()
+    source = source_for(task_dir, options.upstream_tests)
+    source_seconds = round(time.monotonic() - fetch_started, 2)
     clock = WallClock(None if options.runs else options.budget_s)
     model = load_cli_model(task_dir)
     build = load_coverage_build(coverage_dir) if coverage_dir is not None else None
@@ -126,7 +147,7 @@ def run_testgen(
         raise FormatError("--mutants needs --coverage-build: mutants are made from the coverage build's sources")
     target = target_from_coverage_build(build) if options.mutants and build is not None else None
     generated = generate_suite(
-        read_generation_inputs(task_dir, model, options.upstream_tests),
+        read_generation_inputs(task_dir, model, options.upstream_tests, source),
         sandbox,
         options,
         guide,
@@ -145,7 +166,7 @@ def run_testgen(
             on_progress("coverage", 0, len(generated.suite))
         coverage = measure_coverage(build, task_dir, generated.suite, on_progress)
         report = report.model_copy(update={"coverage": coverage})
-    report = report.model_copy(update={"seconds": round(clock.elapsed(), 2)})
+    report = report.model_copy(update={"seconds": round(clock.elapsed(), 2), "source_seconds": source_seconds})
     (task_dir.root / "tests" / TESTGEN_REPORT).write_text(report.model_dump_json(indent=2), encoding="utf-8")
     return report
 
