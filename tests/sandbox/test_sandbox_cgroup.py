@@ -100,7 +100,9 @@ def test_cgroups_are_removed_after_use(accounted: Sandbox, tmp_path: Path) -> No
     assert our_cgroups() == before
 
 
-def test_processes_of_the_candidate_uid_elsewhere_do_not_count_against_a_sandbox(bwrap: Sandbox, tmp_path: Path) -> None:
+def test_processes_of_the_candidate_uid_elsewhere_do_not_count_against_a_sandbox(
+    bwrap: Sandbox, tmp_path: Path
+) -> None:
     """Regression: RLIMIT_NPROC counts the candidate uid's processes on the whole machine, so a reference
     recorded on a quiet machine failed to start threads when checked beside other sandboxes (miller: Go's
     `pthread_create failed`, exit 2; b3sum: `Resource temporarily unavailable`). Where the sandbox's pids

@@ -138,7 +138,9 @@ def test_the_gate_testgen_reports_is_the_gate_suite_check_computes(
     from twinbench.testgen.validity import gate_report, run_gate, settle_constant
 
     counts = {"a": 9, "b": 8, "c": 7, "d": 6}
-    common = [case(f"{word}{i}", [word], 0, f"{word}\n".encode()) for word, count in counts.items() for i in range(count)]
+    common = [
+        case(f"{word}{i}", [word], 0, f"{word}\n".encode()) for word, count in counts.items() for i in range(count)
+    ]
     distinct = [case(f"u{i}", [f"u{i}"], 1, f"u{i}\n".encode()) for i in range(50 - len(common))]
     suite = Suite(cases=[*common, *distinct])
     nothing = {name: set[str]() for name in ("stub", "constant", "errors_only")}
