@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -112,3 +113,15 @@ def test_cases_that_show_the_sandbox_rather_than_the_program_are_dropped(tmp_pat
     assert [case.id for case in suite.cases] == ["inputs"], report.dropped
     assert suite.cases[0].expect.stdout == b"2 2024-01-02 03:04:05.000000000 +0000 data.txt\n"
     assert report.dropped["self"].startswith("host_dependent") and report.dropped["limits"].startswith("host_dependent")
+
+
+def test_cases_that_follow_the_cpu_count_are_dropped(tmp_path: Path, bwrap: Sandbox) -> None:
+    """An output that follows the machine's CPU count (nproc, a default thread count, xz -T0's layout) holds
+    on the recording machine only: the host probe's runs see one CPU."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU here: the probe cannot show fewer")
+    task = script_reference(tmp_path, 'case "$1" in cpus) nproc;; *) echo "value: $1";; esac\n')
+    specs = [CaseSpec(id=name, argv=[name]) for name in ("cpus", "ok")]
+    suite, report = record_reference(task, specs, bwrap, repeats=1, host_probe=True)
+    assert [case.id for case in suite.cases] == ["ok"]
+    assert report.dropped["cpus"].startswith("host_dependent"), report.dropped

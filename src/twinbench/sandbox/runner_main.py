@@ -130,6 +130,7 @@ class RunnerConfig(TypedDict):
     new_ipc: bool  # each run gets a fresh IPC namespace (needs CAP_SYS_ADMIN)
     noatime_mount: str | None  # remounted noatime at start, so that reading the tree changes nothing
     cgroup_fds: list[int]  # open cgroup.procs files the runner joins at start (memory and pids)
+    cpus: int  # runs may use only this many of the CPUs the runner may (its affinity); 0: all of them
 
 
 COLLECT_DIR_FILES = 64  # a collected directory ("name/") yields at most this many files
@@ -223,6 +224,9 @@ class Runner:
             # killing "everything but init and us" is only safe inside a fresh pid namespace
             raise SystemExit("runner: namespace cleanup requested outside a new pid namespace")
         _join_cgroups(self.config["cgroup_fds"])
+        if self.config["cpus"]:
+            # affinity is inherited: every run sees fewer CPUs (nproc, Go's GOMAXPROCS, thread pools, xz -T0)
+            os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: self.config["cpus"]])
         if self.config["noatime_mount"]:
             _remount(self.config["noatime_mount"], MS_NOSUID | MS_NODEV | MS_NOATIME)
         state = os.path.dirname(self.master)

@@ -42,6 +42,9 @@ CRASH_MESSAGE = re.compile(
 )
 # a crash message the docs quote must match this much of it to count as documented behaviour
 MIN_DOCUMENTED_CHARS = 12
+# the host probe's runs see one CPU: an output that follows the machine's CPU count (nproc, a default thread
+# count, xz -T0's block layout) changes there, on a machine of two or more CPUs
+PROBE_CPUS = 1
 # the time of the reference's copy in the host probe's tree (a copy for recording keeps the binary's own)
 PROBE_FILE_TIME = 946_684_800
 RACY_REASON = (
@@ -87,7 +90,7 @@ def record_reference(
     Cases where the reference crashes (a signal, a heap check, a failed assert, a panic) are dropped as
     gold_crash unless `docs_text` quotes the message, and cases where the reference left processes running
     as gold_racy. With `host_probe`, every stable case runs once more with the machine's identity files
-    hidden, the reference staged another way and the sandbox's memory and process limits doubled; those
+    hidden, one CPU, the reference staged another way and the sandbox's memory and process limits doubled; those
     that change are dropped as host_dependent (or gold_racy when processes were left)."""
     binary = resolve_binary(task.reference.binary)
     observed: dict[str, list[ExecResult]] = {spec.id: [] for spec in specs}
@@ -111,7 +114,9 @@ def record_reference(
             probe_tree.mkdir()
             stage_probe_reference(binary, probe_tree)
             hidden = tuple(Path(path) for path in HOST_FILES if Path(path).exists())
-            probe_config = SessionConfig(tree=probe_tree, disk_mb=task.limits.test.disk_mb, hidden_paths=hidden)
+            probe_config = SessionConfig(
+                tree=probe_tree, disk_mb=task.limits.test.disk_mb, hidden_paths=hidden, cpus=PROBE_CPUS
+            )
             raised = raised_test_limits(task.limits.test)
             stable = [spec for spec in specs if _drop_reason(observed[spec.id]) is None]
             probe_jobs = [(spec.id, request_for(task, cases[spec.id], raised)) for spec in stable]
@@ -173,7 +178,7 @@ def _probe_reason(probe: ExecResult, recorded: ExecResult) -> str | None:
     if _signature(probe) != _signature(recorded):
         return (
             "host_dependent: the output changes when the machine's /etc/passwd, hostname and such are hidden, "
-            "the reference is staged another way or the sandbox's limits are raised"
+            "with one CPU, the reference staged another way or the sandbox's limits raised"
         )
     return None
 
