@@ -118,7 +118,10 @@ def record_reference(
                 tree=probe_tree, disk_mb=task.limits.test.disk_mb, hidden_paths=hidden, cpus=PROBE_CPUS
             )
             raised = raised_test_limits(task.limits.test)
-            stable = [spec for spec in specs if _drop_reason(observed[spec.id]) is None]
+            # a case normalized later (one stream ignored) is probed too: what it still compares must hold
+            stable = [
+                spec for spec in specs if (_drop_reason(observed[spec.id]) or "gold_flaky").startswith("gold_flaky")
+            ]
             probe_jobs = [(spec.id, request_for(task, cases[spec.id], raised)) for spec in stable]
             run_many(sandbox, probe_config, probe_jobs, workers, probed.__setitem__)
 
@@ -127,18 +130,19 @@ def record_reference(
     for spec in specs:
         runs = observed[spec.id]
         reason = _drop_reason(runs) or _crash_reason(runs[0], docs_text)
-        if reason is None and spec.id in probed:
-            reason = _probe_reason(probed[spec.id], runs[0])
         compare = spec.compare
+        note = None
         if reason is not None and reason.startswith("gold_flaky"):
             compare, note = _normalize(runs, compare)
-            if note is None:
-                report.dropped[spec.id] = reason
-                continue
-            report.normalized[spec.id] = note
-        elif reason is not None:
+            if note is not None:
+                reason = None
+        if reason is None and spec.id in probed:
+            reason = _probe_reason(probed[spec.id], runs[0], compare)
+        if reason is not None:
             report.dropped[spec.id] = reason
             continue
+        if note is not None:
+            report.normalized[spec.id] = note
         first = runs[0]
         # an ignored stream is stored empty: its varying bytes would make the suite differ run to run
         expect = Expectation(
@@ -172,10 +176,10 @@ def raised_test_limits(limits: Limits) -> Limits:
     return limits.model_copy(update={"memory_mb": limits.memory_mb * 2, "processes": limits.processes * 2})
 
 
-def _probe_reason(probe: ExecResult, recorded: ExecResult) -> str | None:
+def _probe_reason(probe: ExecResult, recorded: ExecResult, compare: Comparison) -> str | None:
     if probe.left_running:
         return RACY_REASON
-    if _signature(probe) != _signature(recorded):
+    if _compared(probe, compare) != _compared(recorded, compare):
         return (
             "host_dependent: the output changes when the machine's /etc/passwd, hostname and such are hidden, "
             "with one CPU, the reference staged another way or the sandbox's limits raised"
@@ -258,6 +262,13 @@ def _normalize(runs: list[ExecResult], compare: Comparison) -> tuple[Comparison,
     if not first.stderr and first.status == 0:
         return compare, None  # with stdout ignored nothing would be left to check
     return compare.model_copy(update={"stdout": CompareMode.ignore}), "stdout ignored: it varies between runs"
+
+
+def _compared(run: ExecResult, compare: Comparison) -> tuple[object, ...]:
+    """What grading compares of a run: its signature without the streams `compare` ignores."""
+    stdout = b"" if compare.stdout == CompareMode.ignore else run.stdout
+    stderr = b"" if compare.stderr == CompareMode.ignore else run.stderr
+    return (run.status, stdout, stderr, tuple(sorted(run.files.items())))
 
 
 def _signature(run: ExecResult) -> tuple[object, ...]:
