@@ -113,6 +113,8 @@ def testgen_command(
         f"{plural(report.features, 'feature')}, {len(report.dropped)} dropped, {len(report.normalized)} normalized, "
         f"{report.seconds:.0f}s, guided by {report.guidance})"
     )
+    if report.source_seconds >= 1:
+        say(f"the Debian source was fetched first, outside the budget: {report.source_seconds:.0f}s")
     _say_classes(report.classes, report.core_share)
     if report.balance_note:
         say(f"note: {report.balance_note}")

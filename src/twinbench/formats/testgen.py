@@ -117,7 +117,11 @@ class TestgenReport(BaseModel):
     execution_budget: int = Field(description="candidate runs allowed; with the seed it fixes the suite")
     executions: int
     stopped_by: str = Field(description="'budget' (reproducible) or 'wall_time' (runs left when the time ran out)")
-    seconds: float
+    seconds: float = Field(description="wall seconds of generation, the part --budget-s caps")
+    source_seconds: float = Field(
+        default=0.0,
+        description="wall seconds fetching the Debian source package before the capped generation (0: cached)",
+    )
     cpu_seconds: float
     guidance: str = Field(description="'coverage' (edges of a gcc --coverage build) or 'behavior' (novel outputs)")
     features: int

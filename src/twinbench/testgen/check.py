@@ -16,7 +16,7 @@ from twinbench.testgen.classify import Behavior, classify
 from twinbench.testgen.mutants import mutation_score, target_from_coverage_build
 from twinbench.testgen.pipeline import CLI_MODEL, TESTGEN_REPORT, doc_texts, suite_runner
 from twinbench.testgen.probe import probe_reference
-from twinbench.testgen.validity import gate_report, imitation_passes
+from twinbench.testgen.validity import run_gate
 
 
 class SuiteCheck(BaseModel):
@@ -48,7 +48,7 @@ def check_suite(
     base_args, base_files = generation_base(task_dir, suite)
     probes = probe_reference(task_dir.task, model, sandbox, workers, base_args, base_files)
     classes = Counter(classify(Behavior.of_case(case), probes).value for case in suite.cases)
-    validity = gate_report(suite, imitation_passes(task_dir.task, suite, probes, sandbox, workers, on_progress))
+    validity = run_gate(task_dir.task, suite, probes, sandbox, workers, on_progress)
     mutation = None
     if target is not None and build is not None:
         # which lines the suite runs: a mutant on a line no case reaches survives without being graded, and

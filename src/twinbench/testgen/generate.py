@@ -188,6 +188,9 @@ def generate_suite(
         specs = _numbered(selection.chosen, 0)
         progress("clock probe", 0, 1)
         task = with_clock_if_read(inputs.task, specs, sandbox, options.workers)
+        if task.clock != inputs.task.clock:
+            # `suite check` probes the saved task, frozen clock included: so must the gate's imitation here
+            probes = probe_reference(task, inputs.model, sandbox, options.workers)
         phases.lap("clock probe")
         suite, record = record_specs(task, specs, sandbox, options.workers, progress, inputs.docs_text)
         phases.lap("recording")
