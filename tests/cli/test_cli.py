@@ -153,3 +153,14 @@ def test_module_entry_point_sees_every_sub_app() -> None:
             [sys.executable, "-m", "twinbench.cli", group, "--help"], capture_output=True, text=True, timeout=60
         )
         assert shown.returncode == 0 and "Usage:" in shown.stdout, shown
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [("key.txt", "expected NAME=FILE"), ("../key=/etc/hostname", "must stay inside"), ("k=/nope/x", "cannot read")],
+)
+def test_a_bad_base_file_is_one_line_and_exit_2(tmp_path: Path, pair: str, message: str) -> None:
+    task = small_figlet_task(tmp_path / "task", count=1)
+    result = twinbench("testgen", str(task), "--runs", "50", "--base-file", pair)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

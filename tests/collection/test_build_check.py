@@ -23,7 +23,7 @@ from twinbench.collection import (
 )
 from twinbench.collection.build import STAMP_FILE
 from twinbench.collection.install import installed_version
-from twinbench.formats import Expectation, Suite, dump_suite, load_suite, load_task
+from twinbench.formats import Expectation, Suite, dump_suite, load_suite, load_task, save_task
 
 pytestmark = pytest.mark.slow
 
@@ -76,6 +76,10 @@ def test_build_makes_compact_tasks_and_records_failures(built: Built) -> None:
     assert not (root / "tests" / "suite.jsonl").exists()
     assert len(load_suite(task_dir.suite_path)) > 20
     assert json.loads((root / STAMP_FILE).read_text())["installed_version"] == "2.2.5-3+b1"
+    # no coverage build: sized from its Debian source package
+    size = task_dir.task.size
+    assert size is not None and size.method == "source-package" and size.size_class == "small"
+    assert size.source.startswith("source package figlet 2.2.5-") and size.files_by_role == {"own": 11}
     # a collection directory is a tasks directory as agent batch reads it; build leftovers are not tasks
     assert [path.name for path in find_tasks(built.directory)] == ["figlet"]
 
@@ -84,6 +88,20 @@ def test_a_second_build_skips_unchanged_tasks(built: Built) -> None:
     again = twinbench("collection", "build", str(built.directory / "collection.yaml"), "--only", "figlet")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "0 built, 1 unchanged, 0 failed" in again.stdout
+
+
+def test_a_task_built_without_a_size_gets_one_when_skipped(built: Built, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(built.directory, copy)
+    task = load_task(copy / "figlet").task
+    save_task(task.model_copy(update={"size": None}), copy / "figlet")
+    again = twinbench("collection", "build", str(copy), "--only", "figlet")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "0 built, 1 unchanged, 0 failed" in again.stdout
+    assert load_task(copy / "figlet").task.size == task.size
+    info = json.loads(twinbench("collection", "info", str(copy), "--json").stdout)
+    figlet = next(row for row in info if row["id"] == "figlet")
+    assert figlet["size_method"] == "source-package" and figlet["size_class"] == "small"
 
 
 def test_a_changed_entry_or_reference_rebuilds(built: Built, tmp_path: Path) -> None:
@@ -105,6 +123,15 @@ def test_a_changed_entry_or_reference_rebuilds(built: Built, tmp_path: Path) -> 
     assert [(r.id, r.status) for r in results] == [("figlet", "failed")]
     assert "unknown sandbox backend 'no-such'" in results[0].reason
     assert load_task(copy / "figlet").suite_path.is_file()
+    # --force plans an unchanged task too (a new generator), and a failed rebuild keeps the finished task
+    stamp.write_text(stamp.read_text().replace("2.2.5-2", "2.2.5-3+b1"))
+    assert rebuild_reason(manifest.task("figlet"), copy) is None
+    suite_before = load_task(copy / "figlet").suite_path.read_bytes()
+    forced = build_collection(
+        manifest, copy / "collection.yaml", copy, BuildSettings(sandbox="no-such"), 1, ["figlet"], force=True
+    )
+    assert [(r.id, r.status) for r in forced] == [("figlet", "failed")]
+    assert load_task(copy / "figlet").suite_path.read_bytes() == suite_before
 
 
 def test_check_passes_a_sound_task_and_says_what_info_shows(built: Built) -> None:
@@ -184,6 +211,25 @@ def test_a_cached_coverage_build_of_the_installed_source_version_is_reused(tmp_p
     lines: list[str] = []
     found = cached_coverage_build(entry, BuildSettings(coverage_cache=COVERAGE_BUILDS_DIR), lines.append)
     assert found == (COVERAGE_BUILDS_DIR / "figlet").resolve()
+    assert lines == []  # nothing was built
+
+
+def test_a_coverage_build_in_the_package_directory_serves_a_command_of_another_name(tmp_path: Path) -> None:
+    """`coverage-build --debian ripgrep -o CACHE/ripgrep` (the README's convention) serves the task of rg."""
+    from twinbench.audit.audit import COVERAGE_BUILDS_DIR
+    from twinbench.collection.build import cached_coverage_build
+    from twinbench.collection.manifest import TaskEntry
+    from twinbench.reference.coverage import BUILD_JSON
+
+    if not (COVERAGE_BUILDS_DIR / "ripgrep" / BUILD_JSON).is_file() or installed_version("ripgrep") is None:
+        pytest.skip("no coverage build of ripgrep in the cache (TWINBENCH_HEAVY_BUILDS=1 makes one)")
+    entry = TaskEntry.model_validate(
+        {"id": "ripgrep", "package": "ripgrep", "version": installed_version("ripgrep"), "binary": "rg",
+         "language": "Rust", "budget_s": 60, "seed": 1, "max_tests": 10, "coverage": True}
+    )  # fmt: skip
+    lines: list[str] = []
+    found = cached_coverage_build(entry, BuildSettings(coverage_cache=COVERAGE_BUILDS_DIR), lines.append)
+    assert found == (COVERAGE_BUILDS_DIR / "ripgrep").resolve()
     assert lines == []  # nothing was built
 
 

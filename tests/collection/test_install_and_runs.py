@@ -84,7 +84,9 @@ def tasks_dir(tmp_path: Path, sizes: dict[str, int | None]) -> Path:
     root = tmp_path / "tasks"
     for task_id, lines in sizes.items():
         task = load_task(DEMO_TASK).task
-        size = None if lines is None else TaskSize(lines_of_code=lines)
+        # sizes of more than 10,000 lines come from source packages here, the others from coverage builds
+        method = "source-package" if lines is not None and lines > 10_000 else "coverage-build"
+        size = None if lines is None else TaskSize(lines_of_code=lines, method=method)
         save_task(task.model_copy(update={"id": task_id, "size": size}), root / task_id)
     return root
 
@@ -136,5 +138,13 @@ def test_report_groups_scores_by_size_class(tmp_path: Path) -> None:
     assert task_sizes(runs) == {"bc": "small", "jq": "medium", "sqlite": "large"}
     rows = {row.size_class: (row.tasks, row.resolved, row.mean_score) for row in scores_by_size(runs, task_sizes(runs))}
     assert rows == {"small": (1, 0, 0.75), "medium": (1, 0, 0.25), "large": (1, 0, 0.0), "unknown": (1, 1, 1.0)}
-    assert [row["size_class"] for row in aggregate_json(runs)["by_size"]] == ["small", "medium", "large", "unknown"]
-    assert "By task size" in render_html(runs)
+    by_size = aggregate_json(runs)["by_size"]
+    assert [row["size_class"] for row in by_size] == ["small", "medium", "large", "unknown"]
+    assert [row["measured_by"] for row in by_size] == [
+        {"coverage-build": 1},
+        {"source-package": 1},
+        {"source-package": 1},
+        {},
+    ]
+    page = render_html(runs)
+    assert "By task size" in page and "<td>1 coverage build</td>" in page and "<td>1 source package</td>" in page

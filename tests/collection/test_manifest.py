@@ -46,6 +46,21 @@ def test_a_changed_default_changes_the_entry_digest(tmp_path: Path) -> None:
     assert before != after
 
 
+def test_base_args_and_files_are_read_and_change_only_the_digests_of_entries_that_set_them(tmp_path: Path) -> None:
+    before = load_manifest(write(tmp_path, GOOD)).tasks
+    with_base = GOOD.replace("upstream_tests: false,", "upstream_tests: false, base_args: [--filter=a],")
+    after = load_manifest(write(tmp_path, with_base)).tasks
+    assert after[1].testgen.base_args == ["--filter=a"] and before[1].testgen.base_args == []
+    assert after[1].digest() != before[1].digest()
+    # an entry without them keeps the digest it had before the setting existed: its built task is not redone
+    assert after[0].digest() == before[0].digest()
+    with_files = GOOD.replace("upstream_tests: false,", "upstream_tests: false, files: {keys/key.txt: secret},")
+    assert load_manifest(write(tmp_path, with_files)).tasks[1].testgen.files == {"keys/key.txt": "secret"}
+    assert load_manifest(write(tmp_path, with_files)).tasks[1].digest() != before[1].digest()
+    # pinned: the digest main computed before base_args and files existed
+    assert before[1].digest() == "8c4b183d7b5c2a6e3455b2e665762b875ea3cba8961d11e35711535b065b1e9d"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -67,6 +82,9 @@ def test_a_changed_default_changes_the_entry_digest(tmp_path: Path) -> None:
         (GOOD.replace("{LC_ALL: C}", "{'A=B': C}"), "environment variable name 'A=B'"),
         (GOOD.replace("defaults: {budget_s: 30,", "defaults: {budget_s: -5,"), "budget_s: Input should be greater"),
         ("format: twinbench-collection-1\nname: x\ntasks: []\n", "at least one task"),
+        (GOOD.replace("runs: 500,", 'runs: 500, base_args: ["-n\\0"],'), "an argument cannot hold a NUL byte"),
+        (GOOD.replace("runs: 500,", "runs: 500, base_args: -n,"), "testgen.base_args: Input should be a valid list"),
+        (GOOD.replace("runs: 500,", "runs: 500, files: {../key: x},"), "must stay inside the work directory"),
         ("[" * 700 + "]" * 700, "nested too deeply"),
     ],
 )

@@ -150,3 +150,59 @@ def test_a_second_build_into_the_same_directory_is_refused_and_touches_nothing(t
     assert "another coverage-build is writing" in str(info.value) and str(tmp_path) in str(info.value)
     assert (tmp_path / "coverage-build.log").read_text() == "the running build's log\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([BUILD_LOCK, "coverage-build.log"])
+
+
+def test_a_fetch_that_fails_leaves_the_earlier_build_of_the_directory_whole(tmp_path: Path) -> None:
+    """A cached build of jq +deb12u2 lives in jq-1.6/, where +deb12u3 unpacks too: a 404 for +deb12u3 must not
+    delete it (it did: the old tree was removed before apt-get source ran)."""
+    from twinbench.reference.coverage.apt import fetch_source
+    from twinbench.reference.coverage.model import BUILD_JSON
+
+    earlier = tmp_path / "figlet-0.0"
+    (earlier / "debian").mkdir(parents=True)
+    (earlier / "figlet.gcno").write_text("notes of the earlier build\n")
+    (tmp_path / BUILD_JSON).write_text("{}\n")
+    log_path = tmp_path / "coverage-build.log"
+    with open(log_path, "w", encoding="utf-8") as log:
+        runner = BuildRunner(log, log_path, lambda _line: None)
+        with pytest.raises(CoverageBuildError) as info:
+            fetch_source(runner, "figlet", "0.0-1", tmp_path)  # no such version: apt-get source fails
+    assert "apt-get source figlet=0.0-1 failed" in str(info.value)
+    assert (earlier / "figlet.gcno").read_text() == "notes of the earlier build\n"
+    assert (tmp_path / BUILD_JSON).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["figlet-0.0", BUILD_JSON, "coverage-build.log"])
+
+
+@pytest.mark.skipif(shutil.which("dpkg-gensymbols") is None, reason="needs dpkg-dev")
+def test_gcov_symbols_of_an_instrumented_library_do_not_fail_the_packages_symbols_check(tmp_path: Path) -> None:
+    """luajit's build failed in dh_makeshlibs: its libluajit-5.1.so.2 exported __gcov_error_file, which its
+    symbols file does not list, and its check level makes new symbols an error."""
+    from twinbench.reference.coverage.build import _build_env
+
+    package = tmp_path / "debian" / "libtoy1"
+    (package / "usr" / "lib").mkdir(parents=True)
+    (tmp_path / "toy.c").write_text("int toy(void) { return 1; }\n")
+    library = package / "usr" / "lib" / "libtoy.so.1"
+    subprocess.run(
+        ["gcc", "--coverage", "-shared", "-fPIC", "-Wl,-soname,libtoy.so.1", "-o", str(library), "toy.c"],
+        cwd=tmp_path,
+        check=True,
+    )
+    (tmp_path / "debian" / "libtoy1.symbols").write_text("libtoy.so.1 libtoy1 #MINVER#\n toy@Base 1.0\n")
+    (tmp_path / "debian" / "control").write_text(
+        "Source: toy\nMaintainer: T <t@example.org>\n\nPackage: libtoy1\nArchitecture: any\nDescription: toy\n toy\n"
+    )
+    check = ["dpkg-gensymbols", "-c4", "-v1.0", "-plibtoy1", "-Pdebian/libtoy1", "-Idebian/libtoy1.symbols"]
+    check.append("-Odebian/out.symbols")
+    strict = subprocess.run(check, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert strict.returncode != 0 and "__gcov" in strict.stdout  # the check the build would fail
+    log_path = tmp_path / "coverage-build.log"
+    with open(log_path, "w", encoding="utf-8") as log:
+        env, _tools = _build_env(BuildRunner(log, log_path, lambda _line: None), "gcc", tmp_path, 1)
+    built = subprocess.run(check, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stdout + built.stderr
+    # luajit's debian/rules exports its own level: the build's setting must win over the makefile's too
+    rules = tmp_path / "debian" / "rules"
+    rules.write_text(f"export DPKG_GENSYMBOLS_CHECK_LEVEL=4\n\nbinary-arch:\n\t{' '.join(check)}\n")
+    made = subprocess.run(["make", "-f", "debian/rules", "binary-arch"], cwd=tmp_path, env=env, capture_output=True)
+    assert made.returncode == 0, made.stdout + made.stderr

@@ -35,6 +35,7 @@ FROZEN = {
     ("man", "-P", "cat", "apt-get"): "apt-get.8.txt",
     ("man", "-P", "cat", "bc"): "bc.1.txt",
     ("man", "-P", "cat", "sed"): "sed.1.txt",
+    ("man", "-P", "cat", "gdu"): "gdu.1.txt",
 }
 
 
@@ -195,6 +196,15 @@ def test_sed_bc_and_awk_help() -> None:
     assert {"version", "dump", "exec"} <= set(option(awk, "-W").choices)
     assert option(awk, "-v").value_hint == "var=value"
     assert ["-f", "prog", "v=1", "A", "t=hello", "B"] in awk.examples
+
+
+def test_pflag_man_pages_with_one_space_and_shown_defaults() -> None:
+    # Go programs' generated man pages: "-h, --help[=false] help for gdu", "-l, --log-file="/dev/null" Path"
+    gdu = mine_docs("gdu", [doc_text("man", "-P", "cat", "gdu")])
+    assert option(gdu, "-n").flags == ["-n", "--non-interactive"] and not option(gdu, "-n").takes_value
+    assert option(gdu, "--show-apparent-size").flags == ["-a", "--show-apparent-size"]
+    assert option(gdu, "-l").takes_value and option(gdu, "-l").value_hint == '"/dev/null"'
+    assert len(gdu.options) == 17
 
 
 def test_readme_option_lists_do_not_override_help_and_banners_are_not_examples() -> None:

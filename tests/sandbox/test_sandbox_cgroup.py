@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_executable
+from tests.conftest import CANDIDATE_UID, write_executable
 from twinbench.formats import Limits
 from twinbench.protocols import Sandbox
 from twinbench.sandbox import ExecRequest, SessionConfig
@@ -97,3 +98,28 @@ def test_cgroups_are_removed_after_use(accounted: Sandbox, tmp_path: Path) -> No
     for result in results:  # the candidate runs inside a cgroup of this harness, in both hierarchies
         assert result.stdout.count(f"/{PREFIX}{os.getpid()}-".encode()) == 2, result.stdout
     assert our_cgroups() == before
+
+
+def test_processes_of_the_candidate_uid_elsewhere_do_not_count_against_a_sandbox(
+    bwrap: Sandbox, tmp_path: Path
+) -> None:
+    """Regression: RLIMIT_NPROC counts the candidate uid's processes on the whole machine, so a reference
+    recorded on a quiet machine failed to start threads when checked beside other sandboxes (miller: Go's
+    `pthread_create failed`, exit 2; b3sum: `Resource temporarily unavailable`). Where the sandbox's pids
+    cgroup bounds it, processes of the same uid outside the sandbox leave its budget alone."""
+    if bwrap.memory_accounting == RLIMIT_ONLY or os.geteuid() != 0:
+        pytest.skip(f"no pids cgroup here ({accounting().reason or 'not root'}): RLIMIT_NPROC is the only bound")
+    uid = str(CANDIDATE_UID)
+    elsewhere = [
+        subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "sleep", "60"])
+        for _ in range(6)
+    ]
+    try:
+        write_executable(tmp_path / "tree", "#!/bin/sh\n(echo one) & (echo two) & wait\necho started\n")
+        with bwrap.open(SessionConfig(tree=tmp_path / "tree")) as session:
+            result = session.run(ExecRequest(argv=["./executable"], env=ENV, limits=Limits(processes=4)))
+    finally:
+        for process in elsewhere:
+            process.kill()
+            process.wait()
+    assert result.exit_code == 0 and result.stdout.endswith(b"started\n"), result

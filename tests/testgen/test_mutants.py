@@ -166,3 +166,88 @@ def test_a_binary_made_by_a_makefile_above_its_directory_is_rebuilt_from_there(t
     site = next(site for site in mutation_sites(target) if site.original == "<=")
     built = builder.build(site)
     assert built is not None and built.read_bytes() != builder.baseline("prog/sum.c").read_bytes()  # type: ignore[union-attr]
+
+
+DEAD_STORE = textwrap.dedent(
+    """\
+    #include <stdio.h>
+    #include <stdlib.h>
+    int main(int argc, char **argv) {
+        int n = argc > 1 ? atoi(argv[1]) : 0;
+        int unused = n * 3;
+        unused = unused + 7;
+        printf("%d\\n", n + 1);
+        return 0;
+    }
+    """
+)
+
+
+def test_a_mutant_the_optimizer_folds_away_is_proven_equivalent(tmp_path: Path, bwrap: Sandbox) -> None:
+    directory = tmp_path / "src"
+    directory.mkdir()
+    (directory / "dead.c").write_text(DEAD_STORE)
+    rules = "dead: dead.o\n\t$(CC) -o dead dead.o\ndead.o: dead.c\n\t$(CC) -O0 -g -c dead.c\n"
+    (directory / "Makefile").write_text(rules)
+    subprocess.run(["make", "-C", str(directory), "dead"], check=True, capture_output=True)
+    target = MutationTarget(source_dir=directory, binary=directory / "dead", source_files=["dead.c"], label="dead")
+    task = Task(id="dead", reference=ReferenceSpec(binary=str(target.binary)))
+    suite, _ = record_reference(task, [CaseSpec(id=f"n{n}", argv=[str(n)]) for n in (0, 5)], bwrap)
+    report = mutation_score(task, suite, target, 10, bwrap, workers=2, builder=MutantBuilder(target, tmp_path / "c"))
+    by_line = {m.line: m for m in report.mutants}
+    # the -O0 builds differ, but -O2 drops the dead store: the compiler proves these mutants equivalent
+    dead = [by_line[5], by_line[6]]
+    assert all(m.status == "equivalent" and m.equivalence == "identical optimized build" for m in dead)
+    assert by_line[7].status == "killed" and by_line[7].equivalence == ""
+    assert report.equivalent == len(dead) and report.kill_rate == 1.0
+
+
+def test_a_mutant_on_a_line_the_suite_never_runs_survives_ungraded(tmp_path: Path, bwrap: Sandbox) -> None:
+    target = small_program(tmp_path / "src")
+    task = Task(id="sum", reference=ReferenceSpec(binary=str(target.binary)))
+    strong, _ = record_reference(task, [CaseSpec(id=f"n{n}", argv=[str(n)]) for n in (0, 1, 3, 10, 44, 45)], bwrap)
+    builder = MutantBuilder(target, tmp_path / "cache")
+    graded = mutation_score(task, strong, target, 8, bwrap, workers=2, builder=builder)
+    assert next(m for m in graded.mutants if m.line == 10).status == "killed"
+    # the same mutants, told that the suite never runs line 10 (the loop) and always runs line 11
+    counts = {"sum.c": {10: 0, 11: 6}}
+    report = mutation_score(task, strong, target, 8, bwrap, workers=2, builder=builder, line_counts=counts)
+    loop = next(m for m in report.mutants if m.line == 10)
+    assert loop.status == "survived" and loop.reached is False and not loop.killed_by
+    assert report.unreached == 1
+    assert next(m for m in report.mutants if m.line == 11).reached is True
+    assert {m.reached for m in report.mutants if m.line not in (10, 11)} == {None}
+
+
+def test_yacc_value_references_are_not_mutated_as_numbers(tmp_path: Path) -> None:
+    (tmp_path / "calc.y").write_text("%%\nexpr: expr '+' term { $$ = $1 + $3 + 2; } ;\n")
+    target = MutationTarget(source_dir=tmp_path, binary=tmp_path / "calc", source_files=["calc.y"])
+    literals = [site.original for site in mutation_sites(target) if site.original.isdigit()]
+    assert literals == ["2"]
+
+
+def test_a_source_left_mutated_by_a_killed_build_is_put_back_before_the_next(tmp_path: Path) -> None:
+    directory = tmp_path / "src"
+    directory.mkdir()
+    (directory / "main.c").write_text(
+        "#include <stdio.h>\n#include <stdlib.h>\nint twice(int);\n"
+        "int main(int argc, char **argv) {\n    int n = argc > 1 ? atoi(argv[1]) : 0;\n"
+        '    printf("%d\\n", twice(n) + 1);\n    return 0;\n}\n'
+    )
+    (directory / "lib.c").write_text("int twice(int n) {\n    return n + n;\n}\n")
+    (directory / "Makefile").write_text("prog: main.o lib.o\n\t$(CC) -o prog main.o lib.o\n")
+    subprocess.run(["make", "-C", str(directory), "prog"], check=True, capture_output=True)
+    target = MutationTarget(
+        source_dir=directory, binary=directory / "prog", source_files=["main.c", "lib.c"], label="prog"
+    )
+    builder = MutantBuilder(target, tmp_path / "cache")
+    assert builder.baseline("main.c") is not None
+    # what a build killed between mutating lib.c and restoring it leaves behind
+    (builder.tree / "lib.c").write_text("int twice(int n) {\n    return n - n;\n}\n")
+    (builder.root / "mutating").write_text("lib.c")
+    site = next(s for s in mutation_sites(target) if s.file == "main.c" and s.original == "+")
+    mutant = builder.build(site)
+    assert mutant is not None
+    ran = subprocess.run([str(mutant), "5"], capture_output=True, text=True, check=True)
+    assert ran.stdout == "9\n"  # twice(5) - 1: the mutation of main.c alone, lib.c as built
+    assert (builder.tree / "lib.c").read_text() == (directory / "lib.c").read_text()

@@ -103,3 +103,26 @@ def test_clock_is_frozen_only_for_programs_that_read_it(tmp_path: Path, bwrap: S
     assert load_task(root).task.clock is not None
     suite = load_suite(root / "tests" / "suite.jsonl")
     assert any(case.argv[:1] == ["-d"] for case in suite.cases), report.dropped
+
+
+def test_the_gate_testgen_reports_under_a_frozen_clock_is_the_one_suite_check_finds(
+    tmp_path: Path, bwrap: Sandbox
+) -> None:
+    """The errors-only imitation answers with the probes' error templates. testgen probed before the clock
+    probe froze the clock, `suite check` probes the saved task with it: an error message that prints the year
+    then differed (2026 against 2024) and the two gates disagreed. testgen probes again once it freezes it."""
+    from twinbench.testgen.check import check_suite
+
+    task = script_reference(
+        tmp_path,
+        'case "$1" in -d) date +%s%N;; -*) echo "reference.sh: bad option $1 ($(date +%Y))" >&2; exit 2;;'
+        ' *) echo "[$1]";; esac\n',
+    )
+    root = tmp_path / "task"
+    save_task(task, root)
+    model = CliModel(program="reference.sh", options=[OptionSpec(flags=["-d"])], positionals=["word"])
+    (root / "cli_model.json").write_text(model.model_dump_json())
+    report = run_testgen(load_task(root), bwrap, TestgenOptions(runs=100, seed=0, max_tests=20))
+    assert load_task(root).task.clock is not None
+    assert report.validity is not None
+    assert report.validity.scores == check_suite(load_task(root), bwrap, 2).validity.scores

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -70,3 +71,71 @@ def test_cases_that_read_the_machine_are_dropped_as_host_dependent(tmp_path: Pat
     assert report.dropped["machine"].startswith("host_dependent"), report.dropped
     suite, report = record_reference(task, specs, bwrap, repeats=1)
     assert "machine" in {case.id for case in suite.cases}  # without the probe nothing tells it apart
+
+
+def test_cases_whose_reference_leaves_processes_running_are_dropped_as_racy(tmp_path: Path, bwrap: Sandbox) -> None:
+    """Regression: `ag --pager=X -V` starts the pager through sh and exits without waiting; whether sh's
+    "not found" reached stderr before the sandbox killed it was a race that recording (3 runs) and
+    `collection check` resolved differently. A case whose reference leaves processes behind is dropped."""
+    task = script_reference(
+        tmp_path,
+        """
+        case "$1" in
+          orphan) (sleep 0.3; echo late >&2) & echo done;;
+          waited) (echo child >&2) & wait; echo done;;
+        esac
+        """,
+    )
+    specs = [CaseSpec(id=name, argv=[name]) for name in ("orphan", "waited")]
+    suite, report = record_reference(task, specs, bwrap)
+    assert [case.id for case in suite.cases] == ["waited"]
+    assert report.dropped["orphan"].startswith("gold_racy"), report.dropped
+
+
+def test_cases_that_show_the_sandbox_rather_than_the_program_are_dropped(tmp_path: Path, bwrap: Sandbox) -> None:
+    """Regression: `fd --list-details` recorded `./executable -> /usr/lib/cargo/bin/fd` with the time the
+    reference was staged, which no candidate can show and a later check did not; a case at the edge of the
+    sandbox's limits (b3sum --num-threads=100 failing with EAGAIN) is about the limits, not the program.
+    The host probe stages the reference another way and doubles memory and processes. Input files carry one
+    fixed time, so a listing of them is the same whenever it runs."""
+    task = script_reference(
+        tmp_path,
+        """
+        case "$1" in
+          self) ls -l --time-style=+%s executable;;
+          limits) ulimit -v;;
+          inputs) ls -l --time-style=full-iso data.txt | cut -d' ' -f5-;;
+        esac
+        """,
+    )
+    specs = [CaseSpec(id=name, argv=[name], files={"data.txt": b"x\n"}) for name in ("self", "limits", "inputs")]
+    suite, report = record_reference(task, specs, bwrap, host_probe=True)
+    assert [case.id for case in suite.cases] == ["inputs"], report.dropped
+    assert suite.cases[0].expect.stdout == b"2 2024-01-02 03:04:05.000000000 +0000 data.txt\n"
+    assert report.dropped["self"].startswith("host_dependent") and report.dropped["limits"].startswith("host_dependent")
+
+
+def test_cases_that_follow_the_cpu_count_are_dropped(tmp_path: Path, bwrap: Sandbox) -> None:
+    """An output that follows the machine's CPU count (nproc, a default thread count, xz -T0's layout) holds
+    on the recording machine only: the host probe's runs see one CPU."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU here: the probe cannot show fewer")
+    task = script_reference(tmp_path, 'case "$1" in cpus) nproc;; *) echo "value: $1";; esac\n')
+    specs = [CaseSpec(id=name, argv=[name]) for name in ("cpus", "ok")]
+    suite, report = record_reference(task, specs, bwrap, repeats=1, host_probe=True)
+    assert [case.id for case in suite.cases] == ["ok"]
+    assert report.dropped["cpus"].startswith("host_dependent"), report.dropped
+
+
+def test_a_normalized_case_is_probed_on_what_it_still_compares(tmp_path: Path, bwrap: Sandbox) -> None:
+    """Regression: ripgrep's `--stats` cases had stdout ignored (timings vary) and were never probed, so the
+    order of their errors, which follows the CPU count, stayed in the suite and drifted on one CPU."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU here: the probe cannot show fewer")
+    task = script_reference(
+        tmp_path, 'case "$1" in cpus) date +%N; nproc >&2;; *) date +%N; echo "value: $1" >&2;; esac\n'
+    )
+    specs = [CaseSpec(id=name, argv=[name]) for name in ("cpus", "ok")]
+    suite, report = record_reference(task, specs, bwrap, host_probe=True)
+    assert [case.id for case in suite.cases] == ["ok"] and "ok" in report.normalized, report
+    assert report.dropped["cpus"].startswith("host_dependent") and "cpus" not in report.normalized, report.dropped

@@ -100,6 +100,11 @@ def test_classes_of_figlet_behaviors(figlet_probes: ReferenceProbes) -> None:
     version = next(run for run in figlet_probes.exact if run.argv == ["-v"])
     assert classify(Behavior.of_case(case("d", ["-v"], 0, stdout=version.stdout)), figlet_probes) == CaseClass.info
     assert classify(Behavior.of_case(case("e", ["x"], 0)), figlet_probes) == CaseClass.trivial
+    # regression: a success that reports only on stderr (sox's `stat`) was trivial, so never counted as core
+    stats = b"Samples read: 8000\nMaximum amplitude: 0.5\n"
+    assert classify(Behavior.of_case(case("f", ["in.wav", "-n", "stat"], 0, stderr=stats)), figlet_probes) == "core"
+    warned = b"figlet: unrecognized option '--x', ignored\n"
+    assert classify(Behavior.of_case(case("g", ["--x"], 0, stderr=warned)), figlet_probes) == "cli_error"
 
 
 def test_trimming_drops_only_what_an_imitation_passes_beyond_its_share() -> None:
@@ -126,3 +131,26 @@ def test_the_constant_is_graded_on_the_suite_as_it_finally_is(
     fresh = imitation_passes(figlet_task.task, settled, figlet_probes, bwrap, 2)
     reported = gate_report(settled, passing).scores["constant"]
     assert reported == gate_report(settled, fresh).scores["constant"] > 0
+
+
+def test_the_gate_testgen_reports_is_the_gate_suite_check_computes(
+    figlet_task: TaskDir, figlet_probes: ReferenceProbes, bwrap: Sandbox
+) -> None:
+    """Regression: settling the constant stopped after three rounds, when trimming for the third most common
+    answer had made a fourth the most common; testgen then reported the third constant's passes (0.083,
+    passed) for a suite whose own constant passes 0.167, as `suite check` found. Settling now ends only when
+    trimming changes nothing, so the reported gate is `run_gate` on the final suite."""
+    from twinbench.testgen.validity import gate_report, run_gate, settle_constant
+
+    counts = {"a": 9, "b": 8, "c": 7, "d": 6}
+    common = [
+        case(f"{word}{i}", [word], 0, f"{word}\n".encode()) for word, count in counts.items() for i in range(count)
+    ]
+    distinct = [case(f"u{i}", [f"u{i}"], 1, f"u{i}\n".encode()) for i in range(50 - len(common))]
+    suite = Suite(cases=[*common, *distinct])
+    nothing = {name: set[str]() for name in ("stub", "constant", "errors_only")}
+    settled, passing = settle_constant(figlet_task.task, suite, nothing, bwrap, 2, balanced=True)
+    reported = gate_report(settled, passing)
+    computed = run_gate(figlet_task.task, settled, figlet_probes, bwrap, 2)
+    assert reported.scores["constant"] == computed.scores["constant"] <= 0.10, (reported.scores, computed.scores)
+    assert reported.passed == computed.passed

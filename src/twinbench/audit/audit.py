@@ -19,6 +19,7 @@ from twinbench.audit.wrapper import WrapperRule
 from twinbench.formats import FormatError, Task, TaskDir
 from twinbench.grade.submission import submission_digest, unpack_submission
 from twinbench.reference.coverage import BUILD_JSON, CoverageBuildError, load_coverage_build
+from twinbench.reference.coverage.accounting import COUNTED_ROLE, classify_source
 
 # where `twinbench coverage-build` puts a package's instrumented build by convention (scripts/make_demo_task.sh)
 COVERAGE_BUILDS_DIR = Path("/var/tmp/twinbench-coverage")
@@ -58,14 +59,17 @@ def reference_code_stats(source: Path) -> CodeStats:
     if (source / BUILD_JSON).is_file():
         build = load_coverage_build(source)
         linked = [Path(name) for name in build.source_files]
-        # the headers next to the linked sources belong to the same program
+        # the headers next to the linked sources belong to the same program, unless the build generated them
+        # (jq's parser.h) or they are copies: the coverage accounting's classifier decides, as for the sources
         directories = {build.source_dir / name.parent for name in linked}
         headers = [
-            path.relative_to(build.source_dir)
+            relative
             for directory in directories
             if directory.is_dir()
             for path in sorted(directory.iterdir())
             if path.suffix in HEADER_SUFFIXES and path.is_file()
+            for relative in [path.relative_to(build.source_dir)]
+            if classify_source(build.source_dir, relative.as_posix()) == COUNTED_ROLE
         ]
         return code_stats(build.source_dir, only=[*linked, *headers])
     return code_stats(source)

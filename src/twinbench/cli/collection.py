@@ -51,6 +51,13 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}%"
 
 
+def _size_cell(size_class: str | None, method: str | None) -> str:
+    """A task's size class and how it was measured: `small (coverage build)`, `large (source package)`."""
+    if size_class is None:
+        return "-"
+    return f"{size_class} ({method.replace('-', ' ')})" if method else size_class
+
+
 @collection_app.command(
     "build", epilog="Example: twinbench collection build collections/debian12 --only figlet,bc -j 2"
 )
@@ -69,6 +76,9 @@ def build_command(
     ray_address: RayAddressOption = None,
     shared_dirs: SharedDirOption = None,
     max_attempts: MaxAttemptsOption = 3,
+    force: Annotated[
+        bool, typer.Option("--force", help="rebuild finished tasks too (kept unless the rebuild passes)")
+    ] = False,
 ) -> None:
     """Build every task of a manifest (task, coverage build, testgen, validity gate, compaction); resumable."""
     from twinbench.collection import (
@@ -133,6 +143,7 @@ def build_command(
                 advanced,
                 finished,
                 executor=on_executor,
+                force=force,
             )
         except FormatError as exc:
             raise BadInput(str(exc)) from None
@@ -166,7 +177,9 @@ def check_command(
     wrapper_sample: Annotated[
         int, typer.Option("--wrapper-sample", min=1, help="cases the reference wrapper is graded on")
     ] = 100,
-    workers: Annotated[int, typer.Option("--workers", "-w", min=0, help="sandboxes at a time (0: one per core)")] = 0,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", "-w", min=0, help="sandboxes at a time (0: one per core)")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the findings as JSON instead of a table")] = False,
     sandbox: SandboxOption = "bwrap",
 ) -> None:
@@ -245,6 +258,7 @@ def info_command(
     columns = ("task", "language", "tests", "coverage", "core", "stub", "constant", "errors-only", "LOC", "size", "KB")
     for column in columns:
         table.add_column(column, justify="left" if column in ("task", "language", "size") else "right")
+    # sizes from source packages count every program of the package: marked apart from coverage-build sizes
     for row in rows:
         scores = row.imitation_scores
         table.add_row(
@@ -255,7 +269,7 @@ def info_command(
             "-" if row.core_share is None else f"{100 * row.core_share:.0f}%",
             *(f"{scores[name]:.3f}" if name in scores else "-" for name in ("stub", "constant", "errors_only")),
             "-" if row.lines_of_code is None else str(row.lines_of_code),
-            row.size_class or "-",
+            _size_cell(row.size_class, row.size_method),
             f"{row.bytes / 1000:.0f}",
         )
     out.print(table)

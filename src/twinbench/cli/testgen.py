@@ -73,6 +73,22 @@ def testgen_command(
             "--mutants", min=0, metavar="N", help="grade N mutants of the reference; add inputs that kill survivors"
         ),
     ] = 0,
+    base_args: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--base-arg",
+            metavar="ARG",
+            help="start every invocation with ARG (repeatable, in order): a mode flag such as fzf's --filter=a",
+        ),
+    ] = None,
+    base_files: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--base-file",
+            metavar="NAME=FILE",
+            help="give every invocation FILE's content as the input file NAME (repeatable): a key, a database",
+        ),
+    ] = None,
 ) -> None:
     """Generate the task's hidden suite by exploring the reference in the sandbox."""
     from twinbench.testgen.generate import TestgenOptions
@@ -86,6 +102,8 @@ def testgen_command(
         max_tests=max_tests,
         workers=default_workers(workers),
         mutants=mutants,
+        base_args=base_args or [],
+        base_files=_base_files(base_files or []),
     )
     with progress.phases("testgen") as advanced:
         report = run_testgen(task_dir, backend, options, coverage_build, advanced)
@@ -95,6 +113,8 @@ def testgen_command(
         f"{plural(report.features, 'feature')}, {len(report.dropped)} dropped, {len(report.normalized)} normalized, "
         f"{report.seconds:.0f}s, guided by {report.guidance})"
     )
+    if report.source_seconds >= 1:
+        say(f"the Debian source was fetched first, outside the budget: {report.source_seconds:.0f}s")
     _say_classes(report.classes, report.core_share)
     if report.balance_note:
         say(f"note: {report.balance_note}")
@@ -103,6 +123,24 @@ def testgen_command(
     if report.mutation is not None:
         _say_mutation(report.mutation, report.mutation_before)
     say(f"suite: {task_dir.suite_path}; report: {task_dir.root / 'tests' / 'testgen.json'}")
+
+
+def _base_files(pairs: list[str]) -> dict[str, bytes]:
+    """--base-file NAME=FILE pairs read into case files; a malformed pair or an unreadable file is bad input."""
+    from twinbench.formats.suite import check_relative_path
+
+    files: dict[str, bytes] = {}
+    for pair in pairs:
+        name, sep, source = pair.partition("=")
+        if not sep or not source:
+            raise BadInput(f"--base-file {pair!r}: expected NAME=FILE")
+        try:
+            files[check_relative_path(name)] = Path(source).read_bytes()
+        except ValueError as exc:
+            raise BadInput(f"--base-file {pair!r}: {exc}") from None
+        except OSError as exc:
+            raise BadInput(f"--base-file {pair!r}: cannot read {source} ({exc.strerror or exc})") from None
+    return files
 
 
 def _say_classes(classes: dict[str, int], core_share: float | None) -> None:
@@ -125,14 +163,19 @@ def _say_validity(validity: ValidityReport) -> None:
         )
 
 
+REACHED_NOTE = {True: " (line run by the suite)", False: " (line never run by the suite)", None: ""}
+
+
 def _say_mutation(mutation: MutationReport, before: MutationReport | None = None) -> None:
     rate = f"{100 * mutation.kill_rate:.1f}%" if mutation.kill_rate is not None else "n/a"
     was = f" (before adding mutant-killing cases: {100 * before.kill_rate:.1f}%)" if before and before.kill_rate else ""
     say(
         f"mutants: {mutation.requested} made, {mutation.build_failed} did not build, {mutation.equivalent} "
-        f"equivalent (identical binary); killed {mutation.killed} of {mutation.killed + mutation.survived} = {rate}"
-        f"{was} ({plural(mutation.baseline_cases, 'case')} pass on the unmutated rebuild)"
+        f"equivalent (the compiler made the same binary); killed {mutation.killed} of "
+        f"{mutation.killed + mutation.survived} = {rate}{was} ({plural(mutation.baseline_cases, 'case')} pass on "
+        "the unmutated rebuild)"
         + (f"; {mutation.not_run} not run: the time cap came first" if mutation.not_run else "")
+        + (f"; {mutation.unreached} of the survivors are on lines no case runs" if mutation.unreached else "")
     )
 
 
@@ -172,7 +215,8 @@ def suite_check_command(
     if found.mutation is not None:
         _say_mutation(found.mutation)
         for mutant in [m for m in found.mutation.mutants if m.status == "survived"][:20]:
-            say(f"  survived {mutant.id} {mutant.file}:{mutant.line} {mutant.original} -> {mutant.replacement}")
+            where = REACHED_NOTE[mutant.reached]
+            say(f"  survived {mutant.id} {mutant.file}:{mutant.line} {mutant.original} -> {mutant.replacement}{where}")
             for line in mutant.diff.splitlines()[2:]:
                 say(f"    {line}")
     if json_out is not None:

@@ -20,11 +20,12 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from twinbench.audit.audit import COVERAGE_BUILDS_DIR, reference_code_stats
+from twinbench.audit.audit import COVERAGE_BUILDS_DIR
 from twinbench.collection.compact import compact_task_dir
 from twinbench.collection.info import task_info
 from twinbench.collection.install import installed_version
 from twinbench.collection.manifest import MANIFEST_FILE, Manifest, TaskEntry
+from twinbench.collection.size import measure_size
 from twinbench.executors import (
     DriveInterrupted,
     ExecutorSettings,
@@ -35,11 +36,12 @@ from twinbench.executors import (
     install_files,
     run_on_executor,
 )
-from twinbench.formats import FormatError, TaskDir, TaskSize, load_task, save_task, write_text_atomic
+from twinbench.formats import FormatError, TaskDir, load_task, save_task, write_text_atomic
 from twinbench.reference import ReferenceError, resolve_binary
 from twinbench.reference.coverage import BUILD_JSON, coverage_build, load_coverage_build
 from twinbench.reference.coverage.apt import installed_source
 from twinbench.reference.taskgen import create_task
+from twinbench.reference.upstream_tests import SOURCE_CACHE
 from twinbench.sandbox import SandboxUnavailable, get_sandbox
 from twinbench.testgen.generate import TestgenOptions
 from twinbench.testgen.pipeline import run_testgen
@@ -62,6 +64,9 @@ class BuildSettings(BaseModel):
     workers: int = Field(default=1, ge=1, description="sandbox workers for one task's generation")
     coverage_cache: Path = Field(default=COVERAGE_BUILDS_DIR, description="coverage builds, one directory per package")
     coverage_jobs: int = Field(default=2, ge=1)
+    source_cache: Path = Field(
+        default=SOURCE_CACHE, description="unpacked Debian source packages (sizes of tasks without a coverage build)"
+    )
 
 
 class BuildStamp(BaseModel):
@@ -84,6 +89,7 @@ class TaskBuildResult(BaseModel):
     line_coverage: float | None = None
     validity: dict[str, float] = Field(default_factory=dict)
     lines_of_code: int | None = None
+    size_method: str | None = None
 
 
 def stamp_path(task_root: Path) -> Path:
@@ -179,6 +185,8 @@ def _build_staged(
         max_tests=entry.max_tests,
         workers=settings.workers,
         upstream_tests=entry.testgen.upstream_tests,
+        base_args=entry.testgen.base_args,
+        base_files={name: text.encode("utf-8") for name, text in entry.testgen.files.items()},
     )
     report = run_testgen(
         task_dir, sandbox, options, coverage_dir, lambda phase, done, total: progress(phase, done, total)
@@ -193,13 +201,8 @@ def _build_staged(
     if report.validity is None or not report.validity.passed:
         shown = ", ".join(f"{name} {score:.3f}" for name, score in scores.items())
         return result.model_copy(update={"status": "failed", "reason": f"validity gate failed ({shown})"})
-    if coverage_dir is not None:
-        lines = reference_code_stats(coverage_dir).code_lines
-        build = load_coverage_build(coverage_dir)
-        task = load_task(staging).task
-        size = TaskSize(lines_of_code=lines, source=f"coverage build of {build.package} {build.version}")
-        save_task(task.model_copy(update={"size": size}), staging)
-        result.lines_of_code = lines
+    progress("measuring the size")
+    result = _record_size(entry, settings, coverage_dir, staging, result)
     progress("compacting")
     compact_task_dir(load_task(staging))
     stamp = BuildStamp(
@@ -210,6 +213,19 @@ def _build_staged(
     )
     write_text_atomic(stamp_path(staging), stamp.model_dump_json(indent=2) + "\n")
     return result
+
+
+def _record_size(
+    entry: TaskEntry, settings: BuildSettings, coverage_dir: Path | None, task_root: Path, result: TaskBuildResult
+) -> TaskBuildResult:
+    """The task's size written into its task.yaml; a size that cannot be measured is said in the result's reason
+    and leaves the task without one (it is still a sound task)."""
+    measured = measure_size(entry.package, entry.language.value, coverage_dir, settings.source_cache)
+    if measured.size is None:
+        return result.model_copy(update={"reason": f"no size: {measured.problem}"})
+    task = load_task(task_root).task
+    save_task(task.model_copy(update={"size": measured.size}), task_root)
+    return result.model_copy(update={"lines_of_code": measured.size.lines_of_code, "size_method": measured.size.method})
 
 
 def _apply_entry(task_dir: TaskDir, entry: TaskEntry) -> TaskDir:
@@ -223,16 +239,34 @@ def _apply_entry(task_dir: TaskDir, entry: TaskEntry) -> TaskDir:
     return load_task(task_dir.root)
 
 
-def cached_coverage_build(entry: TaskEntry, settings: BuildSettings, log: Callable[[str], None]) -> Path:
-    """The coverage build of the task's package and binary in the cache, made when there is none of the
-    installed source version."""
+def _cache_dir(entry: TaskEntry, settings: BuildSettings) -> Path:
+    """Where the task's coverage build goes in the cache."""
     command = Path(entry.binary).name
     # the package's own command keeps the conventional directory (/var/tmp/twinbench-coverage/PKG, which the
     # audit looks in); another command of the package gets one of its own
     name = entry.package if command == entry.package else f"{entry.package}.{command}"
-    directory = (settings.coverage_cache / name).resolve()
-    if _cached(directory, entry.package, command):
-        return directory
+    return (settings.coverage_cache / name).resolve()
+
+
+def _cached_build_dir(entry: TaskEntry, settings: BuildSettings) -> Path | None:
+    """The cached coverage build of the task's package and binary at the installed source version, if any:
+    in its own directory, or in the package's conventional one (`twinbench coverage-build --debian PKG -o
+    CACHE/PKG` of a package whose command has another name, ripgrep's rg)."""
+    command = Path(entry.binary).name
+    for directory in (_cache_dir(entry, settings), (settings.coverage_cache / entry.package).resolve()):
+        if _cached(directory, entry.package, command):
+            return directory
+    return None
+
+
+def cached_coverage_build(entry: TaskEntry, settings: BuildSettings, log: Callable[[str], None]) -> Path:
+    """The coverage build of the task's package and binary in the cache, made when there is none of the
+    installed source version."""
+    command = Path(entry.binary).name
+    found = _cached_build_dir(entry, settings)
+    if found is not None:
+        return found
+    directory = _cache_dir(entry, settings)
     settings.coverage_cache.mkdir(parents=True, exist_ok=True)
     # one coverage build at a time: each installs build dependencies, and apt holds one lock per machine;
     # a task of the same package that waited here finds the build made meanwhile
@@ -302,8 +336,11 @@ def build_collection(
     on_progress: ProgressCallback | None = None,
     on_done: Callable[[TaskBuildResult], None] | None = None,
     executor: ExecutorSettings | None = None,
+    force: bool = False,
 ) -> list[TaskBuildResult]:
-    """Build the manifest's tasks (or `only` these ids) into OUT_DIR; finished unchanged tasks are skipped.
+    """Build the manifest's tasks (or `only` these ids) into OUT_DIR; finished unchanged tasks are skipped,
+    unless `force` (a new generator: the stamp knows the entry and the reference, not twinbench's code).
+    A rebuilt task replaces the finished one only when it passes, as a first build does.
 
     `executor` None runs `jobs` tasks at a time here with per-phase progress; otherwise each task is a
     unit on that executor (local or Ray), retried when its worker is lost."""
@@ -316,8 +353,8 @@ def build_collection(
     skipped: list[TaskBuildResult] = []
     todo: list[TaskEntry] = []
     for entry in selected:
-        if rebuild_reason(entry, out_dir) is None:
-            skipped.append(_skipped(entry, out_dir))
+        if not force and rebuild_reason(entry, out_dir) is None:
+            skipped.append(_skipped(entry, out_dir, settings))
         else:
             todo.append(entry)
     if on_plan is not None:
@@ -377,17 +414,23 @@ def _build_on_executor(
     return results
 
 
-def _skipped(entry: TaskEntry, collection_dir: Path) -> TaskBuildResult:
-    """The result of a task built before, with the figures its files hold."""
+def _skipped(entry: TaskEntry, collection_dir: Path, settings: BuildSettings) -> TaskBuildResult:
+    """The result of a task built before, with the figures its files hold; a task built before sizes were
+    measured for every task gets its size now (from the cached coverage build, else the source package)."""
+    result = TaskBuildResult(id=entry.id, status="skipped", reason="built before with this entry")
+    root = collection_dir / entry.id
+    if load_task(root).task.size is None:
+        coverage_dir = _cached_build_dir(entry, settings) if entry.coverage else None
+        result = _record_size(entry, settings, coverage_dir, root, result)
     info = task_info(entry, collection_dir)
-    return TaskBuildResult(
-        id=entry.id,
-        status="skipped",
-        reason="built before with this entry",
-        tests=info.tests,
-        line_coverage=info.line_coverage,
-        validity=info.imitation_scores,
-        lines_of_code=info.lines_of_code,
+    return result.model_copy(
+        update={
+            "tests": info.tests,
+            "line_coverage": info.line_coverage,
+            "validity": info.imitation_scores,
+            "lines_of_code": info.lines_of_code,
+            "size_method": info.size_method,
+        }
     )
 
 

@@ -27,6 +27,7 @@ class TaskInfo(BaseModel):
     imitation_scores: dict[str, float] = Field(default_factory=dict)
     lines_of_code: int | None = None
     size_class: str | None = None
+    size_method: str | None = Field(default=None, description="coverage-build or source-package")
     bytes: int = 0
 
 
@@ -54,6 +55,7 @@ def task_info(entry: TaskEntry, collection_dir: Path) -> TaskInfo:
     if task_dir.task.size is not None:
         info.lines_of_code = task_dir.task.size.lines_of_code
         info.size_class = task_dir.task.size.size_class
+        info.size_method = task_dir.task.size.method
     try:
         report = TestgenReport.model_validate_json((root / "tests" / TESTGEN_REPORT).read_bytes())
     except (OSError, ValidationError):

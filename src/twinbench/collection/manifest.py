@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twinbench.formats import FormatError
 from twinbench.formats.environment import Environment
+from twinbench.formats.suite import check_relative_path
 
 MANIFEST_FORMAT = "twinbench-collection-1"
 MANIFEST_FILE = "collection.yaml"
@@ -57,7 +58,34 @@ class TestgenSettings(BaseModel):
 
     runs: int | None = Field(default=None, gt=0, description="an exact run budget instead of the time budget")
     upstream_tests: bool = Field(default=True, description="seed from the Debian source package's own tests")
+    base_args: list[str] = Field(
+        default_factory=list,
+        description="arguments every generated invocation starts with: the mode flag the program needs to run "
+        "without a terminal (fzf's --filter, gdu's -n)",
+    )
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="input files every generated case has (relative path -> text): the state a program reads, "
+        "such as a key file, a database or a directory tree",
+    )
     test_limits: TestLimits = Field(default_factory=TestLimits)
+
+    @field_validator("files")
+    @classmethod
+    def _file_names(cls, files: dict[str, str]) -> dict[str, str]:
+        return {check_relative_path(name): text for name, text in files.items()}
+
+    @field_validator("base_args")
+    @classmethod
+    def _arguments(cls, arguments: list[str]) -> list[str]:
+        if any("\x00" in argument for argument in arguments):
+            raise ValueError("an argument cannot hold a NUL byte")
+        return arguments
+
+
+# settings added after collections were built: left out of an entry's digest while unset, so that entries
+# which do not use them keep their digests and are not rebuilt
+LATER_TESTGEN_SETTINGS = ("base_args", "files")
 
 
 class Defaults(BaseModel):
@@ -101,7 +129,11 @@ class TaskEntry(BaseModel):
 
     def digest(self) -> str:
         """sha256 of the entry as built: a change to any setting (defaults included) changes it."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        for name in LATER_TESTGEN_SETTINGS:
+            if not data["testgen"][name]:
+                data["testgen"].pop(name)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

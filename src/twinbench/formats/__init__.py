@@ -31,6 +31,7 @@ from twinbench.formats.suite import (
 from twinbench.formats.summary import TaskSummary, find_task_dirs, summarize_task
 from twinbench.formats.task import (
     ReferenceSpec,
+    SizeMethod,
     Task,
     TaskDir,
     TaskLimits,
@@ -74,6 +75,7 @@ __all__ = [
     "MutationReport",
     "ReferenceSpec",
     "RunStats",
+    "SizeMethod",
     "StepRecord",
     "Suite",
     "Task",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -53,14 +54,26 @@ def size_class_of(lines_of_code: int) -> str:
     return "large"
 
 
+SizeMethod = Literal["coverage-build", "source-package"]
+
+
 class TaskSize(BaseModel):
-    """How big the reference is: lines of code of its own sources (from its coverage build) and the class."""
+    """How big the reference is: lines of code of its own sources, the class, and how they were counted.
+
+    `coverage-build`: the sources linked into the instrumented binary (and their headers); `source-package`:
+    every own source file of the program's language in its Debian source package, classified as the coverage
+    accounting classifies them (a source package holding several programs counts them all)."""
 
     model_config = ConfigDict(extra="forbid")
 
     lines_of_code: int = Field(ge=0)
     size_class: str = Field(default="", description="small, medium or large; derived from lines_of_code")
-    source: str = Field(default="", description="how it was measured, e.g. 'coverage build of bc 1.07.1-3'")
+    # sizes written before the method was recorded all came from coverage builds
+    method: SizeMethod = "coverage-build"
+    source: str = Field(default="", description="what was measured, e.g. 'coverage build of bc 1.07.1-3'")
+    files_by_role: dict[str, int] = Field(
+        default_factory=dict, description="source files measured, by role (own, vendored, generated, test)"
+    )
 
     @model_validator(mode="after")
     def _derive_class(self) -> TaskSize:

@@ -73,8 +73,14 @@ class Mutant(BaseModel):
     status: str = Field(
         description="killed, survived, equivalent (identical binary), build_failed, or not_run (the cap came first)"
     )
+    equivalence: str = Field(
+        default="", description="how an equivalent mutant was proven: identical coverage build or optimized build"
+    )
     killed_by: list[str] = Field(default_factory=list)
     diff: str = ""
+    reached: bool | None = Field(
+        default=None, description="whether the suite runs the mutated line (coverage build); None: not known"
+    )
 
 
 class MutationReport(BaseModel):
@@ -92,6 +98,9 @@ class MutationReport(BaseModel):
     seconds: float = 0.0
     not_run: int = Field(default=0, description="mutants left ungraded because the wall-time cap came first")
     stopped_by: str = Field(default="done", description="done, or wall_time when the cap ended the grading early")
+    unreached: int = Field(
+        default=0, description="survivors on lines no case runs: the suite lacks an input there, not an oracle"
+    )
     mutants: list[Mutant] = Field(default_factory=list)
 
 
@@ -103,10 +112,16 @@ class TestgenReport(BaseModel):
     task: str
     seed: int
     budget_s: float
+    base_args: list[str] = Field(default_factory=list, description="arguments every generated invocation starts with")
+    base_files: list[str] = Field(default_factory=list, description="input files every generated case has")
     execution_budget: int = Field(description="candidate runs allowed; with the seed it fixes the suite")
     executions: int
     stopped_by: str = Field(description="'budget' (reproducible) or 'wall_time' (runs left when the time ran out)")
-    seconds: float
+    seconds: float = Field(description="wall seconds of generation, the part --budget-s caps")
+    source_seconds: float = Field(
+        default=0.0,
+        description="wall seconds fetching the Debian source package before the capped generation (0: cached)",
+    )
     cpu_seconds: float
     guidance: str = Field(description="'coverage' (edges of a gcc --coverage build) or 'behavior' (novel outputs)")
     features: int

@@ -13,7 +13,7 @@ from twinbench.report.charts import esc, score_bins, score_histogram
 from twinbench.report.details import details_section, flag_badge, humane_key, score_badge
 from twinbench.report.load import Run, TaskResult, load_runs
 from twinbench.report.rank import LeaderboardRow, leaderboard, task_ids
-from twinbench.report.sizes import scores_by_size, task_sizes
+from twinbench.report.sizes import scores_by_size, task_size_records
 
 RUN_COLORS = ("#0969da", "#8250df", "#bf3989", "#bc4c00", "#1b7c83", "#4d2d00", "#6e7781", "#116329")
 # Below this many tasks a histogram says less than the tasks table above it.
@@ -251,20 +251,30 @@ def _leaderboard_row(row: LeaderboardRow, colors: dict[str, str], empty: bool) -
 
 def _size_section(runs: list[Run]) -> str:
     """Mean scores by task size class; nothing when no task's size is known."""
-    sizes = task_sizes(runs)
-    if not sizes:
+    records = task_size_records(runs)
+    if not records:
         return ""
+    sizes = {task: size.size_class for task, size in records.items()}
+    methods = {task: size.method for task, size in records.items()}
     rows = "".join(
         f'<tr><td>{esc(row.run)}</td><td>{esc(row.size_class)}</td><td class="num">{row.tasks}</td>'
-        f'<td class="num">{row.resolved}</td><td class="num">{row.mean_score:.3f}</td></tr>'
-        for row in scores_by_size(runs, sizes)
+        f'<td class="num">{row.resolved}</td><td class="num">{row.mean_score:.3f}</td>'
+        f"<td>{esc(_measured(row.measured_by))}</td></tr>"
+        for row in scores_by_size(runs, sizes, methods)
     )
     return (
         '<section id="sizes"><h3>By task size</h3><div class="scroll"><table><thead><tr><th>run</th><th>size</th>'
-        '<th class="num">tasks</th><th class="num">resolved</th><th class="num">mean score</th></tr></thead>'
-        f'<tbody>{rows}</tbody></table></div><p class="note">Size classes by lines of code of the reference\'s own '
-        "sources: small &lt; 5,000, medium &lt; 50,000, large above.</p></section>"
+        '<th class="num">tasks</th><th class="num">resolved</th><th class="num">mean score</th><th>sized by</th>'
+        f'</tr></thead><tbody>{rows}</tbody></table></div><p class="note">Size classes by lines of code of the '
+        "reference's own sources: small &lt; 5,000, medium &lt; 50,000, large above. A coverage build counts the "
+        "sources linked into the program; a source package counts every own source file of the program's "
+        "language in Debian's source package, all its programs together (an upper bound).</p></section>"
     )
+
+
+def _measured(counts: dict[str, int]) -> str:
+    """`3 coverage build, 5 source package`: how the sizes of a row's tasks were measured."""
+    return ", ".join(f"{count} {method.replace('-', ' ')}" for method, count in counts.items()) or "-"
 
 
 def _errors_table(runs: list[Run]) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from twinbench.report.load import Flag, Run, TaskResult
-from twinbench.report.sizes import scores_by_size, task_sizes
+from twinbench.report.sizes import scores_by_size, task_size_methods, task_sizes
 
 # 2: leaderboard rows carry the audit's flag, `rank` is null for a run kept out of the ranking, and
 # results carry `flag`
@@ -112,7 +112,7 @@ def aggregate_json(runs: list[Run], *, rank_flagged: bool = False) -> dict[str, 
         "tasks": task_ids(runs),
         "leaderboard": [row.model_dump(mode="json") for row in leaderboard(runs, rank_flagged=rank_flagged)],
         "runs": [_run_json(run) for run in runs],
-        "by_size": [row.model_dump() for row in scores_by_size(runs, task_sizes(runs))],
+        "by_size": [row.model_dump() for row in scores_by_size(runs, task_sizes(runs), task_size_methods(runs))],
     }
 
 

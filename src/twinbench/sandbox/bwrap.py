@@ -130,6 +130,7 @@ class BwrapSandbox:
             new_ipc=self.privileged,
             noatime_mount=SANDBOX_TMP if self.privileged else None,
             cgroup_fds=list(cgroup_fds),
+            cpus=config.cpus,
         )
         return [*args, python, "-I", "-S", "-B", "-c", RUNNER_SOURCE, json.dumps(runner_config)]
 

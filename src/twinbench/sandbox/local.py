@@ -83,5 +83,6 @@ def runner_command(config: SessionConfig, scratch: Path) -> list[str]:
         new_ipc=False,
         noatime_mount=None,
         cgroup_fds=[],
+        cpus=config.cpus,
     )
     return [sys.executable, "-I", "-S", "-B", "-c", RUNNER_SOURCE, json.dumps(runner_config)]

@@ -143,6 +143,7 @@ def _result_from(answer: dict[str, Any]) -> ExecResult:
         exit_code=answer["exit_code"],
         signal=answer["signal"],
         timed_out=answer["timed_out"],
+        left_running=bool(answer.get("left_running")),
         stdout=base64.b64decode(answer["stdout"]),
         stderr=base64.b64decode(answer["stderr"]),
         stdout_truncated=answer["stdout_truncated"],

@@ -130,9 +130,14 @@ class RunnerConfig(TypedDict):
     new_ipc: bool  # each run gets a fresh IPC namespace (needs CAP_SYS_ADMIN)
     noatime_mount: str | None  # remounted noatime at start, so that reading the tree changes nothing
     cgroup_fds: list[int]  # open cgroup.procs files the runner joins at start (memory and pids)
+    cpus: int  # runs may use only this many of the CPUs the runner may (its affinity); 0: all of them
 
 
 COLLECT_DIR_FILES = 64  # a collected directory ("name/") yields at most this many files
+# the time every run's input files, directories and symlinks carry (2024-01-02 03:04:05 UTC, testgen's frozen
+# clock): written at run time they would carry the moment of recording, which `ls -l`, `fd --list-details`,
+# archives and gzip headers show, and a later check or grading could never reproduce
+FIXED_FILE_TIME_NS = 1_704_164_645 * 1_000_000_000
 
 
 def main() -> None:
@@ -207,6 +212,11 @@ class Runner:
         self.launcher: str | None = config["launcher"]
         self.child_pgid: int | None = None
         self.reaped: dict[int, int] = {}
+        # RLIMIT_NPROC counts every process of the candidate uid on the whole machine, other sandboxes' too, so
+        # what a program could start would follow the machine's load (a Go runtime or a thread pool failing to
+        # start a thread). Where the sandbox's pids cgroup bounds its processes exactly, the rlimit is left
+        # as the runner has it; without a cgroup it is the only bound there is.
+        self.bounded_by_cgroup = bool(config["cgroup_fds"])
 
     def setup(self) -> None:
         """Join the sandbox's cgroups, then make the read-only master copy every test's work dir links to."""
@@ -214,6 +224,9 @@ class Runner:
             # killing "everything but init and us" is only safe inside a fresh pid namespace
             raise SystemExit("runner: namespace cleanup requested outside a new pid namespace")
         _join_cgroups(self.config["cgroup_fds"])
+        if self.config["cpus"]:
+            # affinity is inherited: every run sees fewer CPUs (nproc, Go's GOMAXPROCS, thread pools, xz -T0)
+            os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: self.config["cpus"]])
         if self.config["noatime_mount"]:
             _remount(self.config["noatime_mount"], MS_NOSUID | MS_NODEV | MS_NOATIME)
         state = os.path.dirname(self.master)
@@ -239,6 +252,7 @@ class Runner:
         limits = request["limits"]
         for name, content in request.get("files", {}).items():
             self._write_input(name, base64.b64decode(content))
+        self._settle_times(list(request.get("files", {})))
         stdin_fd = os.memfd_create("stdin", 0)
         try:
             stdin = base64.b64decode(request.get("stdin", ""))
@@ -258,6 +272,19 @@ class Runner:
             response["crash_reason"] = f"what the run left behind cannot be removed: {failed}"
             response["restart"] = True
         return response
+
+    def _settle_times(self, inputs: list[str]) -> None:
+        """Give the input files, every directory of the work dir, its symlinks and the home one fixed time
+        (FIXED_FILE_TIME_NS); files of the tree keep theirs (the master copy's)."""
+        stamp = (FIXED_FILE_TIME_NS, FIXED_FILE_TIME_NS)
+        for name in inputs:
+            os.utime(os.path.join(self.work, name), ns=stamp, follow_symlinks=False)
+        for directory, _depth in _walk_dirs(self.work):
+            for entry in os.scandir(directory):
+                if entry.is_symlink():
+                    os.utime(entry.path, ns=stamp, follow_symlinks=False)
+            os.utime(directory, ns=stamp)
+        os.utime(self.home, ns=stamp)
 
     def _export(self) -> str | None:
         """Copy the work dir out to the host, sanitized and within the sandbox's disk limit; None, or why not."""
@@ -413,7 +440,7 @@ class Runner:
                 memory_mb=limits["memory_mb"],
                 file_size_mb=limits["file_size_mb"],
                 open_files=limits["open_files"],
-                processes=limits["processes"],
+                processes=self.process_rlimit(limits),
             ),
             workdir=self.work,
             program=program,
@@ -422,6 +449,13 @@ class Runner:
         )
         actions = [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in zip(fds, LAUNCH_FDS, strict=True)]
         return os.posix_spawn(launcher, command, env, file_actions=actions, setsid=True)
+
+    def process_rlimit(self, limits: dict[str, Any]) -> int:
+        """RLIMIT_NPROC for the run: the run's process limit, or the runner's own hard limit (-1: unlimited)
+        where the pids cgroup bounds the sandbox."""
+        if self.bounded_by_cgroup:
+            return resource.getrlimit(resource.RLIMIT_NPROC)[1]
+        return int(limits["processes"])
 
     def _child(
         self,
@@ -447,7 +481,7 @@ class Runner:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_mb"] * mb,) * 2)
             resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
+            resource.setrlimit(resource.RLIMIT_NPROC, (self.process_rlimit(limits),) * 2)
             if self.config["new_ipc"]:
                 _unshare_ipc()
             _prefer_for_oom_kill()
@@ -483,6 +517,7 @@ class Runner:
         timed_out = False
         drain_deadline = None
         status = 0
+        left_running = False
         while open_streams or not exited:
             now = time.monotonic()
             limit = deadline if drain_deadline is None else min(deadline, drain_deadline)
@@ -495,6 +530,7 @@ class Runner:
                     poller.unregister(pidfd)
                     status = self.wait_for(pid)
                     exited = True
+                    left_running = self.processes_left()
                     self.kill_leftovers()
                     drain_deadline = time.monotonic() + DRAIN_AFTER_EXIT_S
                     continue
@@ -517,6 +553,7 @@ class Runner:
             "stdout_truncated": sizes[out_read] > cap,
             "stderr_truncated": sizes[err_read] > cap,
             "timed_out": timed_out,
+            "left_running": left_running,
             "seconds": seconds,
             "exit_code": None,
             "signal": None,
@@ -526,6 +563,21 @@ class Runner:
         elif os.WIFSIGNALED(status):
             response["signal"] = os.WTERMSIG(status)
         return response
+
+    def processes_left(self) -> bool:
+        """Is a process the program started still alive now that it has exited? What such a process would
+        print or write races the kill that follows, so its run is not a fair expectation."""
+        self._reap()
+        try:
+            if self.cleanup_mode == "process_group":
+                if self.child_pgid is None:
+                    return False
+                os.killpg(self.child_pgid, 0)
+            else:
+                os.kill(-1, 0)  # signal 0 to all of the pid namespace but init and us: is anyone there?
+        except OSError:
+            return False
+        return True
 
     def kill_leftovers(self) -> None:
         """Kill every candidate process: all of the pid namespace but init and us, or the child's group."""

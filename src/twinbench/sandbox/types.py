@@ -32,6 +32,11 @@ class SessionConfig(BaseModel):
         default=True,
         description="bwrap: fixed /etc/passwd, group, hostname and hosts, so no expectation depends on the host",
     )
+    cpus: int = Field(
+        default=0,
+        ge=0,
+        description="runs see only this many of the host's CPUs (their affinity); 0: all (recording's host probe: 1)",
+    )
 
 
 class ExecRequest(BaseModel):
@@ -54,6 +59,9 @@ class ExecResult(BaseModel):
     exit_code: int | None = None
     signal: int | None = None
     timed_out: bool = False
+    left_running: bool = Field(
+        default=False, description="processes the program started were still running when it exited (then killed)"
+    )
     stdout: bytes = b""
     stderr: bytes = b""
     stdout_truncated: bool = False

@@ -2,7 +2,7 @@
 
 Classes: `info` (help, version or usage text), `cli_error` (the command line is rejected), `input_error`
 (the command line is fine, the input is not: a missing file, a syntax error), `core` (the program succeeds
-and prints or writes something), `trivial` (it succeeds and prints nothing).
+and prints or writes something, on stderr too), `trivial` (it succeeds and prints nothing).
 """
 
 from __future__ import annotations
@@ -94,6 +94,12 @@ def classify(behavior: Behavior, probes: ReferenceProbes) -> CaseClass:
         if output and output in probes.info_outputs():
             return CaseClass.info
         if behavior.stdout_size or behavior.wrote_files:
+            return CaseClass.core
+        if behavior.stderr_size:
+            # a success that reports on stderr (statistics, a verbose summary) is core, unless what it says
+            # is a complaint about the command line, which the errors-only imitation's templates cover
+            if _CLI_ERROR.search(behavior.stderr[:400]) or errors_only_passes(behavior, probes):
+                return CaseClass.cli_error
             return CaseClass.core
         return CaseClass.trivial
     head = behavior.stderr[:400] + behavior.stdout[:200]

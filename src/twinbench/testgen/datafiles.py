@@ -28,7 +28,7 @@ VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 6, 8, 5, 3, 3, 3, 4, 7)
 # a lone continuation byte and a cut-off sequence: what a reader decoding its data files must handle
 MULTIBYTE = (
     "é".encode(), "€".encode(), "𝄞".encode(), b"\xf8\x88\x80\x80\x80", b"\xfc\x84\x80\x80\x80\x80",
-    b"\xc0\xaf", b"\x80", b"\xe2\x82",
+    b"\xc0\xaf", b"\xe0\x81\x81", b"\x80", b"\xe2\x82",
 )  # fmt: skip
 # each zip variant's deflate blocks: dynamic Huffman codes (level 9), the fixed codes of RFC 1951 (zlib's
 # Z_FIXED strategy; zlib picks them by itself only for tiny inputs), stored blocks (level 0)

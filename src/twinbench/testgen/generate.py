@@ -73,6 +73,13 @@ class TestgenOptions(BaseModel):
     workers: int = 2
     upstream_tests: bool = Field(default=True, description="seed from the Debian source package's own tests")
     mutants: int = Field(default=0, ge=0, description="mutants of the reference whose survivors new cases should kill")
+    base_args: list[str] = Field(
+        default_factory=list,
+        description="arguments every invocation starts with, probes included: a mode flag such as fzf's --filter",
+    )
+    base_files: dict[str, bytes] = Field(
+        default_factory=dict, description="input files every invocation has, probes included: a key, a directory tree"
+    )
 
     def execution_budget(self) -> int:
         """Candidate runs allowed."""
@@ -137,15 +144,16 @@ def generate_suite(
     kinds = detect_kinds(inputs.docs_text)
     long_options = [flag for option in inputs.model.options for flag in option.flags if flag.startswith("--")]
     progress("probing", 0, 1)
-    probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers)
+    probes = probe_reference(inputs.task, inputs.model, sandbox, options.workers, options.base_args, options.base_files)
     phases.lap("probing")
     progress("products", 0, 1)
     # formats the docs name that no sample file was found for: the reference may write them itself
     missing = [f.suffixes[0] for f in formats_in_docs(inputs.docs_text) if f.magic]
     missing = [suffix for suffix in missing if not any(suffix_of(name) == suffix for name, _ in inputs.samples)]
     producers = [*inputs.model.examples, *writer_examples(inputs.model.subcommands, missing)]
+    producers = [[*options.base_args, *producer] for producer in producers]
     products = make_products(inputs.task, producers, sandbox, options.workers)
-    model = with_listed_choices(inputs.task, inputs.model, sandbox, options.workers)
+    model = with_listed_choices(inputs.task, inputs.model, sandbox, options.workers, options.base_args)
     # listed values are documented values: a run that works with one is a behavior of its own
     vocabulary = list(dict.fromkeys([*inputs.vocabulary, *(value for o in model.options for value in o.choices)]))
     phases.lap("products")
@@ -158,6 +166,8 @@ def generate_suite(
         language,
         docs_text=inputs.docs_text,
         samples=[*inputs.samples, *products],
+        base_args=options.base_args,
+        base_files=options.base_files,
     )
     with open_explorer(
         inputs.task, sandbox, options.workers, coverage, features_of, vocabulary, long_options
@@ -178,6 +188,9 @@ def generate_suite(
         specs = _numbered(selection.chosen, 0)
         progress("clock probe", 0, 1)
         task = with_clock_if_read(inputs.task, specs, sandbox, options.workers)
+        if task.clock != inputs.task.clock:
+            # `suite check` probes the saved task, frozen clock included: so must the gate's imitation here
+            probes = probe_reference(task, inputs.model, sandbox, options.workers)
         phases.lap("clock probe")
         suite, record = record_specs(task, specs, sandbox, options.workers, progress, inputs.docs_text)
         phases.lap("recording")
@@ -231,6 +244,8 @@ def generate_suite(
         task=task.id,
         seed=options.seed,
         budget_s=options.budget_s,
+        base_args=options.base_args,
+        base_files=sorted(options.base_files),
         execution_budget=options.execution_budget(),
         executions=exploration.executions,
         core_round_executions=explorer.executions - exploration.executions,

@@ -248,6 +248,9 @@ ENCODED_SAMPLES: dict[str, tuple[tuple[str, ...], tuple[bytes, ...]]] = {
             "héllo € 𝄞 ﬁ\n".encode(),
             b"\xf8\x88\x80\x80\x80a\xfc\x84\x80\x80\x80\x80b\n",
             b"\xc0\xaf\xe0\x80\xaf\xed\xa0\x80\xf4\x90\x80\x80\n",
+            # overlong forms of letters: unlike '/', every continuation byte carries bits of the code, so a
+            # decoder that adds or shifts one of them wrongly shows it
+            b"\xc1\x81\xe0\x81\x82\xf0\x80\x81\x83\xf8\x80\x80\x81\x84\xfc\x80\x80\x80\x81\x85\n",
             b"\xff\xfe\xe2\x82\n\xc3",
         ),
     ),

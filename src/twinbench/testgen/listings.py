@@ -52,8 +52,11 @@ def listed_values(output: str) -> list[str]:
     return list(dict.fromkeys(values))[:MAX_CHOICES]
 
 
-def with_listed_choices(task: Task, model: CliModel, sandbox: Sandbox, workers: int = 2) -> CliModel:
-    """The model with the choices of every option whose docs name a listing call, from the reference's answer."""
+def with_listed_choices(
+    task: Task, model: CliModel, sandbox: Sandbox, workers: int = 2, base_args: list[str] | None = None
+) -> CliModel:
+    """The model with the choices of every option whose docs name a listing call, from the reference's answer
+    (each call after the base arguments generation starts every invocation with)."""
     calls = listing_calls(model)
     if not calls:
         return model
@@ -66,7 +69,12 @@ def with_listed_choices(task: Task, model: CliModel, sandbox: Sandbox, workers: 
         jobs = [
             (
                 flag,
-                request_for(task, TestCase(id="listing", argv=argv, timeout_s=LISTING_TIMEOUT_S, expect=placeholder)),
+                request_for(
+                    task,
+                    TestCase(
+                        id="listing", argv=[*(base_args or []), *argv], timeout_s=LISTING_TIMEOUT_S, expect=placeholder
+                    ),
+                ),
             )
             for flag, argv in calls.items()
         ]

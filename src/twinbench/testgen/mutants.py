@@ -29,6 +29,7 @@ from twinbench.protocols import Sandbox
 from twinbench.reference.coverage import CoverageBuildError
 from twinbench.sandbox import WORK_DIR
 from twinbench.sandbox.launcher import cache_dir
+from twinbench.testgen.rust_mutants import RustcReplay, RustcUnit, rustc_units
 from twinbench.testgen.validity import grade_executable
 
 Item = TypeVar("Item")
@@ -36,17 +37,32 @@ MUTABLE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".y", ".l", ".rs")
 MAKE_TIMEOUT_S = 600
 GRADE_CHUNK = 128
 COVERAGE_FLAGS = "--coverage -O0 -g"
+# Each set is appended last, so it wins over the build's own -O and -g; a fixed seed keeps the optimizer
+# deterministic. A mutant is equivalent when any one set compiles it to the unmutated binary: the sets see
+# different things (plain -O2 folded figlet's dead `wordbreakmode = 1`, which whole-program optimization
+# did not; link-time optimization with unreferenced sections dropped removes a function the program never
+# calls, figlet's Zread, which plain -O2 keeps)
+OPTIMIZING_FLAG_SETS = (
+    "-O2 -g0 -frandom-seed=twinbench-mutant",
+    "-O2 -g0 -frandom-seed=twinbench-mutant -flto -ffat-lto-objects -flto-partition=one"
+    " -ffunction-sections -fdata-sections -Wl,--gc-sections",
+)
+OPTIMIZING_COMPILERS = ("cc", "gcc", "c++", "g++", "x86_64-linux-gnu-gcc", "x86_64-linux-gnu-g++")
 COMPILER_WRAPPER = "twinbench-cc"
 COMPILER_WRAPPERS = "compiler-wrappers"
 # counters of a coverage-built mutant go to a scratch dir; unwritable counters would print to stderr
 GCOV_ENV = {"GCOV_PREFIX": f"{WORK_DIR}/.twinbench-gcov", "GCOV_PREFIX_STRIP": "64"}
 
-_OPERATORS = re.compile(r"==|!=|<=|>=|&&|\|\||<<=?|>>=?|->|\+\+|--|\+=|-=|[<>+\-]|(?<![\w.])\d+(?![\w.])")
+_OPERATORS = re.compile(r"==|!=|<=|>=|&&|\|\||<<=?|>>=?|->|\+\+|--|\+=|-=|[<>+\-]|(?<![\w.$@])\d+(?![\w.])")
+# `$1` and `@2` in a yacc action name a rule's parts: not numbers (swapping them makes bison fail)
 _SWAPS = {
     "==": "!=", "!=": "==", "<=": "<", ">=": ">", "<": "<=", ">": ">=", "&&": "||", "||": "&&",
     "+": "-", "-": "+", "+=": "-=", "-=": "+=",
 }  # fmt: skip
 _MASK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+# Rust's strings may span lines and be raw (r#"..."#, which escapes nothing); a char literal holds one char
+# or one escape, so a lifetime (`'a`) is code
+_MASK_RUST = re.compile(r'/\*.*?\*/|//[^\n]*|b?r(#*)".*?"\1|b?"(?:\\.|[^"\\])*"|b?\'(?:\\[^\']+|[^\'\\\n])\'', re.S)
 
 
 class MutationTarget(BaseModel):
@@ -58,6 +74,9 @@ class MutationTarget(BaseModel):
     make_args: list[str] = Field(default_factory=list, description="variables the build was made with")
     make_env: dict[str, str] = Field(default_factory=dict, description="environment make needs for the same compiler")
     label: str = "reference"
+    rustc_units: list[RustcUnit] = Field(
+        default_factory=list, description="a cargo build: its own crates' rustc runs, replayed instead of make"
+    )
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,9 @@ def target_from_coverage_build(build: object) -> MutationTarget:
     source_dir = Path(getattr(build, "source_dir"))  # noqa: B009 - any object with these fields will do
     binary = Path(getattr(build, "binary"))  # noqa: B009
     sources = [name for name in getattr(build, "source_files", []) if name.endswith(MUTABLE_SUFFIXES)]
+    label = f"{getattr(build, 'package', 'reference')}-{getattr(build, 'version', '')}"
+    if getattr(build, "language", "c") == "rust":
+        return _rust_target(source_dir, binary, sources, Path(getattr(build, "build_log", "") or "/nonexistent"), label)
     make_args: list[str] = []
     make_env: dict[str, str] = {}
     wrappers = source_dir.parent / COMPILER_WRAPPERS
@@ -106,6 +128,64 @@ def target_from_coverage_build(build: object) -> MutationTarget:
         make_env=make_env,
         label=f"{getattr(build, 'package', 'reference')}-{getattr(build, 'version', '')}",
     )
+
+
+def _rust_target(source_dir: Path, binary: Path, sources: list[str], log: Path, label: str) -> MutationTarget:
+    """A cargo build's target: its own crates' rustc runs, read from the build log."""
+    try:
+        units = rustc_units(log.read_text(encoding="utf-8", errors="replace"), source_dir)
+    except OSError as exc:
+        raise CoverageBuildError(f"no mutants of a Rust build without its build log ({log}): {exc}") from None
+    if not units:
+        raise CoverageBuildError(f"{log} shows no rustc run of a crate in {source_dir} (not a cargo -vv log?)")
+    return MutationTarget(
+        source_dir=source_dir,
+        binary=binary,
+        source_files=[name for name in sources if name.endswith(".rs")],
+        label=label,
+        rustc_units=units,
+    )
+
+
+def optimizing_target(target: MutationTarget, wrappers: Path, flags: str) -> MutationTarget:
+    """The same target built optimized and without counters or debug info, by compilers in `wrappers`.
+
+    Two builds that differ only in a mutation the optimizer folds away (`x + 0`, a store nobody reads) are
+    byte-identical here, though not as coverage builds, whose counters and line tables follow the source."""
+    wrappers.mkdir(parents=True, exist_ok=True)
+    for name in OPTIMIZING_COMPILERS:
+        script = wrappers / name
+        real = _real_compiler(target, name)
+        script.write_text(f'#!/bin/sh\nexec {real} "$@" {flags}\n', encoding="utf-8")
+        script.chmod(0o755)
+    make_args = [arg for arg in target.make_args if arg.split("=", 1)[0] not in ("CC", "CXX", "CFLAGS", "LDFLAGS")]
+    make_args += [f"CC={wrappers / 'cc'}", f"CXX={wrappers / 'c++'}", f"CFLAGS={flags}", f"LDFLAGS={flags}"]
+    make_env = {key: value for key, value in target.make_env.items() if not key.startswith("DEB_")}
+    if target.make_env:
+        # a dpkg-buildpackage build: its rules pick the compiler from PATH and the flags from dpkg-buildflags
+        make_args = []
+        make_env["PATH"] = f"{wrappers}:/usr/sbin:/usr/bin:/sbin:/bin"
+        for variable in ("DEB_CFLAGS_APPEND", "DEB_CXXFLAGS_APPEND"):
+            make_env[variable] = flags
+    return target.model_copy(update={"make_args": make_args, "make_env": make_env, "label": target.label + "-O2"})
+
+
+_EXEC_LINE = re.compile(r'^exec (\S+) "\$@"', re.M)
+
+
+def _real_compiler(target: MutationTarget, name: str) -> str:
+    """The compiler a coverage wrapper of the target calls for `name`, else the one on PATH."""
+    candidates = [target.source_dir.parent / COMPILER_WRAPPERS / name]
+    if name in ("cc", "gcc"):
+        candidates.append(target.source_dir.parent / COMPILER_WRAPPER)
+    for candidate in candidates:
+        try:
+            found = _EXEC_LINE.search(candidate.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+        if found:
+            return found.group(1)
+    return shutil.which(name, path="/usr/bin:/bin") or name
 
 
 def _made_binary(source_dir: Path, binary: Path) -> Path:
@@ -145,6 +225,7 @@ def _made_binary(source_dir: Path, binary: Path) -> Path:
 
 
 MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
+PENDING = "mutating"  # names the source a build has mutated in the copy until it has put the original back
 
 
 def _make_location(source_dir: Path, binary: Path) -> tuple[Path, str]:
@@ -178,11 +259,17 @@ def mutation_sites(target: MutationTarget) -> list[Site]:
             text = (target.source_dir / name).read_text(encoding="utf-8", errors="surrogateescape")
         except OSError:
             continue
-        masked = _MASK.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+        mask = _MASK_RUST if name.endswith(".rs") else _MASK
+        masked = mask.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
         # preprocessor lines, and yacc/lex declarations (%token <type> ...), are not code to mutate
         masked = re.sub(r"(?m)^[ \t]*[#%].*$", lambda m: " " * len(m.group(0)), masked)
+        rust = name.endswith(".rs")
         for match in _OPERATORS.finditer(masked):
             token = match.group(0)
+            if rust and not token.isdigit() and not _spaced(masked, match.start(), match.end()):
+                # rustfmt spaces binary operators; unspaced ones are generics (`Vec<u8>`), closures (`||`),
+                # references (`&&x`) or negation, whose swaps do not compile
+                continue
             replacement = _SWAPS.get(token)
             if replacement is None and token.isdigit():
                 replacement = "1" if token == "0" else "0" if token == "1" else str(int(token) + 1)
@@ -190,6 +277,10 @@ def mutation_sites(target: MutationTarget) -> list[Site]:
                 line = masked.count("\n", 0, match.start()) + 1
                 sites.append(Site(name, match.start(), line, token, replacement))
     return sites
+
+
+def _spaced(text: str, start: int, end: int) -> bool:
+    return start > 0 and text[start - 1] in " \t\n" and end < len(text) and text[end] in " \t\n"
 
 
 def choose_sites(target: MutationTarget, count: int, seed: int) -> list[Site]:
@@ -214,6 +305,29 @@ class MutantBuilder:
         # make runs where a Makefile knows the binary: its own directory, or the nearest one above it that
         # has a Makefile (a non-recursive automake build such as sed's makes sed/sed from the top)
         self.make_dir, self.make_target = _make_location(target.source_dir, target.binary)
+        self._optimizing: list[MutantBuilder] = []
+        self.replay: RustcReplay | None = None
+        if target.rustc_units:
+            self.replay = RustcReplay(target.source_dir, target.rustc_units, target.binary.name, self.root / "replay")
+        # a replayed rustc build has neither counters nor debug info: identical builds are already the
+        # compiler's proof; a coverage build's are not, so it is built again optimized
+        self.identical_means = "identical build" if self.replay else "identical coverage build"
+
+    def compiler_proves_equivalent(self, site: Site) -> bool:
+        """Whether the mutant's binary is byte-identical to the unmutated file's when built optimized with any
+        of OPTIMIZING_FLAG_SETS (each in a private tree of its own). A build that fails proves nothing."""
+        if self.replay is not None:
+            return False
+        if not self._optimizing:
+            for number, flags in enumerate(OPTIMIZING_FLAG_SETS):
+                optimized = optimizing_target(self.target, self.root / f"optimizing-compilers-{number}", flags)
+                self._optimizing.append(MutantBuilder(optimized, self.root / f"optimized-{number}"))
+        for builder in self._optimizing:
+            baseline = builder.baseline(site.file)
+            mutant = builder.build(site) if baseline is not None else None
+            if mutant is not None and baseline is not None and mutant.read_bytes() == baseline.read_bytes():
+                return True
+        return False
 
     def baseline(self, file: str) -> Path | None:
         """The binary rebuilt in the copy with `file` unmutated (what a mutant of `file` is compared with)."""
@@ -234,10 +348,17 @@ class MutantBuilder:
             return None
         if (cached / "executable").is_file():
             return cached / "executable"
+        if self.replay is not None:
+            return self._replayed(self.replay, file, content, cached)
         self._ensure_tree()
         source = self.tree / file
-        original = source.read_bytes()
+        # the coverage build's file, not the copy's: a build killed before it restored the copy left a mutant
+        # there, which every later build would carry
+        original = (self.target.source_dir / file).read_bytes()
+        self._restore_interrupted()
+        pending = self.root / PENDING
         try:
+            pending.write_text(file, encoding="utf-8")
             source.write_bytes(content)
             # newer than every object, whatever the clock granularity: make rebuilds this one object
             future = time.time() + 2
@@ -263,6 +384,31 @@ class MutantBuilder:
             source.write_bytes(original)
             later = time.time() + 4  # the next build rebuilds the restored object too
             os.utime(source, (later, later))
+            pending.unlink(missing_ok=True)
+
+    def _restore_interrupted(self) -> None:
+        """Put back the file a killed build left mutated in the copy (named in the PENDING marker)."""
+        pending = self.root / PENDING
+        if not pending.is_file():
+            return
+        file = pending.read_text(encoding="utf-8")
+        if file in self.target.source_files:
+            (self.tree / file).write_bytes((self.target.source_dir / file).read_bytes())
+            later = time.time() + 4
+            os.utime(self.tree / file, (later, later))
+        pending.unlink()
+
+    def _replayed(self, replay: RustcReplay, file: str, content: bytes, cached: Path) -> Path | None:
+        scratch = self.root / "scratch"
+        shutil.rmtree(scratch, ignore_errors=True)
+        built, complaint = replay.build(file, content, scratch)
+        cached.mkdir(parents=True, exist_ok=True)
+        if built is None:
+            (cached / "failed").write_bytes(complaint)
+            return None
+        shutil.copy2(built, cached / "executable")
+        shutil.rmtree(scratch, ignore_errors=True)
+        return cached / "executable"
 
     def _ensure_tree(self) -> None:
         ready = self.root / "tree.ready"
@@ -305,11 +451,14 @@ def mutation_score(
     builder: MutantBuilder | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
     time_left: Callable[[], float] | None = None,
+    line_counts: dict[str, dict[int, int]] | None = None,
 ) -> MutationReport:
     """Build `count` mutants and grade each with the suite; the report lists survivors with their diffs.
 
     With `time_left` (seconds left under a wall-time cap), mutants not started before it reaches zero are
-    reported as not_run and the report says it was stopped by the wall time."""
+    reported as not_run and the report says it was stopped by the wall time. With `line_counts` (file ->
+    line -> times the suite ran it, on the coverage build), a mutant on a line the suite never runs
+    survives without grading: a run that never reaches the mutated code cannot behave differently."""
     started = time.monotonic()
     builder = builder or MutantBuilder(target)
     sites = choose_sites(target, count, seed)
@@ -332,6 +481,7 @@ def mutation_score(
             replacement=site.replacement,
             status="build_failed",
             diff=_diff(target, site),
+            reached=_reached(line_counts, site),
         )
         if out_of_time:
             mutant.status = "not_run"
@@ -342,6 +492,12 @@ def mutation_score(
                 baseline_ids = passing_ids(task, suite, baseline, sandbox, workers)
             if binary.read_bytes() == baseline.read_bytes():
                 mutant.status = "equivalent"
+                mutant.equivalence = builder.identical_means
+            elif builder.compiler_proves_equivalent(site):
+                mutant.status = "equivalent"
+                mutant.equivalence = "identical optimized build"
+            elif mutant.reached is False:
+                mutant.status = "survived"
             else:
                 failing = first_failures(task, suite, binary, baseline_ids, sandbox, workers)
                 mutant.status = "killed" if failing else "survived"
@@ -362,9 +518,18 @@ def mutation_score(
         baseline_cases=len(baseline_ids or ()),
         seconds=round(time.monotonic() - started, 2),
         not_run=sum(m.status == "not_run" for m in mutants),
+        unreached=sum(m.status == "survived" and m.reached is False for m in mutants),
         stopped_by="wall_time" if any(m.status == "not_run" for m in mutants) else "done",
         mutants=mutants,
     )
+
+
+def _reached(line_counts: dict[str, dict[int, int]] | None, site: Site) -> bool | None:
+    """Whether the suite runs the mutated line; None when unknown (no counts, or a line with no code of its
+    own: a declaration, a macro's body, whose code is counted where it is used)."""
+    if line_counts is None or site.line not in line_counts.get(site.file, {}):
+        return None
+    return line_counts[site.file][site.line] > 0
 
 
 def passing_ids(task: Task, suite: Suite, binary: Path, sandbox: Sandbox, workers: int) -> set[str]:
@@ -412,6 +577,7 @@ def _key(target: MutationTarget, file: str, original: bytes, what: str) -> str:
     make_dir, make_target = _make_location(target.source_dir, target.binary)
     where = [str(target.binary), str(make_dir), make_target]
     setup = " ".join([*where, *target.make_args, *sorted(f"{k}={v}" for k, v in target.make_env.items())])
+    setup += "".join(unit.model_dump_json() for unit in target.rustc_units)
     for part in (file.encode(), original, what.encode(), setup.encode()):
         digest.update(part + b"\0")
     return digest.hexdigest()[:20]

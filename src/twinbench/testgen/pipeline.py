@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,12 +59,24 @@ def load_cli_model(task_dir: TaskDir) -> CliModel:
     return model
 
 
-def read_generation_inputs(task_dir: TaskDir, model: CliModel, upstream_tests: bool = True) -> GenerationInputs:
-    """What generation reads from the task directory and the reference's package (and its source's tests)."""
-    data_paths = package_data_paths(task_dir)
+def source_for(task_dir: TaskDir, upstream_tests: bool = True) -> SourceTree | None:
+    """The Debian source package of the task's reference (downloaded once, then cached), or None when the task
+    has no package or its tests are not asked for. A download takes minutes on a slow mirror, so run_testgen
+    does this before the wall-time cap starts."""
     package = task_dir.task.reference.debian_package
-    # fetched once for both uses: a source the mirror lacks costs an apt-get run each time it is asked for
-    source = fetch_source(package) if upstream_tests and package is not None else None
+    if not upstream_tests or package is None:
+        return None
+    return fetch_source(package)
+
+
+def read_generation_inputs(
+    task_dir: TaskDir, model: CliModel, upstream_tests: bool = True, source: SourceTree | None = None
+) -> GenerationInputs:
+    """What generation reads from the task directory and the reference's package (and its source's tests:
+    `source`, or fetched here when not given)."""
+    if source is None:
+        source = source_for(task_dir, upstream_tests)
+    data_paths = package_data_paths(task_dir)
     upstream, note = upstream_test_specs(task_dir, model, source) if upstream_tests else ([], "not asked for")
     docs_text = "\n".join(text[:DOC_TEXT_LIMIT] for text in doc_texts(task_dir))
     return GenerationInputs(
@@ -105,7 +118,16 @@ def run_testgen(
     coverage_dir: Path | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> TestgenReport:
-    """Generate tests/suite.jsonl and tests/testgen.json for a task."""
+    """Generate tests/suite.jsonl and tests/testgen.json for a task.
+
+    The Debian source (upstream tests, format samples) is fetched first, as a phase of its own: `--budget-s`
+    caps generation, from reading the inputs to the coverage replay, not a download whose time depends on the
+    mirror (a first testgen of brotli spent its whole 60 s in `apt-get source` and kept one case)."""
+    if on_progress is not None:
+        on_progress("fetching source", 0, 1)
+    fetch_started = time.monotonic()
+    source = source_for(task_dir, options.upstream_tests)
+    source_seconds = round(time.monotonic() - fetch_started, 2)
     clock = WallClock(None if options.runs else options.budget_s)
     model = load_cli_model(task_dir)
     build = load_coverage_build(coverage_dir) if coverage_dir is not None else None
@@ -125,7 +147,7 @@ def run_testgen(
         raise FormatError("--mutants needs --coverage-build: mutants are made from the coverage build's sources")
     target = target_from_coverage_build(build) if options.mutants and build is not None else None
     generated = generate_suite(
-        read_generation_inputs(task_dir, model, options.upstream_tests),
+        read_generation_inputs(task_dir, model, options.upstream_tests, source),
         sandbox,
         options,
         guide,
@@ -144,7 +166,7 @@ def run_testgen(
             on_progress("coverage", 0, len(generated.suite))
         coverage = measure_coverage(build, task_dir, generated.suite, on_progress)
         report = report.model_copy(update={"coverage": coverage})
-    report = report.model_copy(update={"seconds": round(clock.elapsed(), 2)})
+    report = report.model_copy(update={"seconds": round(clock.elapsed(), 2), "source_seconds": source_seconds})
     (task_dir.root / "tests" / TESTGEN_REPORT).write_text(report.model_dump_json(indent=2), encoding="utf-8")
     return report
 
@@ -156,6 +178,16 @@ def measure_coverage(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> CoverageReport:
     """Line coverage of the final suite: run every case with the instrumented reference, counters read back."""
+    return line_coverage(build, suite_runner(build, task_dir, suite, on_progress))
+
+
+def suite_runner(
+    build: CoverageBuild,
+    task_dir: TaskDir,
+    suite: Suite,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> Callable[[dict[str, str]], None]:
+    """What runs every case with the instrumented reference, given the counters' environment."""
 
     def run_all(env_extra: dict[str, str]) -> None:
         for number, case in enumerate(suite.cases, start=1):
@@ -181,7 +213,7 @@ def measure_coverage(
             if on_progress is not None and (number % 16 == 0 or number == len(suite.cases)):
                 on_progress("coverage", number, len(suite.cases))
 
-    return line_coverage(build, run_all)
+    return run_all
 
 
 def vocabulary(model: CliModel, data_paths: list[str]) -> list[str]:

@@ -76,8 +76,19 @@ class ReferenceProbes(BaseModel):
         return {run.stdout + run.stderr for run in self.exact if run.status == 0 and (run.stdout or run.stderr)}
 
 
-def probe_reference(task: Task, model: CliModel, sandbox: Sandbox, workers: int = 2) -> ReferenceProbes:
-    """Run the probes on the real reference in the sandbox and cut the error templates."""
+def probe_reference(
+    task: Task,
+    model: CliModel,
+    sandbox: Sandbox,
+    workers: int = 2,
+    base_args: list[str] | None = None,
+    base_files: dict[str, bytes] | None = None,
+) -> ReferenceProbes:
+    """Run the probes on the real reference in the sandbox and cut the error templates.
+
+    With `base_args` and `base_files` (the mode flag every generated invocation starts with, the files every
+    case has) each probe gets them too, so that the imitations learn the replies the suite's invocations get."""
+    base = list(base_args or [])
     long_names, long_value, short, short_value = _documented_options(model)
     value_long = next(iter(long_value), None)
     value_short = next(iter(short_value), None)
@@ -90,7 +101,8 @@ def probe_reference(task: Task, model: CliModel, sandbox: Sandbox, workers: int 
         argvs["missing_value_long"] = [value_long]
     if value_short is not None:
         argvs["missing_value_short"] = [f"-{value_short}"]
-    runs = _run(task, argvs, sandbox, workers)
+    argvs = {key: [*base, *argv] for key, argv in argvs.items()}
+    runs = _run(task, argvs, sandbox, workers, base_files or {})
 
     probes = ReferenceProbes(long=long_names, long_value=long_value, short=short, short_value=short_value)
     for key, argv in argvs.items():
@@ -99,13 +111,17 @@ def probe_reference(task: Task, model: CliModel, sandbox: Sandbox, workers: int 
             continue
         if key.startswith("info"):
             probes.exact.append(run)
+            if base and len(argv) > len(base):
+                # the reply to `--help` in the mode is what the imitation gives for `--help` wherever it comes
+                # (it looks an option up alone, as in a call without base arguments)
+                probes.exact.append(run.model_copy(update={"argv": argv[len(base) :]}))
             if run.status == 0:
                 help_text = (run.stdout + run.stderr).decode("utf-8", errors="replace")
                 _learn_options(probes, help_text)
             continue
         if run.status == 0:
             continue  # not an error: nothing to template
-        probes.templates[key] = _template(run, argv[0])
+        probes.templates[key] = _template(run, argv[len(base)])
     return probes
 
 
@@ -157,14 +173,19 @@ def _template(run: ProbeRun, arg: str) -> ErrorTemplate:
     return ErrorTemplate(status=run.status, stdout=stdout, stderr=stderr, bare=False)
 
 
-def _run(task: Task, argvs: dict[str, list[str]], sandbox: Sandbox, workers: int) -> dict[str, ProbeRun]:
+def _run(
+    task: Task, argvs: dict[str, list[str]], sandbox: Sandbox, workers: int, files: dict[str, bytes]
+) -> dict[str, ProbeRun]:
     runs: dict[str, ProbeRun] = {}
     with tempfile.TemporaryDirectory(prefix="twinbench-probe-") as scratch:
         tree = Path(scratch)
         stage_reference(resolve_binary(task.reference.binary), tree)
         config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
         placeholder = Expectation(exit_code=0)
-        cases = [TestCase(id=k, argv=argv, timeout_s=PROBE_TIMEOUT_S, expect=placeholder) for k, argv in argvs.items()]
+        cases = [
+            TestCase(id=k, argv=argv, files=files, timeout_s=PROBE_TIMEOUT_S, expect=placeholder)
+            for k, argv in argvs.items()
+        ]
         jobs = [(case.id, request_for(task, case)) for case in cases]
 
         def keep(key: str, result: ExecResult) -> None:

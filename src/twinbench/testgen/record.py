@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import tempfile
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from twinbench.formats import CompareMode, Comparison, Expectation, Suite, Task, TestCase
+from twinbench.formats import CompareMode, Comparison, Expectation, Limits, Suite, Task, TestCase
 from twinbench.protocols import Sandbox
 from twinbench.reference import resolve_binary, stage_reference
 from twinbench.sandbox import ExecResult, SessionConfig
@@ -41,6 +42,14 @@ CRASH_MESSAGE = re.compile(
 )
 # a crash message the docs quote must match this much of it to count as documented behaviour
 MIN_DOCUMENTED_CHARS = 12
+# the host probe's runs see one CPU: an output that follows the machine's CPU count (nproc, a default thread
+# count, xz -T0's block layout) changes there, on a machine of two or more CPUs
+PROBE_CPUS = 1
+# the time of the reference's copy in the host probe's tree (a copy for recording keeps the binary's own)
+PROBE_FILE_TIME = 946_684_800
+RACY_REASON = (
+    "gold_racy: the reference exited while processes it started still ran; what they print races the sandbox's cleanup"
+)
 
 
 class CaseSpec(BaseModel):
@@ -79,13 +88,16 @@ def record_reference(
     """Run every spec `repeats` times on the reference; keep the ones that behave the same each time.
 
     Cases where the reference crashes (a signal, a heap check, a failed assert, a panic) are dropped as
-    gold_crash unless `docs_text` quotes the message. With `host_probe`, every stable case runs once more
-    with the machine's identity files hidden, and those that change are dropped as host_dependent."""
+    gold_crash unless `docs_text` quotes the message, and cases where the reference left processes running
+    as gold_racy. With `host_probe`, every stable case runs once more with the machine's identity files
+    hidden, one CPU, the reference staged another way and the sandbox's memory and process limits doubled; those
+    that change are dropped as host_dependent (or gold_racy when processes were left)."""
     binary = resolve_binary(task.reference.binary)
     observed: dict[str, list[ExecResult]] = {spec.id: [] for spec in specs}
     cases = {spec.id: case_for_spec(spec) for spec in specs}
     with tempfile.TemporaryDirectory(prefix="twinbench-ref-") as scratch:
-        tree = Path(scratch)
+        tree = Path(scratch, "record")
+        tree.mkdir()
         stage_reference(binary, tree)
         config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
         jobs = [(spec.id, request_for(task, cases[spec.id])) for _ in range(repeats) for spec in specs]
@@ -98,10 +110,19 @@ def record_reference(
         run_many(sandbox, config, jobs, workers, collect)
         probed: dict[str, ExecResult] = {}
         if host_probe:
+            probe_tree = Path(scratch, "probe")
+            probe_tree.mkdir()
+            stage_probe_reference(binary, probe_tree)
             hidden = tuple(Path(path) for path in HOST_FILES if Path(path).exists())
-            probe_config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb, hidden_paths=hidden)
-            stable = [spec for spec in specs if _drop_reason(observed[spec.id]) is None]
-            probe_jobs = [(spec.id, request_for(task, cases[spec.id])) for spec in stable]
+            probe_config = SessionConfig(
+                tree=probe_tree, disk_mb=task.limits.test.disk_mb, hidden_paths=hidden, cpus=PROBE_CPUS
+            )
+            raised = raised_test_limits(task.limits.test)
+            # a case normalized later (one stream ignored) is probed too: what it still compares must hold
+            stable = [
+                spec for spec in specs if (_drop_reason(observed[spec.id]) or "gold_flaky").startswith("gold_flaky")
+            ]
+            probe_jobs = [(spec.id, request_for(task, cases[spec.id], raised)) for spec in stable]
             run_many(sandbox, probe_config, probe_jobs, workers, probed.__setitem__)
 
     report = RecordReport()
@@ -109,18 +130,19 @@ def record_reference(
     for spec in specs:
         runs = observed[spec.id]
         reason = _drop_reason(runs) or _crash_reason(runs[0], docs_text)
-        if reason is None and spec.id in probed and _signature(probed[spec.id]) != _signature(runs[0]):
-            reason = "host_dependent: the output changes when the machine's /etc/passwd, hostname and such are hidden"
         compare = spec.compare
+        note = None
         if reason is not None and reason.startswith("gold_flaky"):
             compare, note = _normalize(runs, compare)
-            if note is None:
-                report.dropped[spec.id] = reason
-                continue
-            report.normalized[spec.id] = note
-        elif reason is not None:
+            if note is not None:
+                reason = None
+        if reason is None and spec.id in probed:
+            reason = _probe_reason(probed[spec.id], runs[0], compare)
+        if reason is not None:
             report.dropped[spec.id] = reason
             continue
+        if note is not None:
+            report.normalized[spec.id] = note
         first = runs[0]
         # an ignored stream is stored empty: its varying bytes would make the suite differ run to run
         expect = Expectation(
@@ -132,6 +154,37 @@ def record_reference(
         kept.append(cases[spec.id].model_copy(update={"expect": expect, "compare": compare}))
     report.kept = len(kept)
     return Suite(cases=kept), report
+
+
+def stage_probe_reference(binary: Path, tree: Path) -> None:
+    """The reference staged another way than for recording, as a candidate's ./executable differs from it:
+    a symlink names the same file by another path, a copy carries another time. A case that shows how the
+    sandbox staged the program (`ls -l`, `fd --list-details` of the work dir) then changes."""
+    stage_reference(binary, tree)
+    staged = tree / "executable"
+    if staged.is_symlink():
+        target = os.readlink(staged)
+        staged.unlink()
+        staged.symlink_to("/." + target if target.startswith("/") else "./" + target)
+    else:
+        os.utime(staged, (PROBE_FILE_TIME, PROBE_FILE_TIME))
+
+
+def raised_test_limits(limits: Limits) -> Limits:
+    """Twice the memory and processes: a case whose outcome changes with them ran into the sandbox's limits
+    (b3sum --num-threads=100 failing with EAGAIN), not into the program's behaviour."""
+    return limits.model_copy(update={"memory_mb": limits.memory_mb * 2, "processes": limits.processes * 2})
+
+
+def _probe_reason(probe: ExecResult, recorded: ExecResult, compare: Comparison) -> str | None:
+    if probe.left_running:
+        return RACY_REASON
+    if _compared(probe, compare) != _compared(recorded, compare):
+        return (
+            "host_dependent: the output changes when the machine's /etc/passwd, hostname and such are hidden, "
+            "with one CPU, the reference staged another way or the sandbox's limits raised"
+        )
+    return None
 
 
 def case_for_spec(spec: CaseSpec) -> TestCase:
@@ -157,6 +210,8 @@ def _drop_reason(runs: list[ExecResult]) -> str | None:
         return "slow_or_hang: the reference did not finish in time"
     if any(run.exec_error for run in runs):
         return f"gold_fail: the reference could not start: {first.exec_error}"
+    if any(run.left_running for run in runs):
+        return RACY_REASON
     if any(run.stdout_truncated or run.stderr_truncated for run in runs):
         return "gold_fail: the reference's output exceeded the output limit"
     signature = _signature(first)
@@ -207,6 +262,13 @@ def _normalize(runs: list[ExecResult], compare: Comparison) -> tuple[Comparison,
     if not first.stderr and first.status == 0:
         return compare, None  # with stdout ignored nothing would be left to check
     return compare.model_copy(update={"stdout": CompareMode.ignore}), "stdout ignored: it varies between runs"
+
+
+def _compared(run: ExecResult, compare: Comparison) -> tuple[object, ...]:
+    """What grading compares of a run: its signature without the streams `compare` ignores."""
+    stdout = b"" if compare.stdout == CompareMode.ignore else run.stdout
+    stderr = b"" if compare.stderr == CompareMode.ignore else run.stderr
+    return (run.status, stdout, stderr, tuple(sorted(run.files.items())))
 
 
 def _signature(run: ExecResult) -> tuple[object, ...]:

@@ -59,7 +59,14 @@ NOT_TEXT_OPERAND = ("file", "script", "program", "expr", "filter", "pattern", "d
 
 
 class Synthesizer:
-    """Makes invocations from the doc model: seeds first, then mutations of interesting ones."""
+    """Makes invocations from the doc model: seeds first, then mutations of interesting ones.
+
+    With `base_args` (a mode flag the program needs for any non-interactive use, such as fzf's --filter),
+    every invocation starts with them: seeds and mutations are made without them and get them last, in
+    `seeds()` and `mutate()`, so no mutation (grammar mutants and splices included) can remove them.
+    `base_files` (the state a program reads: a key file, a directory tree) are in every case the same way; a
+    mutation may change their content, and their names are words worth trying as values and operands; they are
+    seeded like format samples, as the operand and on stdin."""
 
     def __init__(
         self,
@@ -71,9 +78,17 @@ class Synthesizer:
         language: list[CaseSpec] | None = None,
         docs_text: str = "",
         samples: list[tuple[str, bytes]] | None = None,
+        base_args: list[str] | None = None,
+        base_files: dict[str, bytes] | None = None,
     ) -> None:
         self.model = model
-        self.samples = samples or []
+        self.base_args = list(base_args or [])
+        self.base_files = dict(base_files or {})
+        operands = operand_files(self.base_files, self.base_args)
+        vocabulary = [*dict.fromkeys([*operands, *vocabulary])]
+        # a base file that is an operand (age's ciphertexts) is seeded like a sample of the program's format: as
+        # the operand, after options, and on stdin
+        self.samples = [*(samples or []), *((name, self.base_files[name]) for name in operands)]
         self.language = language or []
         self.default_names = default_file_names(docs_text)
         script_option = script_file_option(model)
@@ -104,7 +119,11 @@ class Synthesizer:
         self.counter = 0
 
     def seeds(self) -> Iterable[CaseSpec]:
-        """Doc examples, each option alone, option pairs, plain inputs and error paths."""
+        """Doc examples, each option alone, option pairs, plain inputs and error paths, after the base arguments."""
+        for spec in self._seeds():
+            yield self._based(spec)
+
+    def _seeds(self) -> Iterable[CaseSpec]:
         yield from self._interleaved([self._doc_command_lines(), *_by_origin(self.language)])
         for _ in range(3):
             yield self._spec(self._positionals())
@@ -190,8 +209,25 @@ class Synthesizer:
 
     def mutate(self, parent: Candidate, donors: list[CaseSpec]) -> CaseSpec:
         """A variation of a kept input: its options, values, arguments, stdin or files; for an input in the
-        program's language, often a grammar mutant of it (testgen/grammar.py)."""
-        spec = parent.spec
+        program's language, often a grammar mutant of it (testgen/grammar.py). The base arguments stay first."""
+        return self._based(self._mutate(self._unbased(parent.spec), donors))
+
+    def _based(self, spec: CaseSpec) -> CaseSpec:
+        """The spec with the base arguments in front and the base files (unless it has its own version)."""
+        if not self.base_args and not self.base_files:
+            return spec
+        return spec.model_copy(
+            update={"argv": [*self.base_args, *spec.argv], "files": {**self.base_files, **spec.files}}
+        )
+
+    def _unbased(self, spec: CaseSpec) -> CaseSpec:
+        """The spec without its leading base arguments (every spec this synthesizer made has them)."""
+        count = len(self.base_args)
+        if not count or spec.argv[:count] != self.base_args:
+            return spec
+        return spec.model_copy(update={"argv": spec.argv[count:]})
+
+    def _mutate(self, spec: CaseSpec, donors: list[CaseSpec]) -> CaseSpec:
         if not self.grammars.empty and self.rng.random() < GRAMMAR_SHARE:
             mutant = self.grammars.mutate(spec, self.rng)
             if mutant is not None:
@@ -209,7 +245,7 @@ class Synthesizer:
             index = self.rng.randrange(len(argv))
             argv[index] = mutate_text(argv[index], self.rng, self.vocabulary) or argv[index]
         elif choice == 3 and donors:
-            donor = self.rng.choice(donors)
+            donor = self._unbased(self.rng.choice(donors))
             argv = argv[: self.rng.randint(0, len(argv))] + donor.argv[self.rng.randint(0, len(donor.argv)) :]
         elif choice == 4:
             stdin = mutate_text(stdin, self.rng, [d.stdin.decode("utf-8", "surrogateescape") for d in donors[-50:]])
@@ -410,6 +446,13 @@ def fixture_directories(specs: Iterable[CaseSpec]) -> dict[str, dict[str, bytes]
             if "/" in name:
                 found.setdefault(name.split("/", 1)[0], {})[name] = data
     return found
+
+
+def operand_files(files: dict[str, bytes], base_args: list[str]) -> list[str]:
+    """Base files worth naming as values and operands: not those inside a directory the base arguments already
+    name (gdu's -n tree scans tree/, whose files are its content, not more operands)."""
+    named = {arg.rstrip("/") for arg in base_args}
+    return [name for name in files if not any(name.startswith(directory + "/") for directory in named)]
 
 
 def _by_origin(specs: list[CaseSpec]) -> list[Iterator[CaseSpec]]:

@@ -27,7 +27,6 @@ from twinbench.testgen.probe import ReferenceProbes
 
 VALIDITY_THRESHOLD = 0.10
 IMITATION_SHARE = 0.08  # what selection and trimming aim for: below the threshold, with room to spare
-MAX_CONSTANT_ROUNDS = 3  # trimming for one constant can make another the most common answer; rarely twice
 STUB = "#!/bin/sh\nexit 0\n"
 
 
@@ -183,9 +182,18 @@ def gate_report(suite: Suite, passing: dict[str, set[str]], rounds: int = 1) -> 
     )
 
 
-def run_gate(task: Task, suite: Suite, probes: ReferenceProbes, sandbox: Sandbox, workers: int) -> ValidityReport:
-    """Grade the three imitations with the suite; the gate passes when each scores at most the threshold."""
-    return gate_report(suite, imitation_passes(task, suite, probes, sandbox, workers))
+def run_gate(
+    task: Task,
+    suite: Suite,
+    probes: ReferenceProbes,
+    sandbox: Sandbox,
+    workers: int,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> ValidityReport:
+    """Grade the three imitations with the suite; the gate passes when each scores at most the threshold.
+    `suite check` computes the gate this way; testgen's reported gate is the same on its final suite (it
+    reuses per-case verdicts of the same imitations, and settle_constant grades the final suite's constant)."""
+    return gate_report(suite, imitation_passes(task, suite, probes, sandbox, workers, on_progress))
 
 
 def trim_to_gate(suite: Suite, passing: dict[str, set[str]], balanced: bool) -> Suite:
@@ -216,26 +224,27 @@ def settle_constant(
 
     The best constant is the suite's own most common answer, so trimming cases or adding rounds can change
     it: passes of a constant graded on another version of the suite say nothing about this one's (testgen
-    reported ripgrep's constant at 0.062 where `suite check` found 0.125). Grade this suite's constant, trim
-    again if it passes too much, until the constant stops changing."""
-    graded: set[str] = set()
-    for _ in range(MAX_CONSTANT_ROUNDS):
+    reported ripgrep's constant at 0.062 where `suite check` found 0.125). Grade the suite's constant, trim
+    if it passes too much, and repeat until trimming changes nothing: the passes returned are always those
+    of the returned suite's own constant, which is what `suite check` grades. Each constant is graded once
+    (a case's verdict does not depend on the other cases), and every round that trims shrinks the suite, so
+    the loop ends."""
+    graded: dict[str, set[str]] = {}
+    while True:
         script = constant_program(suite)
-        if script in graded:
-            break
-        graded.add(script)
+        if script not in graded:
 
-        def advanced(done: int, total: int) -> None:
-            if on_progress is not None:
-                on_progress("validity gate: constant", done, total)
+            def advanced(done: int, total: int) -> None:
+                if on_progress is not None:
+                    on_progress("validity gate: constant", done, total)
 
-        results = grade_script(task, suite, script.encode(), sandbox, workers, advanced)
-        passing = {**passing, "constant": {result.id for result in results if result.status == TestStatus.passed}}
+            results = grade_script(task, suite, script.encode(), sandbox, workers, advanced)
+            graded[script] = {result.id for result in results if result.status == TestStatus.passed}
+        passing = {**passing, "constant": graded[script]}
         trimmed = trim_to_gate(suite, passing, balanced)
         if len(trimmed) == len(suite):
-            break
+            return suite, passing
         suite = trimmed
-    return suite, passing
 
 
 def _octal(data: bytes) -> str:

@@ -7,7 +7,7 @@ counters), `accounting` (own, vendored, dependency and generated files), `measur
 
 from twinbench.reference.coverage.build import coverage_build
 from twinbench.reference.coverage.gcov import parse_gcda
-from twinbench.reference.coverage.measure import features_of, guidance_settings, line_coverage
+from twinbench.reference.coverage.measure import covered_lines, features_of, guidance_settings, line_coverage
 from twinbench.reference.coverage.model import (
     BUILD_JSON,
     BUILD_LOG,
@@ -24,6 +24,7 @@ __all__ = [
     "CoverageBuildError",
     "CoverageBuildInputError",
     "coverage_build",
+    "covered_lines",
     "features_of",
     "guidance_settings",
     "line_coverage",

@@ -9,6 +9,7 @@ from other Debian packages are dependencies. Every file is listed with its role 
 from __future__ import annotations
 
 import functools
+import os
 import re
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -33,7 +34,20 @@ _GENERATED_MARKERS = (
 )
 _GENERATOR_SUFFIXES = (".y", ".yy", ".ypp", ".l", ".ll", ".lpp", ".rl", ".re", ".gperf")
 _GENERATED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".h", ".hh", ".hpp")
-_TEST_DIRS = {"test", "tests", "testsuite", "t", "unittests"}
+# test suites, and the harnesses beside them that are not the program: fuzzers, benchmarks, example programs
+_TEST_DIRS = {
+    "test",
+    "tests",
+    "testsuite",
+    "t",
+    "unittests",
+    "fuzz",
+    "fuzzing",
+    "ossfuzz",
+    "benches",
+    "benchmarks",
+    "examples",
+}
 _VENDOR_DIRS = {
     "vendor",
     "vendored",
@@ -46,6 +60,8 @@ _VENDOR_DIRS = {
     "deps",
     "gnulib",
     "gnulib-lib",
+    "gnulib-tests",
+    "contrib",
 }
 _VENDOR_MARKERS = (b"this file is part of the gnu c library", b"this file is part of gnulib")
 
@@ -71,6 +87,40 @@ def classify_tree_path(rel: str) -> Role:
     if any(part.lower() in _VENDOR_DIRS for part in path.parts[:-1]):
         return "vendored"
     return "test" if _is_test_file(path) else "own"
+
+
+# the source files of each language, as its coverage build and code statistics count them
+SOURCE_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "c": (".c", ".h"),
+    "c++": (".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".hxx"),
+    "rust": (".rs",),
+    "go": (".go",),
+    "haskell": (".hs",),
+    "java": (".java",),
+}
+_GCC_LANGUAGES = ("c", "c++")
+# Debian's packaging and quilt's copies of patched files are not the program's sources
+_NOT_PROGRAM_DIRS = {"debian", ".pc"}
+
+
+def source_tree_roles(source_dir: Path, language: str) -> dict[str, Role]:
+    """Every source file of LANGUAGE (c, c++, rust, go, ...) in an unpacked source tree, relative to it, with the
+    role a coverage build of the tree would give it: the same classifier, so both size measures agree on what
+    is the program's own."""
+    suffixes = SOURCE_SUFFIXES.get(language.lower())
+    if suffixes is None:
+        raise ValueError(f"no source suffixes known for the language {language!r}")
+    roles: dict[str, Role] = {}
+    for directory, dirs, files in os.walk(source_dir):
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_PROGRAM_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            path = Path(directory) / name
+            if not name.endswith(suffixes) or path.is_symlink() or not path.is_file():
+                continue
+            rel = path.relative_to(source_dir).as_posix()
+            gcc = language.lower() in _GCC_LANGUAGES
+            roles[rel] = classify_source(source_dir, rel) if gcc else classify_tree_path(rel)
+    return roles
 
 
 def _head(path: Path) -> bytes | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from twinbench.reference.coverage.model import CoverageBuildError
+from twinbench.reference.coverage.model import BUILD_JSON, CoverageBuildError
 
 _OUTPUT_TAIL = 1 << 20  # the part of a command's output read back for its error line
 SRC_SOURCES_FILE = Path("/etc/apt/sources.list.d/twinbench-src.sources")
@@ -348,18 +348,38 @@ def binary_versions(package: str) -> list[str]:
 
 
 def fetch_source(runner: BuildRunner, source: str, version: str, out_dir: Path) -> Path:
-    """Unpack source package SOURCE at exactly VERSION into out_dir; returns the unpacked tree."""
-    target = out_dir / f"{source}-{upstream_version(version)}"
-    if target.exists():
-        shutil.rmtree(target)  # dpkg-source refuses to unpack over an earlier attempt
-    runner.say(f"apt-get source {source}={version}")
-    result = runner.attempt(["apt-get", "source", f"{source}={version}"], cwd=out_dir)
-    if result.returncode != 0 and re.search(r"^E: Failed to fetch \S+\s+404", result.stdout, flags=re.MULTILINE):
-        raise runner.fail(
-            f"the mirror lacks the source files of {source} {version} (404 Not Found){_other_versions(source, version)}"
-        )
-    if result.returncode != 0 or not (target / "debian").is_dir():
-        raise runner.fail(f"apt-get source {source}={version} failed: {last_error_line(result.stdout)}")
+    """Unpack source package SOURCE at exactly VERSION into out_dir; returns the unpacked tree.
+
+    The source is fetched and unpacked in a staging directory first: an earlier build in out_dir (another
+    version of the same upstream release unpacks to the same directory name) is replaced only once the new
+    source is here, so a fetch that fails (a 404 on the mirror) leaves it whole."""
+    name = f"{source}-{upstream_version(version)}"
+    target = out_dir / name
+    staging = out_dir / ".fetching"
+    if staging.exists():
+        shutil.rmtree(staging)  # a fetch interrupted before
+    staging.mkdir()
+    try:
+        runner.say(f"apt-get source {source}={version}")
+        result = runner.attempt(["apt-get", "source", f"{source}={version}"], cwd=staging)
+        if result.returncode != 0 and re.search(r"^E: Failed to fetch \S+\s+404", result.stdout, flags=re.MULTILINE):
+            raise runner.fail(
+                f"the mirror lacks the source files of {source} {version} (404 Not Found)"
+                f"{_other_versions(source, version)}"
+            )
+        if result.returncode != 0 or not (staging / name / "debian").is_dir():
+            raise runner.fail(f"apt-get source {source}={version} failed: {last_error_line(result.stdout)}")
+        # the new source is here: what out_dir held no longer describes it
+        (out_dir / BUILD_JSON).unlink(missing_ok=True)
+        if target.exists():
+            shutil.rmtree(target)
+        for fetched in staging.iterdir():  # the tree, and the .dsc and tarballs beside it
+            destination = out_dir / fetched.name
+            if destination.is_dir() and not destination.is_symlink():
+                shutil.rmtree(destination)
+            fetched.replace(destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

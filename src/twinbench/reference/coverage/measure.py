@@ -69,6 +69,11 @@ def line_coverage(build: CoverageBuild, run_all: Callable[[dict[str, str]], None
     The counters go to a fresh directory, never into the build tree, so two measurements with one build at
     the same time do not mix (gcc: the notes are copied beside them; gcov finds the sources from the notes).
     """
+    return coverage_report(covered_lines(build, run_all))
+
+
+def covered_lines(build: CoverageBuild, run_all: Callable[[dict[str, str]], None]) -> FileLines:
+    """Every source file's role and line -> count after run_all(env_extra) ran a suite (see line_coverage)."""
     with tempfile.TemporaryDirectory(prefix="twinbench-counters-") as tmp:
         if build.toolchain == "gcc":
             for rel in build.gcda_files:
@@ -80,7 +85,7 @@ def line_coverage(build: CoverageBuild, run_all: Callable[[dict[str, str]], None
             run_all({**library_env(build), "LLVM_PROFILE_FILE": f"{tmp}/%p-{llvm.PROFILE_NAME}"})  # one per process
         else:
             run_all({**library_env(build), "GOCOVERDIR": tmp})
-        return coverage_report(file_lines(build, Path(tmp)))
+        return file_lines(build, Path(tmp))
 
 
 def file_lines(build: CoverageBuild, counter_dir: Path | None) -> FileLines:

@@ -20,6 +20,8 @@ from twinbench.reference.docmodel.text import (
     _unique,
 )
 
+BOOLEAN_DEFAULTS = ("false", "true")
+
 
 @dataclass
 class _Definition:
@@ -121,8 +123,13 @@ def _parse_option_line(line: str) -> tuple[int, list[_Definition], str] | None:
     for group in re.split(r"\s+and\s+(?=-)", spec):
         definition = _parse_spec(group)
         if definition is None:
-            # "-x These options..." with a single space: the flag alone, the rest is prose
-            first, _, prose = group.partition(" ")
+            # "-x These options..." with a single space: the flag alone, the rest is prose; spellings joined by
+            # commas stay together ("-h, --help[=false] help for gdu", as pflag's generated man pages write them)
+            words = group.split(" ")
+            count = 1
+            while count < len(words) and words[count - 1].endswith(","):
+                count += 1
+            first, prose = " ".join(words[:count]), " ".join(words[count:])
             single = _parse_spec(first) if prose else None
             if single is None or len(definitions) > 0:
                 return None
@@ -190,6 +197,9 @@ def _parse_spelling(text: str) -> _Spelling | None:
             return None
         values.append(word)
     if match.group("optional") is not None:
+        if match.group("optional") in BOOLEAN_DEFAULTS:
+            # "--no-color[=false]": a switch whose man page shows its default, not a value to give
+            return _Spelling(flag=flag, values=[], optional=False)
         optional = True
         values = [match.group("optional").strip("<>") or "VALUE"]
     equals_value = match.group("equals")
