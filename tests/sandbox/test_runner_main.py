@@ -42,6 +42,7 @@ def config_for(root: Path, tree: Path | None, launcher: str | None) -> RunnerCon
         new_ipc=False,
         noatime_mount=None,
         cgroup_fds=[],
+        cpus=[],
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from twinbench.formats import Limits
+from twinbench.sandbox.machine import MACHINE_CPUS
 
 
 class WorkdirMode(StrEnum):
@@ -31,6 +32,12 @@ class SessionConfig(BaseModel):
     synthetic_etc: bool = Field(
         default=True,
         description="bwrap: fixed /etc/passwd, group, hostname and hosts, so no expectation depends on the host",
+    )
+    machine_cpus: int = Field(
+        default=MACHINE_CPUS,
+        ge=1,
+        description="the CPUs each run is pinned to and its /sys and /proc report (sandbox/machine.py); the "
+        "host-dependence probe asks for another count",
     )
 
 
