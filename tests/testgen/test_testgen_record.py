@@ -58,15 +58,18 @@ def test_cases_that_read_the_machine_are_dropped_as_host_dependent(tmp_path: Pat
           passwd) head -n 1 /etc/passwd;;
           hostfile) cat /etc/hostname;;
           machine) cat /etc/machine-id 2>&1;;
+          cpus) echo "threads: $(getconf _NPROCESSORS_ONLN)";;
           *) echo "value: $1";;
         esac
         """,
     )
-    specs = [CaseSpec(id=name, argv=[name]) for name in ("passwd", "hostfile", "machine", "ok")]
+    specs = [CaseSpec(id=name, argv=[name]) for name in ("passwd", "hostfile", "machine", "cpus", "ok")]
     suite, report = record_reference(task, specs, bwrap, repeats=1, host_probe=True)
     # /etc/passwd and /etc/hostname are the sandbox's synthetic ones, the same on every machine: fair to keep;
     # the machine-id is the host's own
-    assert [case.id for case in suite.cases] == ["passwd", "hostfile", "ok"]
+    assert [case.id for case in suite.cases] == ["passwd", "hostfile", "cpus", "ok"]
     assert report.dropped["machine"].startswith("host_dependent"), report.dropped
+    # the CPU count is the sandbox's fixed machine's, the same on every host: fair to keep
+    assert suite.cases[2].expect.stdout == b"threads: 1\n"
     suite, report = record_reference(task, specs, bwrap, repeats=1)
     assert "machine" in {case.id for case in suite.cases}  # without the probe nothing tells it apart

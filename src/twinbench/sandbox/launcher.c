@@ -42,6 +42,8 @@ enum {
     ARG_ARGV0,
 };
 
+#define STACK_BYTES (8ULL << 20)
+
 static void fail(const char *what) {
     const char *reason = strerror(errno);
     if (write(3, what, strlen(what)) < 0 || write(3, ": ", 2) < 0 || write(3, reason, strlen(reason)) < 0) {
@@ -99,6 +101,11 @@ int main(int argc, char **argv) {
     limit(RLIMIT_FSIZE, strtoull(argv[ARG_FSIZE_BYTES], NULL, 10), strtoull(argv[ARG_FSIZE_BYTES], NULL, 10));
     limit(RLIMIT_NOFILE, strtoull(argv[ARG_NOFILE], NULL, 10), strtoull(argv[ARG_NOFILE], NULL, 10));
     limit(RLIMIT_CORE, 0, 0);
+    /* The stack limit is the host's otherwise, and glibc derives ARG_MAX from it (getconf ARG_MAX, xargs
+     * --show-limits): the fixed machine's is 8 MiB, where the hard limit allows (sandbox/machine.py). */
+    struct rlimit stack;
+    if (getrlimit(RLIMIT_STACK, &stack) == 0 && (stack.rlim_max == RLIM_INFINITY || stack.rlim_max >= STACK_BYTES))
+        limit(RLIMIT_STACK, STACK_BYTES, stack.rlim_max);
     /* binds for any uid but root; in a user namespace it counts that namespace's processes */
     limit(RLIMIT_NPROC, strtoull(argv[ARG_NPROC], NULL, 10), strtoull(argv[ARG_NPROC], NULL, 10));
     if (uid < 0 && getenv("TWINBENCH_RUN_AS") != NULL && geteuid() == 0) {

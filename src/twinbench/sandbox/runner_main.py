@@ -138,6 +138,17 @@ class RunnerConfig(TypedDict):
     cpus: list[int]  # host CPUs every run is pinned to (sandbox/machine.py); empty: the runner's own
 
 
+# the fixed machine's stack limit (launcher.c's STACK_BYTES): glibc derives ARG_MAX from it
+STACK_BYTES = 8 << 20
+
+
+def _fix_stack_limit() -> None:
+    """The soft stack limit set to the fixed machine's, where the host's hard limit allows it."""
+    _, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    if hard == resource.RLIM_INFINITY or hard >= STACK_BYTES:
+        resource.setrlimit(resource.RLIMIT_STACK, (STACK_BYTES, hard))
+
+
 COLLECT_DIR_FILES = 64  # a collected directory ("name/") yields at most this many files
 
 
@@ -454,6 +465,7 @@ class Runner:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_mb"] * mb,) * 2)
             resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            _fix_stack_limit()
             resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
             if self.config["cpus"]:
                 os.sched_setaffinity(0, self.config["cpus"])

@@ -14,7 +14,6 @@ from twinbench.formats import CompareMode, Comparison, Expectation, Suite, Task,
 from twinbench.protocols import Sandbox
 from twinbench.reference import resolve_binary, stage_reference
 from twinbench.sandbox import ExecResult, SessionConfig
-from twinbench.sandbox.machine import MACHINE_CPUS
 from twinbench.sandbox.pool import run_many
 from twinbench.sandbox.testrun import request_for
 
@@ -33,9 +32,6 @@ HOST_FILES = (
     "/etc/resolv.conf",
     "/etc/timezone",
 )
-# the host probe's machine has this many CPUs (the sandbox's /sys and /proc say so, and runs are pinned to as
-# many of the host's as it has): a case that prints or follows the CPU count changes with it
-PROBE_MACHINE_CPUS = 2
 # a runtime library or the language killing the program: glibc's heap checks, assert(), Rust, Go, sanitizers
 CRASH_MESSAGE = re.compile(
     rb"(?:malloc|free|realloc|calloc|munmap_chunk|malloc_consolidate)\(\): [^\n]*"
@@ -84,8 +80,9 @@ def record_reference(
 
     Cases where the reference crashes (a signal, a heap check, a failed assert, a panic) are dropped as
     gold_crash unless `docs_text` quotes the message. With `host_probe`, every stable case runs once more
-    with the machine's identity files hidden and another CPU count, and those that change are dropped as
-    host_dependent."""
+    with the machine's identity files hidden, and those that change are dropped as host_dependent. The CPU
+    count, memory size and such need no probe: every sandbox shows the same fixed machine (sandbox/machine.py),
+    so a case that prints them expects what every grading machine shows."""
     binary = resolve_binary(task.reference.binary)
     observed: dict[str, list[ExecResult]] = {spec.id: [] for spec in specs}
     cases = {spec.id: case_for_spec(spec) for spec in specs}
@@ -104,9 +101,7 @@ def record_reference(
         probed: dict[str, ExecResult] = {}
         if host_probe:
             hidden = tuple(Path(path) for path in HOST_FILES if Path(path).exists())
-            probe_config = SessionConfig(
-                tree=tree, disk_mb=task.limits.test.disk_mb, hidden_paths=hidden, machine_cpus=PROBE_MACHINE_CPUS
-            )
+            probe_config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb, hidden_paths=hidden)
             stable = [spec for spec in specs if _drop_reason(observed[spec.id]) is None]
             probe_jobs = [(spec.id, request_for(task, cases[spec.id])) for spec in stable]
             run_many(sandbox, probe_config, probe_jobs, workers, probed.__setitem__)
@@ -117,10 +112,7 @@ def record_reference(
         runs = observed[spec.id]
         reason = _drop_reason(runs) or _crash_reason(runs[0], docs_text)
         if reason is None and spec.id in probed and _signature(probed[spec.id]) != _signature(runs[0]):
-            reason = (
-                "host_dependent: the output changes when the machine's /etc/passwd, hostname and such are hidden "
-                f"or it has {PROBE_MACHINE_CPUS} CPUs instead of {MACHINE_CPUS}"
-            )
+            reason = "host_dependent: the output changes when the machine's /etc/passwd, hostname and such are hidden"
         compare = spec.compare
         if reason is not None and reason.startswith("gold_flaky"):
             compare, note = _normalize(runs, compare)
