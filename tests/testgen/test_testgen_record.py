@@ -59,11 +59,14 @@ def test_cases_that_read_the_machine_are_dropped_as_host_dependent(tmp_path: Pat
           hostfile) cat /etc/hostname;;
           machine) cat /etc/machine-id 2>&1;;
           cpus) echo "threads: $(getconf _NPROCESSORS_ONLN)";;
+          ram) echo "RAM: $(($(getconf _PHYS_PAGES) * $(getconf PAGESIZE) / 1048576)) MiB";;
+          kernel) uname -r;;
           *) echo "value: $1";;
         esac
         """,
     )
-    specs = [CaseSpec(id=name, argv=[name]) for name in ("passwd", "hostfile", "machine", "cpus", "ok")]
+    names = ("passwd", "hostfile", "machine", "cpus", "ram", "kernel", "ok")
+    specs = [CaseSpec(id=name, argv=[name]) for name in names]
     suite, report = record_reference(task, specs, bwrap, repeats=1, host_probe=True)
     # /etc/passwd and /etc/hostname are the sandbox's synthetic ones, the same on every machine: fair to keep;
     # the machine-id is the host's own
@@ -71,5 +74,8 @@ def test_cases_that_read_the_machine_are_dropped_as_host_dependent(tmp_path: Pat
     assert report.dropped["machine"].startswith("host_dependent"), report.dropped
     # the CPU count is the sandbox's fixed machine's, the same on every host: fair to keep
     assert suite.cases[2].expect.stdout == b"threads: 1\n"
+    # sysinfo() and uname() are the host's in every sandbox: no probe varies them, so their values are looked for
+    assert report.dropped["ram"].startswith("host_dependent"), report.dropped
+    assert report.dropped["kernel"].startswith("host_dependent"), report.dropped
     suite, report = record_reference(task, specs, bwrap, repeats=1)
     assert "machine" in {case.id for case in suite.cases}  # without the probe nothing tells it apart

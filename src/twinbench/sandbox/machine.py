@@ -114,6 +114,15 @@ def cached_files(kind: str, files: dict[str, str]) -> dict[str, Path]:
     return {name: target / names[name] for name in files}
 
 
+def unfixed_host_facts() -> list[bytes]:
+    """What a sandboxed program can still learn of the host, through a system call no file bind reaches, as it
+    would print it: the physical memory (sysinfo(), sysconf(_SC_PHYS_PAGES)) in bytes, KiB and MiB, and the
+    kernel's release and version (uname()). A recorded output holding one of them expects this host."""
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    kernel = os.uname()
+    return [str(value).encode() for value in (memory, memory >> 10, memory >> 20, kernel.release, kernel.version)]
+
+
 class CpuPicker:
     """Hands out the host's CPUs in turn, so that parallel sandboxes each pinned to one CPU share the host's
     CPUs rather than all queueing on the first."""

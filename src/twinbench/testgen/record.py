@@ -14,6 +14,7 @@ from twinbench.formats import CompareMode, Comparison, Expectation, Suite, Task,
 from twinbench.protocols import Sandbox
 from twinbench.reference import resolve_binary, stage_reference
 from twinbench.sandbox import ExecResult, SessionConfig
+from twinbench.sandbox.machine import unfixed_host_facts
 from twinbench.sandbox.pool import run_many
 from twinbench.sandbox.testrun import request_for
 
@@ -80,7 +81,8 @@ def record_reference(
 
     Cases where the reference crashes (a signal, a heap check, a failed assert, a panic) are dropped as
     gold_crash unless `docs_text` quotes the message. With `host_probe`, every stable case runs once more
-    with the machine's identity files hidden, and those that change are dropped as host_dependent. The CPU
+    with the machine's identity files hidden, and those that change are dropped as host_dependent, as are
+    those whose output holds the host's memory size or kernel release (machine.unfixed_host_facts). The CPU
     count, memory size and such need no probe: every sandbox shows the same fixed machine (sandbox/machine.py),
     so a case that prints them expects what every grading machine shows."""
     binary = resolve_binary(task.reference.binary)
@@ -108,9 +110,12 @@ def record_reference(
 
     report = RecordReport()
     kept: list[TestCase] = []
+    host_facts = unfixed_host_facts()
     for spec in specs:
         runs = observed[spec.id]
         reason = _drop_reason(runs) or _crash_reason(runs[0], docs_text)
+        if reason is None and host_probe:
+            reason = _host_fact_reason(runs[0], host_facts)
         if reason is None and spec.id in probed and _signature(probed[spec.id]) != _signature(runs[0]):
             reason = "host_dependent: the output changes when the machine's /etc/passwd, hostname and such are hidden"
         compare = spec.compare
@@ -134,6 +139,17 @@ def record_reference(
         kept.append(cases[spec.id].model_copy(update={"expect": expect, "compare": compare}))
     report.kept = len(kept)
     return Suite(cases=kept), report
+
+
+def _host_fact_reason(result: ExecResult, facts: list[bytes]) -> str | None:
+    """host_dependent when the output holds a host fact the sandbox cannot hide (its memory size, its kernel):
+    no probe can vary those, so the value itself is looked for, as a whole word."""
+    for fact in facts:
+        pattern = re.compile(rb"(?<![\w.])" + re.escape(fact) + rb"(?![\w])")
+        if pattern.search(result.stdout) or pattern.search(result.stderr):
+            shown = fact.decode(errors="replace")
+            return f"host_dependent: the output holds the host's {shown!r} (its memory size or kernel)"
+    return None
 
 
 def case_for_spec(spec: CaseSpec) -> TestCase:
