@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from twinbench.demo import DEMO_TASK
-from twinbench.formats import load_task
+from twinbench.formats import Limits, load_task
+from twinbench.grade.build import build_submission
 from twinbench.protocols import Sandbox
 from twinbench.sandbox import ExecRequest, SessionConfig
 from twinbench.sandbox.machine import MEMORY_KB, CpuPicker, cpu_list, machine_files
@@ -122,3 +123,16 @@ def test_the_stack_limit_and_arg_max_are_the_machines_not_the_hosts(backend: San
     finally:
         resource.setrlimit(resource.RLIMIT_STACK, (soft, hard))
     assert result.stdout.decode().split() == ["8192", str((8 << 20) // 4)]
+
+
+def test_a_build_gets_every_cpu_the_harness_has(bwrap: Sandbox, tmp_path: Path) -> None:
+    """A submission's build is compared with nothing, so `make -j$(nproc)` may use every core it is allowed."""
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "compile.sh").write_text(
+        "#!/bin/bash\nnproc > built.txt\nprintf '#!/bin/sh\\n' > executable\nchmod +x executable\n"
+    )
+    (source / "compile.sh").chmod(0o755)
+    record = build_submission(source, tmp_path / "build", bwrap, Limits(), (), ())
+    assert record.ok, record
+    assert (tmp_path / "build" / "tree" / "built.txt").read_text() == f"{len(os.sched_getaffinity(0))}\n"

@@ -114,6 +114,12 @@ def cached_files(kind: str, files: dict[str, str]) -> dict[str, Path]:
     return {name: target / names[name] for name in files}
 
 
+def host_cpu_count() -> int:
+    """How many CPUs the harness may use: the machine a build gets, whose output no expectation compares, so
+    that `make -j$(nproc)` and cargo use every core they are allowed."""
+    return len(os.sched_getaffinity(0))
+
+
 def unfixed_host_facts() -> list[bytes]:
     """What a sandboxed program can still learn of the host, through a system call no file bind reaches, as it
     would print it: the physical memory (sysinfo(), sysconf(_SC_PHYS_PAGES)) in bytes, KiB and MiB, and the
