@@ -134,6 +134,19 @@ def test_reference_runs_as_its_own_uid_without_privileges(jq_room: CleanRoom) ->
     assert status["NoNewPrivs"].strip() == "1"
 
 
+def test_the_reference_sees_the_machine_the_suite_was_recorded_on(jq_room: CleanRoom) -> None:
+    """The broker's reference runs on the sandbox's fixed machine (one CPU, fixed /sys and /proc), so what an
+    agent learns by probing it is what grading recorded, whatever the host."""
+    files = ("/proc/self/status", "/sys/devices/system/cpu/online", "/proc/cpuinfo", "/proc/meminfo")
+    reads = " ".join(f"--rawfile f{index} {path}" for index, path in enumerate(files))
+    result = run(jq_room, f"./executable -n -r {reads} '$f0, $f1, $f2, $f3'")
+    assert result.returncode == 0, result.output
+    status = dict(line.split(":", 1) for line in result.output.splitlines() if ":" in line)
+    assert "," not in status["Cpus_allowed_list"] and "-" not in status["Cpus_allowed_list"]  # one CPU
+    assert "\n0\n" in result.output and result.output.count("processor\t:") == 1
+    assert "twinbench virtual CPU" in result.output and "MemTotal:        4194304 kB" in result.output
+
+
 # a descriptor number no stdio, launcher or bwrap descriptor takes
 INHERITED_FD = 50
 

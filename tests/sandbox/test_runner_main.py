@@ -42,7 +42,7 @@ def config_for(root: Path, tree: Path | None, launcher: str | None) -> RunnerCon
         new_ipc=False,
         noatime_mount=None,
         cgroup_fds=[],
-        cpus=0,
+        cpus=[],
     )
 
 
@@ -97,6 +97,7 @@ def test_launch_argv_and_launcher_c_agree_on_positions() -> None:
         argv=["echo", "hi"],
         new_ipc=True,
         cgroup_fds=(5, 6),
+        cpus=(0, 3),
     )
     by_name = dict(zip(LAUNCH_FIELDS, argv[1:], strict=False))
     assert by_name == {
@@ -109,6 +110,7 @@ def test_launch_argv_and_launcher_c_agree_on_positions() -> None:
         "NPROC": "10",
         "NEW_IPC": "1",
         "CGROUP_FDS": "5,6",
+        "CPUS": "0,3",
         "WORKDIR": "/w",
         "PROGRAM": "/bin/echo",
     }

@@ -10,6 +10,7 @@ from pathlib import Path
 from twinbench.formats import BuildRecord, Limits
 from twinbench.protocols import Sandbox
 from twinbench.sandbox import ExecRequest, SessionConfig, WorkdirMode
+from twinbench.sandbox.machine import host_cpu_count
 from twinbench.sandbox.runner_main import EXPORT_BLOCK, MAX_TREE_DEPTH, export_mode, remove_tree
 from twinbench.sandbox.testrun import FIXED_ENV
 
@@ -68,6 +69,7 @@ def _run_compile(
         hidden_paths=hidden_paths,
         private_dirs=private_dirs,
         disk_mb=limits.disk_mb,
+        machine_cpus=host_cpu_count(),
     )
     request = ExecRequest(argv=["/bin/bash", "./compile.sh"], env=dict(FIXED_ENV), limits=limits)
     with sandbox.open(config) as session:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from twinbench.sandbox.cgroup import SandboxCgroup, accounting
 from twinbench.sandbox.launcher import cache_dir, ensure_launcher
+from twinbench.sandbox.machine import machine_args, pick_cpus
 from twinbench.sandbox.runner import RUNNER_SOURCE, RunnerProcess
 from twinbench.sandbox.runner_main import RunnerConfig
 from twinbench.sandbox.seccomp import seccomp_fd
@@ -94,6 +95,7 @@ class BwrapSandbox:
             args += ["--ro-bind", str(extra), str(extra)]
             bound.append(extra)
         args += device_args(config.disk_mb << 20)
+        args += machine_args(config.machine_cpus)
         args += ["--size", str(config.disk_mb << 20), "--tmpfs", SANDBOX_TMP, "--dir", STATE_DIR]
         args += hiding_args(config.hidden_paths, config.private_dirs, bound)
         if config.tree is not None:
@@ -130,7 +132,7 @@ class BwrapSandbox:
             new_ipc=self.privileged,
             noatime_mount=SANDBOX_TMP if self.privileged else None,
             cgroup_fds=list(cgroup_fds),
-            cpus=config.cpus,
+            cpus=list(pick_cpus(config.machine_cpus)),
         )
         return [*args, python, "-I", "-S", "-B", "-c", RUNNER_SOURCE, json.dumps(runner_config)]
 

@@ -4,13 +4,15 @@
  * forking the Python runner. It applies the run's limits, drops to the candidate uid, enters the work
  * dir and execs the program. If exec fails, the reason goes to fd 3 and the exit status is 127.
  *
- * usage: launch UID GID CPU_S AS_BYTES FSIZE_BYTES NOFILE NPROC NEW_IPC CGROUP_FDS WORKDIR PROGRAM ARGV0 [ARGS...]
+ * usage: launch UID GID CPU_S AS_BYTES FSIZE_BYTES NOFILE NPROC NEW_IPC CGROUP_FDS CPUS WORKDIR PROGRAM ARGV0 [ARGS...]
  * The positions are defined once, in runner_main.py (LAUNCH_FIELDS and launch_argv); the enum below names
  * them, and tests/test_launch_contract.py checks that both agree.
  * UID -1 means "do not change uid": unprivileged mode, where the sandbox is already another user, or a
  * reference started as root whose preloaded dropper (TWINBENCH_RUN_AS, dropuid.c) changes it before main.
  * CGROUP_FDS, unless -1, are open cgroup.procs files (comma-separated): the launcher joins those cgroups first,
  * so that all the program and its children use is counted there. NEW_IPC 1 gives the program a fresh IPC namespace.
+ * CPUS, unless -1, are the host CPUs (comma-separated) the program is pinned to: the CPU count it reads
+ * (sched_getaffinity, which nproc, Go and Rust use) is the sandbox's fixed machine's, not the host's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,10 +36,13 @@ enum {
     ARG_NPROC,
     ARG_NEW_IPC,
     ARG_CGROUP_FDS,
+    ARG_CPUS,
     ARG_WORKDIR,
     ARG_PROGRAM,
     ARG_ARGV0,
 };
+
+#define STACK_BYTES (8ULL << 20)
 
 static void fail(const char *what) {
     const char *reason = strerror(errno);
@@ -72,6 +77,16 @@ int main(int argc, char **argv) {
         }
         cursor = *end == ',' ? end + 1 : end;
     }
+    cpu_set_t pinned;
+    CPU_ZERO(&pinned);
+    for (const char *cursor = argv[ARG_CPUS]; *cursor != '\0';) {
+        char *end;
+        long cpu = strtol(cursor, &end, 10);
+        if (end == cursor) break;
+        if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET((int)cpu, &pinned);
+        cursor = *end == ',' ? end + 1 : end;
+    }
+    if (CPU_COUNT(&pinned) > 0 && sched_setaffinity(0, sizeof pinned, &pinned) != 0) fail("sched_setaffinity");
     if (strcmp(argv[ARG_NEW_IPC], "1") == 0 && unshare(CLONE_NEWIPC) != 0) fail("unshare(CLONE_NEWIPC)");
     /* When the sandbox's cgroup runs out of memory the kernel kills one of its processes: the program, never
      * the runner beside it. Raising one's own score needs no privilege (lowering the runner's would need
@@ -86,6 +101,11 @@ int main(int argc, char **argv) {
     limit(RLIMIT_FSIZE, strtoull(argv[ARG_FSIZE_BYTES], NULL, 10), strtoull(argv[ARG_FSIZE_BYTES], NULL, 10));
     limit(RLIMIT_NOFILE, strtoull(argv[ARG_NOFILE], NULL, 10), strtoull(argv[ARG_NOFILE], NULL, 10));
     limit(RLIMIT_CORE, 0, 0);
+    /* The stack limit is the host's otherwise, and glibc derives ARG_MAX from it (getconf ARG_MAX, xargs
+     * --show-limits): the fixed machine's is 8 MiB, where the hard limit allows (sandbox/machine.py). */
+    struct rlimit stack;
+    if (getrlimit(RLIMIT_STACK, &stack) == 0 && (stack.rlim_max == RLIM_INFINITY || stack.rlim_max >= STACK_BYTES))
+        limit(RLIMIT_STACK, STACK_BYTES, stack.rlim_max);
     /* binds for any uid but root; in a user namespace it counts that namespace's processes */
     limit(RLIMIT_NPROC, strtoull(argv[ARG_NPROC], NULL, 10), strtoull(argv[ARG_NPROC], NULL, 10));
     if (uid < 0 && getenv("TWINBENCH_RUN_AS") != NULL && geteuid() == 0) {

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from twinbench.sandbox.cgroup import RLIMIT_ONLY
 from twinbench.sandbox.launcher import ensure_launcher
+from twinbench.sandbox.machine import pick_cpus
 from twinbench.sandbox.runner import RUNNER_SOURCE, RunnerProcess
 from twinbench.sandbox.runner_main import CleanupFailed, RunnerConfig, remove_tree
 from twinbench.sandbox.session import RunnerSession
@@ -83,6 +84,7 @@ def runner_command(config: SessionConfig, scratch: Path) -> list[str]:
         new_ipc=False,
         noatime_mount=None,
         cgroup_fds=[],
-        cpus=config.cpus,
+        # pinned like a sandbox, but the host's /sys and /proc still say how many CPUs it has (see machine.py)
+        cpus=list(pick_cpus(config.machine_cpus)),
     )
     return [sys.executable, "-I", "-S", "-B", "-c", RUNNER_SOURCE, json.dumps(runner_config)]

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from twinbench.formats import Limits
 from twinbench.sandbox.bwrap import device_args, hiding_args, namespace_args, system_binds
+from twinbench.sandbox.machine import machine_args, pick_cpus
 from twinbench.sandbox.runner_main import LaunchLimits, launch_argv
 
 WORKSPACE = "/workspace"
@@ -76,9 +77,11 @@ def _launch(
     program: str,
     argv: list[str],
     cgroup_fds: tuple[int, ...] = (),
+    cpus: tuple[int, ...] = (),
 ) -> list[str]:
-    """The launcher's argv (runner_main.launch_argv): limits, the action's cgroup, drop to uid/gid (None keeps
-    the sandbox's user), chdir, exec. Each action is a fresh bwrap, so its IPC namespace is fresh already."""
+    """The launcher's argv (runner_main.launch_argv): limits, the action's cgroup, the CPUs to pin to (none: the
+    caller's), drop to uid/gid (None keeps the sandbox's user), chdir, exec. Each action is a fresh bwrap, so
+    its IPC namespace is fresh already."""
     return launch_argv(
         LAUNCHER,
         uid=uid,
@@ -94,6 +97,7 @@ def _launch(
         program=program,
         argv=argv,
         cgroup_fds=cgroup_fds,
+        cpus=cpus,
     )
 
 
@@ -167,6 +171,8 @@ def reference_command(
     system_args, bound = system_binds()
     args += system_args
     args += device_args(SHM_BYTES)
+    # the machine the suite was recorded on (sandbox/machine.py), so an agent's probes see what grading sees
+    args += machine_args()
     args += hiding_args((), layout.private_dirs, bound)
     args += _shared_mounts(layout)
     # owned by root and mode 0111: runnable, but neither the reference's uid nor anything it is asked to
@@ -194,7 +200,8 @@ def reference_command(
         who_uid = who_gid = None  # the dropper changes uid after the loader ran; unprivileged has one uid
     else:
         who_uid, who_gid = uid, gid
-    return [*args, *_launch(who_uid, who_gid, limits, cwd, str(reference_path(room.binary)), argv, cgroup_fds)]
+    program = str(reference_path(room.binary))
+    return [*args, *_launch(who_uid, who_gid, limits, cwd, program, argv, cgroup_fds, cpus=pick_cpus())]
 
 
 def reference_path(real: Path) -> Path:

@@ -51,7 +51,8 @@ LAUNCH_FDS = (STDIN_FD, STDOUT_FD, STDERR_FD, LAUNCH_STATUS_FD)
 # The launcher's arguments, in order; launcher.c names the same positions ARG_<NAME> (a test checks both).
 # The program's own argv follows them. -1 for UID/GID keeps the current user; CGROUP_FDS are descriptors of
 # cgroup.procs files (comma-separated; -1 for none) the launcher joins before anything else; NEW_IPC 1 gives
-# the program a fresh IPC namespace (SysV IPC and POSIX message queues of earlier runs are gone).
+# the program a fresh IPC namespace (SysV IPC and POSIX message queues of earlier runs are gone); CPUS are the
+# host CPUs (comma-separated; -1 for no change) the program is pinned to (sandbox/machine.py).
 LAUNCH_FIELDS = (
     "UID",
     "GID",
@@ -62,6 +63,7 @@ LAUNCH_FIELDS = (
     "NPROC",
     "NEW_IPC",
     "CGROUP_FDS",
+    "CPUS",
     "WORKDIR",
     "PROGRAM",
 )
@@ -88,8 +90,10 @@ def launch_argv(
     argv: list[str],
     new_ipc: bool = False,
     cgroup_fds: tuple[int, ...] = (),
+    cpus: tuple[int, ...] = (),
 ) -> list[str]:
-    """The launcher's argv: apply `limits`, join the cgroup, maybe a fresh IPC namespace, drop to uid/gid
+    """The launcher's argv: apply `limits`, join the cgroup, pin to `cpus` (none: the caller's affinity), maybe a
+    fresh IPC namespace, drop to uid/gid
     (None keeps the current user), enter `workdir` and exec `program` with `argv`."""
     mb = 1 << 20
     values = {
@@ -102,6 +106,7 @@ def launch_argv(
         "NPROC": limits["processes"],
         "NEW_IPC": int(new_ipc),
         "CGROUP_FDS": ",".join(map(str, cgroup_fds)) or -1,
+        "CPUS": ",".join(map(str, cpus)) or -1,
         "WORKDIR": workdir,
         "PROGRAM": program,
     }
@@ -130,7 +135,18 @@ class RunnerConfig(TypedDict):
     new_ipc: bool  # each run gets a fresh IPC namespace (needs CAP_SYS_ADMIN)
     noatime_mount: str | None  # remounted noatime at start, so that reading the tree changes nothing
     cgroup_fds: list[int]  # open cgroup.procs files the runner joins at start (memory and pids)
-    cpus: int  # runs may use only this many of the CPUs the runner may (its affinity); 0: all of them
+    cpus: list[int]  # host CPUs every run is pinned to (sandbox/machine.py); empty: the runner's own
+
+
+# the fixed machine's stack limit (launcher.c's STACK_BYTES): glibc derives ARG_MAX from it
+STACK_BYTES = 8 << 20
+
+
+def _fix_stack_limit() -> None:
+    """The soft stack limit set to the fixed machine's, where the host's hard limit allows it."""
+    _, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    if hard == resource.RLIM_INFINITY or hard >= STACK_BYTES:
+        resource.setrlimit(resource.RLIMIT_STACK, (STACK_BYTES, hard))
 
 
 COLLECT_DIR_FILES = 64  # a collected directory ("name/") yields at most this many files
@@ -224,9 +240,6 @@ class Runner:
             # killing "everything but init and us" is only safe inside a fresh pid namespace
             raise SystemExit("runner: namespace cleanup requested outside a new pid namespace")
         _join_cgroups(self.config["cgroup_fds"])
-        if self.config["cpus"]:
-            # affinity is inherited: every run sees fewer CPUs (nproc, Go's GOMAXPROCS, thread pools, xz -T0)
-            os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: self.config["cpus"]])
         if self.config["noatime_mount"]:
             _remount(self.config["noatime_mount"], MS_NOSUID | MS_NODEV | MS_NOATIME)
         state = os.path.dirname(self.master)
@@ -446,6 +459,7 @@ class Runner:
             program=program,
             argv=argv,
             new_ipc=self.config["new_ipc"],
+            cpus=tuple(self.config["cpus"]),
         )
         actions = [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in zip(fds, LAUNCH_FDS, strict=True)]
         return os.posix_spawn(launcher, command, env, file_actions=actions, setsid=True)
@@ -481,7 +495,10 @@ class Runner:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_mb"] * mb,) * 2)
             resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            _fix_stack_limit()
             resource.setrlimit(resource.RLIMIT_NPROC, (self.process_rlimit(limits),) * 2)
+            if self.config["cpus"]:
+                os.sched_setaffinity(0, self.config["cpus"])
             if self.config["new_ipc"]:
                 _unshare_ipc()
             _prefer_for_oom_kill()

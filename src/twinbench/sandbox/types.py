@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from twinbench.formats import Limits
+from twinbench.sandbox.machine import MACHINE_CPUS
 
 
 class WorkdirMode(StrEnum):
@@ -32,10 +33,11 @@ class SessionConfig(BaseModel):
         default=True,
         description="bwrap: fixed /etc/passwd, group, hostname and hosts, so no expectation depends on the host",
     )
-    cpus: int = Field(
-        default=0,
-        ge=0,
-        description="runs see only this many of the host's CPUs (their affinity); 0: all (recording's host probe: 1)",
+    machine_cpus: int = Field(
+        default=MACHINE_CPUS,
+        ge=1,
+        description="the CPUs each run is pinned to and its /sys and /proc report (sandbox/machine.py); the "
+        "host-dependence probe asks for another count",
     )
 
 

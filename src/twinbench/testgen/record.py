@@ -15,6 +15,7 @@ from twinbench.formats import CompareMode, Comparison, Expectation, Limits, Suit
 from twinbench.protocols import Sandbox
 from twinbench.reference import resolve_binary, stage_reference
 from twinbench.sandbox import ExecResult, SessionConfig
+from twinbench.sandbox.machine import unfixed_host_facts
 from twinbench.sandbox.pool import run_many
 from twinbench.sandbox.testrun import request_for
 
@@ -42,9 +43,6 @@ CRASH_MESSAGE = re.compile(
 )
 # a crash message the docs quote must match this much of it to count as documented behaviour
 MIN_DOCUMENTED_CHARS = 12
-# the host probe's runs see one CPU: an output that follows the machine's CPU count (nproc, a default thread
-# count, xz -T0's block layout) changes there, on a machine of two or more CPUs
-PROBE_CPUS = 1
 # the time of the reference's copy in the host probe's tree (a copy for recording keeps the binary's own)
 PROBE_FILE_TIME = 946_684_800
 RACY_REASON = (
@@ -90,8 +88,11 @@ def record_reference(
     Cases where the reference crashes (a signal, a heap check, a failed assert, a panic) are dropped as
     gold_crash unless `docs_text` quotes the message, and cases where the reference left processes running
     as gold_racy. With `host_probe`, every stable case runs once more with the machine's identity files
-    hidden, one CPU, the reference staged another way and the sandbox's memory and process limits doubled; those
-    that change are dropped as host_dependent (or gold_racy when processes were left)."""
+    hidden, the reference staged another way and the sandbox's memory and process limits doubled; those
+    that change are dropped as host_dependent (or gold_racy when processes were left), as are those whose
+    output holds the host's memory size or kernel release (machine.unfixed_host_facts). The CPU count needs
+    no probe: every sandbox shows the same fixed machine (sandbox/machine.py), so a case that prints it
+    expects what every grading machine shows."""
     binary = resolve_binary(task.reference.binary)
     observed: dict[str, list[ExecResult]] = {spec.id: [] for spec in specs}
     cases = {spec.id: case_for_spec(spec) for spec in specs}
@@ -114,9 +115,7 @@ def record_reference(
             probe_tree.mkdir()
             stage_probe_reference(binary, probe_tree)
             hidden = tuple(Path(path) for path in HOST_FILES if Path(path).exists())
-            probe_config = SessionConfig(
-                tree=probe_tree, disk_mb=task.limits.test.disk_mb, hidden_paths=hidden, cpus=PROBE_CPUS
-            )
+            probe_config = SessionConfig(tree=probe_tree, disk_mb=task.limits.test.disk_mb, hidden_paths=hidden)
             raised = raised_test_limits(task.limits.test)
             # a case normalized later (one stream ignored) is probed too: what it still compares must hold
             stable = [
@@ -127,9 +126,12 @@ def record_reference(
 
     report = RecordReport()
     kept: list[TestCase] = []
+    host_facts = unfixed_host_facts()
     for spec in specs:
         runs = observed[spec.id]
         reason = _drop_reason(runs) or _crash_reason(runs[0], docs_text)
+        if reason is None and host_probe:
+            reason = _host_fact_reason(runs[0], host_facts)
         compare = spec.compare
         note = None
         if reason is not None and reason.startswith("gold_flaky"):
@@ -182,8 +184,19 @@ def _probe_reason(probe: ExecResult, recorded: ExecResult, compare: Comparison) 
     if _compared(probe, compare) != _compared(recorded, compare):
         return (
             "host_dependent: the output changes when the machine's /etc/passwd, hostname and such are hidden, "
-            "with one CPU, the reference staged another way or the sandbox's limits raised"
+            "the reference staged another way or the sandbox's limits raised"
         )
+    return None
+
+
+def _host_fact_reason(result: ExecResult, facts: list[bytes]) -> str | None:
+    """host_dependent when the output holds a host fact the sandbox cannot hide (its memory size, its kernel):
+    no probe can vary those, so the value itself is looked for, as a whole word."""
+    for fact in facts:
+        pattern = re.compile(rb"(?<![\w.])" + re.escape(fact) + rb"(?![\w])")
+        if pattern.search(result.stdout) or pattern.search(result.stderr):
+            shown = fact.decode(errors="replace")
+            return f"host_dependent: the output holds the host's {shown!r} (its memory size or kernel)"
     return None
 
 

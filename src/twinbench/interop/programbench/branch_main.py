@@ -495,6 +495,7 @@ def spawn(
         "NPROC": limits["processes"],
         "NEW_IPC": 0,
         "CGROUP_FDS": -1,
+        "CPUS": -1,
         "WORKDIR": cwd,
         "PROGRAM": program,
     }
