@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from twinbench.formats import ReferenceSpec, Task
+from twinbench.formats import ReferenceSpec, Suite, Task
 from twinbench.protocols import Sandbox
 from twinbench.testgen import CaseSpec, record_reference
 from twinbench.testgen.mutants import MutantBuilder, MutationTarget, mutation_score, mutation_sites
@@ -251,3 +251,88 @@ def test_a_source_left_mutated_by_a_killed_build_is_put_back_before_the_next(tmp
     ran = subprocess.run([str(mutant), "5"], capture_output=True, text=True, check=True)
     assert ran.stdout == "9\n"  # twice(5) - 1: the mutation of main.c alone, lib.c as built
     assert (builder.tree / "lib.c").read_text() == (directory / "lib.c").read_text()
+
+
+TWO_FUNCTIONS = textwrap.dedent(
+    """\
+    #include <stdio.h>
+    #include <stdlib.h>
+    static int twice(int n) {
+        return n * 2 + 1;
+    }
+    int main(int argc, char **argv) {
+        if (argc > 2) printf("%d\\n", twice(atoi(argv[2])));
+        else printf("%d\\n", atoi(argv[1]) + 1);
+        return 0;
+    }
+    """
+)
+
+
+def coverage_program(directory: Path) -> MutationTarget:
+    """two.c built with gcc --coverage: its note file tells which function each line is in."""
+    directory.mkdir(parents=True)
+    (directory / "two.c").write_text(TWO_FUNCTIONS)
+    rules = "two: two.o\n\t$(CC) --coverage -o two two.o\ntwo.o: two.c\n\t$(CC) --coverage -O0 -c two.c\n"
+    (directory / "Makefile").write_text(rules)
+    subprocess.run(["make", "-C", str(directory), "two"], check=True, capture_output=True)
+    return MutationTarget(
+        source_dir=directory,
+        binary=directory / "two",
+        source_files=["two.c"],
+        label="two",
+        notes={"two.gcda": directory / "two.gcno"},
+    )
+
+
+def functions_of_run(target: MutationTarget, argv: list[str]) -> frozenset[tuple[str, int]] | None:
+    """What one run of the coverage build executed, read from its counters as exploration reads them."""
+    from twinbench.reference.coverage import features_of
+    from twinbench.testgen.mutants import functions_run
+
+    counters = target.source_dir / "two.gcda"
+    counters.unlink(missing_ok=True)
+    subprocess.run([str(target.binary), *argv], check=True, capture_output=True, cwd=target.source_dir)
+    features = features_of({".twinbench-gcov/two.gcda": counters.read_bytes()})
+    counters.unlink()
+    return functions_run(features)
+
+
+def test_the_notes_tell_which_function_a_line_is_in(tmp_path: Path) -> None:
+    from twinbench.reference.coverage.gcov import gcno_functions
+    from twinbench.testgen.mutants import FunctionMap, Site, may_reach
+
+    target = coverage_program(tmp_path / "src")
+    cwd, functions = gcno_functions((target.source_dir / "two.gcno").read_bytes())
+    assert cwd == str(target.source_dir)
+    assert sorted((source, first, last) for _ident, source, first, last in functions) == [
+        ("two.c", 3, 5),
+        ("two.c", 6, 10),
+    ]
+    assert gcno_functions(b"not a note file") == ("", [])
+    in_twice = FunctionMap(target).functions_at(Site("two.c", 0, 4, "*", "+"))
+    outside = FunctionMap(target).functions_at(Site("two.c", 0, 2, "1", "2"))
+    assert in_twice is not None and len(in_twice) == 1 and outside is None
+    # a run that calls twice() ran it; one that does not, did not; a run without counters may have
+    assert may_reach(functions_of_run(target, ["a", "3"]), in_twice)
+    assert not may_reach(functions_of_run(target, ["5"]), in_twice)
+    assert may_reach(None, in_twice) and may_reach(frozenset(), outside)
+
+
+def test_a_mutant_is_graded_only_on_the_cases_that_run_its_function(tmp_path: Path, bwrap: Sandbox) -> None:
+    """A case that never calls twice() cannot notice a mutant inside it: such a mutant survives ungraded,
+    and one the suite does reach is killed by a case that runs it."""
+    target = coverage_program(tmp_path / "src")
+    task = Task(id="two", reference=ReferenceSpec(binary=str(target.binary)))
+    specs = [CaseSpec(id="plain", argv=["5"]), CaseSpec(id="doubled", argv=["a", "3"])]
+    suite, _ = record_reference(task, specs, bwrap)
+    runs = {spec.id: functions_of_run(target, spec.argv) for spec in specs}
+    builder = MutantBuilder(target, tmp_path / "cache")
+    plain_only = Suite(cases=[case for case in suite.cases if case.id == "plain"])
+    report = mutation_score(task, plain_only, target, 20, bwrap, workers=2, builder=builder, runs=runs)
+    inside = [m for m in report.mutants if m.line == 4 and m.status != "equivalent"]
+    assert inside and all(m.status == "survived" and m.reached is False and not m.killed_by for m in inside)
+    assert report.unreached == len(inside)
+    full = mutation_score(task, suite, target, 20, bwrap, workers=2, builder=builder, runs=runs)
+    assert all(m.status == "killed" and m.killed_by == ["doubled"] for m in full.mutants if m.line == 4)
+    assert {m.line for m in full.mutants if m.status == "killed"} >= {4, 7, 8}

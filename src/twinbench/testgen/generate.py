@@ -30,10 +30,14 @@ from twinbench.testgen.explore import Candidate, CoverageGuide, Explorer, Featur
 from twinbench.testgen.inputs import detect_kinds
 from twinbench.testgen.listings import with_listed_choices
 from twinbench.testgen.mutants import (
+    Function,
+    FunctionMap,
     MutantBuilder,
     MutationTarget,
     choose_sites,
     first_failures,
+    functions_run,
+    may_reach,
     mutation_score,
     passing_ids,
 )
@@ -225,8 +229,10 @@ def generate_suite(
             def time_left() -> float:
                 return clock.left_for_phase(seconds_per_run * len(suite) * COVERAGE_RUNS_PER_CASE)
 
+            # what each case's exploration run executed: a mutant is graded only on cases that run its code
+            runs = {spec.id: functions_run(c.features) for spec, c in zip(specs, selection.chosen, strict=True)}
             before, mutation, killers = kill_survivors(
-                task, suite, unused, mutation_target, options, sandbox, len(specs), probes, progress, time_left
+                task, suite, unused, mutation_target, options, sandbox, len(specs), probes, progress, time_left, runs
             )
             if killers.cases:
                 record = _merge_records(record, RecordReport(kept=len(killers)))
@@ -289,25 +295,36 @@ def kill_survivors(
     probes: ReferenceProbes,
     progress: Progress,
     time_left: Callable[[], float] | None = None,
+    runs: dict[str, frozenset[Function] | None] | None = None,
 ) -> tuple[MutationReport, MutationReport, Suite]:
     """Grade mutants with the suite, then add explored inputs that kill the survivors.
 
     Returns the mutation score before, the score after, and the recorded cases that were added. With
-    `time_left`, both stop when it reaches zero: what was not graded is reported as not_run."""
+    `time_left`, both stop when it reaches zero: what was not graded is reported as not_run. With `runs`
+    (case id -> functions its exploration run executed), each mutant is graded only on the cases, and then
+    the explored inputs, that run its mutated line's function: no other run can notice it."""
     builder = MutantBuilder(target)
     workers = options.workers
     left = time_left or (lambda: math.inf)
     before = mutation_score(
-        task, suite, target, options.mutants, sandbox, workers, options.seed, builder, progress, time_left
+        task, suite, target, options.mutants, sandbox, workers, options.seed, builder, progress, time_left, runs=runs
     )
     survivors = [m for m in before.mutants if m.status == "survived"]
     if not survivors or not unused or left() <= 0:
         return before, before, Suite(cases=[])
-    # core inputs first: a fault in what the program is for shows in its output
-    ranked = sorted(unused, key=lambda c: classify(Behavior.of_candidate(c), probes) != CaseClass.core)
-    pool_specs = _numbered(ranked[:MUTANT_POOL], first_id)
-    pool, _ = record_specs(task, pool_specs, sandbox, options.workers, progress)
     sites = {f"m{number:03d}": site for number, site in enumerate(choose_sites(target, options.mutants, options.seed))}
+    functions = FunctionMap(target)
+    needed = {m.id: functions.functions_at(sites[m.id]) for m in survivors}
+    ran = [functions_run(c.features) for c in unused]
+    # only an input that runs a survivor's code can kill it: the others are not worth recording
+    useful = [(c, r) for c, r in zip(unused, ran, strict=True) if any(may_reach(r, n) for n in needed.values())]
+    # core inputs first: a fault in what the program is for shows in its output
+    useful.sort(key=lambda pair: classify(Behavior.of_candidate(pair[0]), probes) != CaseClass.core)
+    pool_specs = _numbered([c for c, _ in useful[:MUTANT_POOL]], first_id)
+    pool_runs = {spec.id: r for spec, (_, r) in zip(pool_specs, useful, strict=False)}
+    if not pool_specs:
+        return before, before, Suite(cases=[])
+    pool, _ = record_specs(task, pool_specs, sandbox, options.workers, progress)
     baseline = builder.baseline(survivors[0].file)
     if baseline is None:
         return before, before, Suite(cases=[])
@@ -320,10 +337,11 @@ def kill_survivors(
         if binary is None:
             after_mutants.append(mutant)
             continue
+        reaching = {i for i in usable if may_reach(pool_runs.get(i), needed[mutant.id])}
         # inputs already added are tried first, so that one input can serve several mutants
-        added = set(chosen) & usable
+        added = set(chosen) & reaching
         killers = first_failures(task, pool, binary, added, sandbox, workers, enough=1) if added else []
-        killers = killers or first_failures(task, pool, binary, usable - added, sandbox, workers, enough=1)
+        killers = killers or first_failures(task, pool, binary, reaching - added, sandbox, workers, enough=1)
         if killers:
             chosen.extend(i for i in killers if i not in chosen)
             mutant = mutant.model_copy(update={"status": "killed", "killed_by": killers})
@@ -336,6 +354,7 @@ def kill_survivors(
             "killed": killed,
             "survived": survived,
             "kill_rate": round(killed / (killed + survived), 4) if killed + survived else None,
+            "unreached": sum(m.status == "survived" and m.reached is False for m in after_mutants),
         }
     )
     return before, after, Suite(cases=[case for case in pool.cases if case.id in chosen])

@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -27,8 +27,10 @@ from pydantic import BaseModel, Field
 from twinbench.formats import Mutant, MutationReport, Suite, Task, TestStatus
 from twinbench.protocols import Sandbox
 from twinbench.reference.coverage import CoverageBuildError
+from twinbench.reference.coverage.gcov import gcno_functions
 from twinbench.sandbox import WORK_DIR
 from twinbench.sandbox.launcher import cache_dir
+from twinbench.testgen.explore import GCOV_DIR
 from twinbench.testgen.rust_mutants import RustcReplay, RustcUnit, rustc_units
 from twinbench.testgen.validity import grade_executable
 
@@ -36,6 +38,7 @@ Item = TypeVar("Item")
 MUTABLE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".y", ".l", ".rs")
 MAKE_TIMEOUT_S = 600
 GRADE_CHUNK = 128
+FIRST_GRADE_CHUNK = 8
 COVERAGE_FLAGS = "--coverage -O0 -g"
 # Each set is appended last, so it wins over the build's own -O and -g; a fixed seed keeps the optimizer
 # deterministic. A mutant is equivalent when any one set compiles it to the unmutated binary: the sets see
@@ -76,6 +79,9 @@ class MutationTarget(BaseModel):
     label: str = "reference"
     rustc_units: list[RustcUnit] = Field(
         default_factory=list, description="a cargo build: its own crates' rustc runs, replayed instead of make"
+    )
+    notes: dict[str, Path] = Field(
+        default_factory=dict, description="a gcc build: .gcda path (as runs write it) -> its .gcno note file"
     )
 
 
@@ -120,6 +126,10 @@ def target_from_coverage_build(build: object) -> MutationTarget:
     made = _made_binary(source_dir, binary)
     if not made.is_relative_to(source_dir):
         raise CoverageBuildError(f"{made} is not inside the build tree {source_dir}: no mutants can be made from it")
+    notes: dict[str, Path] = {}
+    if getattr(build, "toolchain", "gcc") == "gcc" and getattr(build, "object_dir_prefix", ""):
+        prefix = Path(getattr(build, "object_dir_prefix"))  # noqa: B009
+        notes = {rel: (prefix / rel).with_suffix(".gcno") for rel in getattr(build, "gcda_files", [])}
     return MutationTarget(
         source_dir=source_dir,
         binary=made,
@@ -127,6 +137,7 @@ def target_from_coverage_build(build: object) -> MutationTarget:
         make_args=make_args,
         make_env=make_env,
         label=f"{getattr(build, 'package', 'reference')}-{getattr(build, 'version', '')}",
+        notes=notes,
     )
 
 
@@ -281,6 +292,55 @@ def mutation_sites(target: MutationTarget) -> list[Site]:
 
 def _spaced(text: str, start: int, end: int) -> bool:
     return start > 0 and text[start - 1] in " \t\n" and end < len(text) and text[end] in " \t\n"
+
+
+Function = tuple[str, int]  # (.gcda path, function ident): what a run's edge features name
+
+
+class FunctionMap:
+    """Which function of the coverage build each source line is in, read from the build's note files.
+
+    A run that executed a function has a nonzero counter on one of its arcs (gcc keeps the fake exit->entry
+    edge off the spanning tree, so every function has one), so a run's edge features tell which functions it
+    ran; a run whose features name none of the mutated line's functions executed none of that line's code,
+    and a mutant there cannot change what it does."""
+
+    def __init__(self, target: MutationTarget) -> None:
+        self.spans: dict[str, list[tuple[int, int, Function]]] = {}
+        for gcda, note in target.notes.items():
+            try:
+                cwd, functions = gcno_functions(note.read_bytes())
+            except OSError:
+                continue
+            for ident, source, first, last in functions:
+                path = os.path.normpath(os.path.join(cwd, source))
+                try:
+                    relative = str(Path(path).relative_to(target.source_dir))
+                except ValueError:
+                    continue
+                self.spans.setdefault(relative, []).append((first, last, (gcda, ident)))
+
+    def functions_at(self, site: Site) -> frozenset[Function] | None:
+        """The functions whose lines hold the site; None when none does (a global's initializer, a file the
+        notes do not describe): then any run may reach it."""
+        found = frozenset(f for first, last, f in self.spans.get(site.file, []) if first <= site.line <= last)
+        return found or None
+
+
+def functions_run(features: Iterable[tuple[object, ...]]) -> frozenset[Function] | None:
+    """The functions a run's edge features show it executed; None when it wrote no counters at all (it was
+    killed, or exec failed): then nothing is known about what it ran."""
+    found: set[Function] = set()
+    for feature in features:
+        name = feature[0]
+        if isinstance(name, str) and name.endswith(".gcda") and len(feature) == 3 and isinstance(feature[1], int):
+            found.add((name.split("/", 1)[1] if name.startswith(GCOV_DIR + "/") else name, feature[1]))
+    return frozenset(found) if found else None
+
+
+def may_reach(ran: frozenset[Function] | None, needed: frozenset[Function] | None) -> bool:
+    """Whether a run that executed `ran` may have run a line inside `needed` (unknown on either side: yes)."""
+    return ran is None or needed is None or not ran.isdisjoint(needed)
 
 
 def choose_sites(target: MutationTarget, count: int, seed: int) -> list[Site]:
@@ -452,14 +512,18 @@ def mutation_score(
     on_progress: Callable[[str, int, int], None] | None = None,
     time_left: Callable[[], float] | None = None,
     line_counts: dict[str, dict[int, int]] | None = None,
+    runs: dict[str, frozenset[Function] | None] | None = None,
 ) -> MutationReport:
     """Build `count` mutants and grade each with the suite; the report lists survivors with their diffs.
 
     With `time_left` (seconds left under a wall-time cap), mutants not started before it reaches zero are
     reported as not_run and the report says it was stopped by the wall time. With `line_counts` (file ->
     line -> times the suite ran it, on the coverage build), a mutant on a line the suite never runs
-    survives without grading: a run that never reaches the mutated code cannot behave differently."""
+    survives without grading: a run that never reaches the mutated code cannot behave differently. With
+    `runs` (case id -> the functions its run executed, None or absent: unknown), a mutant is graded only on
+    the cases that run its line's function, and survives ungraded when there are none."""
     started = time.monotonic()
+    functions = FunctionMap(target) if runs is not None else None
     builder = builder or MutantBuilder(target)
     sites = choose_sites(target, count, seed)
     progress = on_progress or (lambda phase, done, total: None)
@@ -499,7 +563,14 @@ def mutation_score(
             elif mutant.reached is False:
                 mutant.status = "survived"
             else:
-                failing = first_failures(task, suite, binary, baseline_ids, sandbox, workers)
+                among = baseline_ids
+                if runs is not None and functions is not None:
+                    needed = functions.functions_at(site)
+                    reaching = {case.id for case in suite.cases if may_reach(runs.get(case.id), needed)}
+                    among = baseline_ids & reaching
+                    if not reaching:
+                        mutant.reached = False
+                failing = first_failures(task, suite, binary, among, sandbox, workers) if among else []
                 mutant.status = "killed" if failing else "survived"
                 mutant.killed_by = failing
         mutants.append(mutant)
@@ -544,7 +615,7 @@ def first_failures(
     """The first few cases of `among` that `binary` fails, graded a chunk at a time (a kill ends early)."""
     failing: list[str] = []
     cases = [case for case in suite.cases if case.id in among]
-    for chunk in _chunks(cases, GRADE_CHUNK):
+    for chunk in _growing_chunks(cases, FIRST_GRADE_CHUNK, GRADE_CHUNK):
         results = grade_executable(task, Suite(cases=chunk), binary, sandbox, workers, env=GCOV_ENV)
         failing.extend(result.id for result in results if result.status != TestStatus.passed)
         if len(failing) >= 1:
@@ -552,9 +623,14 @@ def first_failures(
     return failing
 
 
-def _chunks(items: list[Item], size: int) -> Iterator[list[Item]]:
-    for start in range(0, len(items), size):
+def _growing_chunks(items: list[Item], first: int, largest: int) -> Iterator[list[Item]]:
+    """Chunks that double from `first` up to `largest`: most kills come early, and a small first chunk ends
+    the grading of such a mutant after a few runs instead of a full chunk."""
+    start, size = 0, first
+    while start < len(items):
         yield items[start : start + size]
+        start += size
+        size = min(largest, size * 2)
 
 
 def _diff(target: MutationTarget, site: Site) -> str:

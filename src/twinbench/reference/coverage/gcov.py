@@ -273,3 +273,42 @@ def _files_named(root: str, basename: str) -> tuple[str, ...]:
         if basename in files:
             found.append(os.path.join(directory, basename))
     return tuple(found)
+
+
+_GCNO_MAGIC = 0x67636E6F
+
+
+def gcno_functions(data: bytes) -> tuple[str, list[tuple[int, str, int, int]]]:
+    """The functions a gcc >= 12 note file describes: (compile directory, [(ident, source, first line, last
+    line)]), the ident being the one .gcda counters name. An older or unreadable note gives ("", []): callers
+    then know nothing about which function a line is in. Never raises."""
+    functions: list[tuple[int, str, int, int]] = []
+    try:
+        if len(data) < 16 or int.from_bytes(data[:4], "little") != _GCNO_MAGIC:
+            return "", []
+        version = int.from_bytes(data[4:8], "little")
+        high, second = version >> 24, (version >> 16) & 0xFF
+        if high < 65 or (high - 65) * 10 + (second - 48) < 12:
+            return "", []  # before gcc 12, lengths count 4-byte words and strings are padded
+        cwd, pos = _gcno_string(data, 16)  # after magic, version, stamp and checksum
+        pos += 4  # has_unexecuted_blocks
+        while pos + 8 <= len(data):
+            tag, length = struct.unpack_from("<II", data, pos)
+            pos += 8
+            if tag == _TAG_FUNCTION and length >= 12:
+                ident = struct.unpack_from("<I", data, pos)[0]
+                _name, at = _gcno_string(data, pos + 12)
+                source, at = _gcno_string(data, at + 4)  # after the `artificial` flag
+                first, _column, last = struct.unpack_from("<III", data, at)
+                functions.append((ident, source, first, last))
+            pos += length
+    except (struct.error, ValueError, UnicodeDecodeError):
+        pass  # garbage past the guards: keep what was read before it
+    return cwd if functions else "", functions
+
+
+def _gcno_string(data: bytes, pos: int) -> tuple[str, int]:
+    """A gcc >= 12 note string (a byte length, NUL included, then the bytes) and the position after it."""
+    length = struct.unpack_from("<I", data, pos)[0]
+    raw = data[pos + 4 : pos + 4 + length]
+    return raw.rstrip(b"\0").decode("utf-8", "surrogateescape"), pos + 4 + length
