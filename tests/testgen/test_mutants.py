@@ -336,3 +336,59 @@ def test_a_mutant_is_graded_only_on_the_cases_that_run_its_function(tmp_path: Pa
     full = mutation_score(task, suite, target, 20, bwrap, workers=2, builder=builder, runs=runs)
     assert all(m.status == "killed" and m.killed_by == ["doubled"] for m in full.mutants if m.line == 4)
     assert {m.line for m in full.mutants if m.status == "killed"} >= {4, 7, 8}
+
+
+def test_an_explored_input_that_runs_a_survivors_code_joins_the_suite_and_kills_it(
+    tmp_path: Path, bwrap: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """testgen --mutants: the suite never calls twice(); of the inputs exploration kept out of the suite, only
+    the one that calls it is recorded and tried, and it is added because it kills the mutants there."""
+    from twinbench.testgen import generate
+    from twinbench.testgen.explore import Candidate, Outcome
+    from twinbench.testgen.probe import ReferenceProbes
+
+    target = coverage_program(tmp_path / "src")
+    task = Task(id="two", reference=ReferenceSpec(binary=str(target.binary)))
+    suite, _ = record_reference(task, [CaseSpec(id="t0000", argv=["5"])], bwrap)
+    runs = {"t0000": functions_of_run(target, ["5"])}
+    features = {
+        tuple(argv): frozenset(("exit", 0) for _ in [0]) | _code_features(target, argv) for argv in (["7"], ["a", "3"])
+    }
+    unused = [
+        Candidate(spec=CaseSpec(id="x", argv=list(argv)), features=found, status=0, outcome=Outcome(status=0))
+        for argv, found in features.items()
+    ]
+    monkeypatch.setattr(generate, "MutantBuilder", lambda t: MutantBuilder(t, tmp_path / "cache"))
+    recorded: list[list[str]] = []
+    real_record = generate.record_specs
+
+    def record_specs(task: Task, specs: list[CaseSpec], *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        recorded.extend(spec.argv for spec in specs)
+        return real_record(task, specs, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(generate, "record_specs", record_specs)
+    options = generate.TestgenOptions(mutants=20, workers=2)
+    before, after, added = generate.kill_survivors(
+        task, suite, unused, target, options, bwrap, 1, ReferenceProbes(), lambda *_: None, None, runs
+    )
+    inside = [m.id for m in before.mutants if m.line == 4 and m.status == "survived"]
+    assert inside and all(m.reached is False for m in before.mutants if m.id in inside)
+    # the input that never calls twice() is worth recording only for a survivor elsewhere (in main)
+    elsewhere = [m for m in before.mutants if m.status == "survived" and m.line != 4]
+    assert ["a", "3"] in recorded and (["7"] in recorded) == bool(elsewhere)
+    assert [case.argv for case in added.cases] == [["a", "3"]] and added.cases[0].id in ("t0001", "t0002")
+    killer = added.cases[0].id
+    assert all(m.status == "killed" and m.killed_by == [killer] for m in after.mutants if m.id in inside)
+    assert after.kill_rate is not None and before.kill_rate is not None and after.kill_rate > before.kill_rate
+    assert after.unreached == 0
+
+
+def _code_features(target: MutationTarget, argv: list[str]) -> frozenset[tuple[object, ...]]:
+    from twinbench.reference.coverage import features_of
+
+    counters = target.source_dir / "two.gcda"
+    counters.unlink(missing_ok=True)
+    subprocess.run([str(target.binary), *argv], check=True, capture_output=True, cwd=target.source_dir)
+    found = features_of({".twinbench-gcov/two.gcda": counters.read_bytes()})
+    counters.unlink()
+    return frozenset(found)
