@@ -333,6 +333,7 @@ def test_a_mutant_is_graded_only_on_the_cases_that_run_its_function(tmp_path: Pa
     inside = [m for m in report.mutants if m.line == 4 and m.status != "equivalent"]
     assert inside and all(m.status == "survived" and m.reached is False and not m.killed_by for m in inside)
     assert report.unreached == len(inside)
+    assert report.baseline_cases == 1  # the unmutated rebuild ran only where mutants were graded
     full = mutation_score(task, suite, target, 20, bwrap, workers=2, builder=builder, runs=runs)
     assert all(m.status == "killed" and m.killed_by == ["doubled"] for m in full.mutants if m.line == 4)
     assert {m.line for m in full.mutants if m.status == "killed"} >= {4, 7, 8}

@@ -94,7 +94,10 @@ class MutationReport(BaseModel):
     killed: int
     survived: int
     kill_rate: float | None = Field(description="killed / (killed + survived)")
-    baseline_cases: int = Field(description="cases the unmutated rebuild passes: only these can kill")
+    baseline_cases: int = Field(
+        description="cases the unmutated rebuild passes: only these can kill (testgen --mutants grades the"
+        " rebuild only on the cases a mutant is graded on)"
+    )
     seconds: float = 0.0
     not_run: int = Field(default=0, description="mutants left ungraded because the wall-time cap came first")
     stopped_by: str = Field(default="done", description="done, or wall_time when the cap ended the grading early")

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
-from twinbench.formats import Mutant, MutationReport, Suite, Task, TestStatus
+from twinbench.formats import Mutant, MutationReport, Suite, Task, TestCase, TestStatus
 from twinbench.protocols import Sandbox
 from twinbench.reference.coverage import CoverageBuildError
 from twinbench.reference.coverage.gcov import gcno_functions
@@ -529,6 +529,7 @@ def mutation_score(
     progress = on_progress or (lambda phase, done, total: None)
     baselines: dict[str, Path | None] = {}
     baseline_ids: set[str] | None = None
+    verdicts: BaselineVerdicts | None = None  # with `runs`: the rebuild is graded only where mutants are
     mutants: list[Mutant] = []
     for number, site in enumerate(sites):
         progress("mutants", number, len(sites))
@@ -552,7 +553,9 @@ def mutation_score(
             mutants.append(mutant)
             continue
         if binary is not None and baseline is not None:
-            if baseline_ids is None:
+            if runs is not None and verdicts is None:
+                verdicts = BaselineVerdicts(task, baseline, sandbox, workers)
+            if runs is None and baseline_ids is None:
                 baseline_ids = passing_ids(task, suite, baseline, sandbox, workers)
             if binary.read_bytes() == baseline.read_bytes():
                 mutant.status = "equivalent"
@@ -563,14 +566,13 @@ def mutation_score(
             elif mutant.reached is False:
                 mutant.status = "survived"
             else:
-                among = baseline_ids
+                among = baseline_ids or set()
                 if runs is not None and functions is not None:
                     needed = functions.functions_at(site)
-                    reaching = {case.id for case in suite.cases if may_reach(runs.get(case.id), needed)}
-                    among = baseline_ids & reaching
-                    if not reaching:
+                    among = {case.id for case in suite.cases if may_reach(runs.get(case.id), needed)}
+                    if not among:
                         mutant.reached = False
-                failing = first_failures(task, suite, binary, among, sandbox, workers) if among else []
+                failing = first_failures(task, suite, binary, among, sandbox, workers, baseline=verdicts)
                 mutant.status = "killed" if failing else "survived"
                 mutant.killed_by = failing
         mutants.append(mutant)
@@ -586,7 +588,7 @@ def mutation_score(
         killed=killed,
         survived=survived,
         kill_rate=round(killed / (killed + survived), 4) if killed + survived else None,
-        baseline_cases=len(baseline_ids or ()),
+        baseline_cases=verdicts.passing_count() if verdicts is not None else len(baseline_ids or ()),
         seconds=round(time.monotonic() - started, 2),
         not_run=sum(m.status == "not_run" for m in mutants),
         unreached=sum(m.status == "survived" and m.reached is False for m in mutants),
@@ -609,13 +611,48 @@ def passing_ids(task: Task, suite: Suite, binary: Path, sandbox: Sandbox, worker
     return {result.id for result in results if result.status == TestStatus.passed}
 
 
+class BaselineVerdicts:
+    """Which cases the unmutated rebuild passes, graded only when a mutant is first graded on them: most
+    mutants are killed within their first few cases, so the rebuild need not run the whole suite."""
+
+    def __init__(self, task: Task, binary: Path, sandbox: Sandbox, workers: int) -> None:
+        self.task, self.binary, self.sandbox, self.workers = task, binary, sandbox, workers
+        self.passed: dict[str, bool] = {}
+
+    def passing(self, cases: list[TestCase]) -> list[TestCase]:
+        """The cases among `cases` the rebuild passes (grading those it has not run yet)."""
+        missing = [case for case in cases if case.id not in self.passed]
+        if missing:
+            results = grade_executable(
+                self.task, Suite(cases=missing), self.binary, self.sandbox, self.workers, env=GCOV_ENV
+            )
+            self.passed.update((result.id, result.status == TestStatus.passed) for result in results)
+        return [case for case in cases if self.passed[case.id]]
+
+    def passing_count(self) -> int:
+        return sum(self.passed.values())
+
+
 def first_failures(
-    task: Task, suite: Suite, binary: Path, among: set[str], sandbox: Sandbox, workers: int, enough: int = 3
+    task: Task,
+    suite: Suite,
+    binary: Path,
+    among: set[str],
+    sandbox: Sandbox,
+    workers: int,
+    enough: int = 3,
+    baseline: BaselineVerdicts | None = None,
 ) -> list[str]:
-    """The first few cases of `among` that `binary` fails, graded a chunk at a time (a kill ends early)."""
+    """The first few cases of `among` that `binary` fails, graded a chunk at a time (a kill ends early).
+
+    With `baseline`, each chunk is first narrowed to the cases the unmutated rebuild passes."""
     failing: list[str] = []
     cases = [case for case in suite.cases if case.id in among]
     for chunk in _growing_chunks(cases, FIRST_GRADE_CHUNK, GRADE_CHUNK):
+        if baseline is not None:
+            chunk = baseline.passing(chunk)
+            if not chunk:
+                continue
         results = grade_executable(task, Suite(cases=chunk), binary, sandbox, workers, env=GCOV_ENV)
         failing.extend(result.id for result in results if result.status != TestStatus.passed)
         if len(failing) >= 1:
