@@ -222,7 +222,10 @@ def generate_suite(
             phases.lap("more core cases")
         mutation = before = None
         if options.mutants and mutation_target is not None:
-            unused = [c for c in explorer.corpus if all(c is not chosen for chosen in selection.chosen)]
+            # the reserve too: runs that reached no new edge but printed a new output, the inputs a fault in
+            # what the program computes shows in (set cover drops them, having no new line to offer)
+            chosen_ids = {id(c) for c in selection.chosen}
+            unused = [c for c in [*explorer.corpus, *explorer.reserve] if id(c) not in chosen_ids]
             clock.reserved_s = 0.0
             seconds_per_run = explorer.seconds_per_run
 
