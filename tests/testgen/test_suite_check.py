@@ -53,6 +53,25 @@ def test_budget_is_a_wall_time_cap_including_recording_and_the_gate(tmp_path: Pa
     assert report.validity is not None and report.validity.passed, report.validity
 
 
+def test_recording_stops_at_the_cap_by_its_own_pace(tmp_path: Path, bwrap: Sandbox) -> None:
+    """Exploration's pace chooses how many cases to keep; when recording turns out slower (a loaded machine),
+    the cases that no longer fit are left out as time_cap instead of overrunning the cap."""
+    from twinbench.testgen import CaseSpec
+    from twinbench.testgen.budget import WallClock
+    from twinbench.testgen.generate import record_specs
+
+    task = load_task(small_figlet_task(tmp_path / "task", count=1)).task
+    specs = [CaseSpec(id=f"c{n}", argv=[f"word{n}"]) for n in range(64)]
+    # one second left of a 100 s cap: less than the 5% aim kept below it
+    clock = WallClock(100.0, started=time.monotonic() - 99.0)
+    suite, report = record_specs(task, specs, bwrap, 2, lambda phase, done, total: None, clock=clock)
+    assert 0 < len(suite) < len(specs)
+    assert len(suite) + len(report.dropped) == len(specs)
+    assert {reason.split(":")[0] for reason in report.dropped.values()} == {"time_cap"}
+    unlimited, _ = record_specs(task, specs[:20], bwrap, 2, lambda phase, done, total: None, clock=WallClock(None))
+    assert len(unlimited) == 20
+
+
 BRANCHY_C = """#include <stdio.h>
 #include <stdlib.h>
 int main(int argc, char **argv) {

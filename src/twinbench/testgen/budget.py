@@ -33,6 +33,11 @@ class WallClock:
         """Seconds a phase may still spend when `seconds_after` must remain for what follows it."""
         return self.remaining() - self._fixed_reserve() - seconds_after
 
+    def left_at_the_end(self, seconds_after: float) -> float:
+        """Seconds left when `seconds_after` must remain, for a phase after exploring: the fixed reserve was
+        for the clock probe and the phases' start-up, spent by then; only the 5% aim below the cap is kept."""
+        return self.remaining() - self.reserved_s - 0.05 * (self.cap_s or 0.0) - seconds_after
+
     def exploration_over(self, seconds_per_run: float, cases: int) -> bool:
         """True once the time left is what recording, the gate and coverage of `cases` cases will take."""
         if self.cap_s is None:

@@ -61,6 +61,11 @@ MUTANT_POOL = 256  # explored inputs recorded as candidates for killing survivin
 GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases after a failed gate
 MUTANT_TIME_SHARE = 0.3  # of a --budget-s cap, kept for grading mutants and killing survivors (--mutants)
 COVERAGE_RUNS_PER_CASE = 1.1  # the coverage replay after generation, with a margin
+# what a recorded case costs after recording, in recording time: the gate's imitations and the constant's
+# settling (0.8 on figlet: 2.4 s after 3.0 s of recording) and the coverage replay (one run of four)
+GATE_COST_PER_RECORDED_CASE = 1.0
+RECORD_CHUNKS = 4  # recording is cut in this many chunks, so its own pace decides how many cases fit
+RECORD_CHUNK_PER_WORKER = 8  # but a chunk keeps every worker busy for a while
 ACCEPTED_PARENTS = 0.5  # share of mutations whose parent the reference accepted (exit 0)
 
 Progress = Callable[[str, int, int], None]
@@ -196,7 +201,7 @@ def generate_suite(
             # `suite check` probes the saved task, frozen clock included: so must the gate's imitation here
             probes = probe_reference(task, inputs.model, sandbox, options.workers)
         phases.lap("clock probe")
-        suite, record = record_specs(task, specs, sandbox, options.workers, progress, inputs.docs_text)
+        suite, record = record_specs(task, specs, sandbox, options.workers, progress, inputs.docs_text, clock)
         phases.lap("recording")
         passing = imitation_passes(task, suite, probes, sandbox, options.workers, progress)
         suite = trim_to_gate(suite, passing, selection.note == "")
@@ -492,10 +497,21 @@ def _accepted_parent(probes: ReferenceProbes | None) -> Callable[[Candidate], bo
 
 
 def record_specs(
-    task: Task, specs: list[CaseSpec], sandbox: Sandbox, workers: int, progress: Progress, docs_text: str = ""
+    task: Task,
+    specs: list[CaseSpec],
+    sandbox: Sandbox,
+    workers: int,
+    progress: Progress,
+    docs_text: str = "",
+    clock: WallClock | None = None,
 ) -> tuple[Suite, RecordReport]:
     """Record the chosen cases on the reference, reporting every run to the progress bar; crashes the docs do
-    not describe and cases that follow the machine's identity files are dropped (see record_reference)."""
+    not describe and cases that follow the machine's identity files are dropped (see record_reference).
+
+    With a capped `clock`, cases are recorded in chunks and each chunk's measured pace decides how many more
+    fit before the cap, the gate's imitations included: exploration's pace, which chose how many cases to
+    keep, can be far faster than recording's when the machine's load rises (a 20 s run took 21.3 s under
+    a full test suite). Cases left out are reported as dropped with reason `time_cap`."""
     total = len(specs) * RECORD_REPEATS
     done = 0
 
@@ -506,9 +522,39 @@ def record_specs(
             progress("recording", done, total)
 
     progress("recording", 0, total)
-    return record_reference(
-        task, specs, sandbox, workers=workers, on_progress=advanced, docs_text=docs_text, host_probe=True
-    )
+    if clock is None or clock.cap_s is None:
+        return record_reference(
+            task, specs, sandbox, workers=workers, on_progress=advanced, docs_text=docs_text, host_probe=True
+        )
+    chunk = max(workers * RECORD_CHUNK_PER_WORKER, -(-len(specs) // RECORD_CHUNKS))
+    started = clock.elapsed()
+    suite, report = Suite(cases=[]), RecordReport()
+    position = 0
+    while position < len(specs):
+        wanted = chunk
+        if position:
+            per_case = (clock.elapsed() - started) / position
+            # what is recorded must still be gated; each further case costs its recording and its gating
+            spare = clock.left_at_the_end(per_case * GATE_COST_PER_RECORDED_CASE * position)
+            wanted = min(chunk, int(spare / (per_case * (1 + GATE_COST_PER_RECORDED_CASE))))
+            if wanted <= 0:
+                break
+        part, part_report = record_reference(
+            task,
+            specs[position : position + wanted],
+            sandbox,
+            workers=workers,
+            on_progress=advanced,
+            docs_text=docs_text,
+            host_probe=True,
+        )
+        suite = Suite(cases=[*suite.cases, *part.cases])
+        report = _merge_records(report, part_report)
+        position += len(specs[position : position + wanted])
+    left_out = {spec.id: "time_cap: the cap left no time to record and gate it" for spec in specs[position:]}
+    if left_out:
+        progress("recording", total, total)
+    return suite, report.model_copy(update={"dropped": {**report.dropped, **left_out}})
 
 
 def _cpu_seconds() -> float:
