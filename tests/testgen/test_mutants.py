@@ -393,3 +393,41 @@ def _code_features(target: MutationTarget, argv: list[str]) -> frozenset[tuple[o
     found = features_of({".twinbench-gcov/two.gcda": counters.read_bytes()})
     counters.unlink()
     return frozenset(found)
+
+
+def test_survivors_no_explored_input_kills_are_hunted_with_variations_of_inputs_that_reach_them(
+    tmp_path: Path, bwrap: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite's one case, `a 0`, prints 1, and so do the mutants `argc > 3` (then atoi("a") + 1) and
+    twice's: their code runs without the case noticing them, and no explored input is left to try.
+    Variations start from the inputs that reach a survivor's code; those that kill one join the suite."""
+    from twinbench.testgen import generate
+    from twinbench.testgen.explore import Candidate, Outcome
+    from twinbench.testgen.probe import ReferenceProbes
+
+    target = coverage_program(tmp_path / "src")
+    task = Task(id="two", reference=ReferenceSpec(binary=str(target.binary)))
+    suite, _ = record_reference(task, [CaseSpec(id="t0000", argv=["a", "0"])], bwrap)
+    runs = {"t0000": functions_of_run(target, ["a", "0"])}
+
+    def candidate(argv: list[str]) -> Candidate:
+        features = frozenset({("exit", 0)}) | _code_features(target, argv)
+        return Candidate(spec=CaseSpec(id="x", argv=argv), features=features, status=0, outcome=Outcome(status=0))
+
+    asked: list[list[list[str]]] = []
+
+    def variations(starts: list[Candidate], count: int) -> list[Candidate]:
+        asked.append([start.spec.argv for start in starts])
+        return [candidate(["a", "0"]), candidate(["a", "3"])]
+
+    monkeypatch.setattr(generate, "MutantBuilder", lambda t: MutantBuilder(t, tmp_path / "cache"))
+    options = generate.TestgenOptions(mutants=20, workers=2)
+    before, after, added = generate.kill_survivors(
+        task, suite, [], target, options, bwrap, 1, ReferenceProbes(), lambda *_: None, None, runs, variations,
+        [candidate(["a", "0"])],
+    )  # fmt: skip
+    hidden = [m.id for m in before.mutants if m.status == "survived" and m.line == 7]
+    assert hidden and asked and all(["a", "0"] in starts for starts in asked)
+    assert [case.argv for case in added.cases] == [["a", "3"]]
+    assert all(m.status == "killed" and m.killed_by == [added.cases[0].id] for m in after.mutants if m.id in hidden)
+    assert after.kill_rate is not None and before.kill_rate is not None and after.kill_rate > before.kill_rate

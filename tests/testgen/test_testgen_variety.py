@@ -17,7 +17,14 @@ import pytest
 from twinbench.demo import DEMO_TASK
 from twinbench.formats import load_task
 from twinbench.testgen.datafiles import by_kind, kinds_for_option, make_variant
-from twinbench.testgen.inputs import detect_kinds, encoded_samples, encodings_named, iso2022_samples, pair_chunks
+from twinbench.testgen.inputs import (
+    detect_kinds,
+    encoded_samples,
+    encodings_named,
+    iso2022_samples,
+    pair_chunks,
+    utf8_sweeps,
+)
 from twinbench.testgen.pipeline import load_cli_model, read_generation_inputs
 from twinbench.testgen.record import CaseSpec
 from twinbench.testgen.synthesize import DATA_FILES, ENCODINGS, Synthesizer
@@ -136,7 +143,7 @@ def test_a_font_with_an_edited_header_changes_figlets_output(tmp_path: Path) -> 
 def test_iso2022_samples_cover_every_register_and_shift() -> None:
     """Each designation (G0-G3; 94, 96 and 94x94 sets) with each final byte and each shift that invokes it."""
     samples = iso2022_samples()
-    assert len(samples) == 54 and len(set(samples)) == 54
+    assert len(samples) == 108 and len(set(samples)) == 108
     assert b"\x1b-A\x0e" in b"".join(samples) and b"\x1b$+B\x1b|" in b"".join(samples)
     assert all(sample.endswith(b"\x0f\x1b(B.\n") for sample in samples)
 
@@ -154,3 +161,28 @@ def test_multibyte_font_lines_reach_figlets_utf8_reader(tmp_path: Path) -> None:
         spec = CaseSpec(id="t", argv=["-w", "10000", "-f", "data.tlf", every_character], files={"data.tlf": content})
         outputs.append(run_figlet(spec, tmp_path / how).stdout)
     assert outputs[0] != outputs[1]
+
+
+def test_utf8_sweeps_hold_every_lead_byte_with_every_following_byte() -> None:
+    """Per length, one line per lead byte with all 64 values of the byte after it: a wrong sign or shift in a
+    decoder's arithmetic lands some code point on a printable character (E1 BF 81 read as 0x1000 - 0xFC0 + 1
+    is 'A')."""
+    two, three, four = utf8_sweeps()
+    assert two.count(b"\n") == 30 and three.count(b"\n") == 16 and four.count(b"\n") == 5
+    assert b"\xe1\xbf\x81" in three and b"\xc2\x80" in two and b"\xf4\xbf\x80\x81" in four
+    assert all(len(line) == 64 * 3 for line in three.split(b"\n")[:-1])
+
+
+@needs_figlet
+def test_iso2022_finals_reach_a_control_files_mapping(tmp_path: Path) -> None:
+    """jis0201.flc maps the sets whose final bytes are J and I: text designated with those finals prints
+    something else than with A, so the final byte a decoder keeps is checked."""
+    control = Path("/usr/share/figlet/jis0201.flc").read_bytes()
+    outputs = {}
+    for sample in iso2022_samples():
+        if sample.startswith(b"\x1b)") and sample[3:4] == b"\x0e":
+            (tmp_path / str(len(outputs))).mkdir()
+            spec = CaseSpec(id="t", argv=["-C", "data.flc"], stdin=sample, files={"data.flc": control})
+            outputs[sample[2:3]] = run_figlet(spec, tmp_path / str(len(outputs))).stdout
+    assert set(outputs) == {b"A", b"B", b"J", b"I"}
+    assert outputs[b"J"] != outputs[b"A"] and outputs[b"I"] != outputs[b"J"]

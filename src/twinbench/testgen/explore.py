@@ -102,6 +102,13 @@ class Explorer:
         """Run a batch; results are merged in batch order, so parallelism never changes the outcome.
 
         Returns the candidates of this batch that were new (also appended to the corpus)."""
+        return [candidate for candidate, new in self._run(specs) if new]
+
+    def trace(self, specs: list[CaseSpec]) -> list[Candidate]:
+        """Run a batch like `run`, and return every candidate that ran, new or not, with what it executed."""
+        return [candidate for candidate, _ in self._run(specs)]
+
+    def _run(self, specs: list[CaseSpec]) -> list[tuple[Candidate, bool]]:
         if not specs:
             return []
         started = time.monotonic()
@@ -109,7 +116,7 @@ class Explorer:
         self.pool.map([(index, self._request(spec)) for index, spec in enumerate(specs)], results.__setitem__)
         self.run_seconds += time.monotonic() - started
         self.executions += len(specs)
-        fresh: list[Candidate] = []
+        ran: list[tuple[Candidate, bool]] = []
         for index, spec in enumerate(specs):
             result = results[index]
             if result.sandbox_error is not None:
@@ -121,19 +128,18 @@ class Explorer:
                 continue
             features = self._features(spec, result)
             output = hashlib.sha256(result.stdout).digest() if result.status == 0 and result.stdout else None
-            if not features <= self.seen:
+            candidate = Candidate(spec=spec, features=features, status=result.status, outcome=outcome_of(result))
+            new = not features <= self.seen
+            if new:
                 self.seen |= features
-                candidate = Candidate(spec=spec, features=features, status=result.status, outcome=outcome_of(result))
                 self.corpus.append(candidate)
-                fresh.append(candidate)
                 if output is not None:
                     self._outputs.add(output)
             elif output is not None and output not in self._outputs and len(self.reserve) < MAX_RESERVE:
                 self._outputs.add(output)
-                self.reserve.append(
-                    Candidate(spec=spec, features=features, status=result.status, outcome=outcome_of(result))
-                )
-        return fresh
+                self.reserve.append(candidate)
+            ran.append((candidate, new))
+        return ran
 
     def accepted_shares(self) -> dict[str, AcceptedShare]:
         """Per origin kind and in all: how many generated inputs ran, and the share the reference accepted."""

@@ -17,10 +17,12 @@ import random
 import resource
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from twinbench.formats import MutationReport, Suite, Task, TestgenReport
+from twinbench.formats import Mutant, MutationReport, Suite, Task, TestCase, TestgenReport
 from twinbench.protocols import Sandbox
 from twinbench.reference.docmodel import CliModel
 from twinbench.testgen.budget import WallClock
@@ -34,6 +36,7 @@ from twinbench.testgen.mutants import (
     FunctionMap,
     MutantBuilder,
     MutationTarget,
+    Site,
     choose_sites,
     first_failures,
     functions_run,
@@ -58,6 +61,8 @@ MAX_RESUMES = 8
 SUITE_FLOOR = 300  # a suite smaller than this gets the core cases the set cover did not need
 RESUME_HEADROOM = 1.25
 MUTANT_POOL = 256  # explored inputs recorded as candidates for killing surviving mutants
+DIRECTED_ROUNDS = 4  # rounds of variations of inputs that run a survivor's code
+DIRECTED_BATCH = 128  # variations made per round (those that run no survivor's code are not recorded)
 GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases after a failed gate
 MUTANT_TIME_SHARE = 0.3  # of a --budget-s cap, kept for grading mutants and killing survivors (--mutants)
 COVERAGE_RUNS_PER_CASE = 1.1  # the coverage replay after generation, with a margin
@@ -239,9 +244,15 @@ def generate_suite(
 
             # what each case's exploration run executed: a mutant is graded only on cases that run its code
             runs = {spec.id: functions_run(c.features) for spec, c in zip(specs, selection.chosen, strict=True)}
+
+            def variations(starts: list[Candidate], count: int) -> list[Candidate]:
+                donors = explorer.corpus_specs()
+                return explorer.trace([synth.mutate(rng.choice(starts), donors) for _ in range(count)])
+
             before, mutation, killers = kill_survivors(
-                task, suite, unused, mutation_target, options, sandbox, len(specs), probes, progress, time_left, runs
-            )
+                task, suite, unused, mutation_target, options, sandbox, len(specs), probes, progress, time_left, runs,
+                variations, selection.chosen,
+            )  # fmt: skip
             if killers.cases:
                 record = _merge_records(record, RecordReport(kept=len(killers)))
                 extra_passing = imitation_passes(task, killers, probes, sandbox, options.workers, progress)
@@ -292,6 +303,9 @@ def generate_suite(
     return GeneratedSuite(suite=suite, task=task, report=report)
 
 
+Variations = Callable[[list[Candidate], int], list[Candidate]]
+
+
 def kill_survivors(
     task: Task,
     suite: Suite,
@@ -304,56 +318,53 @@ def kill_survivors(
     progress: Progress,
     time_left: Callable[[], float] | None = None,
     runs: dict[str, frozenset[Function] | None] | None = None,
+    variations: Variations | None = None,
+    parents: list[Candidate] | None = None,
 ) -> tuple[MutationReport, MutationReport, Suite]:
-    """Grade mutants with the suite, then add explored inputs that kill the survivors.
+    """Grade mutants with the suite, then add inputs that kill the survivors: first the explored inputs the
+    suite left out, then (with `variations`) new variations of the inputs that run a survivor's code.
 
     Returns the mutation score before, the score after, and the recorded cases that were added. With
     `time_left`, both stop when it reaches zero: what was not graded is reported as not_run. With `runs`
     (case id -> functions its exploration run executed), each mutant is graded only on the cases, and then
-    the explored inputs, that run its mutated line's function: no other run can notice it."""
+    the other inputs, that run its mutated line's function: no other run can notice it. `parents` are the
+    suite's own explored inputs, which variations start from too."""
     builder = MutantBuilder(target)
-    workers = options.workers
     left = time_left or (lambda: math.inf)
     before = mutation_score(
-        task, suite, target, options.mutants, sandbox, workers, options.seed, builder, progress, time_left, runs=runs
-    )
+        task, suite, target, options.mutants, sandbox, options.workers, options.seed, builder, progress, time_left,
+        runs=runs,
+    )  # fmt: skip
     survivors = [m for m in before.mutants if m.status == "survived"]
-    if not survivors or not unused or left() <= 0:
+    baseline = builder.baseline(survivors[0].file) if survivors and left() > 0 else None
+    if baseline is None:
         return before, before, Suite(cases=[])
     sites = {f"m{number:03d}": site for number, site in enumerate(choose_sites(target, options.mutants, options.seed))}
     functions = FunctionMap(target)
-    needed = {m.id: functions.functions_at(sites[m.id]) for m in survivors}
-    ran = [functions_run(c.features) for c in unused]
-    # only an input that runs a survivor's code can kill it: the others are not worth recording
-    useful = [(c, r) for c, r in zip(unused, ran, strict=True) if any(may_reach(r, n) for n in needed.values())]
+    hunt = SurvivorHunt(
+        task=task,
+        sandbox=sandbox,
+        workers=options.workers,
+        builder=builder,
+        sites=sites,
+        needed={m.id: functions.functions_at(sites[m.id]) for m in survivors},
+        baseline=baseline,
+        progress=progress,
+        left=left,
+        next_id=first_id,
+        mutants=list(before.mutants),
+    )
     # core inputs first: a fault in what the program is for shows in its output
-    useful.sort(key=lambda pair: classify(Behavior.of_candidate(pair[0]), probes) != CaseClass.core)
-    pool_specs = _numbered([c for c, _ in useful[:MUTANT_POOL]], first_id)
-    pool_runs = {spec.id: r for spec, (_, r) in zip(pool_specs, useful, strict=False)}
-    if not pool_specs:
-        return before, before, Suite(cases=[])
-    pool, _ = record_specs(task, pool_specs, sandbox, options.workers, progress)
-    baseline = builder.baseline(survivors[0].file)
-    if baseline is None:
-        return before, before, Suite(cases=[])
-    usable = passing_ids(task, pool, baseline, sandbox, workers)
-    chosen: list[str] = []
-    after_mutants = []
-    for number, mutant in enumerate(before.mutants):
-        progress("killing survivors", number, len(before.mutants))
-        binary = builder.build(sites[mutant.id]) if mutant.status == "survived" and left() > 0 else None
-        if binary is None:
-            after_mutants.append(mutant)
-            continue
-        reaching = {i for i in usable if may_reach(pool_runs.get(i), needed[mutant.id])}
-        # inputs already added are tried first, so that one input can serve several mutants
-        added = set(chosen) & reaching
-        killers = first_failures(task, pool, binary, added, sandbox, workers, enough=1) if added else []
-        killers = killers or first_failures(task, pool, binary, reaching - added, sandbox, workers, enough=1)
-        if killers:
-            chosen.extend(i for i in killers if i not in chosen)
-            mutant = mutant.model_copy(update={"status": "killed", "killed_by": killers})
-        after_mutants.append(mutant)
+    useful = sorted(hunt.reaching(unused), key=lambda c: classify(Behavior.of_candidate(c), probes) != CaseClass.core)
+    hunt.try_inputs(useful[:MUTANT_POOL], "killing survivors")
+    for _ in range(DIRECTED_ROUNDS if variations is not None else 0):
+        # a survivor's code runs, yet no input shows the fault: variations of those inputs (other values,
+        # data-file copies, stdin) are where an input that does show it is likeliest
+        starts = hunt.reaching([*(parents or []), *unused, *hunt.tried])
+        if variations is None or not starts or not hunt.alive() or left() <= 0:
+            break
+        hunt.try_inputs(hunt.reaching(variations(starts, DIRECTED_BATCH)), "varying toward survivors")
+    after_mutants = hunt.mutants
     killed = sum(m.status == "killed" for m in after_mutants)
     survived = sum(m.status == "survived" for m in after_mutants)
     after = before.model_copy(
@@ -365,7 +376,66 @@ def kill_survivors(
             "unreached": sum(m.status == "survived" and m.reached is False for m in after_mutants),
         }
     )
-    return before, after, Suite(cases=[case for case in pool.cases if case.id in chosen])
+    return before, after, Suite(cases=hunt.killers)
+
+
+@dataclass
+class SurvivorHunt:
+    """Surviving mutants, and the inputs tried against them: each batch is recorded on the reference, kept
+    where the unmutated rebuild passes it, and graded against every survivor whose code it runs."""
+
+    task: Task
+    sandbox: Sandbox
+    workers: int
+    builder: MutantBuilder
+    sites: dict[str, Site]
+    needed: dict[str, frozenset[Function] | None]
+    baseline: Path
+    progress: Progress
+    left: Callable[[], float]
+    next_id: int
+    mutants: list[Mutant]
+    killers: list[TestCase] = field(default_factory=list)
+    tried: list[Candidate] = field(default_factory=list)
+
+    def alive(self) -> list[Mutant]:
+        """Survivors not killed yet."""
+        return [m for m in self.mutants if m.status == "survived" and m.id in self.needed]
+
+    def reaching(self, candidates: list[Candidate]) -> list[Candidate]:
+        """The candidates whose run executed the function of a mutant still alive."""
+        needed = [self.needed[m.id] for m in self.alive()]
+        return [c for c in candidates if any(may_reach(functions_run(c.features), n) for n in needed)]
+
+    def try_inputs(self, candidates: list[Candidate], phase: str) -> None:
+        """Record `candidates`, grade the survivors with them, keep the first killer of each."""
+        if not candidates or self.left() <= 0:
+            return
+        specs = _numbered(candidates, self.next_id)
+        self.next_id += len(specs)
+        self.tried.extend(candidates)
+        ran = {spec.id: functions_run(c.features) for spec, c in zip(specs, candidates, strict=True)}
+        pool, _ = record_specs(self.task, specs, self.sandbox, self.workers, self.progress)
+        usable = passing_ids(self.task, pool, self.baseline, self.sandbox, self.workers)
+        added = {case.id for case in self.killers}
+        for number, mutant in enumerate(self.mutants):
+            self.progress(phase, number, len(self.mutants))
+            if mutant.status != "survived" or mutant.id not in self.needed or self.left() <= 0:
+                continue
+            reaching = {i for i in usable if may_reach(ran.get(i), self.needed[mutant.id])}
+            binary = self.builder.build(self.sites[mutant.id]) if reaching else None
+            if binary is None:
+                continue
+            # an input already added is tried first, so that one input can serve several mutants
+            killers: list[str] = []
+            for among in (reaching & added, reaching - added):
+                if among and not killers:
+                    killers = first_failures(self.task, pool, binary, among, self.sandbox, self.workers, enough=1)
+            if killers:
+                self.mutants[number] = mutant.model_copy(update={"status": "killed", "killed_by": killers})
+                fresh = [case for case in pool.cases if case.id in killers and case.id not in added]
+                self.killers.extend(fresh)
+                added.update(case.id for case in fresh)
 
 
 def _more_core(

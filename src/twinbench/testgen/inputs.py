@@ -203,7 +203,9 @@ ISO2022_INVOCATIONS = {
     2: (b"\x1bN", b"\x1bn", b"\x1b}"),
     3: (b"\x1bO", b"\x1bo", b"\x1b|"),
 }
-ISO2022_FINALS = (b"A", b"B")
+# final bytes of registered sets: UK and US ASCII, and JIS X 0201's Roman and Katakana (the sets a decoder's
+# tables most often name beside ASCII: figlet's jis0201.flc maps J and I)
+ISO2022_FINALS = (b"A", b"B", b"J", b"I")
 # GL bytes whose GR twins (+0x80) are Latin-1 letters most fonts have (Ä Ö Ü ä ö ü ß), then those GR bytes
 ISO2022_TEXT = b"DV\\dv|_ x\xc4\xd6\xdc\xe4\xf6\xfc\xdf"
 
@@ -217,6 +219,19 @@ def iso2022_samples() -> list[bytes]:
             for shift in ISO2022_INVOCATIONS[register]:
                 samples.append(designation + final + shift + ISO2022_TEXT + b"\x0f\x1b(B.\n")
     return samples
+
+
+def utf8_sweeps() -> list[bytes]:
+    """UTF-8 sequences of 2, 3 and 4 bytes with every lead byte and every value of the byte after it, one line
+    per lead byte (overlong forms included): a decoder's arithmetic on each byte position shows in the code
+    points it makes, and a wrong sign or shift lands some of them on characters that print (E1 BF 81 is
+    U+1FC1; read as 0x1000 - 0xFC0 + 1 it is 'A')."""
+    continuation = range(0x80, 0xC0)
+    sweeps = []
+    for leads, tail in ((range(0xC2, 0xE0), b""), (range(0xE0, 0xF0), b"\x81"), (range(0xF0, 0xF5), b"\x80\x81")):
+        lines = [b"".join(bytes((lead, second)) + tail for second in continuation) + b"\n" for lead in leads]
+        sweeps.append(b"".join(lines))
+    return sweeps
 
 
 # byte sequences of the encodings and escape conventions a program's docs may name: a program that says it
@@ -252,6 +267,7 @@ ENCODED_SAMPLES: dict[str, tuple[tuple[str, ...], tuple[bytes, ...]]] = {
             # decoder that adds or shifts one of them wrongly shows it
             b"\xc1\x81\xe0\x81\x82\xf0\x80\x81\x83\xf8\x80\x80\x81\x84\xfc\x80\x80\x80\x81\x85\n",
             b"\xff\xfe\xe2\x82\n\xc3",
+            *utf8_sweeps(),
         ),
     ),
     "latin1": (

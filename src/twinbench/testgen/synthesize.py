@@ -50,6 +50,7 @@ CASE_TIMEOUT_S = 10.0
 INPUT_FILE = "in.txt"
 DATA_FILES = "data files"
 ENCODINGS = "encodings"
+FALLBACK_ENCODED_SAMPLES = 24  # samples of the docs' first encoding per data file that names none itself
 CHARACTER_PAIRS = "character pairs"
 DATA_FILES_PER_OPTION = 120
 PAIR_SEEDS = 48  # lines of the character-pair text seeded for any program; all of them for a text transformer
@@ -348,7 +349,10 @@ class Synthesizer:
                     own = encodings_named(item[1][:4096].decode("latin-1"))
                     names = own or self.encodings[:1]
                     for name in names:
-                        for raw in ENCODED_SAMPLES[name][1]:
+                        samples = ENCODED_SAMPLES[name][1]
+                        # a file that does not name the encoding gets a sample of them, spread over the list
+                        step = 1 if own else max(1, len(samples) // FALLBACK_ENCODED_SAMPLES)
+                        for raw in samples[::step]:
                             argument = self._data_file_argument(option, item, "as_is")
                             yield self._spec([option.flags[0], argument], stdin=_text(raw), origin=ENCODINGS)
 
