@@ -177,6 +177,9 @@ def _say_mutation(mutation: MutationReport, before: MutationReport | None = None
         + (f"; {mutation.not_run} not run: the time cap came first" if mutation.not_run else "")
         + (f"; {mutation.unreached} of the survivors are on lines no case runs" if mutation.unreached else "")
     )
+    if mutation.hunt:
+        rounds = ", ".join(f"{r.source} {r.tried} tried, {r.killed} killed" for r in mutation.hunt)
+        say(f"survivor hunt: {rounds}; {mutation.hunt[-1].alive} left")
 
 
 suite_app = group("Inspect a task's hidden suite.", "Example: twinbench suite check tasks/figlet")

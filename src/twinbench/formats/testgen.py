@@ -83,6 +83,15 @@ class Mutant(BaseModel):
     )
 
 
+class HuntRound(BaseModel):
+    """One batch of inputs tried against surviving mutants by testgen --mutants."""
+
+    source: str = Field(description="explored (inputs the suite left out) or variations (of inputs that reach)")
+    tried: int = Field(description="inputs recorded and graded (those reaching a survivor's code)")
+    killed: int = Field(description="survivors this batch killed")
+    alive: int = Field(description="survivors left after it")
+
+
 class MutationReport(BaseModel):
     """The suite's mutation score."""
 
@@ -103,6 +112,10 @@ class MutationReport(BaseModel):
     stopped_by: str = Field(default="done", description="done, or wall_time when the cap ended the grading early")
     unreached: int = Field(
         default=0, description="survivors on lines no case runs: the suite lacks an input there, not an oracle"
+    )
+    hunt: list[HuntRound] = Field(
+        default_factory=list,
+        description="testgen --mutants: each batch of inputs tried against the survivors, and what it killed",
     )
     mutants: list[Mutant] = Field(default_factory=list)
 

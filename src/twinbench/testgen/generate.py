@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from twinbench.formats import Mutant, MutationReport, Suite, Task, TestCase, TestgenReport
+from twinbench.formats import HuntRound, Mutant, MutationReport, Suite, Task, TestCase, TestgenReport
 from twinbench.protocols import Sandbox
 from twinbench.reference.docmodel import CliModel
 from twinbench.testgen.budget import WallClock
@@ -356,14 +356,14 @@ def kill_survivors(
     )
     # core inputs first: a fault in what the program is for shows in its output
     useful = sorted(hunt.reaching(unused), key=lambda c: classify(Behavior.of_candidate(c), probes) != CaseClass.core)
-    hunt.try_inputs(useful[:MUTANT_POOL], "killing survivors")
+    hunt.try_inputs(hunt.shared_out(useful, MUTANT_POOL), "explored")
     for _ in range(DIRECTED_ROUNDS if variations is not None else 0):
         # a survivor's code runs, yet no input shows the fault: variations of those inputs (other values,
         # data-file copies, stdin) are where an input that does show it is likeliest
         starts = hunt.reaching([*(parents or []), *unused, *hunt.tried])
         if variations is None or not starts or not hunt.alive() or left() <= 0:
             break
-        hunt.try_inputs(hunt.reaching(variations(starts, DIRECTED_BATCH)), "varying toward survivors")
+        hunt.try_inputs(hunt.reaching(variations(starts, DIRECTED_BATCH)), "variations")
     after_mutants = hunt.mutants
     killed = sum(m.status == "killed" for m in after_mutants)
     survived = sum(m.status == "survived" for m in after_mutants)
@@ -374,6 +374,7 @@ def kill_survivors(
             "survived": survived,
             "kill_rate": round(killed / (killed + survived), 4) if killed + survived else None,
             "unreached": sum(m.status == "survived" and m.reached is False for m in after_mutants),
+            "hunt": hunt.rounds,
         }
     )
     return before, after, Suite(cases=hunt.killers)
@@ -397,6 +398,7 @@ class SurvivorHunt:
     mutants: list[Mutant]
     killers: list[TestCase] = field(default_factory=list)
     tried: list[Candidate] = field(default_factory=list)
+    rounds: list[HuntRound] = field(default_factory=list)
 
     def alive(self) -> list[Mutant]:
         """Survivors not killed yet."""
@@ -407,10 +409,40 @@ class SurvivorHunt:
         needed = [self.needed[m.id] for m in self.alive()]
         return [c for c in candidates if any(may_reach(functions_run(c.features), n) for n in needed)]
 
-    def try_inputs(self, candidates: list[Candidate], phase: str) -> None:
+    def shared_out(self, candidates: list[Candidate], limit: int) -> list[Candidate]:
+        """At most `limit` candidates, shared out in turn among the survivors they reach, and for each survivor
+        one per distinct set of input files first: a survivor whose code every run executes (a decoder) would
+        otherwise get only the first few hundred inputs, all with the same data file, and the file that
+        shows its fault (the one control file mapping a character set) would never be tried."""
+        queues = []
+        for mutant in self.alive():
+            reaching = [c for c in candidates if may_reach(functions_run(c.features), self.needed[mutant.id])]
+            seen: Counter[str] = Counter()
+            ranked: list[tuple[int, int, Candidate]] = []
+            for candidate in reaching:
+                key = "|".join(sorted(f"{n}:{hash(v)}" for n, v in candidate.spec.files.items()))
+                ranked.append((seen[key], len(ranked), candidate))
+                seen[key] += 1
+            queues.append([c for _, _, c in sorted(ranked, key=lambda item: item[:2])])
+        chosen: dict[int, Candidate] = {}
+        for turn in itertools.count():
+            if len(chosen) >= limit or all(turn >= len(queue) for queue in queues):
+                break
+            for queue in queues:
+                if turn < len(queue) and len(chosen) < limit:
+                    chosen.setdefault(id(queue[turn]), queue[turn])
+        return list(chosen.values())
+
+    def try_inputs(self, candidates: list[Candidate], source: str) -> None:
         """Record `candidates`, grade the survivors with them, keep the first killer of each."""
         if not candidates or self.left() <= 0:
             return
+        alive_before = len(self.alive())
+        self._try(candidates, f"killing survivors: {source}")
+        alive = len(self.alive())
+        self.rounds.append(HuntRound(source=source, tried=len(candidates), killed=alive_before - alive, alive=alive))
+
+    def _try(self, candidates: list[Candidate], phase: str) -> None:
         specs = _numbered(candidates, self.next_id)
         self.next_id += len(specs)
         self.tried.extend(candidates)
