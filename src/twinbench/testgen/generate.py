@@ -67,8 +67,11 @@ GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases afte
 MUTANT_TIME_SHARE = 0.3  # of a --budget-s cap, kept for grading mutants and killing survivors (--mutants)
 COVERAGE_RUNS_PER_CASE = 1.1  # the coverage replay after generation, with a margin
 # what a recorded case costs after recording, in recording time: the gate's imitations and the constant's
-# settling (0.8 on figlet: 2.4 s after 3.0 s of recording) and the coverage replay (one run of four)
-GATE_COST_PER_RECORDED_CASE = 1.0
+# settling (0.8 on figlet: 2.4 s after 3.0 s of recording; 0.5-0.8 with a coverage build)
+GATE_COST_PER_RECORDED_CASE = 0.8
+# the coverage replay of a kept case, in exploration runs (one unsandboxed run each, in turn: 6.3 ms a case
+# against 4.5 ms an exploration run on figlet)
+COVERAGE_REPLAY_RUNS_PER_CASE = 1.5
 RECORD_CHUNKS = 4  # recording is cut in this many chunks, so its own pace decides how many cases fit
 RECORD_CHUNK_PER_WORKER = 8  # but a chunk keeps every worker busy for a while
 ACCEPTED_PARENTS = 0.5  # share of mutations whose parent the reference accepted (exit 0)
@@ -206,7 +209,8 @@ def generate_suite(
             # `suite check` probes the saved task, frozen clock included: so must the gate's imitation here
             probes = probe_reference(task, inputs.model, sandbox, options.workers)
         phases.lap("clock probe")
-        suite, record = record_specs(task, specs, sandbox, options.workers, progress, inputs.docs_text, clock)
+        replay_s = explorer.seconds_per_run * COVERAGE_REPLAY_RUNS_PER_CASE if coverage is not None else 0.0
+        suite, record = record_specs(task, specs, sandbox, options.workers, progress, inputs.docs_text, clock, replay_s)
         phases.lap("recording")
         passing = imitation_passes(task, suite, probes, sandbox, options.workers, progress)
         suite = trim_to_gate(suite, passing, selection.note == "")
@@ -606,6 +610,7 @@ def record_specs(
     progress: Progress,
     docs_text: str = "",
     clock: WallClock | None = None,
+    later_per_case_s: float = 0.0,
 ) -> tuple[Suite, RecordReport]:
     """Record the chosen cases on the reference, reporting every run to the progress bar; crashes the docs do
     not describe and cases that follow the machine's identity files are dropped (see record_reference).
@@ -613,7 +618,8 @@ def record_specs(
     With a capped `clock`, cases are recorded in chunks and each chunk's measured pace decides how many more
     fit before the cap, the gate's imitations included: exploration's pace, which chose how many cases to
     keep, can be far faster than recording's when the machine's load rises (a 20 s run took 21.3 s under
-    a full test suite). Cases left out are reported as dropped with reason `time_cap`."""
+    a full test suite). `later_per_case_s` is what each kept case costs after the gate (the coverage replay).
+    Cases left out are reported as dropped with reason `time_cap`."""
     total = len(specs) * RECORD_REPEATS
     done = 0
 
@@ -637,8 +643,9 @@ def record_specs(
         if position:
             per_case = (clock.elapsed() - started) / position
             # what is recorded must still be gated; each further case costs its recording and its gating
-            spare = clock.left_at_the_end(per_case * GATE_COST_PER_RECORDED_CASE * position)
-            wanted = min(chunk, int(spare / (per_case * (1 + GATE_COST_PER_RECORDED_CASE))))
+            after_each = per_case * GATE_COST_PER_RECORDED_CASE + later_per_case_s
+            spare = clock.left_at_the_end(after_each * position)
+            wanted = min(chunk, int(spare / (per_case + after_each)))
             if wanted <= 0:
                 break
         part, part_report = record_reference(
