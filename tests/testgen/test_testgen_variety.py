@@ -186,3 +186,27 @@ def test_iso2022_finals_reach_a_control_files_mapping(tmp_path: Path) -> None:
             outputs[sample[2:3]] = run_figlet(spec, tmp_path / str(len(outputs))).stdout
     assert set(outputs) == {b"A", b"B", b"J", b"I"}
     assert outputs[b"J"] != outputs[b"A"] and outputs[b"I"] != outputs[b"J"]
+
+
+def test_numeric_values_include_the_integer_limits() -> None:
+    """Counts and widths reach the 32- and 64-bit edges now and then, not only small numbers."""
+    from twinbench.testgen.inputs import INTEGER_LIMITS, value_for_hint
+
+    rng = random.Random(3)
+    values = {value_for_hint("outputwidth", rng, []) for _ in range(400)}
+    assert {"2147483647", "4294967296"} <= values and "80" in values
+    assert len(values & set(INTEGER_LIMITS)) >= 6
+
+
+@needs_figlet
+def test_a_width_at_the_32_bit_limit_is_a_stable_out_of_memory_case(tmp_path: Path, bwrap: object) -> None:
+    """figlet -w 2147483647 asks for 8 GB: the sandbox's memory limit makes that a deterministic exit 1, and
+    it stays so with the limits doubled (recording's host probe), so the case is kept."""
+    from tests.helpers_task import small_figlet_task
+    from twinbench.testgen import record_reference
+
+    task = load_task(small_figlet_task(tmp_path / "task", count=1)).task
+    spec = CaseSpec(id="t0", argv=["-w", "2147483647", "hi"])
+    suite, report = record_reference(task, [spec], bwrap, host_probe=True)  # type: ignore[arg-type]
+    assert [case.id for case in suite.cases] == ["t0"], report.dropped
+    assert suite.cases[0].expect.exit_code == 1 and b"Out of memory" in suite.cases[0].expect.stderr

@@ -70,6 +70,15 @@ def value_hints(hint: str | None, arity: int) -> list[str | None]:
     return list(words) if len(words) == arity > 1 else [hint] * max(1, arity)
 
 
+# the edges of 16-, 32- and 64-bit integers: a count or a size at a limit overflows a conversion or asks for
+# more memory than the sandbox gives (figlet -w 2147483647: "Out of memory", exit 1)
+INTEGER_LIMITS = (
+    "65535", "65536", "2147483647", "2147483648", "-2147483648", "-2147483649", "4294967295", "4294967296",
+    "9223372036854775807", "9223372036854775808", "18446744073709551616",
+)  # fmt: skip
+INTEGER_LIMIT_SHARE = 0.15
+
+
 def value_for_hint(
     hint: str | None, rng: random.Random, vocabulary: list[str], variables: list[str] | None = None
 ) -> str:
@@ -81,6 +90,8 @@ def value_for_hint(
     if any(word in lowered for word in ("num", "width", "size", "count", "col", "line", "int", "depth", "len")) or (
         lowered in ("n", "k", "m", "mode")
     ):
+        if rng.random() < INTEGER_LIMIT_SHARE:
+            return rng.choice(INTEGER_LIMITS)
         return rng.choice(["0", "1", "2", "3", "5", "10", "40", "80", "100", "-1", "999999", "abc", "4"])
     if "dir" in lowered:
         return rng.choice([".", "missing-dir", "/usr/share"])
