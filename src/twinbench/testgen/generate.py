@@ -61,7 +61,8 @@ MAX_RESUMES = 8
 SUITE_FLOOR = 300  # a suite smaller than this gets the core cases the set cover did not need
 RESUME_HEADROOM = 1.25
 MUTANT_POOL = 256  # explored inputs recorded as candidates for killing surviving mutants
-DIRECTED_ROUNDS = 4  # rounds of variations of inputs that run a survivor's code
+EXPLORED_ROUNDS = 3  # batches of explored inputs tried against survivors, before any variation
+DIRECTED_ROUNDS = 3  # rounds of variations of inputs that run a survivor's code
 DIRECTED_BATCH = 128  # variations made per round (those that run no survivor's code are not recorded)
 GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases after a failed gate
 MUTANT_TIME_SHARE = 0.3  # of a --budget-s cap, kept for grading mutants and killing survivors (--mutants)
@@ -360,7 +361,13 @@ def kill_survivors(
     )
     # core inputs first: a fault in what the program is for shows in its output
     useful = sorted(hunt.reaching(unused), key=lambda c: classify(Behavior.of_candidate(c), probes) != CaseClass.core)
-    hunt.try_inputs(hunt.shared_out(useful, MUTANT_POOL), "explored")
+    for _ in range(EXPLORED_ROUNDS):
+        # shared out again after each batch: the survivors killed by it no longer take a share
+        tried = {id(c) for c in hunt.tried}
+        batch = hunt.shared_out([c for c in useful if id(c) not in tried], MUTANT_POOL)
+        if not batch or not hunt.alive() or left() <= 0:
+            break
+        hunt.try_inputs(batch, "explored")
     for _ in range(DIRECTED_ROUNDS if variations is not None else 0):
         # a survivor's code runs, yet no input shows the fault: variations of those inputs (other values,
         # data-file copies, stdin) are where an input that does show it is likeliest
