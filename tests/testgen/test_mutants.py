@@ -431,3 +431,35 @@ def test_survivors_no_explored_input_kills_are_hunted_with_variations_of_inputs_
     assert [case.argv for case in added.cases] == [["a", "3"]]
     assert all(m.status == "killed" and m.killed_by == [added.cases[0].id] for m in after.mutants if m.id in hidden)
     assert after.kill_rate is not None and before.kill_rate is not None and after.kill_rate > before.kill_rate
+
+
+def test_inputs_that_take_a_rare_path_through_a_survivors_function_are_tried_first() -> None:
+    """Every run calls decode(); one in many takes its 5-byte branch. Shared out among survivors, that run
+    comes first for the survivor in decode(), and inputs with other data files before repeats of one."""
+    from typing import Any
+
+    from twinbench.formats import Mutant
+    from twinbench.testgen.explore import Candidate
+    from twinbench.testgen.generate import SurvivorHunt
+
+    decode = ("utf8.gcda", 7)
+    common = [("utf8.gcda", 7, arc) for arc in (0, 1, 2)]
+
+    def candidate(name: str, extra: list[tuple[str, int, int]], files: dict[str, bytes]) -> Candidate:
+        return Candidate(spec=CaseSpec(id=name, argv=[name], files=files), features=frozenset([*common, *extra]))
+
+    same_file = {"font.flf": b"one"}
+    candidates = [
+        candidate("a", [], same_file),
+        candidate("b", [], same_file),
+        candidate("c", [], {"font.flf": b"two"}),
+        candidate("rare", [("utf8.gcda", 7, 9)], same_file),
+    ]
+    mutant = Mutant(id="m000", file="utf8.c", line=124, original="==", replacement="!=", diff="", status="survived")
+    unused: Any = None
+    hunt = SurvivorHunt(
+        task=unused, sandbox=unused, workers=1, builder=unused, sites={}, needed={"m000": frozenset([decode])},
+        baseline=Path("/"), progress=lambda *_: None, left=lambda: 1.0, next_id=0, mutants=[mutant],
+    )  # fmt: skip
+    order = [c.spec.argv[0] for c in hunt.shared_out(candidates, 3)]
+    assert order == ["rare", "a", "c"]

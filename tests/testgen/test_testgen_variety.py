@@ -210,3 +210,12 @@ def test_a_width_at_the_32_bit_limit_is_a_stable_out_of_memory_case(tmp_path: Pa
     suite, report = record_reference(task, [spec], bwrap, host_probe=True)  # type: ignore[arg-type]
     assert [case.id for case in suite.cases] == ["t0"], report.dropped
     assert suite.cases[0].expect.exit_code == 1 and b"Out of memory" in suite.cases[0].expect.stderr
+
+
+def test_header_cuts_leave_out_each_trailing_field_in_turn() -> None:
+    from twinbench.testgen.datafiles import header_cuts
+
+    font = b"flf2a$ 6 5 16 15 11 0 24463\nrow one\nrow two"
+    cuts = header_cuts(font)
+    assert [cut.split(b"\n")[0] for cut in cuts][-2:] == [b"flf2a$ 6 5 16 15 11", b"flf2a$ 6 5 16 15 11 0"]
+    assert len(cuts) == 7 and all(cut.endswith(b"\nrow one\nrow two") for cut in cuts)

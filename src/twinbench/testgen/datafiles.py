@@ -111,6 +111,14 @@ def make_variant(how: str, content: bytes, name: str, rng: random.Random) -> byt
     return content
 
 
+def header_cuts(content: bytes) -> list[bytes]:
+    """The file with its header line cut after each of its fields in turn: a reader with optional trailing
+    fields has a default for each (figlet's print direction when a font header has six fields)."""
+    lines = content.split(b"\n")
+    fields = lines[0].split(b" ") if lines else []
+    return [b"\n".join([b" ".join(fields[:kept]), *lines[1:]]) for kept in range(1, len(fields))]
+
+
 def _edit_header_number(lines: list[bytes], rng: random.Random) -> bytes:
     numbers = list(HEADER_NUMBER.finditer(lines[0])) if lines else []
     if not numbers:

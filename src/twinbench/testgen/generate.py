@@ -39,6 +39,7 @@ from twinbench.testgen.mutants import (
     Site,
     choose_sites,
     first_failures,
+    function_of,
     functions_run,
     may_reach,
     mutation_score,
@@ -421,20 +422,26 @@ class SurvivorHunt:
         return [c for c in candidates if any(may_reach(functions_run(c.features), n) for n in needed)]
 
     def shared_out(self, candidates: list[Candidate], limit: int) -> list[Candidate]:
-        """At most `limit` candidates, shared out in turn among the survivors they reach, and for each survivor
-        one per distinct set of input files first: a survivor whose code every run executes (a decoder) would
-        otherwise get only the first few hundred inputs, all with the same data file, and the file that
-        shows its fault (the one control file mapping a character set) would never be tried."""
+        """At most `limit` candidates, shared out in turn among the survivors they reach. For each survivor,
+        the inputs that took the rarest paths through its function come first (a mutant on a line most runs
+        of a common function skip, like a decoder's 5-byte branch, shows only in the few that take it), then
+        one per distinct set of input files: otherwise a survivor whose code every run executes would get
+        only the first few hundred inputs, all with the same data file, and the file that shows its fault
+        (the one control file mapping a character set) would never be tried."""
         queues = []
         for mutant in self.alive():
-            reaching = [c for c in candidates if may_reach(functions_run(c.features), self.needed[mutant.id])]
+            needed = self.needed[mutant.id]
+            reaching = [c for c in candidates if may_reach(functions_run(c.features), needed)]
+            inside = [[f for f in c.features if needed is not None and function_of(f) in needed] for c in reaching]
+            paths = Counter(feature for features in inside for feature in features)
             seen: Counter[str] = Counter()
-            ranked: list[tuple[int, int, Candidate]] = []
-            for candidate in reaching:
+            ranked: list[tuple[int, int, int, Candidate]] = []
+            for candidate, features in zip(reaching, inside, strict=True):
+                rarest = min((paths[f] for f in features), default=len(reaching))
                 key = "|".join(sorted(f"{n}:{hash(v)}" for n, v in candidate.spec.files.items()))
-                ranked.append((seen[key], len(ranked), candidate))
+                ranked.append((rarest, seen[key], len(ranked), candidate))
                 seen[key] += 1
-            queues.append([c for _, _, c in sorted(ranked, key=lambda item: item[:2])])
+            queues.append([c for *_, c in sorted(ranked, key=lambda item: item[:3])])
         chosen: dict[int, Candidate] = {}
         for turn in itertools.count():
             if len(chosen) >= limit or all(turn >= len(queue) for queue in queues):

@@ -327,14 +327,18 @@ class FunctionMap:
         return found or None
 
 
+def function_of(feature: tuple[object, ...]) -> Function | None:
+    """The function an edge feature of a gcov counter file belongs to (None for other features)."""
+    name = feature[0]
+    if isinstance(name, str) and name.endswith(".gcda") and len(feature) == 3 and isinstance(feature[1], int):
+        return (name.split("/", 1)[1] if name.startswith(GCOV_DIR + "/") else name, feature[1])
+    return None
+
+
 def functions_run(features: Iterable[tuple[object, ...]]) -> frozenset[Function] | None:
     """The functions a run's edge features show it executed; None when it wrote no counters at all (it was
     killed, or exec failed): then nothing is known about what it ran."""
-    found: set[Function] = set()
-    for feature in features:
-        name = feature[0]
-        if isinstance(name, str) and name.endswith(".gcda") and len(feature) == 3 and isinstance(feature[1], int):
-            found.add((name.split("/", 1)[1] if name.startswith(GCOV_DIR + "/") else name, feature[1]))
+    found = {function for function in map(function_of, features) if function is not None}
     return frozenset(found) if found else None
 
 

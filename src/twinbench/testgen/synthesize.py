@@ -15,7 +15,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from twinbench.reference.docmodel import CliModel, OptionSpec
-from twinbench.testgen.datafiles import VARIANTS, DataFile, by_kind, kinds_for_option, make_variant, variant
+from twinbench.testgen.datafiles import (
+    VARIANTS,
+    DataFile,
+    by_kind,
+    header_cuts,
+    kinds_for_option,
+    make_variant,
+    variant,
+)
 from twinbench.testgen.explore import Candidate
 from twinbench.testgen.grammar import doc_names
 from twinbench.testgen.inputs import (
@@ -50,6 +58,7 @@ CASE_TIMEOUT_S = 10.0
 INPUT_FILE = "in.txt"
 DATA_FILES = "data files"
 ENCODINGS = "encodings"
+MAX_HEADER_CUTS = 12  # header lines cut after each of their first fields
 FALLBACK_ENCODED_SAMPLES = 24  # samples of the docs' first encoding per data file that names none itself
 CHARACTER_PAIRS = "character pairs"
 DATA_FILES_PER_OPTION = 120
@@ -336,6 +345,9 @@ class Synthesizer:
                 for item in dict.fromkeys([group[0], group[-1]]):
                     for how in VARIANTS:
                         argument = self._data_file_argument(option, item, how)
+                        yield self._spec([flag, argument, *self._positionals()], origin=DATA_FILES)
+                    for cut in header_cuts(item[1])[:MAX_HEADER_CUTS]:
+                        argument = self._data_file_argument(option, (item[0], cut), "as_is")
                         yield self._spec([flag, argument, *self._positionals()], origin=DATA_FILES)
 
     def _encoded_seeds(self) -> Iterator[CaseSpec]:
