@@ -219,3 +219,19 @@ def test_header_cuts_leave_out_each_trailing_field_in_turn() -> None:
     cuts = header_cuts(font)
     assert [cut.split(b"\n")[0] for cut in cuts][-2:] == [b"flf2a$ 6 5 16 15 11", b"flf2a$ 6 5 16 15 11 0"]
     assert len(cuts) == 7 and all(cut.endswith(b"\nrow one\nrow two") for cut in cuts)
+
+
+@needs_figlet
+def test_numbers_respelled_in_a_control_file_keep_their_values_for_figlet(tmp_path: Path) -> None:
+    """Octal and upper-case hex spellings of a control file's codes are the same codes to figlet's reader
+    (a reader that misparses one form changes the output), and the header line is left alone."""
+    control = b"flc2a\n65 0x61\n0x42 98\nt \\67 \\0x63\n"
+    respelled = make_variant("number_forms", control, "x.flc", random.Random(2))
+    assert respelled.startswith(b"flc2a\n") and respelled != control
+    assert b"0X" in respelled or b"0x" in respelled
+    outputs = []
+    for index, content in enumerate((control, respelled)):
+        (tmp_path / str(index)).mkdir()
+        spec = CaseSpec(id="t", argv=["-C", "data.flc", "ABC"], files={"data.flc": content})
+        outputs.append(run_figlet(spec, tmp_path / str(index)).stdout)
+    assert outputs[0] == outputs[1] and outputs[0] != run_figlet(CaseSpec(id="t", argv=["ABC"]), tmp_path).stdout

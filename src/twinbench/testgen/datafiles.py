@@ -21,9 +21,9 @@ from twinbench.testgen.inputs import mutate_bytes
 DataFile = tuple[str, bytes]
 VARIANTS = (
     "as_is", "crlf", "truncated", "long_line", "header_edit", "header_short", "multibyte", "zip", "zip_fixed",
-    "zip_stored", "zip_bad_crc", "gzip", "bytes",
+    "zip_stored", "zip_bad_crc", "gzip", "bytes", "number_forms",
 )  # fmt: skip
-VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 6, 8, 5, 3, 3, 3, 4, 7)
+VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 6, 8, 5, 3, 3, 3, 4, 7, 5)
 # UTF-8 of every length (2 to 4 bytes, and the 5- and 6-byte forms of the original definition), overlong,
 # a lone continuation byte and a cut-off sequence: what a reader decoding its data files must handle
 MULTIBYTE = (
@@ -41,6 +41,7 @@ ZIP_DEFLATE = {
 ZIP_DATE_TIME = (0x2865, 0x1882)  # 2024-03-05 03:04:04 in DOS form: the same input every run
 LONG_LINE_REPEATS = 60
 HEADER_NUMBER = re.compile(rb"-?\d+")
+NUMBER_WORD = re.compile(rb"(?<![\w.])(?:0[xX][0-9A-Fa-f]+|[1-9]\d{0,8})(?![\w.])")
 _FILE_WORDS = re.compile(r"(file|name|path)s?$")
 
 
@@ -108,7 +109,28 @@ def make_variant(how: str, content: bytes, name: str, rng: random.Random) -> byt
         return gzip.compress(content, mtime=0)
     if how == "bytes":
         return mutate_bytes(content, rng)
+    if how == "number_forms":
+        return respell_numbers(content, rng)
     return content
+
+
+def respell_numbers(content: bytes, rng: random.Random) -> bytes:
+    """The file with its whole-word integers written in the other forms C readers accept for the same value:
+    hex with an upper-case prefix, octal with a leading zero (figlet's code tags `0x4A0020` and `65`). Each
+    form is a branch of the reader's number parser that the package's own files may never take."""
+
+    def respell(match: re.Match[bytes]) -> bytes:
+        text = match.group(0)
+        if text[:2].lower() == b"0x":
+            return b"0X" + text[2:].upper()
+        value = int(text)
+        if value < 8:
+            return text
+        return rng.choice([b"0%o" % value, b"0X%X" % value, b"0x%x" % value])
+
+    # the header line is header_edit's: its fields are often read with scanf's %d, where 020 is twenty
+    header, newline, rest = content.partition(b"\n")
+    return header + newline + NUMBER_WORD.sub(respell, rest) if newline else NUMBER_WORD.sub(respell, content)
 
 
 def header_cuts(content: bytes) -> list[bytes]:
