@@ -235,3 +235,26 @@ def test_numbers_respelled_in_a_control_file_keep_their_values_for_figlet(tmp_pa
         spec = CaseSpec(id="t", argv=["-C", "data.flc", "ABC"], files={"data.flc": content})
         outputs.append(run_figlet(spec, tmp_path / str(index)).stdout)
     assert outputs[0] == outputs[1] and outputs[0] != run_figlet(CaseSpec(id="t", argv=["ABC"]), tmp_path).stdout
+
+
+def test_named_characters_are_the_printable_codes_a_data_file_names() -> None:
+    from twinbench.testgen.datafiles import named_characters
+
+    control = b"flc2a\n0x5B\t0x00C4\t# LEFT BRACKET\nt \\0134 \\0326\n7 0x41\n0x99 0x1234\n"
+    assert named_characters(control) == b"[\xc4\\\xd6A"
+
+
+@needs_figlet
+def test_text_of_a_control_files_named_characters_shows_its_mapping(tmp_path: Path) -> None:
+    """646-de.flc maps `[` to `Ä`: text of the characters it names prints otherwise with it than without."""
+    from twinbench.testgen.datafiles import named_characters
+
+    control = Path("/usr/share/figlet/646-de.flc").read_bytes()
+    text = named_characters(control)
+    assert b"[" in text
+    outputs = []
+    for index, argv in enumerate((["-C", "data.flc"], [])):
+        (tmp_path / str(index)).mkdir()
+        spec = CaseSpec(id="t", argv=argv, stdin=text + b"\n", files={"data.flc": control})
+        outputs.append(run_figlet(spec, tmp_path / str(index)).stdout)
+    assert outputs[0] != outputs[1]

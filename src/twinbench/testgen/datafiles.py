@@ -41,6 +41,7 @@ ZIP_DEFLATE = {
 ZIP_DATE_TIME = (0x2865, 0x1882)  # 2024-03-05 03:04:04 in DOS form: the same input every run
 LONG_LINE_REPEATS = 60
 HEADER_NUMBER = re.compile(rb"-?\d+")
+NAMED_NUMBER = re.compile(rb"(?<![\w.])\\?(0[xX][0-9A-Fa-f]{1,6}|\d{1,7})(?![\w.])")
 NUMBER_WORD = re.compile(rb"(?<![\w.])(?:0[xX][0-9A-Fa-f]+|[1-9]\d{0,8})(?![\w.])")
 _FILE_WORDS = re.compile(r"(file|name|path)s?$")
 
@@ -131,6 +132,26 @@ def respell_numbers(content: bytes, rng: random.Random) -> bytes:
     # the header line is header_edit's: its fields are often read with scanf's %d, where 020 is twenty
     header, newline, rest = content.partition(b"\n")
     return header + newline + NUMBER_WORD.sub(respell, rest) if newline else NUMBER_WORD.sub(respell, content)
+
+
+def named_characters(content: bytes, limit: int = 96) -> bytes:
+    """The printable single-byte characters a data file names by number (`0x5B`, `\\0304`, `196`), in the
+    order it names them: text holding them is what shows how a reader parsed those numbers (figlet's
+    646-de.flc maps `[` to `Ä`; text without `[` prints the same whatever the mapping says)."""
+    found: dict[int, None] = {}
+    for match in NAMED_NUMBER.finditer(content.partition(b"\n")[2]):
+        text = match.group(1)
+        if text[:2].lower() == b"0x":
+            value = int(text[2:], 16)
+        elif len(text) > 1 and text.startswith(b"0"):
+            value = int(text, 8) if all(48 <= c <= 55 for c in text) else -1
+        else:
+            value = int(text)
+        if 0x21 <= value <= 0xFF and value != 0x7F and not 0x80 <= value < 0xA0:
+            found.setdefault(value, None)
+        if len(found) >= limit:
+            break
+    return bytes(found)
 
 
 def header_cuts(content: bytes) -> list[bytes]:

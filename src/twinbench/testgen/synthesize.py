@@ -22,6 +22,7 @@ from twinbench.testgen.datafiles import (
     header_cuts,
     kinds_for_option,
     make_variant,
+    named_characters,
     variant,
 )
 from twinbench.testgen.explore import Candidate
@@ -349,6 +350,14 @@ class Synthesizer:
                     for cut in header_cuts(item[1])[:MAX_HEADER_CUTS]:
                         argument = self._data_file_argument(option, (item[0], cut), "as_is")
                         yield self._spec([flag, argument, *self._positionals()], origin=DATA_FILES)
+            # each file with text made of the characters it names by number, as is and with its numbers
+            # respelled: only such text shows how the reader parsed them
+            for item in files:
+                named = named_characters(item[1])
+                if named:
+                    for how in ("as_is", "number_forms"):
+                        argument = self._data_file_argument(option, item, how)
+                        yield self._spec([flag, argument], stdin=_text(named + b"\n"), origin=DATA_FILES)
 
     def _encoded_seeds(self) -> Iterator[CaseSpec]:
         """Input in each encoding the docs name, alone and through every data file that names the same
