@@ -9,18 +9,12 @@ uses as its values like choices the docs list themselves.
 from __future__ import annotations
 
 import re
-import tempfile
-from pathlib import Path
 
-from twinbench.formats import Expectation, Task, TestCase
+from twinbench.formats import Task
 from twinbench.protocols import Sandbox
-from twinbench.reference import resolve_binary, stage_reference
 from twinbench.reference.docmodel import CliModel
-from twinbench.sandbox import ExecResult, SessionConfig
-from twinbench.sandbox.pool import run_many
-from twinbench.sandbox.testrun import request_for
+from twinbench.testgen.probe import run_probes
 
-LISTING_TIMEOUT_S = 5.0
 MAX_CHOICES = 40
 # "use '-d list' to list modes", "(try --format=help to list them)", "see `-w list` for the list"
 _LISTING_CALL = re.compile(
@@ -60,30 +54,12 @@ def with_listed_choices(
     calls = listing_calls(model)
     if not calls:
         return model
-    results: dict[str, ExecResult] = {}
-    with tempfile.TemporaryDirectory(prefix="twinbench-listings-") as scratch:
-        tree = Path(scratch)
-        stage_reference(resolve_binary(task.reference.binary), tree)
-        config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
-        placeholder = Expectation(exit_code=0)
-        jobs = [
-            (
-                flag,
-                request_for(
-                    task,
-                    TestCase(
-                        id="listing", argv=[*(base_args or []), *argv], timeout_s=LISTING_TIMEOUT_S, expect=placeholder
-                    ),
-                ),
-            )
-            for flag, argv in calls.items()
-        ]
-        run_many(sandbox, config, jobs, workers, results.__setitem__)
+    answers = run_probes(task, {flag: [*(base_args or []), *argv] for flag, argv in calls.items()}, sandbox, workers)
     options = []
     for option in model.options:
-        result = results.get(option.flags[0])
-        if result is not None and result.sandbox_error is None and not result.timed_out:
-            answer = (result.stdout + result.stderr).decode("utf-8", errors="replace")
+        run = answers.get(option.flags[0])
+        if run is not None:
+            answer = (run.stdout + run.stderr).decode("utf-8", errors="replace")
             values = [value for value in listed_values(answer) if value != calls[option.flags[0]][-1]]
             if values:
                 option = option.model_copy(update={"choices": values})

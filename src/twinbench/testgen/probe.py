@@ -102,7 +102,7 @@ def probe_reference(
     if value_short is not None:
         argvs["missing_value_short"] = [f"-{value_short}"]
     argvs = {key: [*base, *argv] for key, argv in argvs.items()}
-    runs = _run(task, argvs, sandbox, workers, base_files or {})
+    runs = run_probes(task, argvs, sandbox, workers, base_files or {})
 
     probes = ReferenceProbes(long=long_names, long_value=long_value, short=short, short_value=short_value)
     for key, argv in argvs.items():
@@ -173,9 +173,11 @@ def _template(run: ProbeRun, arg: str) -> ErrorTemplate:
     return ErrorTemplate(status=run.status, stdout=stdout, stderr=stderr, bare=False)
 
 
-def _run(
-    task: Task, argvs: dict[str, list[str]], sandbox: Sandbox, workers: int, files: dict[str, bytes]
+def run_probes(
+    task: Task, argvs: dict[str, list[str]], sandbox: Sandbox, workers: int, files: dict[str, bytes] | None = None
 ) -> dict[str, ProbeRun]:
+    """Each argv run once on the reference in the sandbox (with `files` as input files); key -> what it did,
+    for the runs that finished by themselves within PROBE_TIMEOUT_S."""
     runs: dict[str, ProbeRun] = {}
     with tempfile.TemporaryDirectory(prefix="twinbench-probe-") as scratch:
         tree = Path(scratch)
@@ -183,7 +185,7 @@ def _run(
         config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
         placeholder = Expectation(exit_code=0)
         cases = [
-            TestCase(id=k, argv=argv, files=files, timeout_s=PROBE_TIMEOUT_S, expect=placeholder)
+            TestCase(id=k, argv=argv, files=files or {}, timeout_s=PROBE_TIMEOUT_S, expect=placeholder)
             for k, argv in argvs.items()
         ]
         jobs = [(case.id, request_for(task, case)) for case in cases]
