@@ -411,15 +411,24 @@ class SurvivorHunt:
     killers: list[TestCase] = field(default_factory=list)
     tried: list[Candidate] = field(default_factory=list)
     rounds: list[HuntRound] = field(default_factory=list)
+    # what each candidate's run executed, by id(): read once from its features, not per survivor and round
+    # (the candidate is kept with it, so that its id cannot be reused by another while the hunt lasts)
+    _functions: dict[int, tuple[Candidate, frozenset[Function] | None]] = field(default_factory=dict)
 
     def alive(self) -> list[Mutant]:
         """Survivors not killed yet."""
-        return [m for m in self.mutants if m.status == "survived" and m.id in self.needed]
+        return [m for m in self.mutants if m.status == "survived"]
+
+    def ran(self, candidate: Candidate) -> frozenset[Function] | None:
+        """The functions the candidate's run executed (see functions_run)."""
+        if id(candidate) not in self._functions:
+            self._functions[id(candidate)] = (candidate, functions_run(candidate.features))
+        return self._functions[id(candidate)][1]
 
     def reaching(self, candidates: list[Candidate]) -> list[Candidate]:
         """The candidates whose run executed the function of a mutant still alive."""
         needed = [self.needed[m.id] for m in self.alive()]
-        return [c for c in candidates if any(may_reach(functions_run(c.features), n) for n in needed)]
+        return [c for c in candidates if any(may_reach(self.ran(c), n) for n in needed)]
 
     def shared_out(self, candidates: list[Candidate], limit: int) -> list[Candidate]:
         """At most `limit` candidates, shared out in turn among the survivors they reach. For each survivor,
@@ -431,7 +440,7 @@ class SurvivorHunt:
         queues = []
         for mutant in self.alive():
             needed = self.needed[mutant.id]
-            reaching = [c for c in candidates if may_reach(functions_run(c.features), needed)]
+            reaching = [c for c in candidates if may_reach(self.ran(c), needed)]
             inside = [[f for f in c.features if needed is not None and function_of(f) in needed] for c in reaching]
             paths = Counter(feature for features in inside for feature in features)
             seen: Counter[str] = Counter()
@@ -464,13 +473,13 @@ class SurvivorHunt:
         specs = _numbered(candidates, self.next_id)
         self.next_id += len(specs)
         self.tried.extend(candidates)
-        ran = {spec.id: functions_run(c.features) for spec, c in zip(specs, candidates, strict=True)}
+        ran = {spec.id: self.ran(c) for spec, c in zip(specs, candidates, strict=True)}
         pool, _ = record_specs(self.task, specs, self.sandbox, self.workers, self.progress)
         usable = passing_ids(self.task, pool, self.baseline, self.sandbox, self.workers)
         added = {case.id for case in self.killers}
         for number, mutant in enumerate(self.mutants):
             self.progress(phase, number, len(self.mutants))
-            if mutant.status != "survived" or mutant.id not in self.needed or self.left() <= 0:
+            if mutant.status != "survived" or self.left() <= 0:
                 continue
             reaching = {i for i in usable if may_reach(ran.get(i), self.needed[mutant.id])}
             binary = self.builder.build(self.sites[mutant.id]) if reaching else None
