@@ -164,3 +164,20 @@ def test_a_bad_base_file_is_one_line_and_exit_2(tmp_path: Path, pair: str, messa
     result = twinbench("testgen", str(task), "--runs", "50", "--base-file", pair)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_mutation_run_with_nothing_graded_gives_no_rate_and_no_rebuild_count() -> None:
+    from twinbench.cli.testgen import mutation_summary
+    from twinbench.formats.testgen import MutationReport
+
+    nothing = MutationReport(
+        seed=0, requested=12, built=12, equivalent=0, build_failed=0, killed=0, survived=0, kill_rate=None,
+        baseline_cases=0, not_run=12,
+    )  # fmt: skip
+    line = mutation_summary(nothing)
+    assert line.endswith("; none graded (12 not run: the time cap came first)")
+    assert "pass on the unmutated rebuild" not in line and "killed" not in line
+    graded = nothing.model_copy(
+        update={"killed": 3, "survived": 1, "kill_rate": 0.75, "baseline_cases": 40, "not_run": 8}
+    )
+    assert "killed 3 of 4 = 75.0% (40 cases pass on the unmutated rebuild); 8 not run" in mutation_summary(graded)

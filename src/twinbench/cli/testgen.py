@@ -163,22 +163,39 @@ def _say_validity(validity: ValidityReport) -> None:
         )
 
 
+def mutation_summary(mutation: MutationReport, before: MutationReport | None = None) -> str:
+    """One line on the mutants: how many were made and graded, and the kill rate of those graded. With none
+    graded there is no rate, and the rebuild's count is not a finding (it is graded only alongside a mutant)."""
+    made = (
+        f"mutants: {mutation.requested} made, {mutation.build_failed} did not build, {mutation.equivalent} "
+        "equivalent (the compiler made the same binary)"
+    )
+    graded = mutation.killed + mutation.survived
+    not_run = f"{mutation.not_run} not run: the time cap came first" if mutation.not_run else ""
+    if not graded:
+        return f"{made}; none graded" + (f" ({not_run})" if not_run else "")
+    rate = f"{100 * mutation.kill_rate:.1f}%" if mutation.kill_rate is not None else "n/a"
+    was = f" (before adding mutant-killing cases: {100 * before.kill_rate:.1f}%)" if before and before.kill_rate else ""
+    # testgen grades the rebuild only on the cases a mutant reached: zero then means "none graded", not "fails all"
+    passing = (
+        f" ({plural(mutation.baseline_cases, 'case')} pass on the unmutated rebuild)" if mutation.baseline_cases else ""
+    )
+    return (
+        f"{made}; killed {mutation.killed} of {graded} = {rate}{was}{passing}"
+        + (f"; {not_run}" if not_run else "")
+        + (f"; {mutation.unreached} of the survivors are on lines no case runs" if mutation.unreached else "")
+    )
+
+
 REACHED_NOTE = {True: " (line run by the suite)", False: " (line never run by the suite)", None: ""}
 
 
 def _say_mutation(mutation: MutationReport, before: MutationReport | None = None) -> None:
-    rate = f"{100 * mutation.kill_rate:.1f}%" if mutation.kill_rate is not None else "n/a"
-    was = f" (before adding mutant-killing cases: {100 * before.kill_rate:.1f}%)" if before and before.kill_rate else ""
-    say(
-        f"mutants: {mutation.requested} made, {mutation.build_failed} did not build, {mutation.equivalent} "
-        f"equivalent (the compiler made the same binary); killed {mutation.killed} of "
-        f"{mutation.killed + mutation.survived} = {rate}{was} ({plural(mutation.baseline_cases, 'case')} pass on "
-        "the unmutated rebuild)"
-        + (f"; {mutation.not_run} not run: the time cap came first" if mutation.not_run else "")
-        + (f"; {mutation.unreached} of the survivors are on lines no case runs" if mutation.unreached else "")
-    )
+    say(mutation_summary(mutation, before))
     if mutation.hunt:
-        rounds = ", ".join(f"{r.source} {r.tried} tried, {r.killed} killed" for r in mutation.hunt)
+        rounds = ", ".join(
+            f"{r.source} {r.screened} screened, {r.tried} recorded, {r.killed} killed" for r in mutation.hunt
+        )
         say(f"survivor hunt: {rounds}; {mutation.hunt[-1].alive} left")
 
 

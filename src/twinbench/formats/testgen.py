@@ -87,7 +87,11 @@ class HuntRound(BaseModel):
     """One batch of inputs tried against surviving mutants by testgen --mutants."""
 
     source: str = Field(description="explored (inputs the suite left out) or variations (of inputs that reach)")
-    tried: int = Field(description="inputs recorded and graded (those reaching a survivor's code)")
+    screened: int = Field(
+        default=0,
+        description="runs of a survivor's binary beside the unmutated rebuild's, on inputs that reach its code",
+    )
+    tried: int = Field(description="inputs recorded and graded: those on which a survivor behaved differently")
     killed: int = Field(description="survivors this batch killed")
     alive: int = Field(description="survivors left after it")
 

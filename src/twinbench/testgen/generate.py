@@ -38,6 +38,7 @@ from twinbench.testgen.mutants import (
     MutationTarget,
     Site,
     choose_sites,
+    fingerprints,
     first_failures,
     function_of,
     functions_run,
@@ -61,10 +62,11 @@ MAX_GATE_ROUNDS = 4
 MAX_RESUMES = 8
 SUITE_FLOOR = 300  # a suite smaller than this gets the core cases the set cover did not need
 RESUME_HEADROOM = 1.25
-MUTANT_POOL = 256  # explored inputs recorded as candidates for killing surviving mutants
-EXPLORED_ROUNDS = 3  # batches of explored inputs tried against survivors, before any variation
-DIRECTED_ROUNDS = 3  # rounds of variations of inputs that run a survivor's code
-DIRECTED_BATCH = 128  # variations made per round (those that run no survivor's code are not recorded)
+SCREEN_CHUNK = 256  # explored inputs run per survivor and round, beside the unmutated rebuild
+EXPLORED_ROUNDS = 4  # rounds of explored inputs screened against survivors, before any variation
+DIRECTED_ROUNDS = 4  # rounds of variations of inputs that run a survivor's code
+DIRECTED_BATCH = 256  # variations made per round (screened against the survivors whose code they run)
+SUSPECTS_PER_MUTANT = 3  # inputs a survivor behaved differently on, recorded per round to confirm the kill
 GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases after a failed gate
 MUTANT_TIME_SHARE = 0.3  # of a --budget-s cap, kept for grading mutants and killing survivors (--mutants)
 COVERAGE_RUNS_PER_CASE = 1.1  # the coverage replay after generation, with a margin
@@ -363,19 +365,15 @@ def kill_survivors(
     # core inputs first: a fault in what the program is for shows in its output
     useful = sorted(hunt.reaching(unused), key=lambda c: classify(Behavior.of_candidate(c), probes) != CaseClass.core)
     for _ in range(EXPLORED_ROUNDS):
-        # shared out again after each batch: the survivors killed by it no longer take a share
-        tried = {id(c) for c in hunt.tried}
-        batch = hunt.shared_out([c for c in useful if id(c) not in tried], MUTANT_POOL)
-        if not batch or not hunt.alive() or left() <= 0:
-            break
-        hunt.try_inputs(batch, "explored")
+        hunt.hunt(useful, "explored", SCREEN_CHUNK)
     for _ in range(DIRECTED_ROUNDS if variations is not None else 0):
         # a survivor's code runs, yet no input shows the fault: variations of those inputs (other values,
         # data-file copies, stdin) are where an input that does show it is likeliest
-        starts = hunt.reaching([*(parents or []), *unused, *hunt.tried])
-        if variations is None or not starts or not hunt.alive() or left() <= 0:
+        starts = hunt.reaching([*(parents or []), *unused, *hunt.screened])
+        if variations is None or not starts or not hunt.alive() or hunt.left() <= 0:
             break
-        hunt.try_inputs(hunt.reaching(variations(starts, DIRECTED_BATCH)), "variations")
+        made = hunt.reaching(variations(starts, DIRECTED_BATCH))
+        hunt.hunt(made, "variations", len(made))
     after_mutants = hunt.mutants
     killed = sum(m.status == "killed" for m in after_mutants)
     survived = sum(m.status == "survived" for m in after_mutants)
@@ -394,8 +392,9 @@ def kill_survivors(
 
 @dataclass
 class SurvivorHunt:
-    """Surviving mutants, and the inputs tried against them: each batch is recorded on the reference, kept
-    where the unmutated rebuild passes it, and graded against every survivor whose code it runs."""
+    """Surviving mutants, and the inputs tried against them. Each survivor's binary is run beside the unmutated
+    rebuild on inputs that reach its code (one run each); only the inputs on which the two differ are recorded
+    on the reference, kept where the rebuild passes them, and graded against every survivor they reach."""
 
     task: Task
     sandbox: Sandbox
@@ -409,11 +408,13 @@ class SurvivorHunt:
     next_id: int
     mutants: list[Mutant]
     killers: list[TestCase] = field(default_factory=list)
-    tried: list[Candidate] = field(default_factory=list)
+    screened: list[Candidate] = field(default_factory=list)
     rounds: list[HuntRound] = field(default_factory=list)
     # what each candidate's run executed, by id(): read once from its features, not per survivor and round
     # (the candidate is kept with it, so that its id cannot be reused by another while the hunt lasts)
     _functions: dict[int, tuple[Candidate, frozenset[Function] | None]] = field(default_factory=dict)
+    _rebuild_digests: dict[int, bytes | None] = field(default_factory=dict)
+    _screened_by: dict[str, set[int]] = field(default_factory=dict)
 
     def alive(self) -> list[Mutant]:
         """Survivors not killed yet."""
@@ -430,49 +431,82 @@ class SurvivorHunt:
         needed = [self.needed[m.id] for m in self.alive()]
         return [c for c in candidates if any(may_reach(self.ran(c), n) for n in needed)]
 
-    def shared_out(self, candidates: list[Candidate], limit: int) -> list[Candidate]:
-        """At most `limit` candidates, shared out in turn among the survivors they reach. For each survivor,
-        the inputs that took the rarest paths through its function come first (a mutant on a line most runs
-        of a common function skip, like a decoder's 5-byte branch, shows only in the few that take it), then
-        one per distinct set of input files: otherwise a survivor whose code every run executes would get
-        only the first few hundred inputs, all with the same data file, and the file that shows its fault
-        (the one control file mapping a character set) would never be tried."""
-        queues = []
-        for mutant in self.alive():
-            needed = self.needed[mutant.id]
-            reaching = [c for c in candidates if may_reach(self.ran(c), needed)]
-            inside = [[f for f in c.features if needed is not None and function_of(f) in needed] for c in reaching]
-            paths = Counter(feature for features in inside for feature in features)
-            seen: Counter[str] = Counter()
-            ranked: list[tuple[int, int, int, Candidate]] = []
-            for candidate, features in zip(reaching, inside, strict=True):
-                rarest = min((paths[f] for f in features), default=len(reaching))
-                key = "|".join(sorted(f"{n}:{hash(v)}" for n, v in candidate.spec.files.items()))
-                ranked.append((rarest, seen[key], len(ranked), candidate))
-                seen[key] += 1
-            queues.append([c for *_, c in sorted(ranked, key=lambda item: item[:3])])
-        chosen: dict[int, Candidate] = {}
-        for turn in itertools.count():
-            if len(chosen) >= limit or all(turn >= len(queue) for queue in queues):
-                break
-            for queue in queues:
-                if turn < len(queue) and len(chosen) < limit:
-                    chosen.setdefault(id(queue[turn]), queue[turn])
-        return list(chosen.values())
+    def queue(self, mutant: Mutant, candidates: list[Candidate]) -> list[Candidate]:
+        """The candidates that run the mutant's function, best first: those that took the rarest paths through
+        it (a mutant on a line most runs of a common function skip, like a decoder's 5-byte branch, shows
+        only in the few that take it), and among equals one per distinct set of input files before the next:
+        otherwise a survivor whose code every run executes would get the first few hundred inputs, all with
+        the same data file, and the file that shows its fault (the one control file mapping a character set)
+        would come last."""
+        needed = self.needed[mutant.id]
+        reaching = [c for c in candidates if may_reach(self.ran(c), needed)]
+        inside = [[f for f in c.features if needed is not None and function_of(f) in needed] for c in reaching]
+        paths = Counter(feature for features in inside for feature in features)
+        seen: Counter[str] = Counter()
+        ranked: list[tuple[int, int, int, Candidate]] = []
+        for candidate, features in zip(reaching, inside, strict=True):
+            rarest = min((paths[f] for f in features), default=len(reaching))
+            key = "|".join(sorted(f"{n}:{hash(v)}" for n, v in candidate.spec.files.items()))
+            ranked.append((rarest, seen[key], len(ranked), candidate))
+            seen[key] += 1
+        return [c for *_, c in sorted(ranked, key=lambda item: item[:3])]
 
-    def try_inputs(self, candidates: list[Candidate], source: str) -> None:
-        """Record `candidates`, grade the survivors with them, keep the first killer of each."""
-        if not candidates or self.left() <= 0:
+    def hunt(self, candidates: list[Candidate], source: str, per_mutant: int) -> None:
+        """Screen up to `per_mutant` new candidates per survivor, then record and grade those it flagged."""
+        if not candidates or not self.alive() or self.left() <= 0:
             return
         alive_before = len(self.alive())
-        self._try(candidates, f"killing survivors: {source}")
+        runs_before = sum(len(ids) for ids in self._screened_by.values())
+        suspects = self.screen(candidates, per_mutant, f"screening survivors: {source}")
+        if suspects and self.left() > 0:
+            self._try(suspects, f"killing survivors: {source}")
         alive = len(self.alive())
-        self.rounds.append(HuntRound(source=source, tried=len(candidates), killed=alive_before - alive, alive=alive))
+        screened = sum(len(ids) for ids in self._screened_by.values()) - runs_before
+        self.rounds.append(
+            HuntRound(source=source, screened=screened, tried=len(suspects), killed=alive_before - alive, alive=alive)
+        )
+
+    def screen(self, candidates: list[Candidate], per_mutant: int, phase: str) -> list[Candidate]:
+        """Run each survivor's binary on the next `per_mutant` candidates of its queue it has not run yet,
+        beside the unmutated rebuild, and return the inputs on which some survivor behaved differently (at
+        most SUSPECTS_PER_MUTANT each). Recording an expectation takes several runs of the reference and a
+        check on the rebuild; a screen takes one run, so far more inputs are tried in the same time."""
+        suspects: dict[int, Candidate] = {}
+        for number, mutant in enumerate(self.mutants):
+            self.progress(phase, number, len(self.mutants))
+            if mutant.status != "survived" or self.left() <= 0:
+                continue
+            done = self._screened_by.setdefault(mutant.id, set())
+            batch = [c for c in self.queue(mutant, candidates) if id(c) not in done][:per_mutant]
+            done.update(id(c) for c in batch)
+            usable = [c for c in self._with_rebuild_runs(batch) if self._rebuild_digests[id(c)] is not None]
+            binary = self.builder.build(self.sites[mutant.id]) if usable and self.left() > 0 else None
+            if binary is None:
+                continue
+            digests = fingerprints(self.task, [c.spec for c in usable], binary, self.sandbox, self.workers)
+            differing = [
+                c for c, digest in zip(usable, digests, strict=True)
+                if digest is not None and digest != self._rebuild_digests[id(c)]
+            ]  # fmt: skip
+            for candidate in differing[:SUSPECTS_PER_MUTANT]:
+                suspects.setdefault(id(candidate), candidate)
+        self.progress(phase, len(self.mutants), len(self.mutants))
+        return list(suspects.values())
+
+    def _with_rebuild_runs(self, batch: list[Candidate]) -> list[Candidate]:
+        """`batch`, each with the unmutated rebuild's digest (run once per candidate, for every survivor)."""
+        fresh = [c for c in batch if id(c) not in self._rebuild_digests]
+        digests = fingerprints(self.task, [c.spec for c in fresh], self.baseline, self.sandbox, self.workers)
+        for candidate, digest in zip(fresh, digests, strict=True):
+            self._rebuild_digests[id(candidate)] = digest
+            self.ran(candidate)  # keeps the candidate, so that its id stays its own
+            self.screened.append(candidate)
+        return batch
 
     def _try(self, candidates: list[Candidate], phase: str) -> None:
+        """Record `candidates`, grade the survivors with them, keep the first killer of each."""
         specs = _numbered(candidates, self.next_id)
         self.next_id += len(specs)
-        self.tried.extend(candidates)
         ran = {spec.id: self.ran(c) for spec, c in zip(specs, candidates, strict=True)}
         pool, _ = record_specs(self.task, specs, self.sandbox, self.workers, self.progress)
         usable = passing_ids(self.task, pool, self.baseline, self.sandbox, self.workers)

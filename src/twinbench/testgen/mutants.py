@@ -28,11 +28,12 @@ from twinbench.formats import Mutant, MutationReport, Suite, Task, TestCase, Tes
 from twinbench.protocols import Sandbox
 from twinbench.reference.coverage import CoverageBuildError
 from twinbench.reference.coverage.gcov import gcno_functions
-from twinbench.sandbox import WORK_DIR
+from twinbench.sandbox import WORK_DIR, ExecResult
 from twinbench.sandbox.launcher import cache_dir
-from twinbench.testgen.explore import GCOV_DIR
+from twinbench.testgen.explore import EXPLORE_TIMEOUT_S, GCOV_DIR
+from twinbench.testgen.record import CaseSpec, case_for_spec
 from twinbench.testgen.rust_mutants import RustcReplay, RustcUnit, rustc_units
-from twinbench.testgen.validity import grade_executable
+from twinbench.testgen.validity import grade_executable, run_executable
 
 Item = TypeVar("Item")
 MUTABLE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".y", ".l", ".rs")
@@ -613,6 +614,36 @@ def passing_ids(task: Task, suite: Suite, binary: Path, sandbox: Sandbox, worker
     """Ids of the cases `binary` passes."""
     results = grade_executable(task, suite, binary, sandbox, workers, env=GCOV_ENV)
     return {result.id for result in results if result.status == TestStatus.passed}
+
+
+def fingerprints(
+    task: Task, specs: list[CaseSpec], executable: Path, sandbox: Sandbox, workers: int
+) -> list[bytes | None]:
+    """What `executable` does on each input, in brief (a digest of its exit, output streams and output
+    files), in `specs` order; None for a run that timed out or that the sandbox failed: it compares with
+    nothing. Two binaries of the same program whose digests differ on an input behave differently on it,
+    which one run each shows, where recording an expectation takes several runs of the reference."""
+    cases = [
+        case_for_spec(spec.model_copy(update={"id": f"s{number}", "timeout_s": min(spec.timeout_s, EXPLORE_TIMEOUT_S)}))
+        for number, spec in enumerate(specs)
+    ]
+    digests: dict[str, bytes | None] = {}
+
+    def keep(case_id: str, result: ExecResult) -> None:
+        digests[case_id] = None if result.timed_out or result.sandbox_error else _digest(result)
+
+    run_executable(task, cases, executable, sandbox, workers, keep, env=GCOV_ENV)
+    return [digests.get(case.id) for case in cases]
+
+
+def _digest(result: ExecResult) -> bytes:
+    digest = hashlib.sha256(repr((result.exit_code, result.signal, result.crash_reason)).encode())
+    for stream in (result.stdout, result.stderr):
+        digest.update(len(stream).to_bytes(8, "little") + stream)
+    for name, content in sorted(result.files.items()):
+        if not name.startswith(GCOV_DIR + "/"):
+            digest.update(name.encode() + b"\0" + (b"-" if content is None else b"+" + content))
+    return digest.digest()
 
 
 class BaselineVerdicts:

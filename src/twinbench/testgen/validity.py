@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from twinbench.formats import Suite, Task, TestResult, TestStatus, ValidityReport
+from twinbench.formats import Suite, Task, TestCase, TestResult, TestStatus, ValidityReport
 from twinbench.grade.judge import judge
 from twinbench.protocols import Sandbox
 from twinbench.sandbox import ExecResult, SessionConfig
@@ -112,24 +112,37 @@ def grade_executable(
     """Run every case with `executable` as ./executable in the sandbox and judge it, in suite order."""
     results: dict[str, TestResult] = {}
     by_id = {case.id: case for case in suite.cases}
+
+    def record(case_id: str, observed: ExecResult) -> None:
+        results[case_id] = judge(by_id[case_id], observed)
+        if on_progress is not None and (len(results) % 32 == 0 or len(results) == len(by_id)):
+            on_progress(len(results), len(by_id))
+
+    run_executable(task, suite.cases, executable, sandbox, workers, record, env)
+    return [results[case.id] for case in suite.cases]
+
+
+def run_executable(
+    task: Task,
+    cases: list[TestCase],
+    executable: Path,
+    sandbox: Sandbox,
+    workers: int,
+    on_result: Callable[[str, ExecResult], None],
+    env: dict[str, str] | None = None,
+) -> None:
+    """Run every case with `executable` as ./executable in the sandbox, handing each result to `on_result`."""
     with tempfile.TemporaryDirectory(prefix="twinbench-imitation-") as scratch:
         tree = Path(scratch)
         (tree / "executable").write_bytes(executable.read_bytes())
         (tree / "executable").chmod(0o755)
         config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
         jobs = []
-        for case in suite.cases:
+        for case in cases:
             request = request_for(task, case)
             request.env.update(env or {})
             jobs.append((case.id, request))
-
-        def record(case_id: str, observed: ExecResult) -> None:
-            results[case_id] = judge(by_id[case_id], observed)
-            if on_progress is not None and (len(results) % 32 == 0 or len(results) == len(by_id)):
-                on_progress(len(results), len(by_id))
-
-        run_many(sandbox, config, jobs, workers, record)
-    return [results[case.id] for case in suite.cases]
+        run_many(sandbox, config, jobs, workers, on_result)
 
 
 def grade_script(
