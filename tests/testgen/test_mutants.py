@@ -11,7 +11,7 @@ import pytest
 from twinbench.formats import ReferenceSpec, Suite, Task
 from twinbench.protocols import Sandbox
 from twinbench.testgen import CaseSpec, record_reference
-from twinbench.testgen.mutants import MutantBuilder, MutationTarget, mutation_score, mutation_sites
+from twinbench.testgen.mutants import MutantBuilder, MutationTarget, Site, mutation_score, mutation_sites
 
 PROGRAM = textwrap.dedent(
     """\
@@ -202,6 +202,35 @@ def test_a_mutant_the_optimizer_folds_away_is_proven_equivalent(tmp_path: Path, 
     assert report.equivalent == len(dead) and report.kill_rate == 1.0
 
 
+def test_only_survivors_pay_for_the_optimized_builds_of_the_equivalence_proof(
+    tmp_path: Path, bwrap: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed mutant behaves differently, so no compiler made it the same program: proving it equivalent
+    first cost two optimized builds per mutant, most of a cold cache's time (lz4: 11 of 12 not run)."""
+    directory = tmp_path / "src"
+    directory.mkdir()
+    (directory / "dead.c").write_text(DEAD_STORE)
+    rules = "dead: dead.o\n\t$(CC) -o dead dead.o\ndead.o: dead.c\n\t$(CC) -O0 -g -c dead.c\n"
+    (directory / "Makefile").write_text(rules)
+    subprocess.run(["make", "-C", str(directory), "dead"], check=True, capture_output=True)
+    target = MutationTarget(source_dir=directory, binary=directory / "dead", source_files=["dead.c"], label="dead")
+    task = Task(id="dead", reference=ReferenceSpec(binary=str(target.binary)))
+    suite, _ = record_reference(task, [CaseSpec(id=f"n{n}", argv=[str(n)]) for n in (0, 5)], bwrap)
+    builder = MutantBuilder(target, tmp_path / "c")
+    proved: list[int] = []
+    real_proof = builder.compiler_proves_equivalent
+
+    def proof(site: Site) -> bool:
+        proved.append(site.line)
+        return real_proof(site)
+
+    monkeypatch.setattr(builder, "compiler_proves_equivalent", proof)
+    report = mutation_score(task, suite, target, 10, bwrap, workers=2, builder=builder)
+    killed = {m.line for m in report.mutants if m.status == "killed"}
+    assert killed and not killed & set(proved)
+    assert {m.line for m in report.mutants if m.equivalence == "identical optimized build"} <= set(proved)
+
+
 def test_a_mutant_on_a_line_the_suite_never_runs_survives_ungraded(tmp_path: Path, bwrap: Sandbox) -> None:
     target = small_program(tmp_path / "src")
     task = Task(id="sum", reference=ReferenceSpec(binary=str(target.binary)))
@@ -269,10 +298,10 @@ TWO_FUNCTIONS = textwrap.dedent(
 )
 
 
-def coverage_program(directory: Path) -> MutationTarget:
+def coverage_program(directory: Path, source: str = TWO_FUNCTIONS) -> MutationTarget:
     """two.c built with gcc --coverage: its note file tells which function each line is in."""
     directory.mkdir(parents=True)
-    (directory / "two.c").write_text(TWO_FUNCTIONS)
+    (directory / "two.c").write_text(source)
     rules = "two: two.o\n\t$(CC) --coverage -o two two.o\ntwo.o: two.c\n\t$(CC) --coverage -O0 -c two.c\n"
     (directory / "Makefile").write_text(rules)
     subprocess.run(["make", "-C", str(directory), "two"], check=True, capture_output=True)
@@ -384,6 +413,60 @@ def test_an_explored_input_that_runs_a_survivors_code_joins_the_suite_and_kills_
     assert all(m.status == "killed" and m.killed_by == [killer] for m in after.mutants if m.id in inside)
     assert after.kill_rate is not None and before.kill_rate is not None and after.kill_rate > before.kill_rate
     assert after.unreached == 0
+
+
+UNSTEADY = textwrap.dedent(
+    """\
+    #include <stdio.h>
+    #include <stdlib.h>
+    #include <time.h>
+    static int twice(int n) {
+        return n * 2 + 1;
+    }
+    int main(int argc, char **argv) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (argc > 2) printf("%d %ld\\n", twice(atoi(argv[2])), argv[1][0] == 'r' ? now.tv_nsec : 0L);
+        else printf("%d\\n", atoi(argv[1]) + 1);
+        return 0;
+    }
+    """
+)
+
+
+def test_an_input_the_program_answers_differently_each_time_is_not_recorded_for_a_survivor(
+    tmp_path: Path, bwrap: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`r 3` prints the clock: every survivor's run differs from the rebuild's on it, and recording drops it as
+    flaky (figlet's fonts with broken data: all 29 inputs a first screen flagged were). The rebuild runs twice,
+    and an input it answers differently is screened out."""
+    from twinbench.testgen import generate
+    from twinbench.testgen.explore import Candidate, Outcome
+    from twinbench.testgen.probe import ReferenceProbes
+
+    target = coverage_program(tmp_path / "src", UNSTEADY)
+    task = Task(id="two", reference=ReferenceSpec(binary=str(target.binary)))
+    suite, _ = record_reference(task, [CaseSpec(id="t0000", argv=["5"])], bwrap)
+    runs = {"t0000": functions_of_run(target, ["5"])}
+    unused = [
+        Candidate(spec=CaseSpec(id="x", argv=argv), features=_code_features(target, argv), status=0, outcome=Outcome(0))
+        for argv in (["r", "3"], ["a", "3"])
+    ]
+    monkeypatch.setattr(generate, "MutantBuilder", lambda t: MutantBuilder(t, tmp_path / "cache"))
+    recorded: list[list[str]] = []
+    real_record = generate.record_specs
+
+    def record_specs(task: Task, specs: list[CaseSpec], *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        recorded.extend(spec.argv for spec in specs)
+        return real_record(task, specs, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(generate, "record_specs", record_specs)
+    options = generate.TestgenOptions(mutants=20, workers=2)
+    *_, added = generate.kill_survivors(
+        task, suite, unused, target, options, bwrap, 1, ReferenceProbes(), lambda *_: None, None, runs
+    )
+    assert ["a", "3"] in recorded and ["r", "3"] not in recorded
+    assert [case.argv for case in added.cases] == [["a", "3"]]
 
 
 def _code_features(target: MutationTarget, argv: list[str]) -> frozenset[tuple[object, ...]]:

@@ -494,11 +494,14 @@ class SurvivorHunt:
         return list(suspects.values())
 
     def _with_rebuild_runs(self, batch: list[Candidate]) -> list[Candidate]:
-        """`batch`, each with the unmutated rebuild's digest (run once per candidate, for every survivor)."""
+        """`batch`, each with the unmutated rebuild's digest (for every survivor; None where two runs differ)."""
         fresh = [c for c in batch if id(c) not in self._rebuild_digests]
-        digests = fingerprints(self.task, [c.spec for c in fresh], self.baseline, self.sandbox, self.workers)
-        for candidate, digest in zip(fresh, digests, strict=True):
-            self._rebuild_digests[id(candidate)] = digest
+        specs = [c.spec for c in fresh]
+        # run twice: an input the program answers differently each time (a font whose broken data makes it
+        # read memory it never wrote) shows every mutant as different, and recording would drop it as flaky
+        first, second = (fingerprints(self.task, specs, self.baseline, self.sandbox, self.workers) for _ in range(2))
+        for candidate, digest, again in zip(fresh, first, second, strict=True):
+            self._rebuild_digests[id(candidate)] = digest if digest == again else None
             self.ran(candidate)  # keeps the candidate, so that its id stays its own
             self.screened.append(candidate)
         return batch

@@ -565,21 +565,23 @@ def mutation_score(
             if binary.read_bytes() == baseline.read_bytes():
                 mutant.status = "equivalent"
                 mutant.equivalence = builder.identical_means
-            elif builder.compiler_proves_equivalent(site):
-                mutant.status = "equivalent"
-                mutant.equivalence = "identical optimized build"
-            elif mutant.reached is False:
-                mutant.status = "survived"
             else:
-                among = baseline_ids or set()
-                if runs is not None and functions is not None:
-                    needed = functions.functions_at(site)
-                    among = {case.id for case in suite.cases if may_reach(runs.get(case.id), needed)}
-                    if not among:
-                        mutant.reached = False
-                failing = first_failures(task, suite, binary, among, sandbox, workers, baseline=verdicts)
+                failing: list[str] = []
+                if mutant.reached is not False:
+                    among = baseline_ids or set()
+                    if runs is not None and functions is not None:
+                        needed = functions.functions_at(site)
+                        among = {case.id for case in suite.cases if may_reach(runs.get(case.id), needed)}
+                        if not among:
+                            mutant.reached = False
+                    failing = first_failures(task, suite, binary, among, sandbox, workers, baseline=verdicts)
                 mutant.status = "killed" if failing else "survived"
                 mutant.killed_by = failing
+                # only a survivor needs the proof, which costs two optimized builds: a killed mutant behaves
+                # differently, so no compiler can have made it the same program
+                if not failing and builder.compiler_proves_equivalent(site):
+                    mutant.status = "equivalent"
+                    mutant.equivalence = "identical optimized build"
         mutants.append(mutant)
     progress("mutants", len(sites), len(sites))
     killed = sum(m.status == "killed" for m in mutants)
