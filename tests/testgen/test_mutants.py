@@ -389,7 +389,16 @@ def test_an_explored_input_that_runs_a_survivors_code_joins_the_suite_and_kills_
         Candidate(spec=CaseSpec(id="x", argv=list(argv)), features=found, status=0, outcome=Outcome(status=0))
         for argv, found in features.items()
     ]
-    monkeypatch.setattr(generate, "MutantBuilder", lambda t: MutantBuilder(t, tmp_path / "cache"))
+    builder = MutantBuilder(target, tmp_path / "cache")
+    proved: list[int] = []
+    real_proof = builder.compiler_proves_equivalent
+
+    def proof(site: Site) -> bool:
+        proved.append(site.line)
+        return real_proof(site)
+
+    monkeypatch.setattr(builder, "compiler_proves_equivalent", proof)
+    monkeypatch.setattr(generate, "MutantBuilder", lambda t: builder)
     recorded: list[list[str]] = []
     real_record = generate.record_specs
 
@@ -402,6 +411,10 @@ def test_an_explored_input_that_runs_a_survivors_code_joins_the_suite_and_kills_
     before, after, added = generate.kill_survivors(
         task, suite, unused, target, options, bwrap, 1, ReferenceProbes(), lambda *_: None, None, runs
     )
+    # the optimized builds of the proof are paid only for what is left alive after the hunt
+    assert not {m.line for m in after.mutants if m.status == "killed"} & set(proved)
+    proven = {m.id for m in after.mutants if m.equivalence == "identical optimized build"}
+    assert proven == {m.id for m in before.mutants if m.equivalence == "identical optimized build"}
     inside = [m.id for m in before.mutants if m.line == 4 and m.status == "survived"]
     assert inside and all(m.reached is False for m in before.mutants if m.id in inside)
     # `7` runs main(), where survivors are left too (`argc > 3`), but none of them prints anything else on it

@@ -45,6 +45,8 @@ from twinbench.testgen.mutants import (
     may_reach,
     mutation_score,
     passing_ids,
+    prove_equivalent,
+    with_mutants,
 )
 from twinbench.testgen.probe import ReferenceProbes, probe_reference
 from twinbench.testgen.products import make_products, suffix_of, writer_examples
@@ -67,6 +69,9 @@ EXPLORED_ROUNDS = 4  # rounds of explored inputs screened against survivors, bef
 DIRECTED_ROUNDS = 4  # rounds of variations of inputs that run a survivor's code
 DIRECTED_BATCH = 256  # variations made per round (screened against the survivors whose code they run)
 SUSPECTS_PER_MUTANT = 3  # inputs a survivor behaved differently on, recorded per round to confirm the kill
+# what proving a survivor equivalent costs (two optimized builds; 2.3-3.7 s a figlet mutant on a cold cache):
+# the hunt leaves this much per survivor still alive for the proofs that follow it
+PROOF_SECONDS = 3.0
 GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases after a failed gate
 MUTANT_TIME_SHARE = 0.3  # of a --budget-s cap, kept for grading mutants and killing survivors (--mutants)
 COVERAGE_RUNS_PER_CASE = 1.1  # the coverage replay after generation, with a margin
@@ -341,13 +346,18 @@ def kill_survivors(
     left = time_left or (lambda: math.inf)
     before = mutation_score(
         task, suite, target, options.mutants, sandbox, options.workers, options.seed, builder, progress, time_left,
-        runs=runs,
+        runs=runs, prove_survivors=False,
     )  # fmt: skip
+    sites = {f"m{number:03d}": site for number, site in enumerate(choose_sites(target, options.mutants, options.seed))}
     survivors = [m for m in before.mutants if m.status == "survived"]
+
+    def proven(mutants: list[Mutant]) -> set[str]:
+        return prove_equivalent(mutants, sites, builder, left)
+
     baseline = builder.baseline(survivors[0].file) if survivors and left() > 0 else None
     if baseline is None:
-        return before, before, Suite(cases=[])
-    sites = {f"m{number:03d}": site for number, site in enumerate(choose_sites(target, options.mutants, options.seed))}
+        settled = _proven_equivalent(before, proven(before.mutants))
+        return settled, settled, Suite(cases=[])
     functions = FunctionMap(target)
     hunt = SurvivorHunt(
         task=task,
@@ -358,7 +368,7 @@ def kill_survivors(
         needed={m.id: functions.functions_at(sites[m.id]) for m in survivors},
         baseline=baseline,
         progress=progress,
-        left=left,
+        left=lambda: left() - PROOF_SECONDS * len(hunt.alive()),
         next_id=first_id,
         mutants=list(before.mutants),
     )
@@ -374,20 +384,22 @@ def kill_survivors(
             break
         made = hunt.reaching(variations(starts, DIRECTED_BATCH))
         hunt.hunt(made, "variations", len(made))
-    after_mutants = hunt.mutants
-    killed = sum(m.status == "killed" for m in after_mutants)
-    survived = sum(m.status == "survived" for m in after_mutants)
-    after = before.model_copy(
-        update={
-            "mutants": after_mutants,
-            "killed": killed,
-            "survived": survived,
-            "kill_rate": round(killed / (killed + survived), 4) if killed + survived else None,
-            "unreached": sum(m.status == "survived" and m.reached is False for m in after_mutants),
-            "hunt": hunt.rounds,
-        }
-    )
+    # the proofs come last, for the survivors no input killed: each costs two optimized builds
+    equivalent = proven(hunt.mutants)
+    after = _proven_equivalent(with_mutants(before, hunt.mutants), equivalent).model_copy(update={"hunt": hunt.rounds})
+    before = _proven_equivalent(before, equivalent)
     return before, after, Suite(cases=hunt.killers)
+
+
+def _proven_equivalent(report: MutationReport, proven: set[str]) -> MutationReport:
+    """`report` with the mutants in `proven` marked equivalent (the same program once optimized)."""
+    marked = [
+        m.model_copy(update={"status": "equivalent", "equivalence": "identical optimized build"})
+        if m.id in proven
+        else m
+        for m in report.mutants
+    ]
+    return with_mutants(report, marked)
 
 
 @dataclass

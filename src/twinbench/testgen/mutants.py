@@ -518,8 +518,12 @@ def mutation_score(
     time_left: Callable[[], float] | None = None,
     line_counts: dict[str, dict[int, int]] | None = None,
     runs: dict[str, frozenset[Function] | None] | None = None,
+    prove_survivors: bool = True,
 ) -> MutationReport:
     """Build `count` mutants and grade each with the suite; the report lists survivors with their diffs.
+
+    Each survivor is then proven equivalent where the compiler makes it the same program; without
+    `prove_survivors` that is left to the caller (see prove_equivalent), which may kill some first.
 
     With `time_left` (seconds left under a wall-time cap), mutants not started before it reaches zero are
     reported as not_run and the report says it was stopped by the wall time. With `line_counts` (file ->
@@ -579,29 +583,56 @@ def mutation_score(
                 mutant.killed_by = failing
                 # only a survivor needs the proof, which costs two optimized builds: a killed mutant behaves
                 # differently, so no compiler can have made it the same program
-                if not failing and builder.compiler_proves_equivalent(site):
+                if not failing and prove_survivors and builder.compiler_proves_equivalent(site):
                     mutant.status = "equivalent"
                     mutant.equivalence = "identical optimized build"
         mutants.append(mutant)
     progress("mutants", len(sites), len(sites))
-    killed = sum(m.status == "killed" for m in mutants)
-    survived = sum(m.status == "survived" for m in mutants)
-    return MutationReport(
+    report = MutationReport(
         seed=seed,
         requested=count,
-        built=sum(m.status not in ("build_failed", "not_run") for m in mutants),
-        equivalent=sum(m.status == "equivalent" for m in mutants),
-        build_failed=sum(m.status == "build_failed" for m in mutants),
-        killed=killed,
-        survived=survived,
-        kill_rate=round(killed / (killed + survived), 4) if killed + survived else None,
+        built=0,
+        equivalent=0,
+        build_failed=0,
+        killed=0,
+        survived=0,
+        kill_rate=None,
         baseline_cases=verdicts.passing_count() if verdicts is not None else len(baseline_ids or ()),
         seconds=round(time.monotonic() - started, 2),
-        not_run=sum(m.status == "not_run" for m in mutants),
-        unreached=sum(m.status == "survived" and m.reached is False for m in mutants),
         stopped_by="wall_time" if any(m.status == "not_run" for m in mutants) else "done",
-        mutants=mutants,
     )
+    return with_mutants(report, mutants)
+
+
+def with_mutants(report: MutationReport, mutants: list[Mutant]) -> MutationReport:
+    """`report` with these mutants, and every count and the kill rate taken from them."""
+    killed = sum(m.status == "killed" for m in mutants)
+    survived = sum(m.status == "survived" for m in mutants)
+    return report.model_copy(
+        update={
+            "mutants": mutants,
+            "built": sum(m.status not in ("build_failed", "not_run") for m in mutants),
+            "equivalent": sum(m.status == "equivalent" for m in mutants),
+            "build_failed": sum(m.status == "build_failed" for m in mutants),
+            "killed": killed,
+            "survived": survived,
+            "kill_rate": round(killed / (killed + survived), 4) if killed + survived else None,
+            "not_run": sum(m.status == "not_run" for m in mutants),
+            "unreached": sum(m.status == "survived" and m.reached is False for m in mutants),
+        }
+    )
+
+
+def prove_equivalent(
+    mutants: list[Mutant], sites: dict[str, Site], builder: MutantBuilder, time_left: Callable[[], float]
+) -> set[str]:
+    """The ids of the survivors the compiler proves equivalent (see compiler_proves_equivalent), tried in
+    turn while `time_left()` is positive."""
+    proven: set[str] = set()
+    for mutant in mutants:
+        if mutant.status == "survived" and time_left() > 0 and builder.compiler_proves_equivalent(sites[mutant.id]):
+            proven.add(mutant.id)
+    return proven
 
 
 def _reached(line_counts: dict[str, dict[int, int]] | None, site: Site) -> bool | None:
