@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -561,3 +562,45 @@ def test_inputs_that_take_a_rare_path_through_a_survivors_function_are_tried_fir
     )  # fmt: skip
     order = [c.spec.argv[0] for c in hunt.queue(mutant, candidates)]
     assert order == ["rare", "a", "c", "b"]
+
+
+def test_the_next_mutant_builds_while_this_one_is_graded_one_build_at_a_time() -> None:
+    """make keeps one core busy while the sandboxes grade: the build of site k+1 starts when k is taken, but
+    the builder's single tree never sees two builds at once."""
+    import threading
+    from typing import Any
+
+    from twinbench.testgen.mutants import BuildsAhead
+
+    running, overlaps, order = 0, 0, []
+    lock = threading.Lock()
+
+    class SlowBuilder:
+        def _make(self, what: str) -> Path:
+            nonlocal running, overlaps
+            with lock:
+                running += 1
+                overlaps += running > 1
+            time.sleep(0.05)
+            with lock:
+                running -= 1
+                order.append(what)
+            return Path(what)
+
+        def baseline(self, file: str) -> Path:
+            return self._make("base:" + file)
+
+        def build(self, site: Site) -> Path:
+            return self._make(f"{site.file}:{site.line}")
+
+    sites = [Site("a.c", 0, line, "+", "-") for line in (1, 2, 3)]
+    fake: Any = SlowBuilder()
+    builds = BuildsAhead(fake, sites)
+    try:
+        assert builds.take(0) == (Path("base:a.c"), Path("a.c:1"))
+        time.sleep(0.2)  # "grading" m000: the next build has run meanwhile
+        assert order[-1] == "a.c:2"
+        assert builds.take(1) == (Path("base:a.c"), Path("a.c:2")) and builds.take(2)[1] == Path("a.c:3")
+    finally:
+        builds.close()
+    assert overlaps == 0 and order.count("a.c:2") == 1

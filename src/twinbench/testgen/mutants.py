@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -540,53 +541,57 @@ def mutation_score(
     baseline_ids: set[str] | None = None
     verdicts: BaselineVerdicts | None = None  # with `runs`: the rebuild is graded only where mutants are
     mutants: list[Mutant] = []
-    for number, site in enumerate(sites):
-        progress("mutants", number, len(sites))
-        out_of_time = time_left is not None and time_left() <= 0
-        if site.file not in baselines and not out_of_time:
-            baselines[site.file] = builder.baseline(site.file)
-        baseline = baselines.get(site.file)
-        binary = None if out_of_time else builder.build(site)
-        mutant = Mutant(
-            id=f"m{number:03d}",
-            file=site.file,
-            line=site.line,
-            original=site.original,
-            replacement=site.replacement,
-            status="build_failed",
-            diff=_diff(target, site),
-            reached=_reached(line_counts, site),
-        )
-        if out_of_time:
-            mutant.status = "not_run"
-            mutants.append(mutant)
-            continue
-        if binary is not None and baseline is not None:
-            if runs is not None and verdicts is None:
-                verdicts = BaselineVerdicts(task, baseline, sandbox, workers)
-            if runs is None and baseline_ids is None:
-                baseline_ids = passing_ids(task, suite, baseline, sandbox, workers)
-            if binary.read_bytes() == baseline.read_bytes():
-                mutant.status = "equivalent"
-                mutant.equivalence = builder.identical_means
-            else:
-                failing: list[str] = []
-                if mutant.reached is not False:
-                    among = baseline_ids or set()
-                    if runs is not None and functions is not None:
-                        needed = functions.functions_at(site)
-                        among = {case.id for case in suite.cases if may_reach(runs.get(case.id), needed)}
-                        if not among:
-                            mutant.reached = False
-                    failing = first_failures(task, suite, binary, among, sandbox, workers, baseline=verdicts)
-                mutant.status = "killed" if failing else "survived"
-                mutant.killed_by = failing
-                # only a survivor needs the proof, which costs two optimized builds: a killed mutant behaves
-                # differently, so no compiler can have made it the same program
-                if not failing and prove_survivors and builder.compiler_proves_equivalent(site):
+    builds = BuildsAhead(builder, sites)
+    try:
+        for number, site in enumerate(sites):
+            progress("mutants", number, len(sites))
+            out_of_time = time_left is not None and time_left() <= 0
+            binary = None
+            if not out_of_time:
+                baselines[site.file], binary = builds.take(number)
+            baseline = baselines.get(site.file)
+            mutant = Mutant(
+                id=f"m{number:03d}",
+                file=site.file,
+                line=site.line,
+                original=site.original,
+                replacement=site.replacement,
+                status="build_failed",
+                diff=_diff(target, site),
+                reached=_reached(line_counts, site),
+            )
+            if out_of_time:
+                mutant.status = "not_run"
+                mutants.append(mutant)
+                continue
+            if binary is not None and baseline is not None:
+                if runs is not None and verdicts is None:
+                    verdicts = BaselineVerdicts(task, baseline, sandbox, workers)
+                if runs is None and baseline_ids is None:
+                    baseline_ids = passing_ids(task, suite, baseline, sandbox, workers)
+                if binary.read_bytes() == baseline.read_bytes():
                     mutant.status = "equivalent"
-                    mutant.equivalence = "identical optimized build"
-        mutants.append(mutant)
+                    mutant.equivalence = builder.identical_means
+                else:
+                    failing: list[str] = []
+                    if mutant.reached is not False:
+                        among = baseline_ids or set()
+                        if runs is not None and functions is not None:
+                            needed = functions.functions_at(site)
+                            among = {case.id for case in suite.cases if may_reach(runs.get(case.id), needed)}
+                            if not among:
+                                mutant.reached = False
+                        failing = first_failures(task, suite, binary, among, sandbox, workers, baseline=verdicts)
+                    mutant.status = "killed" if failing else "survived"
+                    mutant.killed_by = failing
+                    # only a survivor needs the proof, which costs two optimized builds: a killed mutant behaves
+                    # differently, so no compiler can have made it the same program
+                    if not failing and prove_survivors and builder.compiler_proves_equivalent(site):
+                        mutant.status = "equivalent"
+                        mutant.equivalence = "identical optimized build"
+            mutants.append(mutant)
+    finally:
+        builds.close()
     progress("mutants", len(sites), len(sites))
     report = MutationReport(
         seed=seed,
@@ -602,6 +607,34 @@ def mutation_score(
         stopped_by="wall_time" if any(m.status == "not_run" for m in mutants) else "done",
     )
     return with_mutants(report, mutants)
+
+
+class BuildsAhead:
+    """Builds each mutant (and its file's unmutated rebuild) one step ahead, in a thread of its own: make
+    keeps one core busy while the sandboxes grade the mutant before it. One build at a time, as the builder's
+    single tree requires; every build of the caller's must go through `take` while this is open."""
+
+    def __init__(self, builder: MutantBuilder, sites: list[Site]) -> None:
+        self.builder, self.sites = builder, sites
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mutant-build")
+        self._ahead: dict[int, Future[tuple[Path | None, Path | None]]] = {}
+
+    def take(self, index: int) -> tuple[Path | None, Path | None]:
+        """The unmutated rebuild of site `index`'s file and the mutant's binary (None: did not build); the
+        next site's build starts at once."""
+        future = self._ahead.pop(index, None) or self._start(index)
+        built = future.result()
+        if index + 1 < len(self.sites) and index + 1 not in self._ahead:
+            self._ahead[index + 1] = self._start(index + 1)
+        return built
+
+    def _start(self, index: int) -> Future[tuple[Path | None, Path | None]]:
+        site = self.sites[index]
+        return self._thread.submit(lambda: (self.builder.baseline(site.file), self.builder.build(site)))
+
+    def close(self) -> None:
+        """Wait for a build still running (make is not stopped halfway: it restores the tree at the end)."""
+        self._thread.shutdown(wait=True)
 
 
 def with_mutants(report: MutationReport, mutants: list[Mutant]) -> MutationReport:
