@@ -604,3 +604,31 @@ def test_the_next_mutant_builds_while_this_one_is_graded_one_build_at_a_time() -
     finally:
         builds.close()
     assert overlaps == 0 and order.count("a.c:2") == 1
+
+
+def test_seed_runs_coverage_found_nothing_new_in_are_screened_after_the_explored_inputs(
+    tmp_path: Path, bwrap: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The explorer archives seed runs that reached nothing new (by function only); the hunt screens them
+    too, in rounds of their own, and one that kills a survivor joins the suite."""
+    from dataclasses import replace
+
+    from twinbench.testgen import generate
+    from twinbench.testgen.explore import Candidate, Outcome
+    from twinbench.testgen.probe import ReferenceProbes
+
+    target = coverage_program(tmp_path / "src")
+    task = Task(id="two", reference=ReferenceSpec(binary=str(target.binary)))
+    suite, _ = record_reference(task, [CaseSpec(id="t0000", argv=["5"])], bwrap)
+    runs = {"t0000": functions_of_run(target, ["5"])}
+    edges = _code_features(target, ["a", "3"])
+    by_function = frozenset({(name, function, -1) for name, function, _arc in edges})  # type: ignore[misc]
+    sweep = Candidate(spec=CaseSpec(id="x", argv=["a", "3"]), features=edges, status=0, outcome=Outcome(status=0))
+    monkeypatch.setattr(generate, "MutantBuilder", lambda t: MutantBuilder(t, tmp_path / "cache"))
+    options = generate.TestgenOptions(mutants=20, workers=2)
+    _, after, added = generate.kill_survivors(
+        task, suite, [], target, options, bwrap, 1, ReferenceProbes(), lambda *_: None, None, runs,
+        seed_runs=[replace(sweep, features=by_function)],
+    )  # fmt: skip
+    assert [case.argv for case in added.cases] == [["a", "3"]]
+    assert [r.source for r in after.hunt] == ["seeds"] and after.hunt[0].killed >= 1

@@ -167,10 +167,13 @@ def test_utf8_sweeps_hold_every_lead_byte_with_every_following_byte() -> None:
     """Per length, one line per lead byte with all 64 values of the byte after it: a wrong sign or shift in a
     decoder's arithmetic lands some code point on a printable character (E1 BF 81 read as 0x1000 - 0xFC0 + 1
     is 'A')."""
-    two, three, four = utf8_sweeps()
-    assert two.count(b"\n") == 30 and three.count(b"\n") == 16 and four.count(b"\n") == 5
+    two, three, four, five, six = utf8_sweeps()
+    assert [s.count(b"\n") for s in (two, three, four, five, six)] == [32, 16, 8, 4, 2]
     assert b"\xe1\xbf\x81" in three and b"\xc2\x80" in two and b"\xf4\xbf\x80\x81" in four
     assert all(len(line) == 64 * 3 for line in three.split(b"\n")[:-1])
+    # the ends of the range an old-style decoder accepts: C0 and C1 (overlong), F5 to FD (5 and 6 bytes)
+    assert two.startswith(b"\xc0\x80") and b"\xf7\xbf\x80\x81" in four and six.startswith(b"\xfc\x80")
+    assert b"\xfd\xbf\x80\x80\x80\x81" in six
 
 
 @needs_figlet

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -34,6 +34,7 @@ GCOV_DIR = ".twinbench-gcov"
 LIBRARY_DIR = ".twinbench-lib"  # the coverage build's own shared libraries, beside ./executable in every work dir
 OUTPUT_HEAD = 512
 MAX_RESERVE = 3000  # accepted runs kept for their output alone, to fill a suite with core cases
+MAX_ARCHIVE = 4000  # seed runs kept although they reached nothing new, for testgen --mutants to screen
 EXPLORE_TIMEOUT_S = 2.0
 
 Feature = tuple[object, ...]
@@ -93,6 +94,11 @@ class Explorer:
     # runs that reached nothing new but succeeded with an output no kept run printed: more core cases for a
     # suite the set cover leaves small (never mutated further, unlike the corpus)
     reserve: list[Candidate] = field(default_factory=list)
+    # seed runs (not mutations) that reached nothing new and printed nothing new: the systematic inputs (every
+    # lead byte, every integer limit) a mutant on a boundary shows in, while coverage saw nothing new in them.
+    # Kept with the functions they ran only, not their edges, for the survivor hunt to screen.
+    archive: list[Candidate] = field(default_factory=list)
+    _functions: dict[Feature, Feature] = field(default_factory=dict)
     _outputs: set[bytes] = field(default_factory=set)
     _picks: Counter[int] = field(default_factory=Counter)
     generated: Counter[str] = field(default_factory=Counter)  # runs by origin kind
@@ -138,8 +144,19 @@ class Explorer:
             elif output is not None and output not in self._outputs and len(self.reserve) < MAX_RESERVE:
                 self._outputs.add(output)
                 self.reserve.append(candidate)
+            elif origin_kind(spec.origin) != "mutation" and len(self.archive) < MAX_ARCHIVE:
+                self.archive.append(replace(candidate, features=self._function_level(features)))
             ran.append((candidate, new))
         return ran
+
+    def _function_level(self, features: frozenset[Feature]) -> frozenset[Feature]:
+        """One feature per function a run's edges are in, shared between runs (thousands are kept)."""
+        level = set()
+        for feature in features:
+            if len(feature) == 3 and is_code_feature(feature):
+                key = (feature[0], feature[1], -1)
+                level.add(self._functions.setdefault(key, key))
+        return frozenset(level)
 
     def accepted_shares(self) -> dict[str, AcceptedShare]:
         """Per origin kind and in all: how many generated inputs ran, and the share the reference accepted."""

@@ -233,13 +233,23 @@ def iso2022_samples() -> list[bytes]:
 
 
 def utf8_sweeps() -> list[bytes]:
-    """UTF-8 sequences of 2, 3 and 4 bytes with every lead byte and every value of the byte after it, one line
+    """UTF-8 sequences of 2 to 6 bytes with every lead byte and every value of the byte after it, one line
     per lead byte (overlong forms included): a decoder's arithmetic on each byte position shows in the code
     points it makes, and a wrong sign or shift lands some of them on characters that print (E1 BF 81 is
-    U+1FC1; read as 0x1000 - 0xFC0 + 1 it is 'A')."""
+    U+1FC1; read as 0x1000 - 0xFC0 + 1 it is 'A'). The lead bytes run over the whole range an old-style
+    decoder accepts, C0 to FD, not only the ones strict UTF-8 allows: a decoder's range checks sit at
+    those ends (C0 C1 is an overlong 'A' to a decoder that takes C0 as a lead byte, and nothing to one that
+    does not)."""
     continuation = range(0x80, 0xC0)
+    lengths = (
+        (range(0xC0, 0xE0), b""),
+        (range(0xE0, 0xF0), b"\x81"),
+        (range(0xF0, 0xF8), b"\x80\x81"),
+        (range(0xF8, 0xFC), b"\x80\x80\x81"),
+        (range(0xFC, 0xFE), b"\x80\x80\x80\x81"),
+    )
     sweeps = []
-    for leads, tail in ((range(0xC2, 0xE0), b""), (range(0xE0, 0xF0), b"\x81"), (range(0xF0, 0xF5), b"\x80\x81")):
+    for leads, tail in lengths:
         lines = [b"".join(bytes((lead, second)) + tail for second in continuation) + b"\n" for lead in leads]
         sweeps.append(b"".join(lines))
     return sweeps
