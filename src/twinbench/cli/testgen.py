@@ -196,7 +196,7 @@ def _say_mutation(mutation: MutationReport, before: MutationReport | None = None
         rounds = ", ".join(
             f"{r.source} {r.screened} screened, {r.tried} recorded, {r.killed} killed" for r in mutation.hunt
         )
-        say(f"survivor hunt: {rounds}; {mutation.hunt[-1].alive} left")
+        say(f"survivor hunt: {rounds}; {mutation.hunt[-1].alive} left for the equivalence proofs")
 
 
 suite_app = group("Inspect a task's hidden suite.", "Example: twinbench suite check tasks/figlet")
