@@ -632,3 +632,18 @@ def test_seed_runs_coverage_found_nothing_new_in_are_screened_after_the_explored
     )  # fmt: skip
     assert [case.argv for case in added.cases] == [["a", "3"]]
     assert [r.source for r in after.hunt] == ["seeds"] and after.hunt[0].killed >= 1
+
+
+def test_a_cross_of_two_inputs_holds_one_command_line_and_both_ones_data() -> None:
+    """-L and a right-to-left font: one run has the option, another the font; only their cross shows a fault
+    in how the two meet."""
+    from twinbench.testgen.generate import crossed
+
+    option = CaseSpec(id="a", argv=["-L", "-f", "data.flf", "hi"], files={"data.flf": b"font"}, origin="docs:x")
+    text = CaseSpec(id="b", argv=["-C", "data.flc"], stdin=b"\x1b$)A\x0e!!", files={"data.flc": b"c", "data.flf": b"x"})
+    cross = crossed(option, text, join_arguments=False)
+    assert cross.argv == option.argv and cross.stdin == text.stdin and cross.origin == "mutation"
+    assert cross.files == {"data.flf": b"font", "data.flc": b"c"}  # the command line names its own font
+    joined = crossed(option, text, join_arguments=True)
+    assert joined.argv == ["-L", "-f", "data.flf", "hi", "-C", "data.flc"] and joined.files == cross.files
+    assert crossed(text, option, join_arguments=False).stdin == text.stdin  # no stdin to bring: its own stays

@@ -262,7 +262,10 @@ def generate_suite(
 
             def variations(starts: list[Candidate], count: int) -> list[Candidate]:
                 donors = explorer.corpus_specs()
-                return explorer.trace([synth.mutate(rng.choice(starts), donors) for _ in range(count)])
+                made = [synth.mutate(rng.choice(starts), donors) for _ in range(count - count // 2)]
+                pairs = [(rng.choice(starts).spec, rng.choice(starts).spec) for _ in range(count // 2)]
+                made += [crossed(first, second, rng.random() < 0.5) for first, second in pairs]
+                return explorer.trace(made)
 
             before, mutation, killers = kill_survivors(
                 task, suite, unused, mutation_target, options, sandbox, len(specs), probes, progress, time_left, runs,
@@ -587,6 +590,22 @@ def _more_core(
         fresh.extend(candidate for candidate in explorer.run(batch) if core(candidate))
         progress("more core cases", spent, round_budget)
     return select_cover(fresh, room, chosen_first=chosen)
+
+
+def crossed(command: CaseSpec, data: CaseSpec, join_arguments: bool) -> CaseSpec:
+    """`command`'s command line with `data`'s standard input, and the input files of both (`command`'s own
+    where a name is in both, since its arguments name them); with `join_arguments`, `data`'s arguments follow
+    `command`'s. A fault that shows only when an option, a data file and a text meet (a right-to-left font
+    with -L, a control file's register with text that shifts into it) needs what two runs each hold half of."""
+    argv = [*command.argv, *data.argv] if join_arguments else command.argv
+    return command.model_copy(
+        update={
+            "argv": argv,
+            "stdin": data.stdin or command.stdin,
+            "files": {**data.files, **command.files},
+            "origin": "mutation",
+        }
+    )
 
 
 def _numbered(candidates: list[Candidate], first: int) -> list[CaseSpec]:
