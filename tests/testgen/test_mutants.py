@@ -184,7 +184,8 @@ DEAD_STORE = textwrap.dedent(
 )
 
 
-def test_a_mutant_the_optimizer_folds_away_is_proven_equivalent(tmp_path: Path, bwrap: Sandbox) -> None:
+def dead_store_program(tmp_path: Path, bwrap: Sandbox) -> tuple[MutationTarget, Task, Suite]:
+    """dead.c built -O0, as a task, with a suite of two cases (0 and 5)."""
     directory = tmp_path / "src"
     directory.mkdir()
     (directory / "dead.c").write_text(DEAD_STORE)
@@ -194,6 +195,39 @@ def test_a_mutant_the_optimizer_folds_away_is_proven_equivalent(tmp_path: Path, 
     target = MutationTarget(source_dir=directory, binary=directory / "dead", source_files=["dead.c"], label="dead")
     task = Task(id="dead", reference=ReferenceSpec(binary=str(target.binary)))
     suite, _ = record_reference(task, [CaseSpec(id=f"n{n}", argv=[str(n)]) for n in (0, 5)], bwrap)
+    return target, task, suite
+
+
+def proofs_made(builder: MutantBuilder, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The lines of the sites `builder` is asked to prove equivalent, filled in as the proofs are made."""
+    proved: list[int] = []
+    real_proof = builder.compiler_proves_equivalent
+
+    def proof(site: Site) -> bool:
+        proved.append(site.line)
+        return real_proof(site)
+
+    monkeypatch.setattr(builder, "compiler_proves_equivalent", proof)
+    return proved
+
+
+def recordings(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The argv of every input the survivor hunt records on the reference, filled in as it records them."""
+    from twinbench.testgen import generate
+
+    recorded: list[list[str]] = []
+    real_record = generate.record_specs
+
+    def record_specs(task: Task, specs: list[CaseSpec], *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        recorded.extend(spec.argv for spec in specs)
+        return real_record(task, specs, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(generate, "record_specs", record_specs)
+    return recorded
+
+
+def test_a_mutant_the_optimizer_folds_away_is_proven_equivalent(tmp_path: Path, bwrap: Sandbox) -> None:
+    target, task, suite = dead_store_program(tmp_path, bwrap)
     report = mutation_score(task, suite, target, 10, bwrap, workers=2, builder=MutantBuilder(target, tmp_path / "c"))
     by_line = {m.line: m for m in report.mutants}
     # the -O0 builds differ, but -O2 drops the dead store: the compiler proves these mutants equivalent
@@ -208,24 +242,9 @@ def test_only_survivors_pay_for_the_optimized_builds_of_the_equivalence_proof(
 ) -> None:
     """A killed mutant behaves differently, so no compiler made it the same program: proving it equivalent
     first cost two optimized builds per mutant, most of a cold cache's time (lz4: 11 of 12 not run)."""
-    directory = tmp_path / "src"
-    directory.mkdir()
-    (directory / "dead.c").write_text(DEAD_STORE)
-    rules = "dead: dead.o\n\t$(CC) -o dead dead.o\ndead.o: dead.c\n\t$(CC) -O0 -g -c dead.c\n"
-    (directory / "Makefile").write_text(rules)
-    subprocess.run(["make", "-C", str(directory), "dead"], check=True, capture_output=True)
-    target = MutationTarget(source_dir=directory, binary=directory / "dead", source_files=["dead.c"], label="dead")
-    task = Task(id="dead", reference=ReferenceSpec(binary=str(target.binary)))
-    suite, _ = record_reference(task, [CaseSpec(id=f"n{n}", argv=[str(n)]) for n in (0, 5)], bwrap)
+    target, task, suite = dead_store_program(tmp_path, bwrap)
     builder = MutantBuilder(target, tmp_path / "c")
-    proved: list[int] = []
-    real_proof = builder.compiler_proves_equivalent
-
-    def proof(site: Site) -> bool:
-        proved.append(site.line)
-        return real_proof(site)
-
-    monkeypatch.setattr(builder, "compiler_proves_equivalent", proof)
+    proved = proofs_made(builder, monkeypatch)
     report = mutation_score(task, suite, target, 10, bwrap, workers=2, builder=builder)
     killed = {m.line for m in report.mutants if m.status == "killed"}
     assert killed and not killed & set(proved)
@@ -391,23 +410,9 @@ def test_an_explored_input_that_runs_a_survivors_code_joins_the_suite_and_kills_
         for argv, found in features.items()
     ]
     builder = MutantBuilder(target, tmp_path / "cache")
-    proved: list[int] = []
-    real_proof = builder.compiler_proves_equivalent
-
-    def proof(site: Site) -> bool:
-        proved.append(site.line)
-        return real_proof(site)
-
-    monkeypatch.setattr(builder, "compiler_proves_equivalent", proof)
+    proved = proofs_made(builder, monkeypatch)
     monkeypatch.setattr(generate, "MutantBuilder", lambda t: builder)
-    recorded: list[list[str]] = []
-    real_record = generate.record_specs
-
-    def record_specs(task: Task, specs: list[CaseSpec], *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        recorded.extend(spec.argv for spec in specs)
-        return real_record(task, specs, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(generate, "record_specs", record_specs)
+    recorded = recordings(monkeypatch)
     options = generate.TestgenOptions(mutants=20, workers=2)
     before, after, added = generate.kill_survivors(
         task, suite, unused, target, options, bwrap, 1, ReferenceProbes(), lambda *_: None, None, runs
@@ -467,14 +472,7 @@ def test_an_input_the_program_answers_differently_each_time_is_not_recorded_for_
         for argv in (["r", "3"], ["a", "3"])
     ]
     monkeypatch.setattr(generate, "MutantBuilder", lambda t: MutantBuilder(t, tmp_path / "cache"))
-    recorded: list[list[str]] = []
-    real_record = generate.record_specs
-
-    def record_specs(task: Task, specs: list[CaseSpec], *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        recorded.extend(spec.argv for spec in specs)
-        return real_record(task, specs, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(generate, "record_specs", record_specs)
+    recorded = recordings(monkeypatch)
     options = generate.TestgenOptions(mutants=20, workers=2)
     *_, added = generate.kill_survivors(
         task, suite, unused, target, options, bwrap, 1, ReferenceProbes(), lambda *_: None, None, runs

@@ -42,6 +42,7 @@ from twinbench.testgen.mutants import (
     first_failures,
     function_of,
     functions_run,
+    marked_equivalent,
     may_reach,
     mutation_score,
     passing_ids,
@@ -363,7 +364,7 @@ def kill_survivors(
 
     baseline = builder.baseline(survivors[0].file) if survivors and left() > 0 else None
     if baseline is None:
-        settled = _proven_equivalent(before, proven(before.mutants))
+        settled = with_mutants(before, marked_equivalent(before.mutants, proven(before.mutants)))
         return settled, settled, Suite(cases=[])
     functions = FunctionMap(target)
     hunt = SurvivorHunt(
@@ -398,20 +399,9 @@ def kill_survivors(
         hunt.hunt(made, "variations", len(made))
     # the proofs come last, for the survivors no input killed: each costs two optimized builds
     equivalent = proven(hunt.mutants)
-    after = _proven_equivalent(with_mutants(before, hunt.mutants), equivalent).model_copy(update={"hunt": hunt.rounds})
-    before = _proven_equivalent(before, equivalent)
+    after = with_mutants(before, marked_equivalent(hunt.mutants, equivalent)).model_copy(update={"hunt": hunt.rounds})
+    before = with_mutants(before, marked_equivalent(before.mutants, equivalent))
     return before, after, Suite(cases=hunt.killers)
-
-
-def _proven_equivalent(report: MutationReport, proven: set[str]) -> MutationReport:
-    """`report` with the mutants in `proven` marked equivalent (the same program once optimized)."""
-    marked = [
-        m.model_copy(update={"status": "equivalent", "equivalence": "identical optimized build"})
-        if m.id in proven
-        else m
-        for m in report.mutants
-    ]
-    return with_mutants(report, marked)
 
 
 @dataclass
@@ -480,9 +470,7 @@ class SurvivorHunt:
         if not candidates or not self.alive() or self.left() <= 0:
             return
         alive_before = len(self.alive())
-        runs_before = sum(len(ids) for ids in self._screened_by.values())
-        suspects = self.screen(candidates, per_mutant, f"screening survivors: {source}")
-        screened = sum(len(ids) for ids in self._screened_by.values()) - runs_before
+        suspects, screened = self.screen(candidates, per_mutant, f"screening survivors: {source}")
         if not screened:
             return  # every candidate was screened against every survivor it reaches already
         if suspects and self.left() > 0:
@@ -492,12 +480,14 @@ class SurvivorHunt:
             HuntRound(source=source, screened=screened, tried=len(suspects), killed=alive_before - alive, alive=alive)
         )
 
-    def screen(self, candidates: list[Candidate], per_mutant: int, phase: str) -> list[Candidate]:
+    def screen(self, candidates: list[Candidate], per_mutant: int, phase: str) -> tuple[list[Candidate], int]:
         """Run each survivor's binary on the next `per_mutant` candidates of its queue it has not run yet,
-        beside the unmutated rebuild, and return the inputs on which some survivor behaved differently (at
-        most SUSPECTS_PER_MUTANT each). Recording an expectation takes several runs of the reference and a
-        check on the rebuild; a screen takes one run, so far more inputs are tried in the same time."""
+        beside the unmutated rebuild; return the inputs on which some survivor behaved differently (at most
+        SUSPECTS_PER_MUTANT each) and how many candidates were taken from the queues. Recording an expectation
+        takes several runs of the reference and a check on the rebuild; a screen takes one run, so far more
+        inputs are tried in the same time."""
         suspects: dict[int, Candidate] = {}
+        taken = 0
         for number, mutant in enumerate(self.mutants):
             self.progress(phase, number, len(self.mutants))
             if mutant.status != "survived" or self.left() <= 0:
@@ -505,7 +495,9 @@ class SurvivorHunt:
             done = self._screened_by.setdefault(mutant.id, set())
             batch = [c for c in self.queue(mutant, candidates) if id(c) not in done][:per_mutant]
             done.update(id(c) for c in batch)
-            usable = [c for c in self._with_rebuild_runs(batch) if self._rebuild_digests[id(c)] is not None]
+            taken += len(batch)
+            self._run_rebuild(batch)
+            usable = [c for c in batch if self._rebuild_digests[id(c)] is not None]
             binary = self.builder.build(self.sites[mutant.id]) if usable and self.left() > 0 else None
             if binary is None:
                 continue
@@ -517,10 +509,11 @@ class SurvivorHunt:
             for candidate in differing[:SUSPECTS_PER_MUTANT]:
                 suspects.setdefault(id(candidate), candidate)
         self.progress(phase, len(self.mutants), len(self.mutants))
-        return list(suspects.values())
+        return list(suspects.values()), taken
 
-    def _with_rebuild_runs(self, batch: list[Candidate]) -> list[Candidate]:
-        """`batch`, each with the unmutated rebuild's digest (for every survivor; None where two runs differ)."""
+    def _run_rebuild(self, batch: list[Candidate]) -> None:
+        """Give each candidate of `batch` the unmutated rebuild's digest (run once for every survivor; None where
+        two runs differ)."""
         fresh = [c for c in batch if id(c) not in self._rebuild_digests]
         specs = [c.spec for c in fresh]
         # run twice: an input the program answers differently each time (a font whose broken data makes it
@@ -530,7 +523,6 @@ class SurvivorHunt:
             self._rebuild_digests[id(candidate)] = digest if digest == again else None
             self.ran(candidate)  # keeps the candidate, so that its id stays its own
             self.screened.append(candidate)
-        return batch
 
     def _try(self, candidates: list[Candidate], phase: str) -> None:
         """Record `candidates`, grade the survivors with them, keep the first killer of each."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import os
 import random
 import re
@@ -584,14 +585,14 @@ def mutation_score(
                         failing = first_failures(task, suite, binary, among, sandbox, workers, baseline=verdicts)
                     mutant.status = "killed" if failing else "survived"
                     mutant.killed_by = failing
-                    # only a survivor needs the proof, which costs two optimized builds: a killed mutant behaves
-                    # differently, so no compiler can have made it the same program
-                    if not failing and prove_survivors and builder.compiler_proves_equivalent(site):
-                        mutant.status = "equivalent"
-                        mutant.equivalence = "identical optimized build"
             mutants.append(mutant)
     finally:
         builds.close()
+    if prove_survivors:
+        # only a survivor needs the proof, which costs two optimized builds: a killed mutant behaves
+        # differently, so no compiler can have made it the same program
+        by_id = {mutant.id: site for mutant, site in zip(mutants, sites, strict=True)}
+        mutants = marked_equivalent(mutants, prove_equivalent(mutants, by_id, builder, lambda: math.inf))
     progress("mutants", len(sites), len(sites))
     report = MutationReport(
         seed=seed,
@@ -654,6 +655,12 @@ def with_mutants(report: MutationReport, mutants: list[Mutant]) -> MutationRepor
             "unreached": sum(m.status == "survived" and m.reached is False for m in mutants),
         }
     )
+
+
+def marked_equivalent(mutants: list[Mutant], proven: set[str]) -> list[Mutant]:
+    """`mutants` with those in `proven` marked equivalent (the same program once optimized)."""
+    update = {"status": "equivalent", "equivalence": "identical optimized build"}
+    return [m.model_copy(update=update) if m.id in proven else m for m in mutants]
 
 
 def prove_equivalent(
