@@ -13,6 +13,7 @@ import random
 import re
 import struct
 import zlib
+from collections.abc import Sequence
 from pathlib import PurePath
 
 from twinbench.reference.docmodel import OptionSpec
@@ -20,15 +21,20 @@ from twinbench.testgen.inputs import mutate_bytes
 
 DataFile = tuple[str, bytes]
 VARIANTS = (
-    "as_is", "crlf", "truncated", "long_line", "header_edit", "header_short", "multibyte", "zip", "zip_fixed",
-    "zip_stored", "zip_bad_crc", "gzip", "bytes", "number_forms",
+    "as_is", "crlf", "cr", "truncated", "long_line", "header_edit", "header_short", "multibyte", "zip",
+    "zip_fixed", "zip_stored", "zip_levels", "zip_bad_crc", "zip_corrupt", "gzip", "bytes", "number_forms",
 )  # fmt: skip
-VARIANT_WEIGHTS = (30, 10, 10, 10, 15, 6, 8, 5, 3, 3, 3, 4, 7, 5)
+VARIANT_WEIGHTS = (30, 10, 5, 10, 10, 15, 6, 8, 5, 3, 3, 4, 3, 4, 4, 7, 5)
 # UTF-8 of every length (2 to 4 bytes, and the 5- and 6-byte forms of the original definition), overlong,
-# a lone continuation byte and a cut-off sequence: what a reader decoding its data files must handle
+# a lone continuation byte and a cut-off sequence: what a reader decoding its data files must handle. The
+# code points spread over the bits each length carries (a 4-byte form's plane bits 16-20 differ between
+# U+1D11E and U+E0041), and a surrogate's encoding is there, which a strict decoder refuses: a wrong shift or
+# mask in an encoder or decoder changes only the characters whose bits it touches
 MULTIBYTE = (
     "é".encode(), "€".encode(), "𝄞".encode(), b"\xf8\x88\x80\x80\x80", b"\xfc\x84\x80\x80\x80\x80",
     b"\xc0\xaf", b"\xe0\x81\x81", b"\x80", b"\xe2\x82",
+    "\u0100".encode(), "\u07ff".encode(), "\u0800".encode(), "\ufffd".encode(), "\U00010000".encode(),
+    "\U0002a6d6".encode(), "\U0003134a".encode(), "\U000e0041".encode(), "\U0010fffd".encode(), b"\xed\xa0\x80",
 )  # fmt: skip
 # each zip variant's deflate blocks: dynamic Huffman codes (level 9), the fixed codes of RFC 1951 (zlib's
 # Z_FIXED strategy; zlib picks them by itself only for tiny inputs), stored blocks (level 0)
@@ -37,7 +43,12 @@ ZIP_DEFLATE = {
     "zip_fixed": (9, zlib.Z_FIXED),
     "zip_stored": (0, zlib.Z_DEFAULT_STRATEGY),
     "zip_bad_crc": (6, zlib.Z_DEFAULT_STRATEGY),
+    "zip_corrupt": (6, zlib.Z_DEFAULT_STRATEGY),
 }
+# zip_levels draws from these: each level and strategy shapes the dynamic code tables differently (how the
+# code lengths end, which repeat codes they use), and an inflater's table builder has a branch for each shape
+ZIP_STRATEGIES = (zlib.Z_DEFAULT_STRATEGY, zlib.Z_FILTERED, zlib.Z_HUFFMAN_ONLY, zlib.Z_RLE)
+HEADER_TRUNCATION_BYTES = 256
 ZIP_DATE_TIME = (0x2865, 0x1882)  # 2024-03-05 03:04:04 in DOS form: the same input every run
 LONG_LINE_REPEATS = 60
 HEADER_NUMBER = re.compile(rb"-?\d+")
@@ -66,27 +77,34 @@ def kinds_for_option(option: OptionSpec, docs_text: str, kinds: list[str]) -> li
     return list(dict.fromkeys(found))
 
 
-def variant(content: bytes, name: str, rng: random.Random) -> tuple[str, bytes]:
+def variant(content: bytes, name: str, rng: random.Random, numbers: Sequence[int] = ()) -> tuple[str, bytes]:
     """One copy of a data file: as is, with other line ends, cut short, with a very long line, with a number
     of its header line changed or its last fields left out, with multibyte characters (valid and not) in its
     lines, compressed (with a wrong checksum too), or with bytes changed."""
     how = rng.choices(VARIANTS, weights=VARIANT_WEIGHTS)[0]
-    return how, make_variant(how, content, name, rng)
+    return how, make_variant(how, content, name, rng, numbers)
 
 
-def make_variant(how: str, content: bytes, name: str, rng: random.Random) -> bytes:
-    """The copy of `content` that variant `how` describes."""
+def make_variant(how: str, content: bytes, name: str, rng: random.Random, numbers: Sequence[int] = ()) -> bytes:
+    """The copy of `content` that variant `how` describes; `numbers` (what the program's source compares
+    with) are among the values a header edit tries."""
     lines = content.split(b"\n")
     if how == "crlf":
         return content.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if how == "cr":
+        # classic Mac line ends: a reader that takes CR as a line end must look at the byte after it
+        return content.replace(b"\r\n", b"\n").replace(b"\n", b"\r")
     if how == "truncated":
+        if rng.random() < 0.5 and content:
+            # cut inside the header, at any byte: each field a reader gets before the end is a path of its own
+            return content[: rng.randrange(min(len(content), HEADER_TRUNCATION_BYTES))]
         return b"\n".join(lines[: rng.randint(1, max(1, len(lines) - 1))])
     if how == "long_line" and len(lines) > 1:
         index = rng.randrange(1, len(lines))
         lines[index] = lines[index] * LONG_LINE_REPEATS or b"x" * 4096
         return b"\n".join(lines)
     if how == "header_edit":
-        return _edit_header_number(lines, rng)
+        return _edit_header_number(lines, rng, numbers)
     if how == "multibyte" and len(lines) > 1:
         # a few lines, or a third of them: a reader decodes every line, but what it decoded shows only where
         # the output uses the line (the font row of a character the text prints)
@@ -102,10 +120,14 @@ def make_variant(how: str, content: bytes, name: str, rng: random.Random) -> byt
         fields = lines[0].split(b" ")
         lines[0] = b" ".join(fields[: rng.randint(1, max(1, len(fields) - 1))])
         return b"\n".join(lines)
+    if how == "zip_levels":
+        level, strategy = rng.randint(1, 9), rng.choice(ZIP_STRATEGIES)
+        return zip_member(PurePath(name).name, content, level, strategy, memory=rng.randint(1, 9))
     if how in ZIP_DEFLATE:
         level, strategy = ZIP_DEFLATE[how]
         crc = zlib.crc32(content) ^ (0x5A5A5A5A if how == "zip_bad_crc" else 0)
-        return zip_member(PurePath(name).name, content, level, strategy, crc)
+        damage = rng if how == "zip_corrupt" else None
+        return zip_member(PurePath(name).name, content, level, strategy, crc, damage=damage)
     if how == "gzip":
         return gzip.compress(content, mtime=0)
     if how == "bytes":
@@ -162,24 +184,43 @@ def header_cuts(content: bytes) -> list[bytes]:
     return [b"\n".join([b" ".join(fields[:kept]), *lines[1:]]) for kept in range(1, len(fields))]
 
 
-def _edit_header_number(lines: list[bytes], rng: random.Random) -> bytes:
+def _edit_header_number(lines: list[bytes], rng: random.Random, limits: Sequence[int] = ()) -> bytes:
+    """A number of the header line changed: to its neighbours, a small or a large value, or a number the
+    source compares with (`limits`) or a neighbour of one (figlet refuses a font whose width is > 255)."""
     numbers = list(HEADER_NUMBER.finditer(lines[0])) if lines else []
     if not numbers:
         return b"\n".join(lines)
     match = rng.choice(numbers)
     value = int(match.group(0))
     replacement = rng.choice([0, 1, -1, value + 1, value - 1, value * 2, 127, 65536])
+    if limits and rng.random() < 0.5:
+        replacement = rng.choice(limits) + rng.choice((-1, 0, 1))
     lines[0] = lines[0][: match.start()] + str(replacement).encode() + lines[0][match.end() :]
     return b"\n".join(lines)
 
 
 def zip_member(
-    name: str, content: bytes, level: int = 6, strategy: int = zlib.Z_DEFAULT_STRATEGY, crc: int | None = None
+    name: str,
+    content: bytes,
+    level: int = 6,
+    strategy: int = zlib.Z_DEFAULT_STRATEGY,
+    crc: int | None = None,
+    memory: int = 9,
+    damage: random.Random | None = None,
 ) -> bytes:
     """A zip archive of one deflated member, written here rather than by zipfile, which can choose neither
-    the deflate strategy nor a wrong checksum; `crc` (default: the right one) goes into both headers."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9, strategy)
+    the deflate strategy nor a wrong checksum; `crc` (default: the right one) goes into both headers. With
+    `damage`, one to three bytes of the deflate stream are changed (the headers stay right): an inflater's
+    checks on code lengths, distances and block types see data no compressor writes."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, memory, strategy)
     data = compressor.compress(content) + compressor.flush()
+    if damage is not None and data:
+        damaged = bytearray(data)
+        # the first bytes hold the block header and code lengths, whose checks are most of an inflater's
+        for _ in range(damage.randint(1, 3)):
+            index = damage.randrange(min(len(damaged), 64)) if damage.random() < 0.7 else damage.randrange(len(damaged))
+            damaged[index] ^= 1 << damage.randrange(8)
+        data = bytes(damaged)
     encoded = name.encode("utf-8", errors="replace")
     checksum = zlib.crc32(content) if crc is None else crc & 0xFFFFFFFF
     time, date = ZIP_DATE_TIME

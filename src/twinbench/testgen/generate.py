@@ -28,6 +28,7 @@ from twinbench.reference.docmodel import CliModel
 from twinbench.testgen.budget import WallClock
 from twinbench.testgen.classify import Behavior, CaseClass, classify
 from twinbench.testgen.clock import with_clock_if_read
+from twinbench.testgen.constants import near
 from twinbench.testgen.explore import Candidate, CoverageGuide, Explorer, FeaturesOf, open_explorer
 from twinbench.testgen.inputs import detect_kinds
 from twinbench.testgen.listings import with_listed_choices
@@ -129,6 +130,9 @@ class GenerationInputs(BaseModel):
     )
     upstream: list[CaseSpec] = Field(default_factory=list, description="invocations from the package's own tests")
     upstream_note: str = Field(default="", description="the source package the upstream seeds came from, or why none")
+    source_numbers: list[int] = Field(
+        default_factory=list, description="numbers the program's source compares with (testgen/constants.py)"
+    )
 
 
 class Exploration(BaseModel):
@@ -197,6 +201,7 @@ def generate_suite(
         samples=[*inputs.samples, *products],
         base_args=options.base_args,
         base_files=options.base_files,
+        numbers=near(inputs.source_numbers),
     )
     with open_explorer(
         inputs.task, sandbox, options.workers, coverage, features_of, vocabulary, long_options

@@ -6,6 +6,7 @@ import json
 import random
 import re
 import string
+from collections.abc import Sequence
 from enum import StrEnum
 
 WORDS = [
@@ -77,13 +78,19 @@ INTEGER_LIMITS = (
     "9223372036854775807", "9223372036854775808", "18446744073709551616",
 )  # fmt: skip
 INTEGER_LIMIT_SHARE = 0.15
+SOURCE_NUMBER_SHARE = 0.2
 
 
 def value_for_hint(
-    hint: str | None, rng: random.Random, vocabulary: list[str], variables: list[str] | None = None
+    hint: str | None,
+    rng: random.Random,
+    vocabulary: list[str],
+    variables: list[str] | None = None,
+    numbers: Sequence[int] = (),
 ) -> str:
     """A plausible (or deliberately odd) value for an option whose docs call it `hint`; a value that names a
-    variable is, most of the time, one of `variables` (those the rest of the command line refers to)."""
+    variable is, most of the time, one of `variables` (those the rest of the command line refers to); a
+    number is now and then one of `numbers` (what the source compares with) or a neighbour of one."""
     lowered = (hint or "").lower()
     if "file" in lowered or "path" in lowered:  # before the numbers: "filename" holds "len"
         return rng.choice(["in.txt", "in.txt", "missing.txt", "."])
@@ -92,6 +99,8 @@ def value_for_hint(
     ):
         if rng.random() < INTEGER_LIMIT_SHARE:
             return rng.choice(INTEGER_LIMITS)
+        if numbers and rng.random() < SOURCE_NUMBER_SHARE:
+            return str(rng.choice(numbers) + rng.choice((-1, 0, 1)))
         return rng.choice(["0", "1", "2", "3", "5", "10", "40", "80", "100", "-1", "999999", "abc", "4"])
     if "dir" in lowered:
         return rng.choice([".", "missing-dir", "/usr/share"])

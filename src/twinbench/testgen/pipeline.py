@@ -26,6 +26,7 @@ from twinbench.reference.upstream_tests import SourceTree, fetch_source, upstrea
 from twinbench.sandbox import WORK_DIR
 from twinbench.sandbox.testrun import EXECUTABLE, environment_for
 from twinbench.testgen.budget import WallClock
+from twinbench.testgen.constants import source_numbers
 from twinbench.testgen.explore import GCOV_DIR, LIBRARY_DIR, CoverageGuide
 from twinbench.testgen.generate import GenerationInputs, TestgenOptions, generate_suite
 from twinbench.testgen.mutants import target_from_coverage_build
@@ -88,6 +89,7 @@ def read_generation_inputs(
         samples=format_samples(docs_text, source.path if source is not None else None),
         upstream=upstream,
         upstream_note=note,
+        source_numbers=source_numbers(source.path if source is not None else None),
     )
 
 

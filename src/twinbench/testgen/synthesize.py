@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from twinbench.reference.docmodel import CliModel, OptionSpec
@@ -63,6 +63,8 @@ MAX_HEADER_CUTS = 12  # header lines cut after each of their first fields
 FALLBACK_ENCODED_SAMPLES = 24  # samples of the docs' first encoding per data file that names none itself
 CHARACTER_PAIRS = "character pairs"
 DATA_FILES_PER_OPTION = 120
+DATA_FILES_WITH_SWITCHES = 24  # files of an option's kinds run with each switch (an option without a value)
+MAX_SWITCHES = 32
 PAIR_SEEDS = 48  # lines of the character-pair text seeded for any program; all of them for a text transformer
 ENCODED_INPUT_SHARE = 0.15
 PAIR_INPUT_SHARE = 0.15
@@ -77,7 +79,8 @@ class Synthesizer:
     `seeds()` and `mutate()`, so no mutation (grammar mutants and splices included) can remove them.
     `base_files` (the state a program reads: a key file, a directory tree) are in every case the same way; a
     mutation may change their content, and their names are words worth trying as values and operands; they are
-    seeded like format samples, as the operand and on stdin."""
+    seeded like format samples, as the operand and on stdin. `numbers` are what the program's source compares
+    with (testgen/constants.py): option values and data-file header numbers try them and their neighbours."""
 
     def __init__(
         self,
@@ -91,8 +94,10 @@ class Synthesizer:
         samples: list[tuple[str, bytes]] | None = None,
         base_args: list[str] | None = None,
         base_files: dict[str, bytes] | None = None,
+        numbers: Sequence[int] = (),
     ) -> None:
         self.model = model
+        self.numbers = list(numbers)
         self.base_args = list(base_args or [])
         self.base_files = dict(base_files or {})
         operands = operand_files(self.base_files, self.base_args)
@@ -292,7 +297,9 @@ class Synthesizer:
                 self._pending_files.update(self.fixture_directories[name])
                 values.append(name)
             else:
-                values.append(value_for_hint(hint, self.rng, option.choices or self.vocabulary, variables))
+                values.append(
+                    value_for_hint(hint, self.rng, option.choices or self.vocabulary, variables, self.numbers)
+                )
         if flag.startswith("--") and self.rng.random() < 0.5 and len(values) == 1:
             return [f"{flag}={values[0]}"]
         return [flag, *values]
@@ -306,9 +313,9 @@ class Synthesizer:
             chosen = self.rng.choice(self.data_kinds[self.rng.choice(kinds)])
         name, content = chosen
         if how:
-            content = make_variant(how, content, name, self.rng)
+            content = make_variant(how, content, name, self.rng, self.numbers)
         else:
-            how, content = variant(content, name, self.rng)
+            how, content = variant(content, name, self.rng, self.numbers)
         suffix = Path(name).suffix
         file_name = f"data{suffix}"
         self._pending_files[file_name] = content
@@ -358,6 +365,13 @@ class Synthesizer:
                     for how in ("as_is", "number_forms"):
                         argument = self._data_file_argument(option, item, how)
                         yield self._spec([flag, argument], stdin=_text(named + b"\n"), origin=DATA_FILES)
+            # each file with each option that takes no value: a switch can change how a file is used (figlet's -L
+            # prints a right-to-left font left to right), and only that file shows it
+            switches = [other.flags[0] for other in self.model.options if not other.takes_value]
+            for item in files[:DATA_FILES_WITH_SWITCHES]:
+                for switch in switches[:MAX_SWITCHES]:
+                    argument = self._data_file_argument(option, item, "as_is")
+                    yield self._spec([flag, argument, switch, *self._positionals()], origin=DATA_FILES)
 
     def _encoded_seeds(self) -> Iterator[CaseSpec]:
         """Input in each encoding the docs name, alone and through every data file that names the same

@@ -1,0 +1,141 @@
+"""Inputs at a program's boundaries: numbers its source compares with, line ends, code points across every
+bit a UTF-8 form carries, deflate streams of every shape and damaged ones, data files paired with switches."""
+
+from __future__ import annotations
+
+import io
+import random
+import subprocess
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from twinbench.testgen.constants import near, numbers_in, source_numbers
+from twinbench.testgen.datafiles import MULTIBYTE, make_variant
+from twinbench.testgen.inputs import value_for_hint
+
+FIGLET = Path("/usr/bin/figlet")
+STANDARD = Path("/usr/share/figlet/standard.flf")
+needs_figlet = pytest.mark.skipif(not FIGLET.exists() or not STANDARD.exists(), reason="figlet is not installed")
+FONT = b"flf2a$ 2 1 8 -1 1\ncomment\n" + b"".join(b"%c@\n%c@@\n" % (c, c) for c in range(32, 127))
+
+
+def figlet(argv: list[str], files: dict[str, bytes], work: Path) -> subprocess.CompletedProcess[bytes]:
+    work.mkdir(exist_ok=True)
+    for name, content in files.items():
+        (work / name).write_bytes(content)
+    return subprocess.run([str(FIGLET), *argv], cwd=work, capture_output=True, timeout=10, check=False)
+
+
+def test_compared_defined_and_case_numbers_are_found_and_shift_amounts_are_not() -> None:
+    code = """
+    #define MAXLEN 255   /* widest character */
+    #define NAME "x"
+    if (maxlen > MAXLEN) return;   // 4096 in a comment is not code
+    if (0x7f <= c) c = c << 16;
+    switch (c) { case 27: break; }
+    while (n != 1000L) n >>= 3;
+    """
+    assert sorted(numbers_in(code)) == [27, 127, 255, 1000]
+
+
+def test_source_numbers_rank_the_most_compared_first(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.c").write_text("if (x > 99) a(); if (y >= 99) b(); if (z == 7) c();")
+    (tmp_path / "src" / "b.h").write_text("#define LIMIT 4000\nif (w < 99) d();")
+    (tmp_path / "notes.txt").write_text("if (x > 5)")  # not a source file
+    assert source_numbers(tmp_path) == [99, 7, 4000]
+    assert source_numbers(tmp_path, limit=1) == [99]
+    assert source_numbers(None) == [] and source_numbers(tmp_path / "missing") == []
+    assert near([255]) == [254, 255, 256]
+
+
+def test_numeric_option_values_try_the_sources_numbers_and_their_neighbours() -> None:
+    rng = random.Random(5)
+    values = {value_for_hint("outputwidth", rng, [], numbers=near([255])) for _ in range(400)}
+    assert {"254", "255", "256"} <= values
+    plain = {value_for_hint("outputwidth", random.Random(5), []) for _ in range(400)}
+    assert not {"254", "255", "256"} & plain
+
+
+def test_a_header_edit_tries_the_sources_numbers() -> None:
+    edited = {make_variant("header_edit", FONT, "x.flf", random.Random(seed), [254, 255, 256]) for seed in range(60)}
+    headers = {content.split(b"\n")[0] for content in edited}
+    assert any(b" 255 " in header or header.endswith(b" 255") for header in headers)
+
+
+@needs_figlet
+def test_a_font_exactly_as_wide_as_figlets_limit_is_read_and_one_wider_is_refused(tmp_path: Path) -> None:
+    """figlet.c refuses a font whose width field is > 255 (MAXLEN): only 255 and 256 tell `>` from `>=`."""
+    font = STANDARD.read_bytes()
+    fields = font.split(b"\n", 1)[0].split(b" ")
+    answers = []
+    for width in (b"255", b"256"):
+        header = b" ".join([*fields[:3], width, *fields[4:]])  # flf2a$ height baseline maxlen ...
+        edited = header + b"\n" + font.split(b"\n", 1)[1]
+        answers.append(figlet(["-f", "data.flf", "hi"], {"data.flf": edited}, tmp_path / width.decode()))
+    assert answers[0].returncode == 0 and answers[0].stdout
+    assert answers[1].returncode == 1 and b"too wide" in answers[1].stderr
+
+
+def test_cr_line_ends_replace_every_line_end() -> None:
+    assert make_variant("cr", b"a\nb\r\nc\n", "x", random.Random(0)) == b"a\rb\rc\r"
+
+
+@needs_figlet
+def test_figlet_reads_a_font_with_cr_line_ends_as_the_original(tmp_path: Path) -> None:
+    font = STANDARD.read_bytes()
+    original = figlet(["-f", "data.flf", "Hi!"], {"data.flf": font}, tmp_path / "lf")
+    crs = figlet(
+        ["-f", "data.flf", "Hi!"], {"data.flf": make_variant("cr", font, "x", random.Random(0))}, tmp_path / "cr"
+    )
+    assert original.returncode == crs.returncode == 0 and original.stdout == crs.stdout
+
+
+def test_truncation_cuts_inside_the_header_too() -> None:
+    cuts = {make_variant("truncated", FONT, "x.flf", random.Random(seed)) for seed in range(40)}
+    assert any(len(cut) < len(FONT.split(b"\n")[0]) for cut in cuts)
+    assert all(FONT.startswith(cut) for cut in cuts)
+
+
+def test_multibyte_code_points_cover_every_plane_group_of_four_byte_utf8() -> None:
+    """Bits 16-20 of a 4-byte form: planes 1, 2, 3, 14 and 16 each set other bits of the lead bytes."""
+    four_byte = [item.decode() for item in MULTIBYTE if len(item) == 4 and item[0] >= 0xF0 and item[0] < 0xF8]
+    planes = {ord(text) >> 16 for text in four_byte}
+    assert {1, 2, 3, 14, 16} <= planes
+    assert b"\xed\xa0\x80" in MULTIBYTE  # a surrogate's encoding, which a strict decoder refuses
+
+
+def test_zip_levels_make_differently_shaped_streams_that_still_inflate() -> None:
+    streams = set()
+    for seed in range(12):
+        archive = make_variant("zip_levels", FONT * 4, "x.flf", random.Random(seed))
+        assert zipfile.ZipFile(io.BytesIO(archive)).read("x.flf") == FONT * 4
+        streams.add(archive)
+    assert len(streams) >= 6
+
+
+def test_a_corrupt_zip_keeps_its_headers_and_damages_the_deflate_stream() -> None:
+    damaged = 0
+    for seed in range(20):
+        archive = make_variant("zip_corrupt", FONT, "x.flf", random.Random(seed))
+        assert archive.startswith(b"PK\x03\x04") and b"PK\x05\x06" in archive
+        try:
+            content = zipfile.ZipFile(io.BytesIO(archive)).read("x.flf")
+        except (zipfile.BadZipFile, zlib.error):
+            damaged += 1
+        else:
+            damaged += content != FONT
+    assert damaged == 20
+
+
+def test_each_data_file_is_seeded_with_each_switch() -> None:
+    from tests.testgen.test_testgen_variety import figlet_synthesizer
+
+    synth = figlet_synthesizer()
+    seeds = [spec.argv for spec in synth._data_file_seeds()]
+    switches = [option.flags[0] for option in synth.model.options if not option.takes_value]
+    assert "-L" in switches
+    assert any(argv[:1] == ["-f"] and "-L" in argv[2:3] for argv in seeds)
