@@ -154,6 +154,11 @@ class TestgenReport(BaseModel):
     dropped_by_reason: dict[str, int] = Field(default_factory=dict)
     normalized: dict[str, str] = Field(default_factory=dict, description="case id -> stream ignored because it varies")
     upstream: str = Field(default="", description="the source package whose tests gave seeds, or why there were none")
+    source_numbers: list[int] = Field(
+        default_factory=list,
+        description="numbers the source package compares with: tried, with their neighbours, as option values and "
+        "data-file header numbers",
+    )
     seed_sources: dict[str, int] = Field(
         default_factory=dict, description='language seeds per source: "upstream:tests/jq.test", "docs:man#0"'
     )

@@ -319,6 +319,7 @@ def generate_suite(
         mutation_before=before,
         phase_seconds=phases.seconds,
         upstream=inputs.upstream_note,
+        source_numbers=inputs.source_numbers,
         seed_sources=seed_sources(language),
         accepted=explorer.accepted_shares(),
         kept_by_origin=dict(Counter(origin_kind(origins.get(case.id, "")) for case in suite.cases).most_common()),
