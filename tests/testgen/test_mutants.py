@@ -417,8 +417,11 @@ def test_an_explored_input_that_runs_a_survivors_code_joins_the_suite_and_kills_
     before, after, added = generate.kill_survivors(
         task, suite, unused, target, options, bwrap, 1, ReferenceProbes(), lambda *_: None, None, runs
     )
-    # the optimized builds of the proof are paid only for what is left alive after the hunt
-    assert not {m.line for m in after.mutants if m.status == "killed"} & set(proved)
+    # the optimized builds of the proof are paid only for what is left alive after the hunt, and for the
+    # TIMED_PROOFS survivors a proof is timed on before it
+    left_alive = [m for m in after.mutants if m.status in ("survived", "equivalent")]
+    assert len(proved) <= generate.TIMED_PROOFS + len(left_alive)
+    assert len({m.line for m in after.mutants if m.status == "killed"} & set(proved)) <= generate.TIMED_PROOFS
     proven = {m.id for m in after.mutants if m.equivalence == "identical optimized build"}
     assert proven == {m.id for m in before.mutants if m.equivalence == "identical optimized build"}
     inside = [m.id for m in before.mutants if m.line == 4 and m.status == "survived"]
@@ -645,3 +648,26 @@ def test_a_cross_of_two_inputs_holds_one_command_line_and_both_ones_data() -> No
     joined = crossed(option, text, join_arguments=True)
     assert joined.argv == ["-L", "-f", "data.flf", "hi", "-C", "data.flc"] and joined.files == cross.files
     assert crossed(text, option, join_arguments=False).stdin == text.stdin  # no stdin to bring: its own stays
+
+
+def test_the_proof_reserve_is_what_a_proof_takes_on_this_program(tmp_path: Path) -> None:
+    """The hunt leaves time per survivor for the proofs after it: timed on the program, since an LTO build's
+    proof (lz4) takes longer than figlet's, whose time the fixed reserve was; the first proof also builds the
+    optimized trees, so the last one timed is the cost of each later one."""
+    from twinbench.formats.testgen import Mutant
+    from twinbench.testgen.generate import timed_proofs
+
+    target = small_program(tmp_path / "src")
+    builder = MutantBuilder(target, tmp_path / "cache")
+    sites = {f"m{n}": site for n, site in enumerate(mutation_sites(target)[:3])}
+    delays = iter([0.6, 0.2, 0.2])
+
+    def slow_proof(site: Site) -> bool:
+        time.sleep(next(delays))
+        return site is sites["m0"]
+
+    builder.compiler_proves_equivalent = slow_proof  # type: ignore[method-assign]
+    mutants = [Mutant(id=m, file="p.c", line=1, original="", replacement="", status="survived") for m in sites]
+    proven, seconds = timed_proofs(mutants[:2], sites, builder, lambda: 100.0)
+    assert proven == {"m0"} and 0.15 < seconds < 0.5
+    assert timed_proofs(mutants[2:], sites, builder, lambda: 0.0) == (set(), 2.0)

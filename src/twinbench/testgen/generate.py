@@ -15,6 +15,7 @@ import itertools
 import math
 import random
 import resource
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,8 +73,10 @@ DIRECTED_ROUNDS = 4  # rounds of variations of inputs that run a survivor's code
 DIRECTED_BATCH = 256  # variations made per round (screened against the survivors whose code they run)
 SUSPECTS_PER_MUTANT = 3  # inputs a survivor behaved differently on, recorded per round to confirm the kill
 # what proving a survivor equivalent costs (two optimized builds; figlet: 2.3-3.7 s on a cold cache, 1.7 s
-# on average for 37 survivors): the hunt leaves this much per survivor still alive for the proofs after it
+# on average for 37 survivors) until a proof on the program itself was timed (timed_proofs): the hunt leaves
+# that much per survivor still alive for the proofs after it
 PROOF_SECONDS = 2.0
+TIMED_PROOFS = 2  # survivors proven before the hunt, to time a proof on this program
 GATE_ROUND_SHARE = 0.15  # of the run budget, per extra round of core cases after a failed gate
 # of a --budget-s cap, kept for grading mutants and killing survivors (--mutants): exploring figlet for 567 s
 # instead of 285 s added 0.2 points of coverage, while 120 mutants took 156 s to grade and left none for the hunt
@@ -372,6 +375,7 @@ def kill_survivors(
     if baseline is None:
         settled = with_mutants(before, marked_equivalent(before.mutants, proven(before.mutants)))
         return settled, settled, Suite(cases=[])
+    proof_seconds = PROOF_SECONDS
     functions = FunctionMap(target)
     hunt = SurvivorHunt(
         task=task,
@@ -382,10 +386,20 @@ def kill_survivors(
         needed={m.id: functions.functions_at(sites[m.id]) for m in survivors},
         baseline=baseline,
         progress=progress,
-        left=lambda: left() - PROOF_SECONDS * len(hunt.alive()),
+        left=lambda: left() - proof_seconds * len(hunt.alive()),
         next_id=first_id,
         mutants=list(before.mutants),
     )
+    # what a proof costs for this program (lz4's link-time-optimized builds take longer than figlet's), timed
+    # on the survivors the hunt is least likely to kill (a proven one needs no hunt): on lines the suite runs,
+    # reached by the most inputs, none of which showed the fault so far
+    pool = [*unused, *(seed_runs or []), *(parents or [])]
+
+    def unlikely_killed(mutant: Mutant) -> tuple[bool, int]:
+        return mutant.reached is not True, -sum(may_reach(hunt.ran(c), hunt.needed[mutant.id]) for c in pool)
+
+    early, proof_seconds = timed_proofs(sorted(survivors, key=unlikely_killed)[:TIMED_PROOFS], sites, builder, left)
+    hunt.mutants = marked_equivalent(hunt.mutants, early)
     # core inputs first: a fault in what the program is for shows in its output
     useful = sorted(hunt.reaching(unused), key=lambda c: classify(Behavior.of_candidate(c), probes) != CaseClass.core)
     for _ in range(EXPLORED_ROUNDS):
@@ -404,10 +418,27 @@ def kill_survivors(
         made = hunt.reaching(variations(starts, DIRECTED_BATCH))
         hunt.hunt(made, "variations", len(made))
     # the proofs come last, for the survivors no input killed: each costs two optimized builds
-    equivalent = proven(hunt.mutants)
+    equivalent = early | proven(hunt.mutants)
     after = with_mutants(before, marked_equivalent(hunt.mutants, equivalent)).model_copy(update={"hunt": hunt.rounds})
     before = with_mutants(before, marked_equivalent(before.mutants, equivalent))
     return before, after, Suite(cases=hunt.killers)
+
+
+def timed_proofs(
+    mutants: list[Mutant], sites: dict[str, Site], builder: MutantBuilder, left: Callable[[], float]
+) -> tuple[set[str], float]:
+    """The mutants the compiler proves equivalent, tried one at a time, and what the last proof took: the
+    first one also builds the optimized trees, so the last is the cost of each later one (PROOF_SECONDS when
+    none was tried)."""
+    proven: set[str] = set()
+    seconds = PROOF_SECONDS
+    for mutant in mutants:
+        if left() <= 0:
+            break
+        started = time.monotonic()
+        proven |= prove_equivalent([mutant], sites, builder, left)
+        seconds = time.monotonic() - started
+    return proven, seconds
 
 
 @dataclass
