@@ -139,3 +139,19 @@ def test_each_data_file_is_seeded_with_each_switch() -> None:
     switches = [option.flags[0] for option in synth.model.options if not option.takes_value]
     assert "-L" in switches
     assert any(argv[:1] == ["-f"] and "-L" in argv[2:3] for argv in seeds)
+
+
+def test_token_edits_keep_a_command_files_commands_and_vary_their_arguments() -> None:
+    """figlet's `g 1 94 I` (designate a 94-character set to G1) becomes `g 2 94 I`, `g 1 96 I`, `g R 0`...:
+    the same commands with arguments the package's own files never give them."""
+    from twinbench.testgen.datafiles import edit_tokens
+
+    control = b"flc2a\n# comment 1 2 3\ng 0 94 J\ng 1 94 I\ng L 0\ng R 1\nt a-z A-Z\n"
+    edited = {edit_tokens(control, random.Random(seed)) for seed in range(200)}
+    lines = {line for content in edited for line in content.split(b"\n")}
+    assert {b"g 2 94 I", b"g 1 96 I", b"g R 0"} <= lines
+    assert all(content.split(b"\n")[1] == b"# comment 1 2 3" for content in edited)  # comments stay
+    assert all(len(content.split(b"\n")) == len(control.split(b"\n")) for content in edited)
+    assert any(
+        b"g 1 255 I" in content for content in (edit_tokens(control, random.Random(s), [255]) for s in range(200))
+    )

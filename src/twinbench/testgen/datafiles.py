@@ -23,8 +23,9 @@ DataFile = tuple[str, bytes]
 VARIANTS = (
     "as_is", "crlf", "cr", "truncated", "long_line", "header_edit", "header_short", "multibyte", "zip",
     "zip_fixed", "zip_stored", "zip_levels", "zip_bad_crc", "zip_corrupt", "gzip", "bytes", "number_forms",
+    "token_edit",
 )  # fmt: skip
-VARIANT_WEIGHTS = (30, 10, 5, 10, 10, 15, 6, 8, 5, 3, 3, 4, 3, 4, 4, 7, 5)
+VARIANT_WEIGHTS = (30, 10, 5, 10, 10, 15, 6, 8, 5, 3, 3, 4, 3, 4, 4, 7, 5, 10)
 # UTF-8 of every length (2 to 4 bytes, and the 5- and 6-byte forms of the original definition), overlong,
 # a lone continuation byte and a cut-off sequence: what a reader decoding its data files must handle. The
 # code points spread over the bits each length carries (a 4-byte form's plane bits 16-20 differ between
@@ -134,7 +135,53 @@ def make_variant(how: str, content: bytes, name: str, rng: random.Random, number
         return mutate_bytes(content, rng)
     if how == "number_forms":
         return respell_numbers(content, rng)
+    if how == "token_edit":
+        return edit_tokens(content, rng, numbers)
     return content
+
+
+TOKEN = re.compile(rb"\S+")
+NUMBER_TOKEN = re.compile(rb"(\\?-?)(0[xX][0-9A-Fa-f]+|\d+)")
+MAX_TOKEN_EDITS = 3
+
+
+def edit_tokens(content: bytes, rng: random.Random, numbers: Sequence[int] = ()) -> bytes:
+    """The file with one to three words of its lines changed the way its own lines vary: a number moved by one
+    or two (or to a number the source compares with), any other word replaced by a word another line that
+    starts the same way has at that place. A command file's lines stay commands the reader knows, with
+    arguments it may not have met (figlet's `g 1 94 I` becomes `g 2 94 I`, or `g 1 96 I`, or `g R 0`)."""
+    lines = content.split(b"\n")
+    words = [[(m.start(), m.end()) for m in TOKEN.finditer(line)] for line in lines]
+    editable = [index for index, spans in enumerate(words) if spans and not lines[index].lstrip().startswith(b"#")]
+    if not editable:
+        return content
+    # the words each (first word, place) has across the file: what a word at that place may become
+    seen: dict[tuple[bytes, int], set[bytes]] = {}
+    for line, spans in zip(lines, words, strict=True):
+        for place, (start, end) in enumerate(spans[1:], start=1):
+            seen.setdefault((line[spans[0][0] : spans[0][1]], place), set()).add(line[start:end])
+    for _ in range(rng.randint(1, MAX_TOKEN_EDITS)):
+        index = rng.choice(editable)
+        line, spans = lines[index], words[index]
+        place = rng.randrange(len(spans))
+        start, end = spans[place]
+        word = line[start:end]
+        number = NUMBER_TOKEN.fullmatch(word)
+        if number:
+            sign, digits = number.groups()
+            value = int(digits, 16) if digits[:2].lower() == b"0x" else int(digits)
+            value = (
+                rng.choice(numbers) if numbers and rng.random() < 0.25 else max(0, value + rng.choice((-2, -1, 1, 2)))
+            )
+            replacement = sign + (b"0x%X" % value if digits[:2].lower() == b"0x" else b"%d" % value)
+        else:
+            others = sorted(seen.get((line[spans[0][0] : spans[0][1]], place), set()) - {word})
+            if not others:
+                continue
+            replacement = rng.choice(others)
+        lines[index] = line[:start] + replacement + line[end:]
+        words[index] = [(m.start(), m.end()) for m in TOKEN.finditer(lines[index])]
+    return b"\n".join(lines)
 
 
 def respell_numbers(content: bytes, rng: random.Random) -> bytes:
