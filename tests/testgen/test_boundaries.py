@@ -155,3 +155,19 @@ def test_token_edits_keep_a_command_files_commands_and_vary_their_arguments() ->
     assert any(
         b"g 1 255 I" in content for content in (edit_tokens(control, random.Random(s), [255]) for s in range(200))
     )
+
+
+def test_encoded_text_also_goes_through_copies_of_its_file_with_varied_commands() -> None:
+    from tests.testgen.test_testgen_variety import figlet_synthesizer
+
+    synth = figlet_synthesizer()
+    originals = {content for _, content in synth.data_files}
+    iso2022 = [spec for spec in synth._encoded_seeds() if b"\x1b" in spec.stdin and spec.files]
+    edited = [spec for spec in iso2022 if not set(spec.files.values()) <= originals]
+    designations = {b"g 0 94 J", b"g 1 94 I"}  # jis0201.flc's own
+
+    def designated(content: bytes) -> set[bytes]:
+        return {line for line in content.split(b"\n") if line.startswith(b"g ") and line[2:3].isdigit()}
+
+    varied = [designated(content) for spec in edited for content in spec.files.values() if designated(content)]
+    assert varied and any(found != designations for found in varied)

@@ -390,6 +390,11 @@ class Synthesizer:
                         for raw in samples[::step]:
                             argument = self._data_file_argument(option, item, "as_is")
                             yield self._spec([option.flags[0], argument], stdin=_text(raw), origin=ENCODINGS)
+                        # and through a copy with its commands' arguments varied (token_edit): figlet's
+                        # jis0201.flc designates G0 and G1 only, a copy G2 or G3, which ISO 2022 text then shifts into
+                        for raw in samples[:: step * 2] if own else []:
+                            argument = self._data_file_argument(option, item, "token_edit")
+                            yield self._spec([option.flags[0], argument], stdin=_text(raw), origin=ENCODINGS)
 
     def _positionals(self) -> list[str]:
         hints = self.model.positionals or ["text"]
