@@ -181,3 +181,17 @@ def test_a_mutation_run_with_nothing_graded_gives_no_rate_and_no_rebuild_count()
         update={"killed": 3, "survived": 1, "kill_rate": 0.75, "baseline_cases": 40, "not_run": 8}
     )
     assert "killed 3 of 4 = 75.0% (40 cases pass on the unmutated rebuild); 8 not run" in mutation_summary(graded)
+
+
+def test_a_long_survivor_hunt_is_summed_per_kind_of_input() -> None:
+    from twinbench.cli.testgen import hunt_summary
+    from twinbench.formats.testgen import HuntRound
+
+    rounds = [HuntRound(source="explored", screened=100, tried=2, killed=1, alive=9)]
+    rounds += [HuntRound(source="variations", screened=50, tried=1, killed=0, alive=9) for _ in range(30)]
+    rounds += [HuntRound(source="seeds", screened=10, tried=0, killed=0, alive=8)]
+    line = hunt_summary(rounds)
+    assert line == (
+        "survivor hunt: explored 100 screened, 2 recorded, 1 killed, variations (30 rounds) 1500 screened, "
+        "30 recorded, 0 killed, seeds 10 screened, 0 recorded, 0 killed; 8 left for the equivalence proofs"
+    )

@@ -671,3 +671,38 @@ def test_the_proof_reserve_is_what_a_proof_takes_on_this_program(tmp_path: Path)
     proven, seconds = timed_proofs(mutants[:2], sites, builder, lambda: 100.0)
     assert proven == {"m0"} and 0.15 < seconds < 0.5
     assert timed_proofs(mutants[2:], sites, builder, lambda: 0.0) == (set(), 2.0)
+
+
+def test_a_capped_hunt_goes_on_with_variations_while_the_cap_lasts(
+    tmp_path: Path, bwrap: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a cap the hunt makes DIRECTED_ROUNDS rounds of variations; with one it goes on until the cap
+    (or MAX_DIRECTED_ROUNDS): the fixed rounds left 140 s of figlet's 900 s unused."""
+    from twinbench.testgen import generate
+    from twinbench.testgen.explore import Candidate, Outcome
+    from twinbench.testgen.probe import ReferenceProbes
+
+    target = coverage_program(tmp_path / "src")
+    task = Task(id="two", reference=ReferenceSpec(binary=str(target.binary)))
+    suite, _ = record_reference(task, [CaseSpec(id="t0000", argv=["a", "0"])], bwrap)
+    runs = {"t0000": functions_of_run(target, ["a", "0"])}
+    features = frozenset({("exit", 0)}) | _code_features(target, ["a", "0"])
+    asked: list[int] = []
+
+    def variations(starts: list[Candidate], count: int) -> list[Candidate]:
+        asked.append(count)  # the same input again: it shows no survivor, so every round leaves them alive
+        return [
+            Candidate(spec=CaseSpec(id="x", argv=["a", "0"]), features=features, status=0, outcome=Outcome(status=0))
+        ]
+
+    monkeypatch.setattr(generate, "MutantBuilder", lambda t: MutantBuilder(t, tmp_path / "cache"))
+    monkeypatch.setattr(generate, "MAX_DIRECTED_ROUNDS", 7)
+    options = generate.TestgenOptions(mutants=20, workers=2)
+    start = [Candidate(spec=CaseSpec(id="x", argv=["a", "0"]), features=features, status=0, outcome=Outcome(status=0))]
+    for time_left, rounds in ((None, generate.DIRECTED_ROUNDS), (lambda: 1000.0, 7)):
+        asked.clear()
+        generate.kill_survivors(
+            task, suite, [], target, options, bwrap, 1, ReferenceProbes(), lambda *_: None, time_left, runs,
+            variations, start,
+        )  # fmt: skip
+        assert len(asked) == rounds

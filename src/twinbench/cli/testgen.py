@@ -12,7 +12,7 @@ from twinbench.cli.errors import BadInput, ExitCode
 from twinbench.cli.options import SandboxOption, WorkersOption, default_workers, task_and_sandbox
 from twinbench.cli.output import alarm, plural, say
 from twinbench.cli.root import app, group
-from twinbench.formats import MutationReport, ValidityReport
+from twinbench.formats import HuntRound, MutationReport, ValidityReport
 
 CoverageBuildOption = Annotated[
     Path | None,
@@ -193,10 +193,7 @@ REACHED_NOTE = {True: " (line run by the suite)", False: " (line never run by th
 def _say_mutation(mutation: MutationReport, before: MutationReport | None = None) -> None:
     say(mutation_summary(mutation, before))
     if mutation.hunt:
-        rounds = ", ".join(
-            f"{r.source} {r.screened} screened, {r.tried} recorded, {r.killed} killed" for r in mutation.hunt
-        )
-        say(f"survivor hunt: {rounds}; {mutation.hunt[-1].alive} left for the equivalence proofs")
+        say(hunt_summary(mutation.hunt))
 
 
 suite_app = group("Inspect a task's hidden suite.", "Example: twinbench suite check tasks/figlet")
@@ -243,3 +240,17 @@ def suite_check_command(
         json_out.write_text(found.model_dump_json(indent=2), encoding="utf-8")
     if not found.validity.passed:
         raise typer.Exit(ExitCode.FAILED)
+
+
+def hunt_summary(hunt: list[HuntRound]) -> str:
+    """One line on the survivor hunt: one part per kind of input, in the order the hunt first tried it (a
+    capped hunt runs dozens of rounds), and how many survivors were left for the proofs."""
+    by_source: dict[str, list[HuntRound]] = {}
+    for hunt_round in hunt:
+        by_source.setdefault(hunt_round.source, []).append(hunt_round)
+    parts = ", ".join(
+        f"{source} {f'({len(group)} rounds) ' if len(group) > 1 else ''}{sum(r.screened for r in group)} screened, "
+        f"{sum(r.tried for r in group)} recorded, {sum(r.killed for r in group)} killed"
+        for source, group in by_source.items()
+    )
+    return f"survivor hunt: {parts}; {hunt[-1].alive} left for the equivalence proofs"

@@ -69,7 +69,8 @@ SUITE_FLOOR = 300  # a suite smaller than this gets the core cases the set cover
 RESUME_HEADROOM = 1.25
 SCREEN_CHUNK = 128  # explored inputs run per survivor and round, beside the unmutated rebuild
 EXPLORED_ROUNDS = 3  # rounds of explored inputs screened against survivors, before any variation
-DIRECTED_ROUNDS = 4  # rounds of variations of inputs that run a survivor's code
+DIRECTED_ROUNDS = 4  # rounds of variations of inputs that run a survivor's code, without a time cap
+MAX_DIRECTED_ROUNDS = 64  # with one: rounds while it lasts
 DIRECTED_BATCH = 256  # variations made per round (screened against the survivors whose code they run)
 SUSPECTS_PER_MUTANT = 3  # inputs a survivor behaved differently on, recorded per round to confirm the kill
 # what proving a survivor equivalent costs (two optimized builds; figlet: 2.3-3.7 s on a cold cache, 1.7 s
@@ -409,7 +410,10 @@ def kill_survivors(
     systematic = hunt.reaching(seed_runs or [])
     for _ in range(EXPLORED_ROUNDS):
         hunt.hunt(systematic, "seeds", SCREEN_CHUNK)
-    for _ in range(DIRECTED_ROUNDS if variations is not None else 0):
+    # with a cap, variations go on while it lasts (the fixed rounds before them end early on a fast program:
+    # figlet's 900 s run left 140 s unused); without one, DIRECTED_ROUNDS
+    rounds = DIRECTED_ROUNDS if math.isinf(left()) else MAX_DIRECTED_ROUNDS
+    for number in range(rounds if variations is not None else 0):
         # a survivor's code runs, yet no input shows the fault: variations of those inputs (other values,
         # data-file copies, stdin) are where an input that does show it is likeliest
         starts = hunt.reaching([*(parents or []), *unused, *hunt.screened])
@@ -417,6 +421,9 @@ def kill_survivors(
             break
         made = hunt.reaching(variations(starts, DIRECTED_BATCH))
         hunt.hunt(made, "variations", len(made))
+        if number >= DIRECTED_ROUNDS:
+            # past the fixed rounds, more of the systematic inputs too, until every one was screened
+            hunt.hunt(systematic, "seeds", SCREEN_CHUNK)
     # the proofs come last, for the survivors no input killed: each costs two optimized builds
     equivalent = early | proven(hunt.mutants)
     after = with_mutants(before, marked_equivalent(hunt.mutants, equivalent)).model_copy(update={"hunt": hunt.rounds})
