@@ -171,3 +171,22 @@ def test_encoded_text_also_goes_through_copies_of_its_file_with_varied_commands(
 
     varied = [designated(content) for spec in edited for content in spec.files.values() if designated(content)]
     assert varied and any(found != designations for found in varied)
+
+
+def test_each_systematic_form_is_a_behavior_of_its_own() -> None:
+    """A font with CR line ends runs the lines a font with a stray CR runs, so coverage keeps one of them;
+    figlet's fault in dropping the byte after a lone CR shows only with the first. The origin names the form
+    and exploration keeps one run per form, option and outcome."""
+    from tests.testgen.test_testgen_variety import figlet_synthesizer
+    from twinbench.protocols import ExecResult
+    from twinbench.testgen.explore import behavior_features
+
+    synth = figlet_synthesizer()
+    seeds = list(synth.seeds())
+    origins = {spec.origin for spec in seeds}
+    assert {"data files:cr", "data files:token_edit", "data files:zip_corrupt", "encodings:iso2022"} <= origins
+    cr = next(spec for spec in seeds if spec.origin == "data files:cr" and spec.argv[:1] == ["-f"])
+    result = ExecResult(exit_code=0, stdout=b"x\n", stderr=b"")
+    assert ("form", "data files:cr", "-f", 0) in set(behavior_features(cr, result, frozenset()))
+    plain = cr.model_copy(update={"origin": "mutation"})
+    assert not [f for f in behavior_features(plain, result, frozenset()) if f[0] == "form"]

@@ -35,7 +35,7 @@ def test_seed_runs_that_reach_nothing_new_are_kept_with_the_functions_they_ran()
     found = explorer()
     first, sweep, mutated = (
         CaseSpec(id="a", argv=["x"], origin="docs:example"),
-        CaseSpec(id="b", argv=["y"], stdin=b"\xc0\x81\n", origin="encodings:utf8"),
+        CaseSpec(id="b", argv=["y"], stdin=b"\xc0\x81\n", origin="encodings"),
         CaseSpec(id="c", argv=["z"], origin="mutation"),
     )
     found.run([first, sweep, mutated])

@@ -106,7 +106,7 @@ def test_figlet_seeds_reach_hz_mode_through_its_own_control_file(tmp_path: Path)
     hz_seed = next(
         spec
         for spec in seeds
-        if spec.origin == ENCODINGS
+        if spec.origin == f"{ENCODINGS}:hz"
         and spec.argv[:1] == ["-C"]
         and b"~{" in spec.stdin
         and b"HZ" in spec.files[next(iter(spec.files))]
@@ -121,7 +121,7 @@ def test_figlet_seeds_reach_hz_mode_through_its_own_control_file(tmp_path: Path)
     tried = {
         content
         for spec in seeds
-        if spec.origin == DATA_FILES and spec.argv[:1] == ["-C"]
+        if spec.origin.startswith(f"{DATA_FILES}:") and spec.argv[:1] == ["-C"]
         for content in spec.files.values()
     }
     assert {content for name, content in synth.data_files if name in flc_files} <= tried

@@ -28,7 +28,7 @@ from twinbench.sandbox import WORK_DIR, ExecRequest, ExecResult, SessionConfig
 from twinbench.sandbox.pool import SessionPool
 from twinbench.sandbox.testrun import request_for
 from twinbench.testgen.record import CaseSpec, case_for_spec
-from twinbench.testgen.seeds import origin_kind
+from twinbench.testgen.seeds import input_form, origin_kind
 
 GCOV_DIR = ".twinbench-gcov"
 LIBRARY_DIR = ".twinbench-lib"  # the coverage build's own shared libraries, beside ./executable in every work dir
@@ -279,6 +279,13 @@ def behavior_features(
     for arg in spec.argv:
         if arg.startswith("-") and len(arg) < 40:
             yield ("flag", canonical_flag(arg, long_options), result.status)
+    form = input_form(spec.origin)
+    if form is not None:
+        # one run of each systematic form (a font with CR line ends, ISO 2022 text) per option and outcome: its
+        # lines may all be run by other inputs already, yet only it shows a fault in how the form is handled
+        # (figlet dropping the byte after a lone CR)
+        flag = next((canonical_flag(arg, long_options) for arg in spec.argv if arg.startswith("-")), "")
+        yield ("form", form, flag, result.status)
     if result.status == 0:
         # data-driven programs (fonts, formats, locales) behave differently per documented value, with the
         # same code: keep one working run per such value; mutated junk values are not features

@@ -111,6 +111,19 @@ def _file_name(script: DocScript, number: int) -> str:
     return f"{SCRIPT_FILE_NAME}{number}{script.suffix}"
 
 
+DATA_FILES = "data files"
+ENCODINGS = "encodings"
+# origin kinds whose inputs are made systematically, one form at a time (a damaged copy of a data file, text
+# in one encoding): the origin names the form after a colon (`data files:cr`, `encodings:hz`)
+FORM_KINDS = (DATA_FILES, ENCODINGS)
+
+
+def input_form(origin: str) -> str | None:
+    """The form a systematic input was made in (`data files:cr` for a font with CR line ends), or None."""
+    kind, _, form = origin.partition(":")
+    return origin if kind in FORM_KINDS and form else None
+
+
 def origin_kind(origin: str) -> str:
     """The coarse kind of an origin, for counting: upstream, docs, grammar, mutation or synthesized."""
     return origin.split(":", 1)[0] if origin else "synthesized"

@@ -42,6 +42,8 @@ from twinbench.testgen.inputs import (
 from twinbench.testgen.products import PRODUCT_SOURCE, collect_named_outputs, file_words, suffix_of
 from twinbench.testgen.record import CaseSpec
 from twinbench.testgen.seeds import (
+    DATA_FILES,
+    ENCODINGS,
     Grammars,
     option_arity,
     script_file_option,
@@ -57,8 +59,6 @@ SAMPLE_SUBCOMMANDS = 12
 GRAMMAR_SHARE = 0.5  # of mutations, when the language seeds gave a grammar
 CASE_TIMEOUT_S = 10.0
 INPUT_FILE = "in.txt"
-DATA_FILES = "data files"
-ENCODINGS = "encodings"
 MAX_HEADER_CUTS = 12  # header lines cut after each of their first fields
 FALLBACK_ENCODED_SAMPLES = 24  # samples of the docs' first encoding per data file that names none itself
 CHARACTER_PAIRS = "character pairs"
@@ -131,6 +131,7 @@ class Synthesizer:
         hints = [hint.lower() for hint in model.positionals]
         self.transforms_text = bool(hints) and not any(word in hint for hint in hints for word in NOT_TEXT_OPERAND)
         self._pending_files: dict[str, bytes] = {}
+        self._pending_forms: list[str] = []  # the variants of the data files the next spec holds
         self.fixture_directories = fixture_directories(self.language)
         self.counter = 0
 
@@ -319,6 +320,7 @@ class Synthesizer:
         suffix = Path(name).suffix
         file_name = f"data{suffix}"
         self._pending_files[file_name] = content
+        self._pending_forms.append(how)
         # programs that add a default suffix themselves get the bare name half of the time
         return file_name[: -len(suffix)] if suffix and self.rng.random() < 0.5 else file_name
 
@@ -389,12 +391,16 @@ class Synthesizer:
                         step = 1 if own else max(1, len(samples) // FALLBACK_ENCODED_SAMPLES)
                         for raw in samples[::step]:
                             argument = self._data_file_argument(option, item, "as_is")
-                            yield self._spec([option.flags[0], argument], stdin=_text(raw), origin=ENCODINGS)
+                            yield self._spec(
+                                [option.flags[0], argument], stdin=_text(raw), origin=f"{ENCODINGS}:{name}"
+                            )
                         # and through a copy with its commands' arguments varied (token_edit): figlet's
                         # jis0201.flc designates G0 and G1 only, a copy G2 or G3, which ISO 2022 text then shifts into
                         for raw in samples[:: step * 2] if own else []:
                             argument = self._data_file_argument(option, item, "token_edit")
-                            yield self._spec([option.flags[0], argument], stdin=_text(raw), origin=ENCODINGS)
+                            yield self._spec(
+                                [option.flags[0], argument], stdin=_text(raw), origin=f"{ENCODINGS}:{name}+token_edit"
+                            )
 
     def _positionals(self) -> list[str]:
         hints = self.model.positionals or ["text"]
@@ -443,6 +449,10 @@ class Synthesizer:
         files = dict(inherited or {})
         files.update(self._pending_files)
         self._pending_files = {}
+        if origin == DATA_FILES and self._pending_forms:
+            # the variant names the form (`data files:cr`): exploration keeps one run of each form
+            origin = f"{DATA_FILES}:{'+'.join(sorted(set(self._pending_forms)))}"
+        self._pending_forms = []
         if INPUT_FILE not in files and (INPUT_FILE in argv or any(arg.endswith("=" + INPUT_FILE) for arg in argv)):
             files[INPUT_FILE] = self._input().encode("utf-8", errors="surrogateescape")
         spec = CaseSpec(
