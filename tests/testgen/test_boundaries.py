@@ -184,7 +184,8 @@ def test_each_systematic_form_is_a_behavior_of_its_own() -> None:
     synth = figlet_synthesizer()
     seeds = list(synth.seeds())
     origins = {spec.origin for spec in seeds}
-    assert {"data files:cr", "data files:token_edit", "data files:zip_corrupt", "encodings:iso2022"} <= origins
+    assert {"data files:cr", "data files:token_edit", "data files:zip_corrupt", "encodings:iso2022#17"} <= origins
+    assert len({origin for origin in origins if origin.startswith("encodings:iso2022#")}) == 113
     cr = next(spec for spec in seeds if spec.origin == "data files:cr" and spec.argv[:1] == ["-f"])
     result = ExecResult(exit_code=0, stdout=b"x\n", stderr=b"")
     assert ("form", "data files:cr", "-f", 0) in set(behavior_features(cr, result, frozenset()))

@@ -106,7 +106,7 @@ def test_figlet_seeds_reach_hz_mode_through_its_own_control_file(tmp_path: Path)
     hz_seed = next(
         spec
         for spec in seeds
-        if spec.origin == f"{ENCODINGS}:hz"
+        if spec.origin.startswith(f"{ENCODINGS}:hz")
         and spec.argv[:1] == ["-C"]
         and b"~{" in spec.stdin
         and b"HZ" in spec.files[next(iter(spec.files))]

@@ -389,11 +389,13 @@ class Synthesizer:
                         samples = ENCODED_SAMPLES[name][1]
                         # a file that does not name the encoding gets a sample of them, spread over the list
                         step = 1 if own else max(1, len(samples) // FALLBACK_ENCODED_SAMPLES)
-                        for raw in samples[::step]:
+                        for index, raw in enumerate(samples[::step]):
                             argument = self._data_file_argument(option, item, "as_is")
-                            yield self._spec(
-                                [option.flags[0], argument], stdin=_text(raw), origin=f"{ENCODINGS}:{name}"
-                            )
+                            # through a file that names the encoding, each sample is a form of its own (one
+                            # run of each is kept): the ISO 2022 sample that designates G2 and shifts into it
+                            # is the only one that shows a fault in G2's bookkeeping
+                            form = f"{ENCODINGS}:{name}#{index}" if own else f"{ENCODINGS}:{name}"
+                            yield self._spec([option.flags[0], argument], stdin=_text(raw), origin=form)
                         # and through a copy with its commands' arguments varied (token_edit): figlet's
                         # jis0201.flc designates G0 and G1 only, a copy G2 or G3, which ISO 2022 text then shifts into
                         for raw in samples[:: step * 2] if own else []:
