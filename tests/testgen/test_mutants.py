@@ -650,17 +650,20 @@ def test_a_cross_of_two_inputs_holds_one_command_line_and_both_ones_data() -> No
     assert crossed(text, option, join_arguments=False).stdin == text.stdin  # no stdin to bring: its own stays
 
 
-def test_the_proof_reserve_is_what_a_proof_takes_on_this_program(tmp_path: Path) -> None:
+def test_the_proof_reserve_is_what_a_proof_takes_on_this_program(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The hunt leaves time per survivor for the proofs after it: timed on the program, since an LTO build's
     proof (lz4) takes longer than figlet's, whose time the fixed reserve was; the first proof also builds the
     optimized trees, so the last one timed is the cost of each later one."""
     from twinbench.formats.testgen import Mutant
+    from twinbench.testgen import generate
     from twinbench.testgen.generate import timed_proofs
 
     target = small_program(tmp_path / "src")
     builder = MutantBuilder(target, tmp_path / "cache")
     sites = {f"m{n}": site for n, site in enumerate(mutation_sites(target)[:3])}
-    delays = iter([0.6, 0.2, 0.2])
+    delays = iter([3.0, 2.4, 0.0, 0.0])
 
     def slow_proof(site: Site) -> bool:
         time.sleep(next(delays))
@@ -668,8 +671,11 @@ def test_the_proof_reserve_is_what_a_proof_takes_on_this_program(tmp_path: Path)
 
     builder.compiler_proves_equivalent = slow_proof  # type: ignore[method-assign]
     mutants = [Mutant(id=m, file="p.c", line=1, original="", replacement="", status="survived") for m in sites]
+    monkeypatch.setattr(generate, "PROOF_SECONDS", 2.0)
     proven, seconds = timed_proofs(mutants[:2], sites, builder, lambda: 100.0)
-    assert proven == {"m0"} and 0.15 < seconds < 0.5
+    assert proven == {"m0"} and 2.3 < seconds < 2.9
+    # a proof an earlier run cached takes no time: the reserve stays at least PROOF_SECONDS
+    assert timed_proofs(mutants[2:], sites, builder, lambda: 100.0) == (set(), 2.0)
     assert timed_proofs(mutants[2:], sites, builder, lambda: 0.0) == (set(), 2.0)
 
 

@@ -434,9 +434,9 @@ def kill_survivors(
 def timed_proofs(
     mutants: list[Mutant], sites: dict[str, Site], builder: MutantBuilder, left: Callable[[], float]
 ) -> tuple[set[str], float]:
-    """The mutants the compiler proves equivalent, tried one at a time, and what the last proof took: the
-    first one also builds the optimized trees, so the last is the cost of each later one (PROOF_SECONDS when
-    none was tried)."""
+    """The mutants the compiler proves equivalent, tried one at a time, and what a proof costs: what the last
+    one took (the first also builds the optimized trees, so the last is the cost of each later one), never
+    less than PROOF_SECONDS: a proof an earlier run cached takes no time, the survivors' next ones do."""
     proven: set[str] = set()
     seconds = PROOF_SECONDS
     for mutant in mutants:
@@ -444,7 +444,7 @@ def timed_proofs(
             break
         started = time.monotonic()
         proven |= prove_equivalent([mutant], sites, builder, left)
-        seconds = time.monotonic() - started
+        seconds = max(PROOF_SECONDS, time.monotonic() - started)
     return proven, seconds
 
 
