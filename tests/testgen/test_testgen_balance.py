@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from twinbench.sandbox import ExecResult
 from twinbench.testgen.classify import CaseClass
 from twinbench.testgen.explore import Candidate, Outcome, behavior_features, canonical_flag
@@ -87,3 +89,20 @@ def test_a_small_suite_is_filled_with_reserve_core_cases() -> None:
     # filled to the floor of 60 with 20 core cases, then input errors capped at half of those, then refilled
     assert counts[CaseClass.input_error] == 10 and len(selection.chosen) == 52
     assert len({tuple(c.spec.argv) for c in selection.chosen}) == 52
+
+
+def test_one_run_of_each_input_form_is_kept_before_other_behaviors_when_the_limit_bites() -> None:
+    """Three runs each show a new output shape; two others are the only runs of a form (a font with CR line
+    ends). With room for two cases beyond the code cover, the forms are kept."""
+    from twinbench.testgen.select import select_cover
+
+    shapes = [
+        replace(candidate(n, ["-e", str(n)], 0, b"x\n"), features=frozenset({("shape", 0, n, 1), ("chars", 0, str(n))}))
+        for n in range(3)
+    ]
+    forms = [
+        replace(candidate(10 + n, ["-f", "data.flf"], 0, b"x\n"), features=frozenset({("form", form, "-f", 0)}))
+        for n, form in enumerate(("data files:cr", "encodings:iso2022#3"))
+    ]
+    chosen = select_cover([*shapes, *forms], limit=2)
+    assert {made.spec.id for made in chosen} == {"c10", "c11"}

@@ -294,6 +294,11 @@ def behavior_features(
                 yield ("value", canonical_flag(flag, long_options), value)
 
 
+def is_form_feature(feature: Feature) -> bool:
+    """A systematic input form's feature (behavior_features): one run of each is kept before other behaviors."""
+    return feature[0] == "form"
+
+
 def is_code_feature(feature: Feature) -> bool:
     """Code features are keyed by their counter file (.gcda, .profraw, Go covcounters); behavioral ones by a tag."""
     return isinstance(feature[0], str) and (feature[0].endswith(".gcda") or feature[0].startswith(GCOV_DIR + "/"))

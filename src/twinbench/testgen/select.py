@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from twinbench.testgen.classify import SHALLOW, Behavior, CaseClass, classify, errors_only_passes
-from twinbench.testgen.explore import Candidate, Feature, canonical_flag, is_code_feature
+from twinbench.testgen.explore import Candidate, Feature, canonical_flag, is_code_feature, is_form_feature
 from twinbench.testgen.probe import ReferenceProbes
 from twinbench.testgen.validity import IMITATION_SHARE
 
@@ -16,14 +16,15 @@ from twinbench.testgen.validity import IMITATION_SHARE
 def select_cover(corpus: list[Candidate], limit: int, chosen_first: list[Candidate] | None = None) -> list[Candidate]:
     """Greedy set cover: the fewest candidates that keep every feature, most valuable first.
 
-    Code coverage comes first: when the limit bites, behavioral features give way before source edges do.
-    Features of `chosen_first` (already kept) count as covered; they are not part of the answer.
+    Code coverage comes first, then one run of each systematic input form (explore.behavior_features): when
+    the limit bites, the other behavioral features give way before those do. Features of `chosen_first`
+    (already kept) count as covered; they are not part of the answer.
     """
     already: set[Feature] = set()
     for candidate in chosen_first or []:
         already |= candidate.features
     chosen: list[int] = []
-    wanted_passes: tuple[Callable[[Feature], bool], ...] = (is_code_feature, lambda feature: True)
+    wanted_passes: tuple[Callable[[Feature], bool], ...] = (is_code_feature, is_form_feature, lambda feature: True)
     for wanted in wanted_passes:
         uncovered = {f for c in corpus for f in c.features if wanted(f)} - already
         for index in chosen:
