@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers_paths import TEST_DATA
 from twinbench.formats import ReferenceSpec, Task
 from twinbench.protocols import Sandbox
 from twinbench.testgen import CaseSpec, record_reference
@@ -137,3 +138,54 @@ def test_a_normalized_case_is_probed_on_what_it_still_compares(tmp_path: Path, b
     suite, report = record_reference(task, specs, bwrap, host_probe=True)
     assert [case.id for case in suite.cases] == ["ok"] and "ok" in report.normalized, report
     assert report.dropped["host"].startswith("host_dependent") and "host" not in report.normalized, report.dropped
+
+
+UNINITIALIZED = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+    if (argc > 1) { printf("argument %s\n", argv[1]); return 0; }
+    unsigned char *block = malloc(64);  /* never written: fresh heap pages are zero */
+    printf("%s\n", block[7] ? "set" : "clear");
+    return 0;
+}
+"""
+
+
+def test_cases_whose_output_depends_on_memory_never_written_are_dropped(tmp_path: Path, bwrap: Sandbox) -> None:
+    """The reference prints the same on every plain run, yet what it read was never written: any other build,
+    a faithful reimplementation included, prints something else. The last recording round fills the heap."""
+    import subprocess
+
+    (tmp_path / "u.c").write_text(UNINITIALIZED)
+    subprocess.run(["gcc", "-O0", "-o", str(tmp_path / "u"), str(tmp_path / "u.c")], check=True)
+    task = Task(id="u", reference=ReferenceSpec(binary=str(tmp_path / "u")))
+    specs = [CaseSpec(id="reads", argv=[]), CaseSpec(id="sound", argv=["x"])]
+    suite, report = record_reference(task, specs, bwrap)
+    assert [case.id for case in suite.cases] == ["sound"]
+    assert report.dropped["reads"].startswith("gold_uninitialized")
+    # a case that sets the variable itself is recorded as it asks
+    own = CaseSpec(id="own", argv=[], env={"MALLOC_PERTURB_": "165"})
+    suite, report = record_reference(task, [own], bwrap)
+    assert not report.dropped and suite.cases[0].expect.stdout == b"set\n"
+
+
+FIGLET = Path("/usr/bin/figlet")
+# hz.flc deflated with its distance codes damaged (testgen's zip_corrupt variant): figlet's inflater reads
+# heap it never wrote and prints the text as if the file were fine, or crashes, depending on what was there
+DAMAGED_ZIP_B64 = TEST_DATA / "damaged_hz_flc.b64"
+
+
+@pytest.mark.skipif(not FIGLET.exists(), reason="figlet is not installed")
+def test_figlet_reading_a_damaged_zip_is_not_recorded(tmp_path: Path, bwrap: Sandbox) -> None:
+    import base64
+
+    task = Task(id="figlet", reference=ReferenceSpec(binary=str(FIGLET)))
+    damaged = base64.b64decode(DAMAGED_ZIP_B64.read_text())
+    specs = [
+        CaseSpec(id="damaged", argv=["-C", "data", "646-es"], files={"data.flc": damaged}),
+        CaseSpec(id="plain", argv=["646-es"]),
+    ]
+    suite, report = record_reference(task, specs, bwrap)
+    assert [case.id for case in suite.cases] == ["plain"]
+    assert report.dropped["damaged"].startswith("gold_uninitialized")

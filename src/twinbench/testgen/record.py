@@ -14,12 +14,14 @@ from pydantic import BaseModel, Field
 from twinbench.formats import CompareMode, Comparison, Expectation, Limits, Suite, Task, TestCase
 from twinbench.protocols import Sandbox
 from twinbench.reference import resolve_binary, stage_reference
-from twinbench.sandbox import ExecResult, SessionConfig
+from twinbench.sandbox import ExecRequest, ExecResult, SessionConfig
 from twinbench.sandbox.machine import unfixed_host_facts
 from twinbench.sandbox.pool import run_many
 from twinbench.sandbox.testrun import request_for
 
 RECORD_REPEATS = 3
+HEAP_PERTURB_ENV = "MALLOC_PERTURB_"
+HEAP_PERTURB_BYTE = "165"  # glibc fills new blocks with 165 ^ 0xFF: neither zero nor what a fresh page holds
 # what a test could read from the machine rather than from its inputs; the host probe hides them (a /dev/null
 # bind each) and drops the cases whose behaviour follows, as the clock probe does with time
 HOST_FILES = (
@@ -101,14 +103,22 @@ def record_reference(
         tree.mkdir()
         stage_reference(binary, tree)
         config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
-        jobs = [(spec.id, request_for(task, cases[spec.id])) for _ in range(repeats) for spec in specs]
+        jobs = [
+            ((spec.id, round_), perturbed(request_for(task, cases[spec.id]), round_, repeats))
+            for round_ in range(repeats)
+            for spec in specs
+        ]
+        rounds: dict[str, dict[int, ExecResult]] = {spec.id: {} for spec in specs}
 
-        def collect(case_id: str, result: ExecResult) -> None:
-            observed[case_id].append(result)
+        def collect(key: tuple[str, int], result: ExecResult) -> None:
+            rounds[key[0]][key[1]] = result
             if on_progress is not None:
                 on_progress()
 
         run_many(sandbox, config, jobs, workers, collect)
+        # in round order: the last round is the one with the heap filled (see perturbed)
+        for case_id, by_round in rounds.items():
+            observed[case_id] = [by_round[number] for number in sorted(by_round)]
         probed: dict[str, ExecResult] = {}
         if host_probe:
             probe_tree = Path(scratch, "probe")
@@ -129,7 +139,7 @@ def record_reference(
     host_facts = unfixed_host_facts()
     for spec in specs:
         runs = observed[spec.id]
-        reason = _drop_reason(runs) or _crash_reason(runs[0], docs_text)
+        reason = _heap_reason(runs, repeats) or _drop_reason(runs) or _crash_reason(runs[0], docs_text)
         if reason is None and host_probe:
             reason = _host_fact_reason(runs[0], host_facts)
         compare = spec.compare
@@ -213,6 +223,27 @@ def case_for_spec(spec: CaseSpec) -> TestCase:
         expect=Expectation(exit_code=0, files=dict.fromkeys(spec.collect)),
         compare=spec.compare,
     )
+
+
+def perturbed(request: ExecRequest, round_: int, repeats: int) -> ExecRequest:
+    """The request of one recording round: the last of two or more rounds runs with glibc filling every heap
+    block it hands out with a byte pattern (MALLOC_PERTURB_), unless the case sets that itself. A case whose
+    output depends on memory the reference never wrote (figlet inflating a damaged zip) prints the same on
+    every plain run of one binary, yet fails on any other build, a faithful reimplementation included."""
+    if repeats < 2 or round_ != repeats - 1 or HEAP_PERTURB_ENV in request.env:
+        return request
+    return request.model_copy(update={"env": {**request.env, HEAP_PERTURB_ENV: HEAP_PERTURB_BYTE}})
+
+
+def _heap_reason(runs: list[ExecResult], repeats: int) -> str | None:
+    """gold_uninitialized when the plain runs agree and the run with a perturbed heap does not."""
+    if repeats < 2 or len(runs) != repeats or any(run.sandbox_error for run in runs):
+        return None
+    plain, filled = runs[:-1], runs[-1]
+    signature = _signature(plain[0])
+    if all(_signature(run) == signature for run in plain[1:]) and _signature(filled) != signature:
+        return "gold_uninitialized: the output changes when the heap is filled (it reads memory never written)"
+    return None
 
 
 def _drop_reason(runs: list[ExecResult]) -> str | None:
