@@ -189,3 +189,12 @@ def test_figlet_reading_a_damaged_zip_is_not_recorded(tmp_path: Path, bwrap: San
     suite, report = record_reference(task, specs, bwrap)
     assert [case.id for case in suite.cases] == ["plain"]
     assert report.dropped["damaged"].startswith("gold_uninitialized")
+
+
+def test_a_program_that_prints_its_environment_is_not_taken_for_reading_the_heap(
+    tmp_path: Path, bwrap: Sandbox
+) -> None:
+    task = script_reference(tmp_path, "env | sort | grep -v '^_=' ; echo done\n")
+    suite, report = record_reference(task, [CaseSpec(id="env", argv=[])], bwrap)
+    assert not report.dropped and [case.id for case in suite.cases] == ["env"]
+    assert b"MALLOC_PERTURB_" not in suite.cases[0].expect.stdout
