@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from twinbench.testgen.samples import small_text
+
 SOURCE_SUFFIXES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".y", ".l", ".rs", ".go")
 MAX_SOURCE_FILES = 2000
 MAX_SOURCE_BYTES = 1_000_000
@@ -36,13 +38,9 @@ def source_numbers(tree: Path | None, limit: int = MAX_NUMBERS) -> list[int]:
     counts: Counter[int] = Counter()
     files = sorted(path for path in tree.rglob("*") if path.suffix in SOURCE_SUFFIXES and path.is_file())
     for path in files[:MAX_SOURCE_FILES]:
-        try:
-            if path.stat().st_size > MAX_SOURCE_BYTES:
-                continue
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        counts.update(numbers_in(text))
+        text = small_text(path, MAX_SOURCE_BYTES)
+        if text is not None:
+            counts.update(numbers_in(text))
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [value for value, _ in ranked[:limit]]
 

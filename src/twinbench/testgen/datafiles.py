@@ -232,8 +232,8 @@ def header_cuts(content: bytes) -> list[bytes]:
 
 
 def _edit_header_number(lines: list[bytes], rng: random.Random, limits: Sequence[int] = ()) -> bytes:
-    """A number of the header line changed: to its neighbours, a small or a large value, or a number the
-    source compares with (`limits`) or a neighbour of one (figlet refuses a font whose width is > 255)."""
+    """A number of the header line changed: to its neighbours, a small or a large value, or one of `limits`
+    (the numbers the source compares with, and their neighbours: figlet refuses a font whose width is > 255)."""
     numbers = list(HEADER_NUMBER.finditer(lines[0])) if lines else []
     if not numbers:
         return b"\n".join(lines)
@@ -241,7 +241,7 @@ def _edit_header_number(lines: list[bytes], rng: random.Random, limits: Sequence
     value = int(match.group(0))
     replacement = rng.choice([0, 1, -1, value + 1, value - 1, value * 2, 127, 65536])
     if limits and rng.random() < 0.5:
-        replacement = rng.choice(limits) + rng.choice((-1, 0, 1))
+        replacement = rng.choice(limits)
     lines[0] = lines[0][: match.start()] + str(replacement).encode() + lines[0][match.end() :]
     return b"\n".join(lines)
 

@@ -90,7 +90,7 @@ def value_for_hint(
 ) -> str:
     """A plausible (or deliberately odd) value for an option whose docs call it `hint`; a value that names a
     variable is, most of the time, one of `variables` (those the rest of the command line refers to); a
-    number is now and then one of `numbers` (what the source compares with) or a neighbour of one."""
+    number is now and then one of `numbers` (what the source compares with, and their neighbours)."""
     lowered = (hint or "").lower()
     if "file" in lowered or "path" in lowered:  # before the numbers: "filename" holds "len"
         return rng.choice(["in.txt", "in.txt", "missing.txt", "."])
@@ -100,7 +100,7 @@ def value_for_hint(
         if rng.random() < INTEGER_LIMIT_SHARE:
             return rng.choice(INTEGER_LIMITS)
         if numbers and rng.random() < SOURCE_NUMBER_SHARE:
-            return str(rng.choice(numbers) + rng.choice((-1, 0, 1)))
+            return str(rng.choice(numbers))
         return rng.choice(["0", "1", "2", "3", "5", "10", "40", "80", "100", "-1", "999999", "abc", "4"])
     if "dir" in lowered:
         return rng.choice([".", "missing-dir", "/usr/share"])

@@ -96,7 +96,6 @@ def record_reference(
     no probe: every sandbox shows the same fixed machine (sandbox/machine.py), so a case that prints it
     expects what every grading machine shows."""
     binary = resolve_binary(task.reference.binary)
-    observed: dict[str, list[ExecResult]] = {spec.id: [] for spec in specs}
     cases = {spec.id: case_for_spec(spec) for spec in specs}
     with tempfile.TemporaryDirectory(prefix="twinbench-ref-") as scratch:
         tree = Path(scratch, "record")
@@ -117,8 +116,7 @@ def record_reference(
 
         run_many(sandbox, config, jobs, workers, collect)
         # in round order: the last round is the one with the heap filled (see perturbed)
-        for case_id, by_round in rounds.items():
-            observed[case_id] = [by_round[number] for number in sorted(by_round)]
+        observed = {case_id: [by_round[number] for number in sorted(by_round)] for case_id, by_round in rounds.items()}
         probed: dict[str, ExecResult] = {}
         if host_probe:
             probe_tree = Path(scratch, "probe")

@@ -73,6 +73,16 @@ _FENCE = re.compile(r"^(-{4,}|`{3,}|~{3,})")
 _PRE = re.compile(r"<pre[^>]*>(.*?)</pre>", re.S | re.I)
 
 
+def small_text(path: Path, max_bytes: int) -> str | None:
+    """The file's text (undecodable bytes replaced), or None when it is larger than `max_bytes` or unreadable."""
+    try:
+        if path.stat().st_size > max_bytes:
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
 def formats_in_docs(doc_text: str) -> list[FileFormat]:
     """The formats a program's docs name at least twice."""
     lowered = doc_text.lower()
@@ -104,11 +114,8 @@ def doc_blocks(file_format: FileFormat, paths: list[Path]) -> list[tuple[str, by
     for path in paths:
         if not path.name.lower().endswith(DOC_SUFFIXES):
             continue
-        try:
-            if path.stat().st_size > DOC_MAX_BYTES:
-                continue
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        text = small_text(path, DOC_MAX_BYTES)
+        if text is None:
             continue
         bodies = [*_fenced_blocks(text), *(html.unescape(match.group(1)) for match in _PRE.finditer(text))]
         for number, body in enumerate(bodies):
