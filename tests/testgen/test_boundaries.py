@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from twinbench.protocols import Sandbox
 from twinbench.testgen.constants import near, numbers_in, source_numbers
 from twinbench.testgen.datafiles import MULTIBYTE, make_variant
 from twinbench.testgen.inputs import value_for_hint
+from twinbench.testgen.record import CaseSpec
 
 FIGLET = Path("/usr/bin/figlet")
 STANDARD = Path("/usr/share/figlet/standard.flf")
@@ -191,3 +193,38 @@ def test_each_systematic_form_is_a_behavior_of_its_own() -> None:
     assert ("form", "data files:cr", "-f", 0) in set(behavior_features(cr, result, frozenset()))
     plain = cr.model_copy(update={"origin": "mutation"})
     assert not [f for f in behavior_features(plain, result, frozenset()) if f[0] == "form"]
+
+
+@pytest.mark.skipif(not Path("/usr/bin/figlet").exists(), reason="figlet is not installed")
+def test_a_switch_that_changes_only_one_data_files_output_is_a_behavior_of_its_own(bwrap: Sandbox) -> None:
+    """figlet's -L prints every left-to-right font as it is and reverses ivrit.flf, the one right-to-left font:
+    the lines -L runs are the same with both, so coverage keeps the first font, and a fault in how -L meets a
+    font's own direction (`right2left < 0` made `< 1`) shows only with ivrit. Exploration compares each data
+    file run with a switch to the same run without it, and keeps one run where the switch changed the output."""
+    from tests.testgen.test_testgen_variety import figlet_synthesizer
+    from twinbench.formats import ReferenceSpec, Task
+    from twinbench.testgen.explore import open_explorer
+
+    fonts = {name: Path("/usr/share/figlet", name).read_bytes() for name in ("ivrit.flf", "standard.flf")}
+    chosen: list[CaseSpec] = []
+    for spec in figlet_synthesizer().seeds():
+        font = next((name for name, content in fonts.items() if content in spec.files.values()), None)
+        if font is None or spec.argv[:1] != ["-f"]:
+            continue
+        if spec.origin == "data files:with -L" or (spec.origin == "data files:as_is" and "-L" not in spec.argv):
+            chosen.append(spec)
+    switched = [spec for spec in chosen if spec.origin == "data files:with -L"]
+    assert len(switched) == 2, [spec.argv for spec in chosen]
+    task = Task(id="figlet", reference=ReferenceSpec(binary="/usr/bin/figlet"))
+    with open_explorer(task, bwrap, 2, None, None, []) as explorer:
+        ran = explorer.trace(chosen)
+    effects = {
+        next(name for name, content in fonts.items() if content in c.spec.files.values()): feature
+        for c in ran
+        for feature in c.features
+        if feature[:3] == ("form", "data files:with -L", "effect")
+    }
+    assert effects == {
+        "ivrit.flf": ("form", "data files:with -L", "effect", "changed"),
+        "standard.flf": ("form", "data files:with -L", "effect", "same"),
+    }

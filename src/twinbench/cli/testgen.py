@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,8 @@ from twinbench.cli.errors import BadInput, ExitCode
 from twinbench.cli.options import SandboxOption, WorkersOption, default_workers, task_and_sandbox
 from twinbench.cli.output import alarm, plural, say
 from twinbench.cli.root import app, group
-from twinbench.formats import HuntRound, MutationReport, ValidityReport
+from twinbench.formats import HuntRound, MutationReport, TaskDir, ValidityReport, load_suite
+from twinbench.protocols import Sandbox
 
 CoverageBuildOption = Annotated[
     Path | None,
@@ -215,6 +217,13 @@ def suite_check_command(
     json_out: Annotated[
         Path | None, typer.Option("--json", metavar="FILE", help="also write the findings to this file")
     ] = None,
+    rerecord: Annotated[
+        bool,
+        typer.Option(
+            "--rerecord",
+            help="first record every case again on the installed reference and drop what recording drops now",
+        ),
+    ] = False,
     workers: WorkersOption = 0,
     sandbox: SandboxOption = "bwrap",
 ) -> None:
@@ -224,8 +233,13 @@ def suite_check_command(
     if mutants and coverage_build is None:
         raise BadInput("--mutants needs --coverage-build (mutants are made from its sources)")
     task_dir, backend = task_and_sandbox(task, sandbox)
+    rewritten = _rerecord(task_dir, backend, default_workers(workers)) if rerecord else False
     with progress.phases("checking", elapsed=False) as advanced:
         found = check_suite(task_dir, backend, default_workers(workers), mutants, coverage_build, seed, advanced)
+    if rewritten:
+        from twinbench.testgen.rerecord import note_check
+
+        note_check(task_dir, found.classes, found.core_share, found.validity)
     say(f"{found.task}: {plural(found.cases, 'test')}")
     _say_classes(found.classes, found.core_share)
     _say_validity(found.validity)
@@ -240,6 +254,38 @@ def suite_check_command(
         json_out.write_text(found.model_dump_json(indent=2), encoding="utf-8")
     if not found.validity.passed:
         raise typer.Exit(ExitCode.FAILED)
+
+
+def _rerecord(task_dir: TaskDir, backend: Sandbox, workers: int) -> bool:
+    """Re-record the suite before checking it; drift stops the command (exit 1) with the suite unchanged.
+    True when the suite was written again."""
+    from twinbench.testgen.rerecord import RERECORD_REPEATS, rerecord_suite
+
+    runs = len(load_suite(task_dir.suite_path)) * RERECORD_REPEATS
+    done = 0
+    with progress.phases("re-recording") as advanced:
+
+        def one_run() -> None:
+            nonlocal done
+            done += 1
+            advanced("re-recording", done, runs)
+
+        found = rerecord_suite(task_dir, backend, workers, on_progress=one_run)
+    reasons = Counter(reason.split(":", 1)[0] for reason in found.dropped.values())
+    dropped = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common()) or "none"
+    say(f"re-recorded {plural(found.cases, 'case')}: dropped {dropped}")
+    for case_id, reason in list(found.dropped.items())[:20]:
+        say(f"  dropped {case_id}: {reason}")
+    if found.drifted:
+        first_id, first = next(iter(found.drifted.items()))
+        say(
+            f"{len(found.drifted)} re-recorded cases differ from the suite ({first_id}: {first}); "
+            "the installed reference is not the one recorded: the suite is left as it was"
+        )
+        raise typer.Exit(ExitCode.FAILED)
+    if found.written:
+        say(f"wrote {task_dir.suite_path} with {plural(found.kept, 'case')}")
+    return found.written
 
 
 def hunt_summary(hunt: list[HuntRound]) -> str:

@@ -28,7 +28,7 @@ from twinbench.sandbox import WORK_DIR, ExecRequest, ExecResult, SessionConfig
 from twinbench.sandbox.pool import SessionPool
 from twinbench.sandbox.testrun import request_for
 from twinbench.testgen.record import CaseSpec, case_for_spec
-from twinbench.testgen.seeds import input_form, origin_kind
+from twinbench.testgen.seeds import DATA_FILES, input_form, origin_kind, switch_of
 
 GCOV_DIR = ".twinbench-gcov"
 LIBRARY_DIR = ".twinbench-lib"  # the coverage build's own shared libraries, beside ./executable in every work dir
@@ -100,6 +100,8 @@ class Explorer:
     archive: list[Candidate] = field(default_factory=list)
     _functions: dict[Feature, Feature] = field(default_factory=dict)
     _outputs: set[bytes] = field(default_factory=set)
+    # what each data file run printed, by its invocation: a run with a switch added is compared with it
+    _without_switch: dict[bytes, bytes] = field(default_factory=dict)
     _picks: Counter[int] = field(default_factory=Counter)
     generated: Counter[str] = field(default_factory=Counter)  # runs by origin kind
     accepted: Counter[str] = field(default_factory=Counter)  # of those, runs the reference accepted (exit 0)
@@ -198,8 +200,26 @@ class Explorer:
             request.collect = sorted({*request.collect, *(f"{GCOV_DIR}/{name}" for name in self.coverage.gcda_files)})
         return request
 
+    def _switch_effect(self, spec: CaseSpec, result: ExecResult) -> set[Feature]:
+        """For a data file run with a switch added (seeds.switch_form): whether the switch changed what the same
+        run without it did. One run of each is kept: figlet's -L changes nothing with most fonts and reverses
+        the right-to-left one, and a fault in how -L meets the font's own direction shows only with that one."""
+        switch = switch_of(spec.origin)
+        if switch is None:
+            if origin_kind(spec.origin) == DATA_FILES:
+                self._without_switch[_invocation_key(spec.argv, spec)] = _behavior_digest(result)
+            return set()
+        argv = list(spec.argv)
+        argv.remove(switch)
+        plain = self._without_switch.get(_invocation_key(argv, spec))
+        if plain is None:
+            return set()
+        effect = "same" if plain == _behavior_digest(result) else "changed"
+        return {("form", spec.origin, "effect", effect)}
+
     def _features(self, spec: CaseSpec, result: ExecResult) -> frozenset[Feature]:
         features = set(behavior_features(spec, result, self.vocabulary, self.long_options))
+        features |= self._switch_effect(spec, result)
         if self.coverage is not None and self.features_of is not None:
             gcda = {name: data for name, data in result.files.items() if name.startswith(GCOV_DIR + "/")}
             features |= self.features_of(gcda)
@@ -229,6 +249,15 @@ def open_explorer(
             yield Explorer(task, pool, coverage, features_of, frozenset(vocabulary), tuple(long_options))
         finally:
             pool.close()
+
+
+def _invocation_key(argv: list[str], spec: CaseSpec) -> bytes:
+    digest = hashlib.sha256(repr((argv, sorted(spec.files.items()), spec.stdin)).encode())
+    return digest.digest()
+
+
+def _behavior_digest(result: ExecResult) -> bytes:
+    return hashlib.sha256(repr((result.status, result.stdout, result.stderr)).encode()).digest()
 
 
 def stage_coverage_build(coverage: CoverageGuide, tree: Path) -> None:

@@ -124,6 +124,20 @@ def input_form(origin: str) -> str | None:
     return origin if kind in FORM_KINDS and form else None
 
 
+SWITCH_FORM_PREFIX = f"{DATA_FILES}:with "
+
+
+def switch_form(switch: str) -> str:
+    """The origin of a data file run with one switch added (`data files:with -L`); exploration compares its
+    output with the same run without the switch (explore.Explorer)."""
+    return SWITCH_FORM_PREFIX + switch
+
+
+def switch_of(origin: str) -> str | None:
+    """The switch a `switch_form` origin names, or None."""
+    return origin.removeprefix(SWITCH_FORM_PREFIX) if origin.startswith(SWITCH_FORM_PREFIX) else None
+
+
 def origin_kind(origin: str) -> str:
     """The coarse kind of an origin, for counting: upstream, docs, grammar, mutation or synthesized."""
     return origin.split(":", 1)[0] if origin else "synthesized"

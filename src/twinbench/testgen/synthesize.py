@@ -48,6 +48,7 @@ from twinbench.testgen.seeds import (
     option_arity,
     script_file_option,
     script_value_flags,
+    switch_form,
     takes_script_operand,
 )
 
@@ -367,13 +368,20 @@ class Synthesizer:
                     for how in ("as_is", "number_forms"):
                         argument = self._data_file_argument(option, item, how)
                         yield self._spec([flag, argument], stdin=_text(named + b"\n"), origin=DATA_FILES)
-            # each file with each option that takes no value: a switch can change how a file is used (figlet's -L
-            # prints a right-to-left font left to right), and only that file shows it
+            # each file with each option that takes no value, beside the same run without it: a switch can change
+            # how a file is used (figlet's -L prints a right-to-left font left to right), and only that file
+            # shows it; exploration keeps a run where the switch changes the output and one where it does not
             switches = [other.flags[0] for other in self.model.options if not other.takes_value]
             for item in files[:DATA_FILES_WITH_SWITCHES]:
+                argument = self._data_file_argument(option, item, "as_is")
+                positionals = self._positionals()
+                plain = self._spec([flag, argument, *positionals], origin=DATA_FILES)
+                yield plain
                 for switch in switches[:MAX_SWITCHES]:
-                    argument = self._data_file_argument(option, item, "as_is")
-                    yield self._spec([flag, argument, switch, *self._positionals()], origin=DATA_FILES)
+                    # the same files, an input file included: only the switch differs
+                    yield self._spec(
+                        [flag, argument, switch, *positionals], inherited=plain.files, origin=switch_form(switch)
+                    )
 
     def _encoded_seeds(self) -> Iterator[CaseSpec]:
         """Input in each encoding the docs name, alone and through every data file that names the same

@@ -1,0 +1,155 @@
+"""`twinbench suite check --rerecord`: an existing suite re-recorded with today's recording hygiene.
+
+A suite keeps the expectations it was recorded with. When recording learns a new check (a reference that
+reads memory it never wrote, a crash message, a fact of the host), suites recorded before it may hold cases
+that no rebuild can pass; re-recording every case on the installed reference finds them, and the suite is
+written again without them. A case whose re-recorded expectation differs is drift (another version or
+machine), not a hygiene finding: then nothing is written, since the stored expectations may be the right ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+
+from pydantic import BaseModel, Field, ValidationError
+
+from twinbench.formats import (
+    BlobStore,
+    Suite,
+    TaskDir,
+    TestCase,
+    TestgenReport,
+    ValidityReport,
+    dump_suite,
+    load_suite,
+)
+from twinbench.formats.suite import BLOB_DIR, COMPACT_SUITE_FILE
+from twinbench.protocols import Sandbox
+from twinbench.testgen.pipeline import DOC_TEXT_LIMIT, TESTGEN_REPORT, doc_texts
+from twinbench.testgen.record import CaseSpec, record_reference
+
+# more runs than testgen's first recording: a case that varies now and then (threads racing to print) got
+# through three runs once; each re-recording is another chance to see it vary
+RERECORD_REPEATS = 6
+
+
+class Rerecording(BaseModel):
+    """What re-recording a suite found, and whether the suite was written again."""
+
+    cases: int
+    kept: int
+    dropped: dict[str, str] = Field(default_factory=dict, description="case id -> hygiene reason")
+    drifted: dict[str, str] = Field(default_factory=dict, description="case id -> what differs from the suite")
+    written: bool = False
+
+
+def rerecord_suite(
+    task_dir: TaskDir,
+    sandbox: Sandbox,
+    workers: int,
+    on_progress: Callable[[], None] | None = None,
+    write: bool = True,
+    repeats: int = RERECORD_REPEATS,
+) -> Rerecording:
+    """Record every case of the task's suite again, as testgen records (`repeats` runs, the heap filled on the
+    last, the host probe, crash messages the docs do not quote); with `write` and no drift, write the suite
+    (in its own format) without the cases recording now drops, and list them in testgen.json."""
+    suite = load_suite(task_dir.suite_path)
+    docs_text = "\n".join(text[:DOC_TEXT_LIMIT] for text in doc_texts(task_dir))
+    specs = [spec_of(case) for case in suite.cases]
+    recorded, report = record_reference(
+        task_dir.task,
+        specs,
+        sandbox,
+        workers,
+        repeats=repeats,
+        on_progress=on_progress,
+        docs_text=docs_text,
+        host_probe=True,
+    )
+    again = {case.id: case for case in recorded.cases}
+    found = Rerecording(cases=len(suite), kept=len(suite) - len(report.dropped), dropped=report.dropped)
+    for case in suite.cases:
+        if case.id in again and (difference := _difference(case, again[case.id])) is not None:
+            found.drifted[case.id] = difference
+    if write and found.dropped and not found.drifted:
+        kept = Suite(cases=[case for case in suite.cases if case.id not in found.dropped])
+        _write_suite(task_dir, kept)
+        _note_drops(task_dir, found.dropped, len(kept))
+        found.written = True
+    return found
+
+
+def spec_of(case: TestCase) -> CaseSpec:
+    """The invocation of a recorded case, to record it again."""
+    return CaseSpec(
+        id=case.id,
+        group=case.group,
+        argv=case.argv,
+        stdin=case.stdin,
+        env=dict(case.env),
+        files=case.files,
+        collect=list(case.expect.files),
+        timeout_s=case.timeout_s,
+        compare=case.compare,
+        origin=case.source,
+    )
+
+
+def _difference(stored: TestCase, recorded: TestCase) -> str | None:
+    """The first part of the expectation that recording now gives differently, or None."""
+    if recorded.compare != stored.compare:
+        return "the streams compared (recording now ignores what varies differently)"
+    if recorded.expect.exit_code != stored.expect.exit_code:
+        return f"exit code {recorded.expect.exit_code}, the suite expects {stored.expect.exit_code}"
+    for stream in ("stdout", "stderr"):
+        if getattr(recorded.expect, stream) != getattr(stored.expect, stream):
+            return f"{stream} differs"
+    if recorded.expect.files != stored.expect.files:
+        return "an output file differs"
+    return None
+
+
+def _write_suite(task_dir: TaskDir, suite: Suite) -> None:
+    """Write the suite where it was, compacted (content-addressed files) when it was, and remove the blobs
+    no remaining case references."""
+    path = task_dir.suite_path
+    if path.name != COMPACT_SUITE_FILE:
+        dump_suite(suite, path)
+        return
+    blob_dir = path.parent / BLOB_DIR
+    dump_suite(suite, path, BlobStore(blob_dir))
+    referenced = {hashlib.sha256(content).hexdigest() for case in suite.cases for content in case.files.values()}
+    if blob_dir.is_dir():
+        for blob in blob_dir.iterdir():
+            if blob.name not in referenced:
+                blob.unlink()
+
+
+def _note_drops(task_dir: TaskDir, dropped: dict[str, str], kept: int) -> None:
+    """testgen.json counts the cases re-recording dropped like the ones generation dropped."""
+    path = task_dir.root / "tests" / TESTGEN_REPORT
+    try:
+        report = TestgenReport.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return  # a suite made by hand or imported has no report to keep in step
+    report.dropped.update(dropped)
+    by_reason = Counter(report.dropped_by_reason)
+    by_reason.update(reason.split(":", 1)[0] for reason in dropped.values())
+    report.dropped_by_reason = dict(sorted(by_reason.items()))
+    report.kept = kept
+    report.origins = {case_id: origin for case_id, origin in report.origins.items() if case_id not in dropped}
+    path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+
+
+def note_check(task_dir: TaskDir, classes: dict[str, int], core_share: float | None, validity: ValidityReport) -> None:
+    """After a rewritten suite is checked: its classes and the gate's scores in testgen.json are this suite's."""
+    path = task_dir.root / "tests" / TESTGEN_REPORT
+    try:
+        report = TestgenReport.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return
+    report.classes, report.core_share, report.validity = classes, core_share, validity
+    path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
