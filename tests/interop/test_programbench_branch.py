@@ -43,6 +43,7 @@ case "$1" in
   forge) echo x > /workspace/eval/results.xml && echo wrote; echo y > /workspace/eval/tests/new.py && echo wrote ;;
   net) exec 3<>/dev/tcp/1.1.1.1/53 && echo connected ;;
   argv0) echo "$0" ;;
+  machine) nproc; getconf _NPROCESSORS_ONLN; grep -c ^processor /proc/cpuinfo; cat /sys/devices/system/cpu/online ;;
   tui) trap "echo GOT-INT" INT; [ -t 0 ] && echo on-a-tty; read -r line; echo "read:$line"
        for _ in $(seq 60); do sleep 0.5; done ;;
 esac
@@ -86,6 +87,10 @@ def test_the_candidate_is_at_the_shims_path():
     # a script's $0 (argparse's prog name, usage lines) is the path that was executed
     assert subprocess.run(["./executable", "argv0"], capture_output=True, text=True).stdout == "./executable\n"
     assert run("argv0").stdout == "/workspace/executable\n"
+
+def test_the_candidate_sees_the_fixed_machine():
+    # the same one-CPU machine twinbench's grading shows, whatever the grading host has
+    assert run("machine").stdout == "1\n1\n1\n0\n"
 
 def test_cannot_forge():
     assert "wrote" not in run("forge").stdout
@@ -141,7 +146,7 @@ def test_the_shim_behaves_like_the_candidate(tmp_path: Path) -> None:
     results = {result.name.rsplit(".", 1)[-1]: result for result in parse_junit(outcome.results_xml, "b1")}
     failed = {name: result.extra.get("message") for name, result in results.items() if result.status != "passed"}
     assert failed == {}, "\n".join(f"{name}: {message}" for name, message in failed.items())
-    assert len(results) == 12 and outcome.broker_calls >= 14
+    assert len(results) == 13 and outcome.broker_calls >= 15
 
 
 TUI_TESTS = r"""

@@ -28,6 +28,7 @@ from twinbench.sandbox.bwrap import (
     system_binds,
 )
 from twinbench.sandbox.launcher import ensure_launcher, ensure_static_helper
+from twinbench.sandbox.machine import machine_args, pick_cpus
 from twinbench.sandbox.runner_main import LAUNCH_FIELDS
 
 HERE = Path(__file__).parent
@@ -205,6 +206,9 @@ def run_branch(
             "record": record,
             "pytest_limits": limits.pytest.model_dump(),
             "candidate_limits": limits.candidate.model_dump(),
+            # the candidate sees the fixed machine twinbench's own grading shows (sandbox/machine.py): one CPU
+            # in its affinity mask and in /proc and /sys, so what it prints does not follow the grading host
+            "candidate_cpus": list(pick_cpus()),
         }
         started = time.monotonic()
         with SeccompFilter() as seccomp:
@@ -250,6 +254,7 @@ def _bwrap_argv(
     system_args, bound = system_binds()
     args += system_args
     args += device_args(disk)
+    args += machine_args()
     # the built tree is copied into /workspace for each branch (ProgramBench starts each branch from the
     # compiled image): room for all of it plus the disk limit for what the tests write
     workspace = tree_bytes(tree) + disk

@@ -279,6 +279,7 @@ class Broker(threading.Thread):
                 (*child_fds, status_write),
                 supervisor.config["launch_fields"],
                 supervisor.config["enter"],
+                supervisor.config.get("candidate_cpus", []),
             )
         finally:
             os.close(status_write)
@@ -481,9 +482,11 @@ def spawn(
     fds: tuple[int, int, int, int],
     fields: list[str],
     enter: str | None = None,
+    cpus: list[int] | None = None,
 ) -> int:
     """The launcher applies the limits, drops to uid:gid, enters cwd and execs `program` with `argv`; with
-    `enter`, first in a mount namespace where the real candidate is bound over the shim."""
+    `enter`, first in a mount namespace where the real candidate is bound over the shim; pinned to `cpus` (none:
+    the supervisor's own affinity)."""
     mb = 1 << 20
     values = {
         "UID": uid,
@@ -495,7 +498,7 @@ def spawn(
         "NPROC": limits["processes"],
         "NEW_IPC": 0,
         "CGROUP_FDS": -1,
-        "CPUS": -1,
+        "CPUS": ",".join(map(str, cpus or [])) or -1,
         "WORKDIR": cwd,
         "PROGRAM": program,
     }
