@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,3 +199,69 @@ def test_a_program_that_prints_its_environment_is_not_taken_for_reading_the_heap
     suite, report = record_reference(task, [CaseSpec(id="env", argv=[])], bwrap)
     assert not report.dropped and [case.id for case in suite.cases] == ["env"]
     assert b"MALLOC_PERTURB_" not in suite.cases[0].expect.stdout
+
+
+class CountingSandbox:
+    """A sandbox stand-in whose program prints `same` on its first three runs of a case and `late` after: what a
+    program whose threads race looks like when the race is lost only now and then."""
+
+    name = "counting"
+    isolated = False
+    memory_accounting = "none"
+
+    def __init__(self) -> None:
+        import threading
+
+        self.calls: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def problem(self) -> str | None:
+        return None
+
+    def open(self, config: object) -> CountingSandbox:
+        return self
+
+    def __enter__(self) -> CountingSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def run(self, request: object) -> object:
+        from twinbench.sandbox import ExecRequest, ExecResult
+
+        assert isinstance(request, ExecRequest)
+        key = " ".join(request.argv)
+        with self.lock:
+            self.calls[key] = self.calls.get(key, 0) + 1
+            count = self.calls[key]
+        return ExecResult(exit_code=0, stdout=b"same\n" if count <= 3 else b"late\n")
+
+
+def test_a_case_that_varies_only_on_the_heap_filled_run_is_checked_again(tmp_path: Path) -> None:
+    """With four rounds, the heap-filled one is the fourth: a flaky case whose first three runs agreed is not
+    taken for a reader of memory never written; one more plain run shows it varies (gold_flaky)."""
+    task = script_reference(tmp_path, "echo unused\n")
+    sandbox: Any = CountingSandbox()
+    suite, report = record_reference(task, [CaseSpec(id="racy", argv=["x"])], sandbox, repeats=4)
+    assert not suite.cases and report.dropped["racy"].startswith("gold_flaky"), report.dropped
+    assert sandbox.calls == {"./executable x": 5}
+
+
+def test_a_crash_whose_trace_varies_is_dropped_not_normalized(tmp_path: Path, bwrap: Sandbox) -> None:
+    """A Go panic's stack trace holds addresses that vary run to run. The varying stderr made the case flaky,
+    recording ignored stderr and kept it, and the crash was never named: now it is dropped as gold_crash."""
+    task = script_reference(
+        tmp_path,
+        """
+        echo 'Tom Hudson'
+        echo 'panic: runtime error: index out of range [0] with length 0' >&2
+        echo "main.gronValues({$(cat /proc/sys/kernel/random/uuid)})" >&2
+        exit 2
+        """,
+    )
+    suite, report = record_reference(task, [CaseSpec(id="panics", argv=["--values"])], bwrap)
+    assert not suite.cases and report.dropped["panics"].startswith("gold_crash: the reference aborted: panic:")

@@ -117,6 +117,7 @@ def record_reference(
         run_many(sandbox, config, jobs, workers, collect)
         # in round order: the last round is the one with the heap filled (see perturbed)
         observed = {case_id: [by_round[number] for number in sorted(by_round)] for case_id, by_round in rounds.items()}
+        varying = _recheck_heap_suspects(task, specs, cases, observed, repeats, sandbox, config, workers)
         probed: dict[str, ExecResult] = {}
         if host_probe:
             probe_tree = Path(scratch, "probe")
@@ -140,7 +141,9 @@ def record_reference(
         if len(runs) == repeats > 1 and _shows_heap_setting(runs[-1]):
             # a program that prints its environment (env, printenv) shows the variable itself, not the heap
             runs = runs[:-1]
-        reason = _heap_reason(runs, repeats) or _drop_reason(runs) or _crash_reason(runs[0], docs_text)
+        heap = None if spec.id in varying else _heap_reason(runs, repeats)
+        # a crash is named first: a panic's stack trace (Go's addresses) may also vary on any one run
+        reason = _crash_reason(runs[0], docs_text) or heap or _drop_reason(runs)
         if reason is None and host_probe:
             reason = _host_fact_reason(runs[0], host_facts)
         compare = spec.compare
@@ -234,6 +237,43 @@ def perturbed(request: ExecRequest, round_: int, repeats: int) -> ExecRequest:
     if repeats < 2 or round_ != repeats - 1 or HEAP_PERTURB_ENV in request.env:
         return request
     return request.model_copy(update={"env": {**request.env, HEAP_PERTURB_ENV: HEAP_PERTURB_BYTE}})
+
+
+def _recheck_heap_suspects(
+    task: Task,
+    specs: list[CaseSpec],
+    cases: dict[str, TestCase],
+    observed: dict[str, list[ExecResult]],
+    repeats: int,
+    sandbox: Sandbox,
+    config: SessionConfig,
+    workers: int,
+) -> set[str]:
+    """Run once more, heap untouched, each case whose only different run was the one with the heap filled: a
+    case that varies anyway (threads, a Go program, whose heap is not glibc's) is flaky, not a reader of
+    memory never written. Its extra run replaces the heap-filled one in `observed`; returns those cases."""
+    suspects = [
+        spec.id
+        for spec in specs
+        if len(observed[spec.id]) == repeats > 1
+        and not _shows_heap_setting(observed[spec.id][-1])
+        and _heap_reason(observed[spec.id], repeats) is not None
+    ]
+    extra: dict[str, ExecResult] = {}
+    run_many(
+        sandbox,
+        config,
+        [(case_id, request_for(task, cases[case_id])) for case_id in suspects],
+        workers,
+        extra.__setitem__,
+    )
+    varying = set()
+    for case_id in suspects:
+        again = extra.get(case_id)
+        if again is not None and not again.sandbox_error and _signature(again) != _signature(observed[case_id][0]):
+            observed[case_id] = [*observed[case_id][:-1], again]
+            varying.add(case_id)
+    return varying
 
 
 def _shows_heap_setting(run: ExecResult) -> bool:
