@@ -188,6 +188,10 @@ def test_each_systematic_form_is_a_behavior_of_its_own() -> None:
     origins = {spec.origin for spec in seeds}
     assert {"data files:cr", "data files:token_edit", "data files:zip_corrupt", "encodings:iso2022#17"} <= origins
     assert len({origin for origin in origins if origin.startswith("encodings:iso2022#")}) == 113
+    # through the file made for the encoding (it switches figlet to UTF-8), each sample is a form of its own:
+    # thirty control files that only mention UTF-8 had taken the one run kept of each
+    assert {f"encodings:utf8#{index}@utf8.flc" for index in range(10)} <= origins
+    assert "encodings:hz#0@hz.flc" in origins and not any("@8859" in origin for origin in origins)
     cr = next(spec for spec in seeds if spec.origin == "data files:cr" and spec.argv[:1] == ["-f"])
     result = ExecResult(exit_code=0, stdout=b"x\n", stderr=b"")
     assert ("form", "data files:cr", "-f", 0) in set(behavior_features(cr, result, frozenset()))

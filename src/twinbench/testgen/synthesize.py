@@ -403,6 +403,11 @@ class Synthesizer:
                             # run of each is kept): the ISO 2022 sample that designates G2 and shifts into it
                             # is the only one that shows a fault in G2's bookkeeping
                             form = f"{ENCODINGS}:{name}#{index}" if own else f"{ENCODINGS}:{name}"
+                            if _named_after(item[0], name):
+                                # the file made for the encoding (utf8.flc switches figlet to UTF-8 input) is a
+                                # form of its own: thirty other control files only mention UTF-8, and one
+                                # run per sample was kept through whichever came first
+                                form = f"{form}@{Path(item[0]).name}"
                             yield self._spec([option.flags[0], argument], stdin=_text(raw), origin=form)
                         # and through a copy with its commands' arguments varied (token_edit): figlet's
                         # jis0201.flc designates G0 and G1 only, a copy G2 or G3, which ISO 2022 text then shifts into
@@ -477,6 +482,12 @@ class Synthesizer:
 
 
 _DEFAULT_NAME = re.compile(r"(?i)\bdefault\s*(?:=|:|is|to)?\s*[\"'`]?([A-Za-z0-9_][\w-]*\.[A-Za-z0-9]{1,8})\b")
+
+
+def _named_after(file_name: str, encoding: str) -> bool:
+    """Whether a data file's name is the encoding's (utf8.flc for utf8, hz.flc for hz)."""
+    stem = re.sub(r"[^a-z0-9]", "", Path(file_name).stem.lower())
+    return bool(stem) and stem == re.sub(r"[^a-z0-9]", "", encoding.lower())
 
 
 def default_file_names(docs_text: str) -> list[str]:
