@@ -232,3 +232,41 @@ def test_a_switch_that_changes_only_one_data_files_output_is_a_behavior_of_its_o
         "ivrit.flf": ("form", "data files:with -L", "effect", "changed"),
         "standard.flf": ("form", "data files:with -L", "effect", "same"),
     }
+
+
+@pytest.mark.skipif(not Path("/usr/bin/figlet").exists(), reason="figlet is not installed")
+def test_both_sides_of_a_limit_the_source_compares_with_are_kept(bwrap: Sandbox) -> None:
+    """figlet takes a font whose width field is 255 and refuses 256 (`maxlen > MAXLEN`). Both run lines other
+    fonts run, so coverage keeps neither; a `>=` for `>` shows only at 255. Each header number of a font is
+    swept over the numbers the source compares with and their neighbours, and exploration keeps the two runs
+    on either side of the value where figlet's answer turns, and nothing where it does not."""
+    import random
+
+    from twinbench.demo import DEMO_TASK
+    from twinbench.formats import ReferenceSpec, Task, load_task
+    from twinbench.testgen.explore import open_explorer
+    from twinbench.testgen.inputs import detect_kinds
+    from twinbench.testgen.pipeline import load_cli_model, read_generation_inputs
+    from twinbench.testgen.synthesize import Synthesizer
+
+    task_dir = load_task(DEMO_TASK)
+    inputs = read_generation_inputs(task_dir, load_cli_model(task_dir), upstream_tests=False)
+    synth = Synthesizer(
+        inputs.model,
+        random.Random(3),
+        detect_kinds(inputs.docs_text),
+        inputs.vocabulary,
+        inputs.data_files,
+        docs_text=inputs.docs_text,
+        numbers=near([255, 40]),
+    )
+    swept = [spec for spec in synth.seeds() if spec.origin.startswith("thresholds:-f mini.flf header number 3=")]
+    assert sorted(int(spec.origin.rpartition("=")[2]) for spec in swept) == [39, 40, 41, 254, 255, 256]
+    task = Task(id="figlet", reference=ReferenceSpec(binary="/usr/bin/figlet"))
+    with open_explorer(task, bwrap, 2, None, None, []) as explorer:
+        ran = explorer.trace(swept)
+    kept = sorted(feature for c in ran for feature in c.features if feature[0] == "form")
+    assert kept == [
+        ("form", "threshold -f mini.flf header number 3", 255),
+        ("form", "threshold -f mini.flf header number 3", 256),
+    ]

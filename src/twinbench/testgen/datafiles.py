@@ -237,13 +237,24 @@ def _edit_header_number(lines: list[bytes], rng: random.Random, limits: Sequence
     numbers = list(HEADER_NUMBER.finditer(lines[0])) if lines else []
     if not numbers:
         return b"\n".join(lines)
-    match = rng.choice(numbers)
-    value = int(match.group(0))
+    index = rng.randrange(len(numbers))
+    value = int(numbers[index].group(0))
     replacement = rng.choice([0, 1, -1, value + 1, value - 1, value * 2, 127, 65536])
     if limits and rng.random() < 0.5:
         replacement = rng.choice(limits)
-    lines[0] = lines[0][: match.start()] + str(replacement).encode() + lines[0][match.end() :]
-    return b"\n".join(lines)
+    return with_header_number(b"\n".join(lines), index, replacement)
+
+
+def header_numbers(content: bytes) -> int:
+    """How many numbers the first line (a header) of a data file holds."""
+    return len(HEADER_NUMBER.findall(content.partition(b"\n")[0]))
+
+
+def with_header_number(content: bytes, index: int, value: int) -> bytes:
+    """The file with the `index`th number of its header line set to `value`."""
+    header, newline, rest = content.partition(b"\n")
+    match = list(HEADER_NUMBER.finditer(header))[index]
+    return header[: match.start()] + str(value).encode() + header[match.end() :] + newline + rest
 
 
 def zip_member(

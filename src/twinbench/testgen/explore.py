@@ -28,7 +28,7 @@ from twinbench.sandbox import WORK_DIR, ExecRequest, ExecResult, SessionConfig
 from twinbench.sandbox.pool import SessionPool
 from twinbench.sandbox.testrun import request_for
 from twinbench.testgen.record import CaseSpec, case_for_spec
-from twinbench.testgen.seeds import DATA_FILES, input_form, origin_kind, switch_of
+from twinbench.testgen.seeds import DATA_FILES, input_form, origin_kind, switch_of, threshold_of
 
 GCOV_DIR = ".twinbench-gcov"
 LIBRARY_DIR = ".twinbench-lib"  # the coverage build's own shared libraries, beside ./executable in every work dir
@@ -102,6 +102,8 @@ class Explorer:
     _outputs: set[bytes] = field(default_factory=set)
     # what each data file run printed, by its invocation: a run with a switch added is compared with it
     _without_switch: dict[bytes, bytes] = field(default_factory=dict)
+    # threshold sweeps (seeds.threshold_origin): per group, whether the reference accepted each value
+    _acceptance: dict[str, dict[int, tuple[bool, bool]]] = field(default_factory=dict)
     _picks: Counter[int] = field(default_factory=Counter)
     generated: Counter[str] = field(default_factory=Counter)  # runs by origin kind
     accepted: Counter[str] = field(default_factory=Counter)  # of those, runs the reference accepted (exit 0)
@@ -125,6 +127,11 @@ class Explorer:
         self.run_seconds += time.monotonic() - started
         self.executions += len(specs)
         ran: list[tuple[Candidate, bool]] = []
+        # a threshold run is judged against its neighbours, in this batch too: they ran already
+        for index, spec in enumerate(specs):
+            swept = threshold_of(spec.origin)
+            if swept is not None and results[index].sandbox_error is None:
+                self._acceptance.setdefault(swept[0], {})[swept[1]] = _acceptance(results[index])
         for index, spec in enumerate(specs):
             result = results[index]
             if result.sandbox_error is not None:
@@ -217,9 +224,24 @@ class Explorer:
         effect = "same" if plain == _behavior_digest(result) else "changed"
         return {("form", spec.origin, "effect", effect)}
 
+    def _threshold(self, spec: CaseSpec) -> set[Feature]:
+        """For a run of a threshold sweep: a feature of its own when a neighbouring value (one less or one more)
+        was accepted and this one refused, or the other way round. Both sides of every such value are kept: a
+        limit check written `>=` for `>` differs from the reference only there."""
+        swept = threshold_of(spec.origin)
+        if swept is None:
+            return set()
+        group, value = swept
+        seen = self._acceptance.get(group, {})
+        mine = seen.get(value)
+        if mine is None or all(seen.get(other, mine) == mine for other in (value - 1, value + 1)):
+            return set()
+        return {("form", f"threshold {group}", value)}
+
     def _features(self, spec: CaseSpec, result: ExecResult) -> frozenset[Feature]:
         features = set(behavior_features(spec, result, self.vocabulary, self.long_options))
         features |= self._switch_effect(spec, result)
+        features |= self._threshold(spec)
         if self.coverage is not None and self.features_of is not None:
             gcda = {name: data for name, data in result.files.items() if name.startswith(GCOV_DIR + "/")}
             features |= self.features_of(gcda)
@@ -254,6 +276,11 @@ def open_explorer(
 def _invocation_key(argv: list[str], spec: CaseSpec) -> bytes:
     digest = hashlib.sha256(repr((argv, sorted(spec.files.items()), spec.stdin)).encode())
     return digest.digest()
+
+
+def _acceptance(result: ExecResult) -> tuple[bool, bool]:
+    """Whether the program accepted an input: it exited 0, and it wrote nothing to stderr."""
+    return result.status == 0, not result.stderr
 
 
 def _behavior_digest(result: ExecResult) -> bytes:

@@ -94,9 +94,7 @@ def value_for_hint(
     lowered = (hint or "").lower()
     if "file" in lowered or "path" in lowered:  # before the numbers: "filename" holds "len"
         return rng.choice(["in.txt", "in.txt", "missing.txt", "."])
-    if any(word in lowered for word in ("num", "width", "size", "count", "col", "line", "int", "depth", "len")) or (
-        lowered in ("n", "k", "m", "mode")
-    ):
+    if is_number_hint(hint):
         if rng.random() < INTEGER_LIMIT_SHARE:
             return rng.choice(INTEGER_LIMITS)
         if numbers and rng.random() < SOURCE_NUMBER_SHARE:
@@ -114,6 +112,16 @@ def value_for_hint(
     if vocabulary and rng.random() < 0.7:
         return rng.choice(vocabulary)
     return rng.choice(WORDS + SPECIAL_STRINGS)
+
+
+def is_number_hint(hint: str | None) -> bool:
+    """Whether an option's value hint asks for a number (`outputwidth`, `N`, `smushmode`); a file name is not
+    one, although "filename" holds "len"."""
+    lowered = (hint or "").lower()
+    if "file" in lowered or "path" in lowered:
+        return False
+    words = ("num", "width", "size", "count", "col", "line", "int", "depth", "len")
+    return any(word in lowered for word in words) or lowered in ("n", "k", "m", "mode")
 
 
 def referenced_variables(argv: list[str]) -> list[str]:

@@ -229,6 +229,22 @@ def case_for_spec(spec: CaseSpec) -> TestCase:
     )
 
 
+def spec_of(case: TestCase) -> CaseSpec:
+    """The invocation of a recorded case, to record it again (case_for_spec's inverse)."""
+    return CaseSpec(
+        id=case.id,
+        group=case.group,
+        argv=case.argv,
+        stdin=case.stdin,
+        env=dict(case.env),
+        files=case.files,
+        collect=list(case.expect.files),
+        timeout_s=case.timeout_s,
+        compare=case.compare,
+        origin=case.source,
+    )
+
+
 def perturbed(request: ExecRequest, round_: int, repeats: int) -> ExecRequest:
     """The request of one recording round: the last of two or more rounds runs with glibc filling every heap
     block it hands out with a byte pattern (MALLOC_PERTURB_), unless the case sets that itself. A case whose

@@ -28,7 +28,7 @@ from twinbench.formats import (
 from twinbench.formats.suite import BLOB_DIR, COMPACT_SUITE_FILE
 from twinbench.protocols import Sandbox
 from twinbench.testgen.pipeline import DOC_TEXT_LIMIT, TESTGEN_REPORT, doc_texts
-from twinbench.testgen.record import CaseSpec, record_reference
+from twinbench.testgen.record import record_reference, spec_of
 
 # more runs than testgen's first recording: a case that varies now and then (threads racing to print) got
 # through three runs once; each re-recording is another chance to see it vary
@@ -80,22 +80,6 @@ def rerecord_suite(
         _note_drops(task_dir, found.dropped, len(kept))
         found.written = True
     return found
-
-
-def spec_of(case: TestCase) -> CaseSpec:
-    """The invocation of a recorded case, to record it again."""
-    return CaseSpec(
-        id=case.id,
-        group=case.group,
-        argv=case.argv,
-        stdin=case.stdin,
-        env=dict(case.env),
-        files=case.files,
-        collect=list(case.expect.files),
-        timeout_s=case.timeout_s,
-        compare=case.compare,
-        origin=case.source,
-    )
 
 
 def _difference(stored: TestCase, recorded: TestCase) -> str | None:

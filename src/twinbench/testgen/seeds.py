@@ -138,6 +138,24 @@ def switch_of(origin: str) -> str | None:
     return origin.removeprefix(SWITCH_FORM_PREFIX) if origin.startswith(SWITCH_FORM_PREFIX) else None
 
 
+THRESHOLDS = "thresholds"
+
+
+def threshold_origin(group: str, value: int) -> str:
+    """The origin of one run of a threshold sweep: `group` names what varies (`-w`, `-f standard.flf header
+    number 3`) and `value` what it was set to; the other arguments of a group stay the same."""
+    return f"{THRESHOLDS}:{group}={value}"
+
+
+def threshold_of(origin: str) -> tuple[str, int] | None:
+    """The group and value of a threshold_origin, or None."""
+    kind, _, rest = origin.partition(":")
+    group, _, value = rest.rpartition("=")
+    if kind != THRESHOLDS or not group or not value.lstrip("-").isdigit():
+        return None
+    return group, int(value)
+
+
 def origin_kind(origin: str) -> str:
     """The coarse kind of an origin, for counting: upstream, docs, grammar, mutation or synthesized."""
     return origin.split(":", 1)[0] if origin else "synthesized"

@@ -20,10 +20,12 @@ from twinbench.testgen.datafiles import (
     DataFile,
     by_kind,
     header_cuts,
+    header_numbers,
     kinds_for_option,
     make_variant,
     named_characters,
     variant,
+    with_header_number,
 )
 from twinbench.testgen.explore import Candidate
 from twinbench.testgen.grammar import doc_names
@@ -32,6 +34,7 @@ from twinbench.testgen.inputs import (
     InputKind,
     encodings_named,
     generate,
+    is_number_hint,
     mutate_bytes,
     mutate_text,
     pair_chunks,
@@ -50,6 +53,7 @@ from twinbench.testgen.seeds import (
     script_value_flags,
     switch_form,
     takes_script_operand,
+    threshold_origin,
 )
 
 MAX_PAIRS = 600
@@ -64,6 +68,7 @@ MAX_HEADER_CUTS = 12  # header lines cut after each of their first fields
 FALLBACK_ENCODED_SAMPLES = 24  # samples of the docs' first encoding per data file that names none itself
 CHARACTER_PAIRS = "character pairs"
 DATA_FILES_PER_OPTION = 120
+MAX_THRESHOLD_SEEDS = 3000
 DATA_FILES_WITH_SWITCHES = 24  # files of an option's kinds run with each switch (an option without a value)
 MAX_SWITCHES = 32
 PAIR_SEEDS = 48  # lines of the character-pair text seeded for any program; all of them for a text transformer
@@ -156,6 +161,7 @@ class Synthesizer:
         yield from self._errors()
         yield from self._data_file_seeds()
         yield from self._encoded_seeds()
+        yield from itertools.islice(self._threshold_seeds(), MAX_THRESHOLD_SEEDS)
         for line in self.pairs if self.transforms_text else self.pairs[:PAIR_SEEDS]:
             yield self._spec([], stdin=line + "\n", origin=CHARACTER_PAIRS)
         pairs = list(itertools.combinations(self.model.options, 2))
@@ -416,6 +422,32 @@ class Synthesizer:
                             yield self._spec(
                                 [option.flags[0], argument], stdin=_text(raw), origin=f"{ENCODINGS}:{name}+token_edit"
                             )
+
+    def _threshold_seeds(self) -> Iterator[CaseSpec]:
+        """Each numeric option, and each number of the header of each data-file kind's smallest file, set to
+        every number the source compares with and its neighbours, all else the same: where the answer turns
+        from accepted to refused (figlet takes a font 255 wide, not 256), exploration keeps the run on each
+        side, which coverage does not (both sides run lines other inputs run)."""
+        if not self.numbers:
+            return
+        values = sorted(set(self.numbers))
+        for option in self.model.options:
+            if option.takes_value and is_number_hint(option.value_hint):
+                flag, positionals = option.flags[0], self._positionals()
+                for value in values:
+                    yield self._spec([flag, str(value), *positionals], origin=threshold_origin(flag, value))
+        for option in self._file_options():
+            flag = option.flags[0]
+            for kind in self.option_kinds.get(flag) or []:
+                name, content = min(self.data_kinds[kind], key=lambda item: len(item[1]))
+                file_name, positionals = f"data{Path(name).suffix}", self._positionals()
+                for index in range(header_numbers(content)):
+                    group = f"{flag} {Path(name).name} header number {index}"
+                    for value in values:
+                        files = {file_name: with_header_number(content, index, value)}
+                        yield self._spec(
+                            [flag, file_name, *positionals], inherited=files, origin=threshold_origin(group, value)
+                        )
 
     def _positionals(self) -> list[str]:
         hints = self.model.positionals or ["text"]
