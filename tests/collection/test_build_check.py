@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers_paths import TEST_DATA
 from twinbench.agent.batch import find_tasks
 from twinbench.collection import (
     BuildSettings,
@@ -24,6 +26,8 @@ from twinbench.collection import (
 from twinbench.collection.build import STAMP_FILE
 from twinbench.collection.install import installed_version
 from twinbench.formats import Expectation, Suite, dump_suite, load_suite, load_task, save_task
+from twinbench.sandbox import get_sandbox
+from twinbench.testgen import CaseSpec, record_reference
 
 pytestmark = pytest.mark.slow
 
@@ -163,6 +167,11 @@ def copy_with_suite(built: Built, tmp_path: Path, change: str) -> Path:
         first = suite.cases[0]
         expect = first.expect.model_copy(update={"stdout": first.expect.stdout + b"drifted\n"})
         cases = [first.model_copy(update={"expect": expect}), *suite.cases[1:]]
+    elif change == "uninitialized":  # a case recorded before recording filled the heap (figlet reads it)
+        damaged = base64.b64decode((TEST_DATA / "damaged_hz_flc.b64").read_text())
+        spec = CaseSpec(id="damaged-zip", argv=["-C", "data", "646-es"], files={"data.flc": damaged})
+        recorded, _ = record_reference(load_task(copy / "figlet").task, [spec], get_sandbox("bwrap"), repeats=1)
+        cases = [*suite.cases, *recorded.cases]
     else:  # a suite the stub passes: exit 0 and no output everywhere
         cases = [case.model_copy(update={"expect": Expectation(exit_code=0)}) for case in suite.cases]
     dump_suite(Suite(cases=cases), suite_path)
@@ -178,6 +187,16 @@ def test_check_catches_a_drifted_expectation(built: Built, tmp_path: Path) -> No
         load_suite(load_task(copy / "figlet").suite_path).cases[0].id
     ]
     assert any(problem.startswith("drift: 1 of") for problem in found.problems), found.problems
+
+
+def test_check_finds_a_case_recording_would_drop_now(built: Built, tmp_path: Path) -> None:
+    """Drift re-records its sample as testgen records: a case kept before a hygiene check existed (figlet
+    reading heap it never wrote) is a problem, with the command that drops it."""
+    copy = copy_with_suite(built, tmp_path, "uninitialized")
+    found = check_task(load_manifest(copy).task("figlet"), copy, CheckSettings(drift_sample=1000, wrapper_sample=5))
+    assert found.drift is not None and not found.drift.drifted
+    assert found.drift.dropped["damaged-zip"].startswith("gold_uninitialized"), found.drift.dropped
+    assert any("would be dropped now (damaged-zip: gold_uninitialized" in p for p in found.problems), found.problems
 
 
 def test_check_fails_a_suite_shallow_imitations_pass(built: Built, tmp_path: Path) -> None:

@@ -25,20 +25,17 @@ from twinbench.formats import (
     FormatError,
     Suite,
     TaskDir,
-    TestStatus,
     dump_suite,
     load_suite,
     load_task,
     save_task,
 )
 from twinbench.grade import EvalOptions, evaluate
-from twinbench.grade.judge import judge
 from twinbench.protocols import Sandbox
-from twinbench.reference import ReferenceError, resolve_binary, stage_reference
-from twinbench.sandbox import ExecResult, SandboxUnavailable, SessionConfig, get_sandbox
-from twinbench.sandbox.pool import run_many
-from twinbench.sandbox.testrun import request_for
+from twinbench.reference import ReferenceError
+from twinbench.sandbox import SandboxUnavailable, get_sandbox
 from twinbench.testgen.check import check_suite
+from twinbench.testgen.rerecord import rerecord_cases
 from twinbench.testgen.validity import VALIDITY_THRESHOLD
 
 WRAPPER_SCRIPT = """#!/bin/sh
@@ -63,11 +60,13 @@ class CheckSettings(BaseModel):
 
 
 class DriftReport(BaseModel):
-    """Cases re-run on the installed reference that no longer match their expectation."""
+    """Sampled cases recorded again on the installed reference: those whose expectation no longer matches, and
+    those recording would drop now (a hygiene check the suite was recorded without)."""
 
     sampled: int
     drifted: list[str] = Field(default_factory=list)
     first_reason: str = ""
+    dropped: dict[str, str] = Field(default_factory=dict, description="case id -> why recording drops it now")
 
 
 class TaskCheck(BaseModel):
@@ -136,6 +135,12 @@ def _check_into(found: TaskCheck, entry: TaskEntry, root: Path, settings: CheckS
             f"drift: {len(found.drift.drifted)} of {found.drift.sampled} re-recorded cases differ "
             f"({found.drift.drifted[0]}: {found.drift.first_reason})"
         )
+    if found.drift.dropped:
+        first_id, first = next(iter(found.drift.dropped.items()))
+        found.problems.append(
+            f"{len(found.drift.dropped)} of {found.drift.sampled} re-recorded cases would be dropped now "
+            f"({first_id}: {first}); twinbench suite check {root} --rerecord drops them"
+        )
     found.wrapper_score, found.wrapper_flagged = wrapper_findings(task_dir, suite, sandbox, settings)
     if found.wrapper_score > VALIDITY_THRESHOLD:
         found.problems.append(f"a wrapper of the installed reference scores {found.wrapper_score:.3f}")
@@ -152,24 +157,15 @@ def sample_cases(suite: Suite, count: int, seed: int) -> Suite:
 
 
 def recorded_drift(task_dir: TaskDir, suite: Suite, sandbox: Sandbox, settings: CheckSettings) -> DriftReport:
-    """Run a sample of cases once on the installed reference and judge each against its recorded expectation."""
+    """Record a sample of cases again on the installed reference, as testgen records (repeated runs, the heap
+    filled on the last, the host probe), and compare each with its recorded expectation."""
     sample = sample_cases(suite, settings.drift_sample, settings.seed)
     if not sample.cases:
         return DriftReport(sampled=0)
-    task = task_dir.task
-    observed: dict[str, ExecResult] = {}
-    with tempfile.TemporaryDirectory(prefix="twinbench-drift-") as scratch:
-        tree = Path(scratch)
-        stage_reference(resolve_binary(task.reference.binary), tree)
-        config = SessionConfig(tree=tree, disk_mb=task.limits.test.disk_mb)
-        jobs = [(case.id, request_for(task, case)) for case in sample.cases]
-        run_many(sandbox, config, jobs, settings.workers, observed.__setitem__)
-    report = DriftReport(sampled=len(sample))
-    for case in sample.cases:
-        verdict = judge(case, observed[case.id])
-        if verdict.status != TestStatus.passed:
-            report.drifted.append(case.id)
-            report.first_reason = report.first_reason or verdict.reason
+    found = rerecord_cases(task_dir, sample, sandbox, settings.workers)
+    report = DriftReport(sampled=len(sample), drifted=list(found.drifted), dropped=found.dropped)
+    if found.drifted:
+        report.first_reason = next(iter(found.drifted.values()))
     return report
 
 

@@ -57,6 +57,24 @@ def rerecord_suite(
     last, the host probe, crash messages the docs do not quote); with `write` and no drift, write the suite
     (in its own format) without the cases recording now drops, and list them in testgen.json."""
     suite = load_suite(task_dir.suite_path)
+    found = rerecord_cases(task_dir, suite, sandbox, workers, on_progress, repeats)
+    if write and found.dropped and not found.drifted:
+        kept = Suite(cases=[case for case in suite.cases if case.id not in found.dropped])
+        _write_suite(task_dir, kept)
+        _note_drops(task_dir, found.dropped, len(kept))
+        found.written = True
+    return found
+
+
+def rerecord_cases(
+    task_dir: TaskDir,
+    suite: Suite,
+    sandbox: Sandbox,
+    workers: int,
+    on_progress: Callable[[], None] | None = None,
+    repeats: int = RERECORD_REPEATS,
+) -> Rerecording:
+    """Record `suite`'s cases (the task's, or a sample of it) again and compare; nothing is written."""
     docs_text = "\n".join(text[:DOC_TEXT_LIMIT] for text in doc_texts(task_dir))
     specs = [spec_of(case) for case in suite.cases]
     recorded, report = record_reference(
@@ -74,11 +92,6 @@ def rerecord_suite(
     for case in suite.cases:
         if case.id in again and (difference := _difference(case, again[case.id])) is not None:
             found.drifted[case.id] = difference
-    if write and found.dropped and not found.drifted:
-        kept = Suite(cases=[case for case in suite.cases if case.id not in found.dropped])
-        _write_suite(task_dir, kept)
-        _note_drops(task_dir, found.dropped, len(kept))
-        found.written = True
     return found
 
 
