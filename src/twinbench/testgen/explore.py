@@ -104,6 +104,8 @@ class Explorer:
     _without_switch: dict[bytes, bytes] = field(default_factory=dict)
     # threshold sweeps (seeds.threshold_origin): per group, whether the reference accepted each value
     _acceptance: dict[str, dict[int, tuple[bool, bool]]] = field(default_factory=dict)
+    # each threshold run as it ran: a neighbour that runs in a later batch may make it one side of a threshold
+    _swept: dict[tuple[str, int], Candidate] = field(default_factory=dict)
     _picks: Counter[int] = field(default_factory=Counter)
     generated: Counter[str] = field(default_factory=Counter)  # runs by origin kind
     accepted: Counter[str] = field(default_factory=Counter)  # of those, runs the reference accepted (exit 0)
@@ -156,7 +158,33 @@ class Explorer:
             elif origin_kind(spec.origin) != "mutation" and len(self.archive) < MAX_ARCHIVE:
                 self.archive.append(replace(candidate, features=self._function_level(features)))
             ran.append((candidate, new))
+            self._mark_earlier_side(candidate)
         return ran
+
+    def _mark_earlier_side(self, candidate: Candidate) -> None:
+        """Keep the neighbour of a threshold run when that neighbour ran in an earlier batch, before this run
+        showed that the answer turns between them: it is the other side of the threshold."""
+        swept = threshold_of(candidate.spec.origin)
+        if swept is None:
+            return
+        group, value = swept
+        self._swept[swept] = candidate
+        accepted = self._acceptance.get(group, {})
+        for other in (value - 1, value + 1):
+            earlier = self._swept.get((group, other))
+            feature: Feature = ("form", f"threshold {group}", other)
+            if earlier is None or feature in earlier.features or accepted.get(other) == accepted.get(value):
+                continue
+            marked = replace(earlier, features=earlier.features | {feature})
+            self._swept[(group, other)] = marked
+            self.seen.add(feature)
+            if any(kept is earlier for kept in self.corpus):
+                self.corpus = [marked if kept is earlier else kept for kept in self.corpus]
+            else:
+                # one case per input: the run leaves the reserve or the archive for the corpus
+                self.reserve = [kept for kept in self.reserve if kept.spec is not earlier.spec]
+                self.archive = [kept for kept in self.archive if kept.spec is not earlier.spec]
+                self.corpus.append(marked)
 
     def _function_level(self, features: frozenset[Feature]) -> frozenset[Feature]:
         """One feature per function a run's edges are in, shared between runs (thousands are kept)."""
