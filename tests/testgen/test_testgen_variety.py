@@ -34,12 +34,12 @@ needs_figlet = pytest.mark.skipif(not FIGLET.exists(), reason="figlet is not ins
 FONT = b"flf2a$ 2 1 8 -1 1\ncomment\n" + b"".join(b"%c@\n%c@@\n" % (c, c) for c in range(32, 127))
 
 
-def figlet_synthesizer() -> Synthesizer:
+def figlet_synthesizer(seed: int = 3) -> Synthesizer:
     task_dir = load_task(DEMO_TASK)
     inputs = read_generation_inputs(task_dir, load_cli_model(task_dir), upstream_tests=False)
     return Synthesizer(
         inputs.model,
-        random.Random(3),
+        random.Random(seed),
         detect_kinds(inputs.docs_text),
         inputs.vocabulary,
         inputs.data_files,

@@ -69,6 +69,7 @@ FALLBACK_ENCODED_SAMPLES = 24  # samples of the docs' first encoding per data fi
 CHARACTER_PAIRS = "character pairs"
 DATA_FILES_PER_OPTION = 120
 MAX_THRESHOLD_SEEDS = 3000
+MAX_JOINED_SAMPLES_BYTES = 65536
 DATA_FILES_WITH_SWITCHES = 24  # files of an option's kinds run with each switch (an option without a value)
 MAX_SWITCHES = 32
 PAIR_SEEDS = 48  # lines of the character-pair text seeded for any program; all of them for a text transformer
@@ -415,6 +416,17 @@ class Synthesizer:
                                 # run per sample was kept through whichever came first
                                 form = f"{form}@{Path(item[0]).name}"
                             yield self._spec([option.flags[0], argument], stdin=_text(raw), origin=form)
+                        # all samples in one stream, in order and reversed: a decoder keeps state between escape
+                        # sequences (figlet's G3 made 94x94 and then a 94-set must forget it was double-byte)
+                        if own and len(samples) > 1:
+                            for order, stream in (("all", samples), ("all reversed", samples[::-1])):
+                                argument = self._data_file_argument(option, item, "as_is")
+                                joined = b"".join(stream)[:MAX_JOINED_SAMPLES_BYTES]
+                                yield self._spec(
+                                    [option.flags[0], argument],
+                                    stdin=_text(joined),
+                                    origin=f"{ENCODINGS}:{name}#{order}",
+                                )
                         # and through a copy with its commands' arguments varied (token_edit): figlet's
                         # jis0201.flc designates G0 and G1 only, a copy G2 or G3, which ISO 2022 text then shifts into
                         for raw in samples[:: step * 2] if own else []:
