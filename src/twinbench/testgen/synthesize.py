@@ -162,7 +162,6 @@ class Synthesizer:
         yield from self._errors()
         yield from self._data_file_seeds()
         yield from self._encoded_seeds()
-        yield from itertools.islice(self._threshold_seeds(), MAX_THRESHOLD_SEEDS)
         for line in self.pairs if self.transforms_text else self.pairs[:PAIR_SEEDS]:
             yield self._spec([], stdin=line + "\n", origin=CHARACTER_PAIRS)
         pairs = list(itertools.combinations(self.model.options, 2))
@@ -172,6 +171,8 @@ class Synthesizer:
         for first, second, third in itertools.islice(itertools.combinations(self.model.options, 3), MAX_PAIRS):
             if self.rng.random() < 0.1:
                 yield self._spec([*self._use(first), *self._use(second), *self._use(third), *self._positionals()])
+        # last: the most specialised seeds are the first a short budget leaves out (seeds are a share of it)
+        yield from itertools.islice(self._threshold_seeds(), MAX_THRESHOLD_SEEDS)
 
     def _sample_seeds(self) -> Iterator[CaseSpec]:
         """Each sample file of the program's formats as its operand, as the value of each file-valued option
