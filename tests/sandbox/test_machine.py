@@ -136,3 +136,25 @@ def test_a_build_gets_every_cpu_the_harness_has(bwrap: Sandbox, tmp_path: Path) 
     record = build_submission(source, tmp_path / "build", bwrap, Limits(), (), ())
     assert record.ok, record
     assert (tmp_path / "build" / "tree" / "built.txt").read_text() == f"{len(os.sched_getaffinity(0))}\n"
+
+
+def test_cache_directories_unused_for_a_week_go_when_a_new_one_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each candidate uid has its own synthetic /etc directory; concurrent harnesses (and the tests) use many
+    uids, and the directories had piled up by the hundred."""
+    import time
+
+    from twinbench.sandbox.bwrap import synthetic_etc
+    from twinbench.sandbox.machine import CACHE_UNUSED_DAYS
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    old = synthetic_etc(50001)["passwd"].parent
+    used = synthetic_etc(50002)["passwd"].parent
+    week_ago = time.time() - (CACHE_UNUSED_DAYS + 1) * 86400
+    for directory in (old, used):
+        os.utime(directory, (week_ago, week_ago))
+    assert synthetic_etc(50002)["passwd"].read_text().count("sandbox:x:50002") == 1  # a use keeps it
+    synthetic_etc(50003)
+    assert not old.exists() and used.exists()
+    assert sorted(path.name.split("-")[0] for path in (tmp_path / "twinbench").iterdir()) == ["etc", "etc"]

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from twinbench.sandbox.cgroup import SandboxCgroup, accounting
-from twinbench.sandbox.launcher import cache_dir, ensure_launcher
-from twinbench.sandbox.machine import machine_args, pick_cpus
+from twinbench.sandbox.launcher import ensure_launcher
+from twinbench.sandbox.machine import cached_files, machine_args, pick_cpus
 from twinbench.sandbox.runner import RUNNER_SOURCE, RunnerProcess
 from twinbench.sandbox.runner_main import RunnerConfig
 from twinbench.sandbox.seccomp import seccomp_fd
@@ -154,22 +152,8 @@ def synthetic_etc_files(uid: int) -> dict[str, str]:
 
 
 def synthetic_etc(uid: int) -> dict[str, Path]:
-    """synthetic_etc_files() written once into the cache (a directory per content, made atomically)."""
-    files = synthetic_etc_files(uid)
-    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
-    target = cache_dir() / f"etc-{digest}"
-    if not target.is_dir():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(dir=target.parent))
-        for name, text in files.items():
-            (scratch / name).write_text(text, encoding="utf-8")
-            (scratch / name).chmod(0o644)
-        scratch.chmod(0o755)
-        try:
-            scratch.rename(target)
-        except OSError:  # another harness made it first
-            shutil.rmtree(scratch, ignore_errors=True)
-    return {name: target / name for name in files}
+    """synthetic_etc_files() written once into the cache: file name -> the host file to bind."""
+    return cached_files("etc", synthetic_etc_files(uid))
 
 
 def namespace_args(bwrap: str, privileged: bool, uid: int, seccomp_fd: int | None) -> list[str]:

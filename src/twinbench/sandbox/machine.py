@@ -14,18 +14,21 @@ and machine). Affinity is not a wall either: a program may widen its own mask to
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from twinbench.sandbox.launcher import cache_dir
 
 # how many CPUs the recording and grading machine has
 MACHINE_CPUS = 1
+CACHE_UNUSED_DAYS = 7
 MEMORY_KB = 4 << 20  # 4 GiB, what /proc/meminfo reports
 # the boot time /proc/stat reports: 2024-01-01T00:00:00Z
 BOOT_TIME = 1704067200
@@ -96,11 +99,17 @@ def machine_args(cpus: int = MACHINE_CPUS) -> list[str]:
 
 def cached_files(kind: str, files: dict[str, str]) -> dict[str, Path]:
     """Each text of `files` written once into the cache (a directory per content, made atomically);
-    the name each was given -> the host file holding it."""
+    the name each was given -> the host file holding it. A directory's time is its last use: making a new
+    one removes those of the same kind unused for CACHE_UNUSED_DAYS (one per candidate uid, and
+    TWINBENCH_CANDIDATE_UID differs per concurrent harness)."""
     digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
     target = cache_dir() / f"{kind}-{digest}"
     names = {name: f"{index}-{Path(name).name}" for index, name in enumerate(sorted(files))}
-    if not target.is_dir():
+    if target.is_dir():
+        with contextlib.suppress(OSError):
+            os.utime(target)
+    else:
+        _evict_unused(target.parent, kind)
         target.parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(dir=target.parent))
         for name, text in files.items():
@@ -147,6 +156,15 @@ class CpuPicker:
 
 
 _PICKER = CpuPicker()
+
+
+def _evict_unused(directory: Path, kind: str) -> None:
+    """Remove the cache directories of `kind` not used for CACHE_UNUSED_DAYS."""
+    oldest = time.time() - CACHE_UNUSED_DAYS * 86400
+    for old in directory.glob(f"{kind}-*"):
+        with contextlib.suppress(OSError):
+            if old.is_dir() and old.stat().st_mtime < oldest:
+                shutil.rmtree(old)
 
 
 def pick_cpus(count: int = MACHINE_CPUS) -> tuple[int, ...]:
