@@ -158,3 +158,28 @@ def test_cache_directories_unused_for_a_week_go_when_a_new_one_is_made(
     synthetic_etc(50003)
     assert not old.exists() and used.exists()
     assert sorted(path.name.split("-")[0] for path in (tmp_path / "twinbench").iterdir()) == ["etc", "etc"]
+
+
+def test_a_cache_directory_of_another_layout_is_not_taken_for_this_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An older twinbench kept the synthetic /etc under plain names in a directory of the same name; binding
+    the new names from it made every sandbox fail to start."""
+    import hashlib
+    import json
+
+    from twinbench.sandbox.bwrap import synthetic_etc, synthetic_etc_files
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    files = synthetic_etc_files(50001)
+    older = (
+        tmp_path / "twinbench" / f"etc-{hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]}"
+    )
+    older.mkdir(parents=True)
+    for name, text in files.items():
+        (older / name).write_text(text)
+    paths = synthetic_etc(50001)
+    assert all(path.is_file() for path in paths.values()) and paths["passwd"].read_text() == files["passwd"]
+    broken = paths["passwd"].parent
+    paths["hosts"].unlink()  # a damaged copy is made again
+    assert synthetic_etc(50001)["hosts"].read_text() == files["hosts"] and broken.is_dir()

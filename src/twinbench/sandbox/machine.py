@@ -102,13 +102,16 @@ def cached_files(kind: str, files: dict[str, str]) -> dict[str, Path]:
     the name each was given -> the host file holding it. A directory's time is its last use: making a new
     one removes those of the same kind unused for CACHE_UNUSED_DAYS (one per candidate uid, and
     TWINBENCH_CANDIDATE_UID differs per concurrent harness)."""
-    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
-    target = cache_dir() / f"{kind}-{digest}"
     names = {name: f"{index}-{Path(name).name}" for index, name in enumerate(sorted(files))}
-    if target.is_dir():
+    # named after the files as they lie on disk: another layout (an older twinbench's) is another directory
+    layout = {names[name]: text for name, text in files.items()}
+    digest = hashlib.sha256(json.dumps(layout, sort_keys=True).encode()).hexdigest()[:16]
+    target = cache_dir() / f"{kind}-{digest}"
+    if target.is_dir() and all((target / name).is_file() for name in names.values()):
         with contextlib.suppress(OSError):
             os.utime(target)
     else:
+        shutil.rmtree(target, ignore_errors=True)  # a half-made or damaged copy
         _evict_unused(target.parent, kind)
         target.parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(dir=target.parent))
