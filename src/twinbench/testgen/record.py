@@ -142,8 +142,11 @@ def record_reference(
             # a program that prints its environment (env, printenv) shows the variable itself, not the heap
             runs = runs[:-1]
         heap = None if spec.id in varying else _heap_reason(runs, repeats)
-        # a crash is named first: a panic's stack trace (Go's addresses) may also vary on any one run
-        reason = _crash_reason(runs[0], docs_text) or heap or _drop_reason(runs)
+        reason = _drop_reason(runs)
+        if reason is None or reason.startswith("gold_flaky"):
+            # a crash is named before flakiness: a panic's stack trace (Go's addresses) may vary run to run;
+            # a hang, a harness error or a failed start are named before both (a timeout kills with SIGKILL)
+            reason = _crash_reason(runs[0], docs_text) or heap or reason
         if reason is None and host_probe:
             reason = _host_fact_reason(runs[0], host_facts)
         compare = spec.compare
