@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -259,6 +258,7 @@ def suite_check_command(
 def _rerecord(task_dir: TaskDir, backend: Sandbox, workers: int) -> bool:
     """Re-record the suite before checking it; drift stops the command (exit 1) with the suite unchanged.
     True when the suite was written again."""
+    from twinbench.testgen.record import drop_kinds
     from twinbench.testgen.rerecord import RERECORD_REPEATS, rerecord_suite
 
     runs = len(load_suite(task_dir.suite_path)) * RERECORD_REPEATS
@@ -271,7 +271,7 @@ def _rerecord(task_dir: TaskDir, backend: Sandbox, workers: int) -> bool:
             advanced("re-recording", done, runs)
 
         found = rerecord_suite(task_dir, backend, workers, on_progress=one_run)
-    reasons = Counter(reason.split(":", 1)[0] for reason in found.dropped.values())
+    reasons = drop_kinds(found.dropped)
     dropped = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common()) or "none"
     say(f"re-recorded {plural(found.cases, 'case')}: dropped {dropped}")
     for case_id, reason in list(found.dropped.items())[:20]:

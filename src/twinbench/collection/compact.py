@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from twinbench.formats import COMPACT_SUITE_FILE, SUITE_FILE, BlobStore, TaskDir, dump_suite, load_suite
-from twinbench.formats.suite import BLOB_DIR
+from twinbench.formats.suite import BLOB_DIR, prune_blobs
 
 
 class CompactionReport(BaseModel):
@@ -35,18 +34,12 @@ def compact_task_dir(task_dir: TaskDir) -> CompactionReport:
     plain = tests / SUITE_FILE
     if plain.exists():
         plain.unlink()
-    referenced = {hashlib.sha256(content).hexdigest() for case in suite.cases for content in case.files.values()}
-    if blob_dir.is_dir():
-        for blob in blob_dir.iterdir():
-            if blob.name not in referenced:
-                blob.unlink()
-        if not any(blob_dir.iterdir()):
-            blob_dir.rmdir()
+    blobs = prune_blobs(blob_dir, suite)
     return CompactionReport(
         cases=len(suite),
         bytes_before=before,
         bytes_after=target.stat().st_size + _blob_bytes(blob_dir),
-        blobs=len(referenced),
+        blobs=blobs,
     )
 
 

@@ -28,7 +28,7 @@ from twinbench.formats.suite import (
     suite_digest,
     suite_file,
 )
-from twinbench.formats.summary import TaskSummary, find_task_dirs, summarize_task
+from twinbench.formats.summary import TaskSummary, find_task_dirs, summarize_task, testgen_report
 from twinbench.formats.task import (
     ReferenceSpec,
     SizeMethod,
@@ -101,5 +101,6 @@ __all__ = [
     "suite_digest",
     "suite_file",
     "summarize_task",
+    "testgen_report",
     "write_text_atomic",
 ]

@@ -277,6 +277,19 @@ class BlobStore:
         return f"sha256:{digest}"
 
 
+def prune_blobs(blob_dir: Path, suite: Suite) -> int:
+    """Remove the blobs of `blob_dir` no case of `suite` holds, and the directory when none is left; returns
+    how many blobs the suite references."""
+    referenced = {hashlib.sha256(content).hexdigest() for case in suite.cases for content in case.files.values()}
+    if blob_dir.is_dir():
+        for blob in blob_dir.iterdir():
+            if blob.name not in referenced:
+                blob.unlink()
+        if not any(blob_dir.iterdir()):
+            blob_dir.rmdir()
+    return len(referenced)
+
+
 def dump_suite(suite: Suite, path: Path, blobs: BlobStore | None = None) -> None:
     """Write the suite as JSON lines (gzip-compressed when `path` ends in .gz, reproducibly: no time stamp);
     with `blobs`, input files go into the blob store and cases reference them."""

@@ -39,7 +39,7 @@ def summarize_task(path: Path) -> TaskSummary:
             tests = len(load_suite(task_dir.suite_path).cases)
         except FormatError as exc:
             problem = str(exc)
-    report = _testgen_report(task_dir)
+    report = testgen_report(task_dir)
     return TaskSummary(
         id=task_dir.task.id,
         root=task_dir.root,
@@ -61,8 +61,9 @@ def find_task_dirs(directory: Path) -> list[Path]:
     return sorted(path.parent for path in directory.glob("*/task.yaml"))
 
 
-def _testgen_report(task_dir: TaskDir) -> TestgenReport | None:
-    """testgen.json if it is there and readable; the summary is a glance, so a damaged report shows as none."""
+def testgen_report(task_dir: TaskDir) -> TestgenReport | None:
+    """testgen.json if it is there and readable, else None (a suite made by hand or imported has none; a
+    summary is a glance, so a damaged report shows as none too)."""
     try:
         return TestgenReport.model_validate_json((task_dir.root / TESTGEN_REPORT).read_bytes())
     except (OSError, ValidationError):

@@ -6,15 +6,15 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from twinbench.formats import MutationReport, Suite, TaskDir, TestgenReport, ValidityReport, load_suite
+from twinbench.formats import MutationReport, Suite, TaskDir, ValidityReport, load_suite, testgen_report
 from twinbench.protocols import Sandbox
 from twinbench.reference.coverage import covered_lines, load_coverage_build
 from twinbench.reference.docmodel import CliModel, mine_docs
 from twinbench.testgen.classify import Behavior, classify
 from twinbench.testgen.mutants import mutation_score, target_from_coverage_build
-from twinbench.testgen.pipeline import CLI_MODEL, TESTGEN_REPORT, doc_texts, suite_runner
+from twinbench.testgen.pipeline import CLI_MODEL, doc_texts, suite_runner
 from twinbench.testgen.probe import probe_reference
 from twinbench.testgen.validity import run_gate
 
@@ -72,9 +72,8 @@ def generation_base(task_dir: TaskDir, suite: Suite) -> tuple[list[str], dict[st
     """The base arguments and files the suite was generated with (tests/testgen.json names them), so that the
     imitations are probed as testgen probed them. A base file's content is the one most cases hold (a mutation
     may have changed it in a few)."""
-    try:
-        report = TestgenReport.model_validate_json((task_dir.root / "tests" / TESTGEN_REPORT).read_bytes())
-    except (OSError, ValidationError):
+    report = testgen_report(task_dir)
+    if report is None:
         return [], {}
     files: dict[str, bytes] = {}
     for name in report.base_files:

@@ -53,7 +53,7 @@ from twinbench.testgen.mutants import (
 )
 from twinbench.testgen.probe import ReferenceProbes, probe_reference
 from twinbench.testgen.products import make_products, suffix_of, writer_examples
-from twinbench.testgen.record import RECORD_REPEATS, CaseSpec, RecordReport, record_reference
+from twinbench.testgen.record import RECORD_REPEATS, CaseSpec, RecordReport, drop_kinds, record_reference
 from twinbench.testgen.samples import formats_in_docs
 from twinbench.testgen.seeds import doc_script_specs, origin_kind, seed_sources
 from twinbench.testgen.select import group_of, select_balanced, select_cover
@@ -312,7 +312,7 @@ def generate_suite(
         kept=len(suite),
         groups=dict(sorted(Counter(case.group for case in suite.cases).items())),
         dropped=record.dropped,
-        dropped_by_reason=dict(Counter(reason.split(":")[0] for reason in record.dropped.values())),
+        dropped_by_reason=dict(drop_kinds(record.dropped)),
         normalized=record.normalized,
         classes=dict(sorted(classes.items())),
         core_share=round(classes[CaseClass.core.value] / len(suite), 4) if len(suite) else None,

@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -215,6 +216,11 @@ def _host_fact_reason(result: ExecResult, facts: list[bytes]) -> str | None:
             shown = fact.decode(errors="replace")
             return f"host_dependent: the output holds the host's {shown!r} (its memory size or kernel)"
     return None
+
+
+def drop_kinds(dropped: dict[str, str]) -> Counter[str]:
+    """How many cases were dropped for each kind of reason (`gold_flaky`, `gold_uninitialized`, ...)."""
+    return Counter(reason.split(":", 1)[0] for reason in dropped.values())
 
 
 def case_for_spec(spec: CaseSpec) -> TestCase:

@@ -9,11 +9,10 @@ machine), not a hygiene finding: then nothing is written, since the stored expec
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from twinbench.formats import (
     BlobStore,
@@ -24,11 +23,12 @@ from twinbench.formats import (
     ValidityReport,
     dump_suite,
     load_suite,
+    testgen_report,
 )
-from twinbench.formats.suite import BLOB_DIR, COMPACT_SUITE_FILE
+from twinbench.formats.suite import BLOB_DIR, COMPACT_SUITE_FILE, prune_blobs
 from twinbench.protocols import Sandbox
 from twinbench.testgen.pipeline import DOC_TEXT_LIMIT, TESTGEN_REPORT, doc_texts
-from twinbench.testgen.record import record_reference, spec_of
+from twinbench.testgen.record import drop_kinds, record_reference, spec_of
 
 # more runs than testgen's first recording: a case that varies now and then (threads racing to print) got
 # through three runs once; each re-recording is another chance to see it vary
@@ -110,43 +110,41 @@ def _difference(stored: TestCase, recorded: TestCase) -> str | None:
 
 
 def _write_suite(task_dir: TaskDir, suite: Suite) -> None:
-    """Write the suite where it was, compacted (content-addressed files) when it was, and remove the blobs
-    no remaining case references."""
+    """Write the suite where it was, compacted (content-addressed files) when it was, without the blobs no
+    remaining case holds."""
     path = task_dir.suite_path
     if path.name != COMPACT_SUITE_FILE:
         dump_suite(suite, path)
         return
     blob_dir = path.parent / BLOB_DIR
     dump_suite(suite, path, BlobStore(blob_dir))
-    referenced = {hashlib.sha256(content).hexdigest() for case in suite.cases for content in case.files.values()}
-    if blob_dir.is_dir():
-        for blob in blob_dir.iterdir():
-            if blob.name not in referenced:
-                blob.unlink()
+    prune_blobs(blob_dir, suite)
 
 
 def _note_drops(task_dir: TaskDir, dropped: dict[str, str], kept: int) -> None:
     """testgen.json counts the cases re-recording dropped like the ones generation dropped."""
-    path = task_dir.root / "tests" / TESTGEN_REPORT
-    try:
-        report = TestgenReport.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError):
-        return  # a suite made by hand or imported has no report to keep in step
-    report.dropped.update(dropped)
-    by_reason = Counter(report.dropped_by_reason)
-    by_reason.update(reason.split(":", 1)[0] for reason in dropped.values())
-    report.dropped_by_reason = dict(sorted(by_reason.items()))
-    report.kept = kept
-    report.origins = {case_id: origin for case_id, origin in report.origins.items() if case_id not in dropped}
-    path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+
+    def drop(report: TestgenReport) -> None:
+        report.dropped.update(dropped)
+        report.dropped_by_reason = dict(sorted((Counter(report.dropped_by_reason) + drop_kinds(dropped)).items()))
+        report.kept = kept
+        report.origins = {case_id: origin for case_id, origin in report.origins.items() if case_id not in dropped}
+
+    _update_report(task_dir, drop)
 
 
 def note_check(task_dir: TaskDir, classes: dict[str, int], core_share: float | None, validity: ValidityReport) -> None:
     """After a rewritten suite is checked: its classes and the gate's scores in testgen.json are this suite's."""
-    path = task_dir.root / "tests" / TESTGEN_REPORT
-    try:
-        report = TestgenReport.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError):
-        return
-    report.classes, report.core_share, report.validity = classes, core_share, validity
-    path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+
+    def checked(report: TestgenReport) -> None:
+        report.classes, report.core_share, report.validity = classes, core_share, validity
+
+    _update_report(task_dir, checked)
+
+
+def _update_report(task_dir: TaskDir, change: Callable[[TestgenReport], None]) -> None:
+    """Apply `change` to testgen.json; a suite made by hand or imported has no report to keep in step."""
+    report = testgen_report(task_dir)
+    if report is not None:
+        change(report)
+        (task_dir.root / "tests" / TESTGEN_REPORT).write_text(report.model_dump_json(indent=2), encoding="utf-8")
