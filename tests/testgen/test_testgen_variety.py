@@ -16,13 +16,15 @@ import pytest
 
 from twinbench.demo import DEMO_TASK
 from twinbench.formats import load_task
-from twinbench.testgen.datafiles import by_kind, kinds_for_option, make_variant
+from twinbench.testgen.datafiles import MULTIBYTE, by_kind, entry_tags, kinds_for_option, make_variant, with_entry_tags
 from twinbench.testgen.inputs import (
+    UTF8_SPREAD,
     detect_kinds,
     encoded_samples,
     encodings_named,
     iso2022_samples,
     pair_chunks,
+    utf8_code_points,
     utf8_sweeps,
 )
 from twinbench.testgen.pipeline import load_cli_model, read_generation_inputs
@@ -261,3 +263,50 @@ def test_text_of_a_control_files_named_characters_shows_its_mapping(tmp_path: Pa
         spec = CaseSpec(id="t", argv=argv, stdin=text + b"\n", files={"data.flc": control})
         outputs.append(run_figlet(spec, tmp_path / str(index)).stdout)
     assert outputs[0] != outputs[1]
+
+
+@needs_figlet
+def test_a_multibyte_character_in_every_font_line_shows_in_whatever_text_prints(tmp_path: Path) -> None:
+    """One form per character of every UTF-8 length (and broken ones), put into every line of a font: whichever
+    words the text holds, figlet prints each 4-, 5- and 6-byte character through its encoder (utf8.c), and
+    prints nothing for the surrogate its encoder refuses."""
+    seeds = [spec for spec in figlet_synthesizer().seeds() if spec.origin.startswith(f"{DATA_FILES}:multibyte in")]
+    fonts = [spec for spec in seeds if spec.argv[:2] == ["-f", "data.flf"] and len(spec.argv) > 2]
+    assert len({spec.origin for spec in seeds}) == len(MULTIBYTE)
+    printed: dict[bytes, bytes] = {}
+    for index, character in enumerate(MULTIBYTE):
+        spec = next(spec for spec in fonts if spec.origin == f"{DATA_FILES}:multibyte in every line#{index}")
+        (tmp_path / str(index)).mkdir()
+        printed[character] = run_figlet(spec, tmp_path / str(index)).stdout
+    for character in ("𝄞".encode(), "\U0010fffd".encode(), b"\xf8\x88\x80\x80\x80", b"\xfc\x84\x80\x80\x80\x80"):
+        assert character in printed[character]
+    assert b"\xed\xa0\x80" not in printed[b"\xed\xa0\x80"]
+
+
+@needs_figlet
+def test_a_font_keyed_by_the_decoded_code_points_shows_every_byte_of_a_sequence(tmp_path: Path) -> None:
+    """The keyed seeds set a font's code tags to the code points their UTF-8 text decodes to, and switch figlet
+    to UTF-8 with utf8.flc: each character then prints a glyph, and a decoder that got any 6-bit group of the
+    6-byte sequence wrong (here: its fourth byte changed) prints nothing for it."""
+    seeds = [spec for spec in figlet_synthesizer().seeds() if spec.origin == f"{ENCODINGS}:utf8 keyed#0@utf8.flc"]
+    assert seeds and seeds[0].stdin == UTF8_SPREAD
+    (tmp_path / "right").mkdir()
+    (tmp_path / "wrong").mkdir()
+    right = run_figlet(seeds[0], tmp_path / "right")
+    wrong_bytes = UTF8_SPREAD.replace(b"\xfd\x9a\xab\x9c", b"\xfd\x9a\xab\x9d")
+    wrong = run_figlet(seeds[0].model_copy(update={"stdin": wrong_bytes}), tmp_path / "wrong")
+    assert right.returncode == 0 and right.stdout.count(b"&") == 9 and wrong.stdout.count(b"&") == 8
+
+
+def test_utf8_code_points_follow_the_original_definition() -> None:
+    assert utf8_code_points(UTF8_SPREAD) == [0x169, 0x56AB, 0xDAADC, 0x16AB70D, 0x5AADC37E]
+    # overlong forms and surrogates as written; ASCII, stray continuation bytes and cut-off sequences left out
+    assert utf8_code_points(b"a\xc0\xaf\x80\xed\xa0\x80\xe2\x82 \xc0\xaf") == [0x2F, 0xD800]
+
+
+def test_entry_tags_become_the_keys_in_order() -> None:
+    font = b"flf2a$ 1 1 8 -1 2\n196\nA@@\n0x2200  FOR ALL\nB@@\n-5\nC@@\n"
+    assert entry_tags(font) == 2
+    assert (
+        with_entry_tags(font, [0x41, 0x10FFFF, 7]) == b"flf2a$ 1 1 8 -1 2\n0x41\nA@@\n0x10FFFF  FOR ALL\nB@@\n-5\nC@@\n"
+    )

@@ -223,6 +223,41 @@ def named_characters(content: bytes, limit: int = 96) -> bytes:
     return bytes(found)
 
 
+def with_character_in_every_line(content: bytes, character: bytes) -> bytes:
+    """The file with `character` at the start of every line after the first (a header): whatever part of the
+    file the output uses (the rows of the glyphs the text prints, whichever those are) holds it, so how the
+    reader decoded it shows; the multibyte variant puts it into a few lines, which the output may not use."""
+    header, newline, rest = content.partition(b"\n")
+    if not newline:
+        return character + content
+    return header + newline + b"\n".join(character + line if line else line for line in rest.split(b"\n"))
+
+
+TAG_LINE = re.compile(rb"(0[xX][0-9A-Fa-f]+|\d+)(?=[ \t\r]|$)")
+
+
+def entry_tags(content: bytes) -> int:
+    """How many lines after the first (a header) open with a number alone or before a description: the keys
+    of a table's entries (`0x2200  FOR ALL` before the rows of a figlet glyph)."""
+    return sum(1 for line in content.split(b"\n")[1:] if TAG_LINE.match(line))
+
+
+def with_entry_tags(content: bytes, keys: Sequence[int]) -> bytes:
+    """The file with its first entry tags (entry_tags) set to `keys`, in hex, in order: a table keyed by what
+    the input decodes to, so that the decoded values show in the output (a glyph, not a missing character)."""
+    lines = content.split(b"\n")
+    pending = iter(keys)
+    for index in range(1, len(lines)):
+        match = TAG_LINE.match(lines[index])
+        if match is None:
+            continue
+        key = next(pending, None)
+        if key is None:
+            break
+        lines[index] = b"0x%X" % key + lines[index][match.end() :]
+    return b"\n".join(lines)
+
+
 def header_cuts(content: bytes) -> list[bytes]:
     """The file with its header line cut after each of its fields in turn: a reader with optional trailing
     fields has a default for each (figlet's print direction when a font header has six fields)."""

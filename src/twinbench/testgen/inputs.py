@@ -272,6 +272,33 @@ def utf8_sweeps() -> list[bytes]:
     return sweeps
 
 
+# UTF-8 of each length, 2 to 6 bytes (the original definition's 5- and 6-byte forms too), whose 6-bit groups
+# all differ and none is zero: a wrong shift, sign or mask on any byte of a decoder makes another code point
+UTF8_SPREAD = b"\xc5\xa9 \xe5\x9a\xab \xf3\x9a\xab\x9c \xf9\x9a\xab\x9c\x8d \xfd\x9a\xab\x9c\x8d\xbe\n"
+_UTF8_LEADS = ((0xE0, 0xC0, 2), (0xF0, 0xE0, 3), (0xF8, 0xF0, 4), (0xFC, 0xF8, 5), (0xFE, 0xFC, 6))
+
+
+def utf8_code_points(data: bytes) -> list[int]:
+    """The code points of the well-formed sequences in `data` by UTF-8's original definition (up to 6 bytes,
+    overlong forms and surrogates decoded as written), each once, in order; ASCII and broken sequences left out.
+    They are what a decoder of that definition makes of the bytes."""
+    found: dict[int, None] = {}
+    index = 0
+    while index < len(data):
+        lead = data[index]
+        length = next((length for mask, value, length in _UTF8_LEADS if lead & mask == value), 1)
+        tail = data[index + 1 : index + length]
+        if length == 1 or len(tail) < length - 1 or any(byte & 0xC0 != 0x80 for byte in tail):
+            index += 1
+            continue
+        value = lead & (0x7F >> length)
+        for byte in tail:
+            value = value << 6 | byte & 0x3F
+        found.setdefault(value, None)
+        index += length
+    return list(found)
+
+
 # byte sequences of the encodings and escape conventions a program's docs may name: a program that says it
 # reads them has code for each (shifts, designations, multibyte lengths, invalid and cut-off sequences)
 ENCODED_SAMPLES: dict[str, tuple[tuple[str, ...], tuple[bytes, ...]]] = {

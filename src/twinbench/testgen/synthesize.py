@@ -16,21 +16,26 @@ from pathlib import Path
 
 from twinbench.reference.docmodel import CliModel, OptionSpec
 from twinbench.testgen.datafiles import (
+    MULTIBYTE,
     VARIANTS,
     DataFile,
     by_kind,
+    entry_tags,
     header_cuts,
     header_numbers,
     kinds_for_option,
     make_variant,
     named_characters,
     variant,
+    with_character_in_every_line,
+    with_entry_tags,
     with_header_number,
 )
 from twinbench.testgen.explore import Candidate
 from twinbench.testgen.grammar import doc_names
 from twinbench.testgen.inputs import (
     ENCODED_SAMPLES,
+    UTF8_SPREAD,
     InputKind,
     encodings_named,
     generate,
@@ -39,6 +44,7 @@ from twinbench.testgen.inputs import (
     mutate_text,
     pair_chunks,
     referenced_variables,
+    utf8_code_points,
     value_for_hint,
     value_hints,
 )
@@ -72,6 +78,7 @@ MAX_THRESHOLD_SEEDS = 3000
 MAX_JOINED_SAMPLES_BYTES = 65536
 DATA_FILES_WITH_SWITCHES = 24  # files of an option's kinds run with each switch (an option without a value)
 MAX_SWITCHES = 32
+MULTIBYTE_ROWS = "multibyte in every line"
 PAIR_SEEDS = 48  # lines of the character-pair text seeded for any program; all of them for a text transformer
 ENCODED_INPUT_SHARE = 0.15
 PAIR_INPUT_SHARE = 0.15
@@ -162,6 +169,7 @@ class Synthesizer:
         yield from self._errors()
         yield from self._data_file_seeds()
         yield from self._encoded_seeds()
+        yield from self._keyed_seeds()
         for line in self.pairs if self.transforms_text else self.pairs[:PAIR_SEEDS]:
             yield self._spec([], stdin=line + "\n", origin=CHARACTER_PAIRS)
         pairs = list(itertools.combinations(self.model.options, 2))
@@ -368,6 +376,19 @@ class Synthesizer:
                     for cut in header_cuts(item[1])[:MAX_HEADER_CUTS]:
                         argument = self._data_file_argument(option, (item[0], cut), "as_is")
                         yield self._spec([flag, argument, *self._positionals()], origin=DATA_FILES)
+                    # each multibyte character in every line, a form per character: a decoder's arithmetic
+                    # differs per length and per bit group, and shows only where the output uses the line
+                    for index, character in enumerate(MULTIBYTE):
+                        # under its full name: a program that adds the suffix itself finds it too, and every
+                        # form is then read (a bare name that the program does not complete would waste it)
+                        in_every_line = {
+                            f"data{Path(item[0]).suffix}": with_character_in_every_line(item[1], character)
+                        }
+                        yield self._spec(
+                            [flag, *in_every_line, *self._positionals()],
+                            inherited=in_every_line,
+                            origin=f"{DATA_FILES}:{MULTIBYTE_ROWS}#{index}",
+                        )
             # each file with text made of the characters it names by number, as is and with its numbers
             # respelled: only such text shows how the reader parsed them
             for item in files:
@@ -435,6 +456,43 @@ class Synthesizer:
                             yield self._spec(
                                 [option.flags[0], argument], stdin=_text(raw), origin=f"{ENCODINGS}:{name}+token_edit"
                             )
+
+    def _keyed_seeds(self) -> Iterator[CaseSpec]:
+        """UTF-8 text through a keyed data file (a font's code-tagged glyphs) whose keys are set to the code
+        points the text decodes to, alone and with each data file named after UTF-8 (figlet's utf8.flc turns
+        its UTF-8 decoder on). A decoded value the table does not hold prints as a missing entry, whatever the
+        value: only a table keyed by the right values shows a decoder that makes wrong ones."""
+        if "utf8" not in self.encodings:
+            return
+        primary = {flag: kinds[0] for flag, kinds in self.option_kinds.items() if kinds}
+        switches_on = [
+            (option.flags[0], item)
+            for option in self._file_options()
+            for item in self.data_kinds.get(primary.get(option.flags[0], ""), [])
+            if _named_after(item[0], "utf8")
+        ]
+        samples = [UTF8_SPREAD, *ENCODED_SAMPLES["utf8"][1]]
+        for option in self._file_options():
+            flag = option.flags[0]
+            keyed = [item for item in self.data_kinds.get(primary.get(flag, ""), []) if entry_tags(item[1])]
+            if not keyed:
+                continue
+            name, content = max(keyed, key=lambda item: entry_tags(item[1]))
+            file_name = f"data{Path(name).suffix}"
+            for index, sample in enumerate(samples):
+                files = {file_name: with_entry_tags(content, utf8_code_points(sample))}
+                origin = f"{ENCODINGS}:utf8 keyed#{index}"
+                yield self._spec([flag, file_name], stdin=_text(sample), inherited=files, origin=origin)
+                for other_flag, (other_name, other_content) in switches_on:
+                    if other_flag == flag:
+                        continue
+                    other_file = f"encoding{Path(other_name).suffix}"
+                    yield self._spec(
+                        [flag, file_name, other_flag, other_file],
+                        stdin=_text(sample),
+                        inherited={**files, other_file: other_content},
+                        origin=f"{origin}@{Path(other_name).name}",
+                    )
 
     def _threshold_seeds(self) -> Iterator[CaseSpec]:
         """Each numeric option, and each number of the header of each data-file kind's smallest file, set to
