@@ -17,15 +17,18 @@ from collections.abc import Sequence
 from pathlib import PurePath
 
 from twinbench.reference.docmodel import OptionSpec
+from twinbench.testgen.deflate import FIXED_SHAPES, HEADER_SHAPES, crafted_stream
 from twinbench.testgen.inputs import mutate_bytes
 
 DataFile = tuple[str, bytes]
+# zipped copies whose deflate stream is written here bit by bit (testgen/deflate.py), one per shape
+CRAFTED_ZIPS = tuple(f"zip_{shape}" for shape in (*HEADER_SHAPES, *FIXED_SHAPES))
 VARIANTS = (
     "as_is", "crlf", "cr", "truncated", "long_line", "header_edit", "header_short", "multibyte", "zip",
     "zip_fixed", "zip_stored", "zip_levels", "zip_bad_crc", "zip_corrupt", "gzip", "bytes", "number_forms",
-    "token_edit",
+    "token_edit", "zip_corrupt_fixed", *CRAFTED_ZIPS,
 )  # fmt: skip
-VARIANT_WEIGHTS = (30, 10, 5, 10, 10, 15, 6, 8, 5, 3, 3, 4, 3, 4, 4, 7, 5, 10)
+VARIANT_WEIGHTS = (30, 10, 5, 10, 10, 15, 6, 8, 5, 3, 3, 4, 3, 4, 4, 7, 5, 10, 2, *[1] * len(CRAFTED_ZIPS))
 # UTF-8 of every length (2 to 4 bytes, and the 5- and 6-byte forms of the original definition), overlong,
 # a lone continuation byte and a cut-off sequence: what a reader decoding its data files must handle. The
 # code points spread over the bits each length carries (a 4-byte form's plane bits 16-20 differ between
@@ -45,6 +48,8 @@ ZIP_DEFLATE = {
     "zip_stored": (0, zlib.Z_DEFAULT_STRATEGY),
     "zip_bad_crc": (6, zlib.Z_DEFAULT_STRATEGY),
     "zip_corrupt": (6, zlib.Z_DEFAULT_STRATEGY),
+    # damage in fixed codes reaches the symbols no fixed code may mean (literal 286, distance 30)
+    "zip_corrupt_fixed": (9, zlib.Z_FIXED),
 }
 # zip_levels draws from these: each level and strategy shapes the dynamic code tables differently (how the
 # code lengths end, which repeat codes they use), and an inflater's table builder has a branch for each shape
@@ -124,10 +129,13 @@ def make_variant(how: str, content: bytes, name: str, rng: random.Random, number
     if how == "zip_levels":
         level, strategy = rng.randint(1, 9), rng.choice(ZIP_STRATEGIES)
         return zip_member(PurePath(name).name, content, level, strategy, memory=rng.randint(1, 9))
+    if how in CRAFTED_ZIPS:
+        deflated = crafted_stream(content, how.removeprefix("zip_"))
+        return zip_member(PurePath(name).name, content, deflated=deflated)
     if how in ZIP_DEFLATE:
         level, strategy = ZIP_DEFLATE[how]
         crc = zlib.crc32(content) ^ (0x5A5A5A5A if how == "zip_bad_crc" else 0)
-        damage = rng if how == "zip_corrupt" else None
+        damage = rng if how.startswith("zip_corrupt") else None
         return zip_member(PurePath(name).name, content, level, strategy, crc, damage=damage)
     if how == "gzip":
         return gzip.compress(content, mtime=0)
@@ -300,13 +308,18 @@ def zip_member(
     crc: int | None = None,
     memory: int = 9,
     damage: random.Random | None = None,
+    deflated: bytes | None = None,
 ) -> bytes:
     """A zip archive of one deflated member, written here rather than by zipfile, which can choose neither
     the deflate strategy nor a wrong checksum; `crc` (default: the right one) goes into both headers. With
     `damage`, one to three bytes of the deflate stream are changed (the headers stay right): an inflater's
-    checks on code lengths, distances and block types see data no compressor writes."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, memory, strategy)
-    data = compressor.compress(content) + compressor.flush()
+    checks on code lengths, distances and block types see data no compressor writes. `deflated` is a stream
+    made elsewhere (testgen/deflate.py), stored as the member's data instead of compressing `content`."""
+    if deflated is None:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, memory, strategy)
+        data = compressor.compress(content) + compressor.flush()
+    else:
+        data = deflated
     if damage is not None and data:
         damaged = bytearray(data)
         # the first bytes hold the block header and code lengths, whose checks are most of an inflater's
