@@ -310,3 +310,15 @@ def test_entry_tags_become_the_keys_in_order() -> None:
     assert (
         with_entry_tags(font, [0x41, 0x10FFFF, 7]) == b"flf2a$ 1 1 8 -1 2\n0x41\nA@@\n0x10FFFF  FOR ALL\nB@@\n-5\nC@@\n"
     )
+
+
+def test_hex_codes_are_respelled_in_octal_and_decimal_too() -> None:
+    """A file that names every code in hex (646-de.flc) gets octal and decimal spellings of them."""
+    control = b"flc2a\n" + b"".join(b"0x%02X\t0x%04X\n" % (code, code + 0x80) for code in range(0x40, 0x60))
+    respelled = make_variant("number_forms", control, "x.flc", random.Random(1))
+    words = respelled.split()[1:]
+    assert any(word.startswith(b"01") for word in words)  # octal: 0x40 is 0100
+    assert any(word.isdigit() and not word.startswith(b"0") for word in words)
+    assert all(
+        int(word, 0) if not word.startswith(b"0") or word.lower().startswith(b"0x") else int(word, 8) for word in words
+    )

@@ -199,12 +199,14 @@ def respell_numbers(content: bytes, rng: random.Random) -> bytes:
 
     def respell(match: re.Match[bytes]) -> bytes:
         text = match.group(0)
-        if text[:2].lower() == b"0x":
-            return b"0X" + text[2:].upper()
-        value = int(text)
+        hexadecimal = text[:2].lower() == b"0x"
+        value = int(text[2:], 16) if hexadecimal else int(text)
         if value < 8:
-            return text
-        return rng.choice([b"0%o" % value, b"0X%X" % value, b"0x%x" % value])
+            return b"0X" + text[2:].upper() if hexadecimal else text
+        # a hex code becomes octal or decimal too: 646-de.flc names every code in hex, so only a respelled
+        # copy has an octal one (0133), which a parser that takes any digit after the 0 as hex reads as 0x133
+        forms = [b"0%o" % value, b"0X%X" % value, b"%d" % value if hexadecimal else b"0x%x" % value]
+        return rng.choice(forms)
 
     # the header line is header_edit's: its fields are often read with scanf's %d, where 020 is twenty
     header, newline, rest = content.partition(b"\n")
