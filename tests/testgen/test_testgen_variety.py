@@ -322,3 +322,13 @@ def test_hex_codes_are_respelled_in_octal_and_decimal_too() -> None:
     assert all(
         int(word, 0) if not word.startswith(b"0") or word.lower().startswith(b"0x") else int(word, 8) for word in words
     )
+
+
+def test_a_header_symbol_becomes_one_the_body_uses() -> None:
+    font = b"flf2a$ 2 1 8 -1 1\ncomment\n_|@\n_|@@\n"
+    symbols = {make_variant("header_symbol", font, "x.flf", random.Random(seed))[:6] for seed in range(20)}
+    assert symbols == {b"flf2a_", b"flf2a|", b"flf2a@"}
+    assert (
+        make_variant("header_symbol", b"no symbols here\nat all\n", "x", random.Random(0))
+        == b"no symbols here\nat all\n"
+    )

@@ -26,9 +26,9 @@ CRAFTED_ZIPS = tuple(f"zip_{shape}" for shape in (*HEADER_SHAPES, *FIXED_SHAPES)
 VARIANTS = (
     "as_is", "crlf", "cr", "truncated", "long_line", "header_edit", "header_short", "multibyte", "zip",
     "zip_fixed", "zip_stored", "zip_levels", "zip_bad_crc", "zip_corrupt", "gzip", "bytes", "number_forms",
-    "token_edit", "zip_corrupt_fixed", *CRAFTED_ZIPS,
+    "token_edit", "zip_corrupt_fixed", "header_symbol", *CRAFTED_ZIPS,
 )  # fmt: skip
-VARIANT_WEIGHTS = (30, 10, 5, 10, 10, 15, 6, 8, 5, 3, 3, 4, 3, 4, 4, 7, 5, 10, 2, *[1] * len(CRAFTED_ZIPS))
+VARIANT_WEIGHTS = (30, 10, 5, 10, 10, 15, 6, 8, 5, 3, 3, 4, 3, 4, 4, 7, 5, 10, 2, 3, *[1] * len(CRAFTED_ZIPS))
 # UTF-8 of every length (2 to 4 bytes, and the 5- and 6-byte forms of the original definition), overlong,
 # a lone continuation byte and a cut-off sequence: what a reader decoding its data files must handle. The
 # code points spread over the bits each length carries (a 4-byte form's plane bits 16-20 differ between
@@ -121,6 +121,8 @@ def make_variant(how: str, content: bytes, name: str, rng: random.Random, number
             position = rng.randint(0, len(line))
             lines[index] = line[:position] + rng.choice(MULTIBYTE) + line[position:]
         return b"\n".join(lines)
+    if how == "header_symbol" and len(lines) > 1:
+        return with_header_symbol(content, rng)
     if how == "header_short" and lines:
         # optional trailing header fields left out: the reader's defaults for them
         fields = lines[0].split(b" ")
@@ -266,6 +268,23 @@ def with_entry_tags(content: bytes, keys: Sequence[int]) -> bytes:
             break
         lines[index] = b"0x%X" % key + lines[index][match.end() :]
     return b"\n".join(lines)
+
+
+HEADER_SYMBOL = re.compile(rb"[^A-Za-z0-9\s.+-]")
+
+
+def with_header_symbol(content: bytes, rng: random.Random) -> bytes:
+    """The file with a symbol of its header line (figlet's hard blank, `$` in `flf2a$`) changed to a symbol
+    the rest of the file uses: the character then means two things at once (a hard blank that is also the
+    `_` the smushing rules know), which no file of the package does."""
+    header, newline, rest = content.partition(b"\n")
+    symbols = list(HEADER_SYMBOL.finditer(header))
+    body = sorted({match.group(0) for match in HEADER_SYMBOL.finditer(rest[:65536])})
+    if not symbols or not body:
+        return content
+    target = rng.choice(symbols)
+    replacement = rng.choice([symbol for symbol in body if symbol != target.group(0)] or body)
+    return header[: target.start()] + replacement + header[target.end() :] + newline + rest
 
 
 def header_cuts(content: bytes) -> list[bytes]:
