@@ -39,6 +39,8 @@ MULTIBYTE = (
     b"\xc0\xaf", b"\xe0\x81\x81", b"\x80", b"\xe2\x82",
     "\u0100".encode(), "\u07ff".encode(), "\u0800".encode(), "\ufffd".encode(), "\U00010000".encode(),
     "\U0002a6d6".encode(), "\U0003134a".encode(), "\U000e0041".encode(), "\U0010fffd".encode(), b"\xed\xa0\x80",
+    # every 6-bit group set and different (inputs.UTF8_SPREAD): 5- and 6-byte forms whose top groups are not zero
+    b"\xf3\x9a\xab\x9c", b"\xf9\x9a\xab\x9c\x8d", b"\xfd\x9a\xab\x9c\x8d\xbe",
 )  # fmt: skip
 # each zip variant's deflate blocks: dynamic Huffman codes (level 9), the fixed codes of RFC 1951 (zlib's
 # Z_FIXED strategy; zlib picks them by itself only for tiny inputs), stored blocks (level 0)
@@ -235,14 +237,21 @@ def named_characters(content: bytes, limit: int = 96) -> bytes:
     return bytes(found)
 
 
-def with_character_in_every_line(content: bytes, character: bytes) -> bytes:
-    """The file with `character` at the start of every line after the first (a header): whatever part of the
-    file the output uses (the rows of the glyphs the text prints, whichever those are) holds it, so how the
-    reader decoded it shows; the multibyte variant puts it into a few lines, which the output may not use."""
+def with_character_in_every_other_line(content: bytes, character: bytes) -> bytes:
+    """The file with `character` at the start of every other line after the first (a header): whatever part
+    of the file the output uses (the rows of the glyphs the text prints, whichever those are) holds it, so how
+    the reader decoded it shows; the multibyte variant puts it into a few lines, which the output may not use.
+    Every other line, not every line: a line the reader refuses (figlet's decoder stops at a surrogate) leaves
+    the glyph rows without it to show what the rest of the file still means."""
     header, newline, rest = content.partition(b"\n")
     if not newline:
         return character + content
-    return header + newline + b"\n".join(character + line if line else line for line in rest.split(b"\n"))
+    lines = rest.split(b"\n")
+    return (
+        header
+        + newline
+        + b"\n".join(character + line if line and index % 2 == 0 else line for index, line in enumerate(lines))
+    )
 
 
 TAG_LINE = re.compile(rb"(0[xX][0-9A-Fa-f]+|\d+)(?=[ \t\r]|$)")

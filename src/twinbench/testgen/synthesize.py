@@ -27,7 +27,7 @@ from twinbench.testgen.datafiles import (
     make_variant,
     named_characters,
     variant,
-    with_character_in_every_line,
+    with_character_in_every_other_line,
     with_entry_tags,
     with_header_number,
 )
@@ -78,7 +78,7 @@ MAX_THRESHOLD_SEEDS = 3000
 MAX_JOINED_SAMPLES_BYTES = 65536
 DATA_FILES_WITH_SWITCHES = 24  # files of an option's kinds run with each switch (an option without a value)
 MAX_SWITCHES = 32
-MULTIBYTE_ROWS = "multibyte in every line"
+MULTIBYTE_ROWS = "multibyte in every other line"
 PAIR_SEEDS = 48  # lines of the character-pair text seeded for any program; all of them for a text transformer
 ENCODED_INPUT_SHARE = 0.15
 PAIR_INPUT_SHARE = 0.15
@@ -376,13 +376,13 @@ class Synthesizer:
                     for cut in header_cuts(item[1])[:MAX_HEADER_CUTS]:
                         argument = self._data_file_argument(option, (item[0], cut), "as_is")
                         yield self._spec([flag, argument, *self._positionals()], origin=DATA_FILES)
-                    # each multibyte character in every line, a form per character: a decoder's arithmetic
+                    # each multibyte character in every other line, a form per character: a decoder's arithmetic
                     # differs per length and per bit group, and shows only where the output uses the line
                     for index, character in enumerate(MULTIBYTE):
                         # under its full name: a program that adds the suffix itself finds it too, and every
                         # form is then read (a bare name that the program does not complete would waste it)
                         in_every_line = {
-                            f"data{Path(item[0]).suffix}": with_character_in_every_line(item[1], character)
+                            f"data{Path(item[0]).suffix}": with_character_in_every_other_line(item[1], character)
                         }
                         yield self._spec(
                             [flag, *in_every_line, *self._positionals()],
@@ -528,7 +528,10 @@ class Synthesizer:
                 words.append(INPUT_FILE)
             elif self.model.examples and self.rng.random() < 0.3:
                 example = self.rng.choice(self.model.examples)
-                words.extend(arg for arg in example if not arg.startswith("-"))
+                taken = [arg for arg in example if not arg.startswith("-")]
+                # an example of options alone gives no words; a text operand then gets one from the vocabulary
+                # (a run without text prints nothing, and a data file or switch seed is then wasted)
+                words.extend(taken or [self.rng.choice(self.vocabulary[:50] or ["hello"])])
             else:
                 words.extend(
                     self.rng.choice([w for w in self.vocabulary[:50]] or ["hello"])
