@@ -16,7 +16,15 @@ import pytest
 
 from twinbench.demo import DEMO_TASK
 from twinbench.formats import load_task
-from twinbench.testgen.datafiles import MULTIBYTE, by_kind, entry_tags, kinds_for_option, make_variant, with_entry_tags
+from twinbench.testgen.datafiles import (
+    MULTIBYTE,
+    by_kind,
+    entry_tags,
+    kinds_for_option,
+    make_variant,
+    with_c_escapes,
+    with_entry_tags,
+)
 from twinbench.testgen.inputs import (
     UTF8_SPREAD,
     detect_kinds,
@@ -340,3 +348,16 @@ def test_a_text_operand_always_gets_words() -> None:
     a seed that drew such an example still has text to print, or its font or switch shows nothing."""
     synthesizer = figlet_synthesizer(seed=5)
     assert all(synthesizer._positionals() for _ in range(500))
+
+
+@needs_figlet
+def test_c_escapes_in_a_control_file_map_the_bytes_they_name(tmp_path: Path) -> None:
+    """`t \\a \\0x41` maps a bell to A: figlet prints A and B for the bytes the escapes name, so the text of the
+    c-escapes seed shows how the reader read each escape."""
+    control = b"flc2a\nt ( \\0x41\nt ) \\0x42\n"
+    escaped, controls = with_c_escapes(control)
+    assert escaped == b"flc2a\nt \\a \\0x41\nt \\b \\0x42\n" and controls == b"\x07\x08"
+    spec = CaseSpec(id="t", argv=["-C", "data.flc"], stdin=controls + b"\n", files={"data.flc": escaped})
+    assert run_figlet(spec, tmp_path).stdout == subprocess.run([str(FIGLET), "AB"], capture_output=True).stdout
+    seeds = [spec for spec in figlet_synthesizer().seeds() if spec.origin == f"{DATA_FILES}:c escapes"]
+    assert seeds and all(spec.stdin.strip() for spec in seeds)

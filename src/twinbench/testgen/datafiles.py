@@ -296,6 +296,40 @@ def with_header_symbol(content: bytes, rng: random.Random) -> bytes:
     return header[: target.start()] + replacement + header[target.end() :] + newline + rest
 
 
+# C's character escapes and the byte each names
+C_ESCAPES = (
+    (b"\\a", 7),
+    (b"\\b", 8),
+    (b"\\e", 27),
+    (b"\\f", 12),
+    (b"\\n", 10),
+    (b"\\r", 13),
+    (b"\\t", 9),
+    (b"\\v", 11),
+)
+
+
+def with_c_escapes(content: bytes) -> tuple[bytes, bytes]:
+    """The file with the first one-character arguments of its escaping lines (a line with a word that starts
+    with a backslash: figlet's `t ( \\0x02BD`) written as C escapes, one each (`t \\a \\0x02BD`, `t \\b ...`), and
+    the bytes those escapes name. The package's files spell no character that way, so no run had read the
+    escapes a reader knows (figlet's `\\f`), and only text holding the bytes shows how it read them."""
+    lines = content.split(b"\n")
+    escapes = iter(C_ESCAPES)
+    named: dict[int, None] = {}
+    for index, line in enumerate(lines):
+        words = line.split(b" ")
+        if index == 0 or not any(word.startswith(b"\\") for word in words):
+            continue
+        for place in range(1, len(words)):
+            escape = next(escapes, None) if len(words[place]) == 1 and words[place] not in b"\\#\t\r" else None
+            if escape is not None:
+                words[place] = escape[0]
+                named.setdefault(escape[1], None)
+        lines[index] = b" ".join(words)
+    return b"\n".join(lines), bytes(named)
+
+
 def header_cuts(content: bytes) -> list[bytes]:
     """The file with its header line cut after each of its fields in turn: a reader with optional trailing
     fields has a default for each (figlet's print direction when a font header has six fields)."""

@@ -27,6 +27,7 @@ from twinbench.testgen.datafiles import (
     make_variant,
     named_characters,
     variant,
+    with_c_escapes,
     with_character_in_every_other_line,
     with_entry_tags,
     with_header_number,
@@ -79,6 +80,7 @@ MAX_JOINED_SAMPLES_BYTES = 65536
 DATA_FILES_WITH_SWITCHES = 24  # files of an option's kinds run with each switch (an option without a value)
 MAX_SWITCHES = 32
 MULTIBYTE_ROWS = "multibyte in every other line"
+C_ESCAPE_FORM = "c escapes"
 PAIR_SEEDS = 48  # lines of the character-pair text seeded for any program; all of them for a text transformer
 ENCODED_INPUT_SHARE = 0.15
 PAIR_INPUT_SHARE = 0.15
@@ -397,6 +399,12 @@ class Synthesizer:
                     for how in ("as_is", "number_forms"):
                         argument = self._data_file_argument(option, item, how)
                         yield self._spec([flag, argument], stdin=_text(named + b"\n"), origin=DATA_FILES)
+                # its one-character arguments as C escapes (`\f`), with text holding the bytes they name
+                escaped, controls = with_c_escapes(item[1])
+                if controls:
+                    argument = self._data_file_argument(option, (item[0], escaped), "as_is")
+                    text = _text(controls + named + b"\n")
+                    yield self._spec([flag, argument], stdin=text, origin=f"{DATA_FILES}:{C_ESCAPE_FORM}")
             # each file with each option that takes no value, beside the same run without it: a switch can change
             # how a file is used (figlet's -L prints a right-to-left font left to right), and only that file
             # shows it; exploration keeps a run where the switch changes the output and one where it does not
