@@ -41,22 +41,33 @@ FIXED_SHAPES = ("fixed_literal_286", "fixed_distance_30")
 
 
 class BitWriter:
-    """Bits in deflate's order: values least significant bit first, Huffman codes most significant first."""
+    """Bits in deflate's order: values least significant bit first, Huffman codes most significant first.
+    Whole bytes leave the accumulator as soon as they are full, so a long stream costs linear time."""
 
     def __init__(self) -> None:
-        self.bits: list[int] = []
+        self.out = bytearray()
+        self.pending = 0  # bits not yet a whole byte, the first written lowest
+        self.pending_count = 0
 
     def value(self, number: int, count: int) -> None:
-        self.bits.extend((number >> shift) & 1 for shift in range(count))
+        self.pending |= (number & ((1 << count) - 1)) << self.pending_count
+        self.pending_count += count
+        while self.pending_count >= 8:
+            self.out.append(self.pending & 0xFF)
+            self.pending >>= 8
+            self.pending_count -= 8
 
     def code(self, code: int, length: int) -> None:
-        self.bits.extend((code >> shift) & 1 for shift in reversed(range(length)))
+        self.value(reversed_bits(code, length), length)
 
     def bytes(self) -> bytes:
-        padded = self.bits + [0] * (-len(self.bits) % 8)
-        return bytes(
-            sum(bit << place for place, bit in enumerate(padded[at : at + 8])) for at in range(0, len(padded), 8)
-        )
+        tail = bytes([self.pending & 0xFF]) if self.pending_count else b""
+        return bytes(self.out) + tail
+
+
+def reversed_bits(code: int, length: int) -> int:
+    """`code`'s `length` bits in reverse order: a Huffman code as BitWriter.value writes it."""
+    return int(format(code, f"0{length}b")[::-1], 2) if length else 0
 
 
 def huffman_lengths(frequencies: dict[int, int], limit: int) -> dict[int, int]:
@@ -128,10 +139,13 @@ def dynamic_stream(content: bytes, shape: str) -> bytes:
     for symbol, extra, extra_bits in symbols:
         writer.code(*length_codes[symbol])
         writer.value(extra, extra_bits)
-    literal_codes = canonical_codes(literal)
+    # reversed once per symbol, not once per byte of content
+    literal_codes = {
+        symbol: (reversed_bits(code, length), length) for symbol, (code, length) in canonical_codes(literal).items()
+    }
     for byte in content:
-        writer.code(*literal_codes[byte])
-    writer.code(*literal_codes[END_OF_BLOCK])
+        writer.value(*literal_codes[byte])
+    writer.value(*literal_codes[END_OF_BLOCK])
     return writer.bytes()
 
 
