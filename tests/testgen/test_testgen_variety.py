@@ -322,15 +322,20 @@ def test_entry_tags_become_the_keys_in_order() -> None:
 
 
 def test_hex_codes_are_respelled_in_octal_and_decimal_too() -> None:
-    """A file that names every code in hex (646-de.flc) gets octal and decimal spellings of them."""
-    control = b"flc2a\n" + b"".join(b"0x%02X\t0x%04X\n" % (code, code + 0x80) for code in range(0x40, 0x60))
+    """A file that names every code in hex (646-de.flc) gets octal and decimal spellings of the same values;
+    a hex word too long to be a code stays as it is."""
+    codes = [(code, code + 0x80) for code in range(0x40, 0x60)]
+    control = b"flc2a\n" + b"".join(b"0x%02X\t0x%04X\n" % pair for pair in codes) + b"0x" + b"f" * 4000 + b"\n"
     respelled = make_variant("number_forms", control, "x.flc", random.Random(1))
     words = respelled.split()[1:]
     assert any(word.startswith(b"01") for word in words)  # octal: 0x40 is 0100
     assert any(word.isdigit() and not word.startswith(b"0") for word in words)
-    assert all(
-        int(word, 0) if not word.startswith(b"0") or word.lower().startswith(b"0x") else int(word, 8) for word in words
-    )
+
+    def value(word: bytes) -> int:
+        return int(word, 8) if word.startswith(b"0") and word[1:2].isdigit() else int(word, 0)
+
+    assert [value(word) for word in words[:-1]] == [number for pair in codes for number in pair]
+    assert words[-1] == b"0x" + b"f" * 4000
 
 
 def test_a_header_symbol_becomes_one_the_body_uses() -> None:

@@ -62,7 +62,8 @@ ZIP_DATE_TIME = (0x2865, 0x1882)  # 2024-03-05 03:04:04 in DOS form: the same in
 LONG_LINE_REPEATS = 60
 HEADER_NUMBER = re.compile(rb"-?\d+")
 NAMED_NUMBER = re.compile(rb"(?<![\w.])\\?(0[xX][0-9A-Fa-f]{1,6}|\d{1,7})(?![\w.])")
-NUMBER_WORD = re.compile(rb"(?<![\w.])(?:0[xX][0-9A-Fa-f]+|[1-9]\d{0,8})(?![\w.])")
+# at most 32 bits: a longer word is no code, and Python refuses to print integers of thousands of digits
+NUMBER_WORD = re.compile(rb"(?<![\w.])(?:0[xX][0-9A-Fa-f]{1,8}|[1-9]\d{0,8})(?![\w.])")
 _FILE_WORDS = re.compile(r"(file|name|path)s?$")
 
 
@@ -247,7 +248,7 @@ def with_character_in_every_other_line(content: bytes, character: bytes) -> byte
     the glyph rows without it to show what the rest of the file still means."""
     header, newline, rest = content.partition(b"\n")
     if not newline:
-        return character + content
+        return content  # a header alone
     lines = rest.split(b"\n")
     return (
         header

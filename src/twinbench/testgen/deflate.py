@@ -3,10 +3,9 @@
 zlib picks how a dynamic block's code lengths are run-length coded, and it trims the distance lengths, so an
 inflater's checks on those runs (a repeat or a zero run that ends exactly at the last length, a run that
 crosses from the literal lengths into the distance lengths, a repeat with no length before it, a run one past
-the end) and on
-the symbols a fixed block cannot hold (literal 286, distance 30) run only on streams made for them. Each
-stream here encodes the content as literals (no matches), so it inflates to the content whenever its header
-is valid.
+the end) and on the symbols a fixed block cannot hold (literal 286, distance 30) run only on streams made for
+them. Each stream here encodes the content as literals (no matches), so it inflates to the content whenever
+its header is valid.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ MAX_LENGTH_CODE_BITS = 7
 # the order in which a dynamic block's header gives the code-length code's lengths (RFC 1951, 3.2.7)
 LENGTH_CODE_ORDER = (16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15)
 REPEAT, ZEROS, LONG_ZEROS = 16, 17, 18
+REPEATED_FIRST = (0, 1, 2)  # the literals whose lengths a leading 16 (three repeats of nothing) stands for
 # each dynamic header shape: the distance code lengths (a literal-only stream never uses the distance tree, so
 # it can take any complete shape), and the code-length symbols that end the header
 DynamicShape = tuple[tuple[int, ...], tuple[tuple[int, int, int], ...]]
@@ -71,11 +71,14 @@ def reversed_bits(code: int, length: int) -> int:
 
 
 def huffman_lengths(frequencies: dict[int, int], limit: int) -> dict[int, int]:
-    """Code lengths of a complete Huffman code for the symbols (at least two), none longer than `limit`:
-    frequencies are flattened until the tree is shallow enough."""
+    """Code lengths of a complete Huffman code for the symbols, none longer than `limit`: frequencies are
+    halved until the tree is shallow enough (equal weights at the latest). One symbol gets a partner of
+    weight 1, since a symbol alone has no complete code."""
     weights = dict(frequencies)
-    for dummy in range(2 - len(weights)):
-        weights.setdefault(dummy, 1)  # one symbol alone has no complete code
+    if len(weights) == 1:
+        weights[next(number for number in itertools.count() if number not in weights)] = 1
+    if len(weights) > 1 << limit:
+        raise ValueError(f"{len(weights)} symbols do not fit in codes of at most {limit} bits")
     while True:
         # (weight, tie-breaker, the symbols under the node)
         heap: list[tuple[int, int, tuple[int, ...]]] = [
@@ -90,7 +93,7 @@ def huffman_lengths(frequencies: dict[int, int], limit: int) -> dict[int, int]:
             heapq.heappush(heap, (first[0] + second[0], min(first[1], second[1]), first[2] + second[2]))
         if max(depth.values()) <= limit:
             return depth
-        weights = {symbol: weight // 2 + 1 for symbol, weight in weights.items()}
+        weights = {symbol: (weight + 1) // 2 for symbol, weight in weights.items()}
 
 
 def canonical_codes(lengths: dict[int, int]) -> dict[int, tuple[int, int]]:
@@ -167,7 +170,10 @@ def fixed_stream(content: bytes, shape: str) -> bytes:
 
 
 def crafted_stream(content: bytes, shape: str) -> bytes:
-    """The stream of one shape (HEADER_SHAPES or FIXED_SHAPES) for `content`."""
+    """The stream of one shape (HEADER_SHAPES or FIXED_SHAPES) for `content`. A leading repeat stands for the
+    lengths of bytes 0 to 2, which must then be unused: content holding them gets a repeat at the end."""
+    if shape == "repeat_first" and any(byte in content for byte in REPEATED_FIRST):
+        shape = "repeat_at_end"
     return fixed_stream(content, shape) if shape in FIXED_SHAPES else dynamic_stream(content, shape)
 
 
@@ -184,8 +190,6 @@ def _fixed_literal(symbol: int) -> tuple[int, int]:
 def _literal_frequencies(content: bytes) -> dict[int, int]:
     frequencies = _frequencies(content)
     frequencies[END_OF_BLOCK] = 1
-    if len(frequencies) < 2:
-        frequencies[0 if END_OF_BLOCK in frequencies and content[:1] != b"\0" else 1] = 1
     return frequencies
 
 

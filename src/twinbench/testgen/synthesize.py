@@ -80,6 +80,7 @@ MAX_JOINED_SAMPLES_BYTES = 65536
 DATA_FILES_WITH_SWITCHES = 24  # files of an option's kinds run with each switch (an option without a value)
 MAX_SWITCHES = 32
 MULTIBYTE_ROWS = "multibyte in every other line"
+MAX_ROWS_FILE_BYTES = 1 << 20
 C_ESCAPE_FORM = "c escapes"
 PAIR_SEEDS = 48  # lines of the character-pair text seeded for any program; all of them for a text transformer
 ENCODED_INPUT_SHARE = 0.15
@@ -380,15 +381,14 @@ class Synthesizer:
                         yield self._spec([flag, argument, *self._positionals()], origin=DATA_FILES)
                     # each multibyte character in every other line, a form per character: a decoder's arithmetic
                     # differs per length and per bit group, and shows only where the output uses the line
-                    for index, character in enumerate(MULTIBYTE):
+                    # (one copy per character: not of a file of megabytes)
+                    for index, character in enumerate(MULTIBYTE if len(item[1]) <= MAX_ROWS_FILE_BYTES else ()):
                         # under its full name: a program that adds the suffix itself finds it too, and every
                         # form is then read (a bare name that the program does not complete would waste it)
-                        in_every_line = {
-                            f"data{Path(item[0]).suffix}": with_character_in_every_other_line(item[1], character)
-                        }
+                        file_name = f"data{Path(item[0]).suffix}"
                         yield self._spec(
-                            [flag, *in_every_line, *self._positionals()],
-                            inherited=in_every_line,
+                            [flag, file_name, *self._positionals()],
+                            inherited={file_name: with_character_in_every_other_line(item[1], character)},
                             origin=f"{DATA_FILES}:{MULTIBYTE_ROWS}#{index}",
                         )
             # each file with text made of the characters it names by number, as is and with its numbers
@@ -473,7 +473,7 @@ class Synthesizer:
         if "utf8" not in self.encodings:
             return
         primary = {flag: kinds[0] for flag, kinds in self.option_kinds.items() if kinds}
-        switches_on = [
+        utf8_switch_files = [
             (option.flags[0], item)
             for option in self._file_options()
             for item in self.data_kinds.get(primary.get(option.flags[0], ""), [])
@@ -491,7 +491,7 @@ class Synthesizer:
                 files = {file_name: with_entry_tags(content, utf8_code_points(sample))}
                 origin = f"{ENCODINGS}:utf8 keyed#{index}"
                 yield self._spec([flag, file_name], stdin=_text(sample), inherited=files, origin=origin)
-                for other_flag, (other_name, other_content) in switches_on:
+                for other_flag, (other_name, other_content) in utf8_switch_files:
                     if other_flag == flag:
                         continue
                     other_file = f"encoding{Path(other_name).suffix}"
