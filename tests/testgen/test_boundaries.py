@@ -288,3 +288,23 @@ def test_both_sides_of_a_limit_the_source_compares_with_are_kept(bwrap: Sandbox)
         cases = [c.spec.id for c in [*explorer.corpus, *explorer.reserve, *explorer.archive]]
     assert sorted(feature for _, feature in kept) == expected
     assert len(cases) == len(set(cases))
+
+
+@pytest.mark.skipif(not Path("/usr/bin/figlet").exists(), reason="figlet is not installed")
+def test_the_smallest_values_of_a_sweep_are_kept_whatever_their_neighbours_did(bwrap: Sandbox) -> None:
+    """figlet accepts -w 0, 1, 2 and 40 alike, so no acceptance turn keeps any of them; yet -w 1 means "no
+    limit" and -w 2 one column (`outputwidth > 1` made `> 0` shows only at 1). The values -1 to 2 are kept
+    as edges of their own; 40, between accepted neighbours, is not."""
+    from twinbench.formats import ReferenceSpec, Task
+    from twinbench.testgen.explore import open_explorer
+    from twinbench.testgen.seeds import threshold_origin
+
+    values = (0, 1, 2, 39, 40, 41)
+    specs = [CaseSpec(id=f"w{v}", argv=["-w", str(v), "Hi"], origin=threshold_origin("-w", v)) for v in values]
+    task = Task(id="figlet", reference=ReferenceSpec(binary="/usr/bin/figlet"))
+    with open_explorer(task, bwrap, 2, None, None, []) as explorer:
+        ran = explorer.trace(specs)
+    kept = sorted(feature[2] for c in ran for feature in c.features if feature[:2] == ("form", "threshold -w"))
+    assert kept == [0, 1, 2]
+    outputs = [subprocess.run(["figlet", "-w", w, "Hi"], capture_output=True).stdout for w in ("1", "2")]
+    assert outputs[0] != outputs[1]

@@ -366,3 +366,22 @@ def test_c_escapes_in_a_control_file_map_the_bytes_they_name(tmp_path: Path) -> 
     assert run_figlet(spec, tmp_path).stdout == subprocess.run([str(FIGLET), "AB"], capture_output=True).stdout
     seeds = [spec for spec in figlet_synthesizer().seeds() if spec.origin == f"{DATA_FILES}:c escapes"]
     assert seeds and all(spec.stdin.strip() for spec in seeds)
+
+
+@needs_figlet
+def test_a_control_file_with_every_number_in_one_spelling_means_the_same(tmp_path: Path) -> None:
+    """646-de.flc spelled all in octal, all in decimal and all in hex maps `[` to `Ä` each time: the seeds of
+    each spelling are forms of their own, so the octal one, which a misreading of `0133` shows, is always run."""
+    from twinbench.testgen.datafiles import respell_numbers
+
+    control = Path("/usr/share/figlet/646-de.flc").read_bytes()
+    outputs = set()
+    for index, spelling in enumerate(["", "octal", "decimal", "hex"]):
+        content = respell_numbers(control, random.Random(0), spelling) if spelling else control
+        assert spelling != "octal" or b"0133\t" in content
+        (tmp_path / str(index)).mkdir()
+        spec = CaseSpec(id="t", argv=["-C", "data.flc"], stdin=b"[\n", files={"data.flc": content})
+        outputs.add(run_figlet(spec, tmp_path / str(index)).stdout)
+    assert len(outputs) == 1 and outputs != {run_figlet(CaseSpec(id="t", argv=["["]), tmp_path).stdout}
+    origins = {spec.origin for spec in figlet_synthesizer().seeds()}
+    assert {f"{DATA_FILES}:numbers in {spelling}" for spelling in ("octal", "decimal", "hex")} <= origins

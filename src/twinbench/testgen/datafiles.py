@@ -199,10 +199,14 @@ def edit_tokens(content: bytes, rng: random.Random, numbers: Sequence[int] = ())
     return b"\n".join(lines)
 
 
-def respell_numbers(content: bytes, rng: random.Random) -> bytes:
+NUMBER_SPELLINGS = ("octal", "decimal", "hex")
+
+
+def respell_numbers(content: bytes, rng: random.Random, spelling: str = "") -> bytes:
     """The file with its whole-word integers written in the other forms C readers accept for the same value:
-    hex with an upper-case prefix, octal with a leading zero (figlet's code tags `0x4A0020` and `65`). Each
-    form is a branch of the reader's number parser that the package's own files may never take."""
+    hex with an upper-case prefix, octal with a leading zero, decimal (figlet's code tags `0x4A0020` and
+    `65`); each number in a form drawn from them, or all in one `spelling` (NUMBER_SPELLINGS). Each form is a
+    branch of the reader's number parser that the package's own files may never take."""
 
     def respell(match: re.Match[bytes]) -> bytes:
         text = match.group(0)
@@ -212,8 +216,10 @@ def respell_numbers(content: bytes, rng: random.Random) -> bytes:
             return b"0X" + text[2:].upper() if hexadecimal else text
         # a hex code becomes octal or decimal too: 646-de.flc names every code in hex, so only a respelled
         # copy has an octal one (0133), which a parser that takes any digit after the 0 as hex reads as 0x133
-        forms = [b"0%o" % value, b"0X%X" % value, b"%d" % value if hexadecimal else b"0x%x" % value]
-        return rng.choice(forms)
+        forms = {"octal": b"0%o" % value, "hex": b"0X%X" % value, "decimal": b"%d" % value}
+        if not hexadecimal and not spelling:
+            forms["decimal"] = b"0x%x" % value  # the same word again is no respelling: lower-case hex instead
+        return forms[spelling] if spelling else rng.choice(list(forms.values()))
 
     # the header line is header_edit's: its fields are often read with scanf's %d, where 020 is twenty
     header, newline, rest = content.partition(b"\n")

@@ -34,6 +34,7 @@ GCOV_DIR = ".twinbench-gcov"
 LIBRARY_DIR = ".twinbench-lib"  # the coverage build's own shared libraries, beside ./executable in every work dir
 OUTPUT_HEAD = 512
 MAX_RESERVE = 3000  # accepted runs kept for their output alone, to fill a suite with core cases
+SMALL_EDGE_VALUES = range(-1, 3)  # threshold sweep values kept as edges of their own
 MAX_ARCHIVE = 4000  # seed runs kept although they reached nothing new, for testgen --mutants to screen
 EXPLORE_TIMEOUT_S = 2.0
 
@@ -255,11 +256,15 @@ class Explorer:
     def _threshold(self, spec: CaseSpec) -> set[Feature]:
         """For a run of a threshold sweep: a feature of its own when a neighbouring value (one less or one more)
         was accepted and this one refused, or the other way round. Both sides of every such value are kept: a
-        limit check written `>=` for `>` differs from the reference only there."""
+        limit check written `>=` for `>` differs from the reference only there. The smallest values (-1 to 2)
+        are kept whatever their neighbours did: they are edges of their own that acceptance does not show
+        (figlet takes `-w 1` as "no limit" and `-w 2` as one column; a `> 0` written for `> 1` shows only at 1)."""
         swept = threshold_of(spec.origin)
         if swept is None:
             return set()
         group, value = swept
+        if value in SMALL_EDGE_VALUES:
+            return {("form", f"threshold {group}", value)}
         seen = self._acceptance.get(group, {})
         mine = seen.get(value)
         if mine is None or all(seen.get(other, mine) == mine for other in (value - 1, value + 1)):

@@ -17,6 +17,7 @@ from pathlib import Path
 from twinbench.reference.docmodel import CliModel, OptionSpec
 from twinbench.testgen.datafiles import (
     MULTIBYTE,
+    NUMBER_SPELLINGS,
     VARIANTS,
     DataFile,
     by_kind,
@@ -26,6 +27,7 @@ from twinbench.testgen.datafiles import (
     kinds_for_option,
     make_variant,
     named_characters,
+    respell_numbers,
     variant,
     with_c_escapes,
     with_character_in_every_other_line,
@@ -399,6 +401,13 @@ class Synthesizer:
                     for how in ("as_is", "number_forms"):
                         argument = self._data_file_argument(option, item, how)
                         yield self._spec([flag, argument], stdin=_text(named + b"\n"), origin=DATA_FILES)
+                    # and every number in one spelling, a form each: a random mix may leave out the one code
+                    # whose spelling a reader gets wrong (figlet's `[` written in octal)
+                    for spelling in NUMBER_SPELLINGS:
+                        respelled = (item[0], respell_numbers(item[1], self.rng, spelling))
+                        argument = self._data_file_argument(option, respelled, "as_is")
+                        origin = f"{DATA_FILES}:numbers in {spelling}"
+                        yield self._spec([flag, argument], stdin=_text(named + b"\n"), origin=origin)
                 # its one-character arguments as C escapes (`\f`), with text holding the bytes they name
                 escaped, controls = with_c_escapes(item[1])
                 if controls:
