@@ -34,7 +34,7 @@ from twinbench.testgen.datafiles import (
     with_entry_tags,
     with_header_number,
 )
-from twinbench.testgen.explore import Candidate
+from twinbench.testgen.explore import SMALL_EDGE_VALUES, Candidate
 from twinbench.testgen.grammar import doc_names
 from twinbench.testgen.inputs import (
     ENCODED_SAMPLES,
@@ -518,7 +518,9 @@ class Synthesizer:
         side, which coverage does not (both sides run lines other inputs run)."""
         if not self.numbers:
             return
-        values = sorted(set(self.numbers))
+        # the smallest values too: a source compares with 0 and 1 everywhere, so those are no source numbers,
+        # yet they are edges of their own (figlet's -w 1 means no limit)
+        values = sorted({*self.numbers, *SMALL_EDGE_VALUES})
         for option in self.model.options:
             if option.takes_value and is_number_hint(option.value_hint):
                 flag, positionals = option.flags[0], self._positionals()
