@@ -18,7 +18,7 @@ from pathlib import PurePath
 
 from twinbench.reference.docmodel import OptionSpec
 from twinbench.testgen.deflate import FIXED_SHAPES, HEADER_SHAPES, crafted_stream
-from twinbench.testgen.inputs import mutate_bytes
+from twinbench.testgen.inputs import UTF8_SPREAD, mutate_bytes
 
 DataFile = tuple[str, bytes]
 # zipped copies whose deflate stream is written here bit by bit (testgen/deflate.py), one per shape
@@ -39,8 +39,8 @@ MULTIBYTE = (
     b"\xc0\xaf", b"\xe0\x81\x81", b"\x80", b"\xe2\x82",
     "\u0100".encode(), "\u07ff".encode(), "\u0800".encode(), "\ufffd".encode(), "\U00010000".encode(),
     "\U0002a6d6".encode(), "\U0003134a".encode(), "\U000e0041".encode(), "\U0010fffd".encode(), b"\xed\xa0\x80",
-    # every 6-bit group set and different (inputs.UTF8_SPREAD): 5- and 6-byte forms whose top groups are not zero
-    b"\xf3\x9a\xab\x9c", b"\xf9\x9a\xab\x9c\x8d", b"\xfd\x9a\xab\x9c\x8d\xbe",
+    # UTF8_SPREAD's 4-, 5- and 6-byte forms: every 6-bit group set and different, the top ones too
+    *UTF8_SPREAD.split()[2:],
 )  # fmt: skip
 # each zip variant's deflate blocks: dynamic Huffman codes (level 9), the fixed codes of RFC 1951 (zlib's
 # Z_FIXED strategy; zlib picks them by itself only for tiny inputs), stored blocks (level 0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable
+from collections import Counter
 
 END_OF_BLOCK = 256
 MAX_CODE_BITS = 15
@@ -131,7 +131,7 @@ def dynamic_stream(content: bytes, shape: str) -> bytes:
     writer.value(2, 2)  # dynamic Huffman codes
     writer.value(literal_count - 257, 5)
     writer.value(len(distances) - 1, 5)
-    length_code = huffman_lengths(_frequencies(symbol for symbol, _, _ in symbols), MAX_LENGTH_CODE_BITS)
+    length_code = huffman_lengths(Counter(symbol for symbol, _, _ in symbols), MAX_LENGTH_CODE_BITS)
     order = [length_code.get(symbol, 0) for symbol in LENGTH_CODE_ORDER]
     while len(order) > 4 and order[-1] == 0:
         order.pop()
@@ -188,16 +188,9 @@ def _fixed_literal(symbol: int) -> tuple[int, int]:
 
 
 def _literal_frequencies(content: bytes) -> dict[int, int]:
-    frequencies = _frequencies(content)
+    frequencies = Counter(content)
     frequencies[END_OF_BLOCK] = 1
     return frequencies
-
-
-def _frequencies(symbols: Iterable[int]) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for symbol in symbols:
-        counts[symbol] = counts.get(symbol, 0) + 1
-    return counts
 
 
 def _zero_runs(lengths: list[int]) -> list[tuple[int, int, int]]:

@@ -28,13 +28,19 @@ from twinbench.sandbox import WORK_DIR, ExecRequest, ExecResult, SessionConfig
 from twinbench.sandbox.pool import SessionPool
 from twinbench.sandbox.testrun import request_for
 from twinbench.testgen.record import CaseSpec, case_for_spec
-from twinbench.testgen.seeds import DATA_FILES, input_form, origin_kind, switch_of, threshold_of
+from twinbench.testgen.seeds import (
+    DATA_FILES,
+    SMALL_EDGE_VALUES,
+    input_form,
+    origin_kind,
+    switch_of,
+    threshold_of,
+)
 
 GCOV_DIR = ".twinbench-gcov"
 LIBRARY_DIR = ".twinbench-lib"  # the coverage build's own shared libraries, beside ./executable in every work dir
 OUTPUT_HEAD = 512
 MAX_RESERVE = 3000  # accepted runs kept for their output alone, to fill a suite with core cases
-SMALL_EDGE_VALUES = range(-1, 3)  # threshold sweep values kept as edges of their own
 MAX_ARCHIVE = 4000  # seed runs kept although they reached nothing new, for testgen --mutants to screen
 EXPLORE_TIMEOUT_S = 2.0
 

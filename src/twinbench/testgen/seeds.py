@@ -139,6 +139,9 @@ def switch_of(origin: str) -> str | None:
 
 
 THRESHOLDS = "thresholds"
+# threshold sweep values swept and kept whatever their neighbours did: sources compare with 0 and 1 everywhere,
+# so those are no source numbers, yet they are edges of their own (figlet's -w 1 means no limit)
+SMALL_EDGE_VALUES = range(-1, 3)
 
 
 def threshold_origin(group: str, value: int) -> str:

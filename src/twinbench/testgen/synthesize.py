@@ -34,7 +34,7 @@ from twinbench.testgen.datafiles import (
     with_entry_tags,
     with_header_number,
 )
-from twinbench.testgen.explore import SMALL_EDGE_VALUES, Candidate
+from twinbench.testgen.explore import Candidate
 from twinbench.testgen.grammar import doc_names
 from twinbench.testgen.inputs import (
     ENCODED_SAMPLES,
@@ -56,6 +56,7 @@ from twinbench.testgen.record import CaseSpec
 from twinbench.testgen.seeds import (
     DATA_FILES,
     ENCODINGS,
+    SMALL_EDGE_VALUES,
     Grammars,
     option_arity,
     script_file_option,
@@ -340,7 +341,7 @@ class Synthesizer:
         else:
             how, content = variant(content, name, self.rng, self.numbers)
         suffix = Path(name).suffix
-        file_name = f"data{suffix}"
+        file_name = data_file_name(name)
         self._pending_files[file_name] = content
         self._pending_forms.append(how)
         # programs that add a default suffix themselves get the bare name half of the time
@@ -387,7 +388,7 @@ class Synthesizer:
                     for index, character in enumerate(MULTIBYTE if len(item[1]) <= MAX_ROWS_FILE_BYTES else ()):
                         # under its full name: a program that adds the suffix itself finds it too, and every
                         # form is then read (a bare name that the program does not complete would waste it)
-                        file_name = f"data{Path(item[0]).suffix}"
+                        file_name = data_file_name(item[0])
                         yield self._spec(
                             [flag, file_name, *self._positionals()],
                             inherited={file_name: with_character_in_every_other_line(item[1], character)},
@@ -495,7 +496,7 @@ class Synthesizer:
             if not keyed:
                 continue
             name, content = max(keyed, key=lambda item: entry_tags(item[1]))
-            file_name = f"data{Path(name).suffix}"
+            file_name = data_file_name(name)
             for index, sample in enumerate(samples):
                 files = {file_name: with_entry_tags(content, utf8_code_points(sample))}
                 origin = f"{ENCODINGS}:utf8 keyed#{index}"
@@ -518,8 +519,6 @@ class Synthesizer:
         side, which coverage does not (both sides run lines other inputs run)."""
         if not self.numbers:
             return
-        # the smallest values too: a source compares with 0 and 1 everywhere, so those are no source numbers,
-        # yet they are edges of their own (figlet's -w 1 means no limit)
         values = sorted({*self.numbers, *SMALL_EDGE_VALUES})
         for option in self.model.options:
             if option.takes_value and is_number_hint(option.value_hint):
@@ -530,7 +529,7 @@ class Synthesizer:
             flag = option.flags[0]
             for kind in self.option_kinds.get(flag) or []:
                 name, content = min(self.data_kinds[kind], key=lambda item: len(item[1]))
-                file_name, positionals = f"data{Path(name).suffix}", self._positionals()
+                file_name, positionals = data_file_name(name), self._positionals()
                 for index in range(header_numbers(content)):
                     group = f"{flag} {Path(name).name} header number {index}"
                     for value in values:
@@ -550,13 +549,14 @@ class Synthesizer:
                 taken = [arg for arg in example if not arg.startswith("-")]
                 # an example of options alone gives no words; a text operand then gets one from the vocabulary
                 # (a run without text prints nothing, and a data file or switch seed is then wasted)
-                words.extend(taken or [self.rng.choice(self.vocabulary[:50] or ["hello"])])
+                words.extend(taken or [self._common_word()])
             else:
-                words.extend(
-                    self.rng.choice([w for w in self.vocabulary[:50]] or ["hello"])
-                    for _ in range(self.rng.randint(1, 2))
-                )
+                words.extend(self._common_word() for _ in range(self.rng.randint(1, 2)))
         return words
+
+    def _common_word(self) -> str:
+        """One of the fifty words the docs use most (the vocabulary's order), for text operands."""
+        return self.rng.choice(self.vocabulary[:50] or ["hello"])
 
     def _input(self) -> str:
         draw = self.rng.random()
@@ -607,6 +607,12 @@ class Synthesizer:
 
 
 _DEFAULT_NAME = re.compile(r"(?i)\bdefault\s*(?:=|:|is|to)?\s*[\"'`]?([A-Za-z0-9_][\w-]*\.[A-Za-z0-9]{1,8})\b")
+
+
+def data_file_name(name: str) -> str:
+    """The name a case gives its copy of a data file: `data` with the file's own suffix (a program may look
+    for its files by suffix)."""
+    return f"data{Path(name).suffix}"
 
 
 def _named_after(file_name: str, encoding: str) -> bool:
